@@ -1,0 +1,104 @@
+// The one module that reads __ENV. Every scenario's public interface is here, validated at
+// init time: a bad value stops k6 before any load with a message naming the variable, the value
+// and what is allowed.
+import {
+  CE_MODES,
+  type CeMode,
+  DEFAULT_DURATION,
+  DEFAULT_EVENT_SOURCE,
+  DEFAULT_EVENT_TYPE,
+  DEFAULT_PUBLISH_URL,
+  DEFAULT_RATE,
+  DEFAULT_REQUEST_TIMEOUT,
+} from '../shared/defaults.ts';
+import {
+  InvalidSettingError,
+  parseChoice,
+  parseDurationMs,
+  parseEventType,
+  parseHttpUrl,
+  parsePositiveInt,
+} from '../shared/env-parse.ts';
+import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
+
+function raw(name: string): string | undefined {
+  const value = __ENV[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Runs the parsers and turns their errors into one clear init-time failure. */
+function validated<T>(scenario: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof InvalidSettingError) {
+      throw new Error(`${scenario}: ${err.message} (set it with -e ${err.setting}=...)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export function thresholdProfileName(fallback: string): string {
+  const name = raw('THRESHOLDS') ?? fallback;
+  if (!(name in THRESHOLD_PROFILES)) {
+    throw new InvalidSettingError('THRESHOLDS', name, `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}`);
+  }
+  return name;
+}
+
+/** Optional: the chaos sidecar's control URL (with its token as ?token=...). */
+export function sidecarUrl(): string | undefined {
+  const value = raw('SIDECAR_URL');
+  return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value);
+}
+
+export interface PublishConfig {
+  publishUrl: string;
+  /** True for the legacy `/{app}/v1/events` route (200 + JSON) instead of CloudEvents (204). */
+  legacy: boolean;
+  rate: number;
+  duration: string;
+  durationMs: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  ceMode: CeMode;
+  eventType: string;
+  eventSource: string;
+  thresholds: string;
+  sidecarUrl: string | undefined;
+  /** Distinguishes this run's event ids from earlier runs into the same stream; when unset,
+   * setup() makes one (init code runs once per VU, so a default here would differ per VU). */
+  runTag: string | undefined;
+}
+
+export function publishConfig(): PublishConfig {
+  return validated('jetstream-publish', () => {
+    const publishUrl = parseHttpUrl('PUBLISH_URL', raw('PUBLISH_URL') ?? DEFAULT_PUBLISH_URL);
+    const duration = raw('DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw('REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
+    const runTag = raw('RUN_TAG');
+    if (runTag !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(runTag)) {
+      throw new InvalidSettingError('RUN_TAG', runTag, 'up to 40 letters, digits, - or _');
+    }
+    return {
+      publishUrl,
+      legacy: /\/v1\/events$/.test(publishUrl),
+      rate: parsePositiveInt('RATE', raw('RATE') ?? String(DEFAULT_RATE), 100_000),
+      duration,
+      durationMs: parseDurationMs('DURATION', duration),
+      requestTimeout,
+      requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
+      ceMode: parseChoice('CE_MODE', raw('CE_MODE') ?? 'binary', CE_MODES),
+      eventType: parseEventType('EVENT_TYPE', raw('EVENT_TYPE') ?? DEFAULT_EVENT_TYPE),
+      eventSource: (raw('EVENT_SOURCE') ?? DEFAULT_EVENT_SOURCE).trim(),
+      thresholds: thresholdProfileName('steady'),
+      sidecarUrl: sidecarUrl(),
+      runTag,
+    };
+  });
+}
+
+/** Optional: where handleSummary() writes the merged summary JSON when no sidecar collects it. */
+export function summaryJsonPath(): string | undefined {
+  return raw('SUMMARY_JSON');
+}

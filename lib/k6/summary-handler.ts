@@ -1,0 +1,55 @@
+// The handleSummary() every k6-ha scenario exports: merges the sidecar's timeline, accounting and
+// recovery into k6's own summary data, prints it, and hands the JSON to the sidecar to store.
+import type { ReportResponse } from '../shared/control-api.ts';
+import type { Accounting } from '../shared/types.ts';
+import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
+import { metricCount, normalizeSummary, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
+
+export interface SummaryOptions {
+  scenario: string;
+  /** Metrics printed in this order; the rest stay in the JSON. */
+  metrics: string[];
+  sidecarUrl: string | undefined;
+  summaryJsonPath: string | undefined;
+  /** Counters whose sum is the number of non-acked outcomes k6 saw, to cross-check what the sidecar heard. */
+  notAckedCounters: string[];
+}
+
+export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<string, string> {
+  const norm = normalizeSummary(data);
+  const report: ReportResponse | null = opts.sidecarUrl === undefined ? null : sidecarReport(opts.sidecarUrl);
+  const notes = [...(report?.notes ?? [])];
+  if (opts.sidecarUrl !== undefined && report === null) notes.push('the sidecar could not be reached at the end: timeline and accounting are in results/<run-id>/timeline.jsonl only');
+  let accounting: Accounting | null = report?.accounting ?? null;
+  if (accounting !== null) {
+    const dropped = metricCount(norm, 'dropped_iterations');
+    accounting = { ...accounting, dropped, scheduled: accounting.attempted + dropped };
+    const k6NotAcked = opts.notAckedCounters.reduce((sum, name) => sum + metricCount(norm, name), 0);
+    if (k6NotAcked !== accounting.failed + accounting.unknown) {
+      notes.push(`k6 counted ${k6NotAcked} non-acked publishes but the sidecar heard of ${accounting.failed + accounting.unknown}: some outcome reports were lost, so acked/lost may be overstated`);
+    }
+  }
+  const sections = [
+    `\n█ k6-ha ${opts.scenario}${report ? ` — run ${report.runId}, plan ${report.planName}` : ''} (${norm.shape} summary)\n`,
+    renderMetrics(norm, opts.metrics),
+  ];
+  if (norm.checks.length > 0) {
+    sections.push('\n  checks:');
+    for (const c of norm.checks) sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
+  }
+  if (accounting !== null) sections.push('\n  accounting (by event id):', renderAccounting(accounting));
+  if (report !== null && report.recovery.length > 0) sections.push('\n  recovery:', renderRecovery(report.recovery));
+  if (report !== null && report.timeline.length > 0) sections.push('\n  timeline:', renderTimeline(report.timeline));
+  if (opts.sidecarUrl === undefined) sections.push('\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)');
+  for (const n of notes) sections.push(`  note: ${n}`);
+  const text = `${sections.join('\n')}\n\n`;
+
+  const merged = {
+    ...(data as Record<string, unknown>),
+    k6ha: { scenario: opts.scenario, timeline: report?.timeline ?? [], accounting, recovery: report?.recovery ?? [], notes },
+  };
+  const out: Record<string, string> = { stdout: text };
+  if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);
+  if (opts.summaryJsonPath !== undefined) out[opts.summaryJsonPath] = JSON.stringify(merged, null, 2);
+  return out;
+}

@@ -1,0 +1,61 @@
+// The sidecar's control API, shared by the k6 client (lib/k6/sidecar-client.ts) and the server
+// (lib/sidecar/control-server.ts). The base URL carries the per-run token as its first path segment:
+// http://127.0.0.1:<port>/<token>.
+import type { Accounting, ChaosMetricValues, RecoveryReport, TimelineEvent } from './types.ts';
+
+export const CONTROL_PATHS = {
+  start: '/v1/start',
+  outcomes: '/v1/outcomes',
+  finish: '/v1/finish',
+  report: '/v1/report',
+  summary: '/v1/summary',
+} as const;
+
+/** setup(): load starts now; this is the zero of the chaos schedule. */
+export interface StartRequest {
+  runTag: string;
+  scenario: string;
+}
+export interface StartResponse {
+  runId: string;
+  planName: string;
+  actions: number;
+}
+
+/** A publish that was not acked. Acks are implied: every id from 0 to attempted-1 that is not
+ * reported here was acked, which keeps the happy path free of extra requests. */
+export interface OutcomeRecord {
+  seq: number;
+  outcome: 'failed' | 'unknown';
+  status: number;
+  /** epoch ms when the response (or timeout) arrived */
+  t: number;
+}
+
+/** teardown(): load is over; settle the accounting. */
+export interface FinishRequest {
+  runTag: string;
+  /** Iterations started by k6 = events sent (ids 0..attempted-1). */
+  attempted: number;
+}
+export interface FinishResponse {
+  metrics: ChaosMetricValues;
+  accounting: Accounting;
+  notes: string[];
+}
+
+export interface ReportResponse {
+  runId: string;
+  runDir: string;
+  planName: string;
+  timeline: TimelineEvent[];
+  accounting: Accounting | null;
+  recovery: RecoveryReport[];
+  notes: string[];
+}
+
+/** handleSummary(): the summary JSON that k6 produced, with our sections merged in. */
+export interface SummaryUpload {
+  summary: unknown;
+  text: string;
+}

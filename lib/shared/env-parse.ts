@@ -1,0 +1,73 @@
+// Parsers shared by k6 scenarios (reading __ENV) and the Node CLI (reading flags), so that
+// "5m", "150" or "binary" mean exactly the same thing on both sides. No k6 or Node imports here.
+
+/** A configuration value that is not allowed. Names the variable, the value and what is allowed. */
+export class InvalidSettingError extends Error {
+  readonly setting: string;
+  readonly value: string;
+  readonly allowed: string;
+  constructor(setting: string, value: string, allowed: string) {
+    super(`invalid ${setting}=${JSON.stringify(value)}: ${allowed}`);
+    this.name = 'InvalidSettingError';
+    this.setting = setting;
+    this.value = value;
+    this.allowed = allowed;
+  }
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+const DURATION_WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+
+/** Parses a k6-style duration ("90s", "5m", "1m30s", "250ms") into milliseconds. */
+export function parseDurationMs(setting: string, raw: string): number {
+  const text = raw.trim();
+  if (!DURATION_WHOLE.test(text)) {
+    throw new InvalidSettingError(setting, raw, 'a duration such as 30s, 5m, 1m30s or 500ms');
+  }
+  let total = 0;
+  for (const match of text.matchAll(DURATION_PART)) {
+    total += Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] ?? 1000);
+  }
+  if (total <= 0) throw new InvalidSettingError(setting, raw, 'a duration greater than zero');
+  return total;
+}
+
+/** Formats milliseconds as the k6 duration string k6 itself accepts. */
+export function formatDuration(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${Math.round(ms)}ms`;
+}
+
+export function parsePositiveInt(setting: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidSettingError(setting, raw, `a whole number from 1 to ${max}`);
+  }
+  return value;
+}
+
+export function parseChoice<T extends string>(setting: string, raw: string, choices: readonly T[]): T {
+  const found = choices.find((c) => c === raw.trim());
+  if (found === undefined) throw new InvalidSettingError(setting, raw, `one of ${choices.join(', ')}`);
+  return found;
+}
+
+export function parseHttpUrl(setting: string, raw: string): string {
+  const text = raw.trim();
+  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(text)) {
+    throw new InvalidSettingError(setting, raw, 'an http:// or https:// URL such as http://127.0.0.1:8080/publish');
+  }
+  return text.replace(/\/+$/, '');
+}
+
+/** Event types become NATS subjects, so they must be dot-separated tokens without wildcards or spaces. */
+export function parseEventType(setting: string, raw: string): string {
+  const text = raw.trim();
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(text)) {
+    throw new InvalidSettingError(setting, raw, 'dot-separated tokens of letters, digits, - and _ (e.g. order.created.v1)');
+  }
+  return text;
+}

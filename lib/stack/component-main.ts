@@ -1,0 +1,29 @@
+// Entry point of one stack component process: `node --import tsx lib/stack/component-main.ts
+// <publisher|sink> '<options JSON>'`. Separate processes so chaos can kill each one on its own.
+import { Publisher, type PublisherOptions } from './publisher.ts';
+import { Sink, type SinkOptions } from './sink.ts';
+
+const [component, json] = process.argv.slice(2);
+if (component === undefined || json === undefined) {
+  process.stderr.write('usage: component-main.ts <publisher|sink> <options-json>\n');
+  process.exit(2);
+}
+const options = JSON.parse(json) as unknown;
+const service = component === 'publisher' ? new Publisher(options as PublisherOptions) : component === 'sink' ? new Sink(options as SinkOptions) : null;
+if (service === null) {
+  process.stderr.write(`unknown component ${JSON.stringify(component)}: expected publisher or sink\n`);
+  process.exit(2);
+}
+let stopping = false;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    service.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+await service.start();
+process.stdout.write(`${component} ready\n`);

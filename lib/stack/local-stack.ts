@@ -1,0 +1,176 @@
+// The embedded default: 3 nats-server members, the publisher and the sink as local processes,
+// with the seed's stream and a durable consumer. Started, health-checked and stopped as a unit.
+import { join } from 'node:path';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { DEFAULT_CONSUMER, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from '../shared/defaults.ts';
+import { PROJECT_ROOT } from '../tools/toolchain.ts';
+import { freePort, NatsCluster } from './nats-cluster.ts';
+import { describeExit, ManagedProcess, ProcessRegistry, ProcessStartError, tailOf, waitFor } from './processes.ts';
+
+export interface LocalStackOptions {
+  runDir: string;
+  natsServerBin: string;
+  replicas: 1 | 3;
+  stream?: string;
+  subjectPrefix?: string;
+  consumer?: string;
+  /** Fixed publisher port (e.g. 18080 for `k6-ha stack up`); a free one otherwise. */
+  publisherPort?: number;
+  log?: (line: string) => void;
+}
+
+const COMPONENT_MAIN = join(PROJECT_ROOT, 'lib', 'stack', 'component-main.ts');
+
+function componentProcess(name: string, options: object, runDir: string, registry: ProcessRegistry): ManagedProcess {
+  return new ManagedProcess({
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', COMPONENT_MAIN, name, JSON.stringify(options)],
+    cwd: PROJECT_ROOT,
+    logFile: join(runDir, `${name}.log`),
+    registry,
+  });
+}
+
+/** Health probe of a component process; fails fast with its log when the process died. */
+async function componentHealthy(proc: ManagedProcess, url: string, logFile: string): Promise<boolean> {
+  if (!proc.running) throw new ProcessStartError(`${proc.name} exited (${describeExit(proc.lastExit)}); its log says:\n${tailOf(logFile)}`);
+  return httpOk(url);
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+export class LocalStack {
+  readonly stream: string;
+  readonly consumer: string;
+  readonly subjectPrefix: string;
+  private nc: NatsConnection | null = null;
+  private jsmCache: JetStreamManager | null = null;
+
+  private constructor(
+    readonly opts: LocalStackOptions,
+    readonly registry: ProcessRegistry,
+    readonly cluster: NatsCluster,
+    readonly publisher: ManagedProcess,
+    readonly sink: ManagedProcess,
+    readonly publisherPort: number,
+    readonly sinkPort: number,
+  ) {
+    this.stream = opts.stream ?? DEFAULT_STREAM;
+    this.consumer = opts.consumer ?? DEFAULT_CONSUMER;
+    this.subjectPrefix = opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+  }
+
+  get publishUrl(): string {
+    return `http://127.0.0.1:${this.publisherPort}/publish`;
+  }
+
+  get publisherUrl(): string {
+    return `http://127.0.0.1:${this.publisherPort}`;
+  }
+
+  get sinkUrl(): string {
+    return `http://127.0.0.1:${this.sinkPort}`;
+  }
+
+  /** Starts everything; on any failure stops what was started before rethrowing. */
+  static async start(opts: LocalStackOptions): Promise<LocalStack> {
+    const log = opts.log ?? (() => undefined);
+    const registry = new ProcessRegistry(opts.runDir);
+    const cluster = await NatsCluster.create({ dir: opts.runDir, natsServerBin: opts.natsServerBin, registry });
+    const publisherPort = opts.publisherPort ?? (await freePort());
+    const sinkPort = await freePort();
+    const natsUrls = cluster.clientUrls;
+    const stream = opts.stream ?? DEFAULT_STREAM;
+    const publisher = componentProcess('publisher', { natsUrls, port: publisherPort, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX }, opts.runDir, registry);
+    const sink = componentProcess(
+      'sink',
+      { natsUrls, stream, consumer: opts.consumer ?? DEFAULT_CONSUMER, port: sinkPort, idsFile: join(opts.runDir, 'sink-ids.log') },
+      opts.runDir,
+      registry,
+    );
+    const stack = new LocalStack(opts, registry, cluster, publisher, sink, publisherPort, sinkPort);
+    try {
+      log(`starting 3 nats-server members (JetStream, file storage under ${opts.runDir}) ...`);
+      await cluster.start();
+      await stack.ensureStream();
+      log(`stream ${stack.stream} (subjects ${stack.subjectPrefix}.>, replicas ${opts.replicas}) and consumer ${stack.consumer} ready`);
+      publisher.start();
+      sink.start();
+      await waitFor('the publisher /healthz', () => componentHealthy(publisher, `${stack.publisherUrl}/healthz`, join(opts.runDir, 'publisher.log')), 30_000);
+      await waitFor('the sink /healthz', () => componentHealthy(sink, `${stack.sinkUrl}/healthz`, join(opts.runDir, 'sink.log')), 30_000);
+      log(`publisher on ${stack.publishUrl}, sink on ${stack.sinkUrl}`);
+      return stack;
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+  }
+
+  /** A management connection to the cluster (reconnecting across member loss). */
+  async jsm(): Promise<JetStreamManager> {
+    if (this.jsmCache !== null && this.nc !== null && !this.nc.isClosed()) return this.jsmCache;
+    this.nc = await connect({ servers: this.cluster.clientUrls, name: 'k6-ha-sidecar', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.jsmCache = await jetstreamManager(this.nc, { timeout: 3000 });
+    return this.jsmCache;
+  }
+
+  get connection(): NatsConnection | null {
+    return this.nc;
+  }
+
+  private async ensureStream(): Promise<void> {
+    // Stream creation needs a meta leader and enough peers; retry while the cluster settles.
+    await waitFor(
+      `stream ${this.stream}`,
+      async () => {
+        const jsm = await this.jsm();
+        try {
+          await jsm.streams.info(this.stream);
+        } catch {
+          await jsm.streams.add({
+            name: this.stream,
+            subjects: [`${this.subjectPrefix}.>`],
+            storage: StorageType.File,
+            retention: RetentionPolicy.Limits,
+            discard: DiscardPolicy.Old,
+            num_replicas: this.opts.replicas,
+            // The seed's stream: a 2-minute duplicate window deduplicates retried ce-ids.
+            duplicate_window: nanos(120_000),
+          });
+        }
+        try {
+          await jsm.consumers.info(this.stream, this.consumer);
+        } catch {
+          await jsm.consumers.add(this.stream, {
+            durable_name: this.consumer,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: nanos(30_000),
+            max_ack_pending: 5000,
+          });
+        }
+        return true;
+      },
+      60_000,
+      500,
+    );
+  }
+
+  /** Stops the sink, the publisher and the members, in that order, and the reaper last. */
+  async stop(): Promise<void> {
+    await this.nc?.close().catch(() => undefined);
+    this.nc = null;
+    this.jsmCache = null;
+    await Promise.all([this.sink.stop(5000), this.publisher.stop(5000)]);
+    await this.cluster.stop();
+    this.registry.dispose();
+  }
+}

@@ -1,0 +1,160 @@
+// A 3-member nats-server JetStream cluster on 127.0.0.1: the local stand-in for the seed's
+// eventing-nats StatefulSet. Members carry the seed's pod names so leaders read the same.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describeExit, ManagedProcess, ProcessStartError, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface NatsMemberInfo {
+  name: string;
+  clientUrl: string;
+  monitorUrl: string;
+  storeDir: string;
+}
+
+export class NatsMember {
+  readonly process: ManagedProcess;
+  constructor(
+    readonly info: NatsMemberInfo,
+    confFile: string,
+    natsServerBin: string,
+    readonly logFile: string,
+    registry: ProcessRegistry,
+  ) {
+    this.process = new ManagedProcess({ name: info.name, command: natsServerBin, args: ['-c', confFile], logFile, registry });
+  }
+
+  get name(): string {
+    return this.info.name;
+  }
+
+  async healthy(): Promise<boolean> {
+    if (!this.process.running) {
+      throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.logFile)}`);
+    }
+    try {
+      const res = await fetch(`${this.info.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    this.process.start();
+    await waitFor(`${this.name} /healthz`, () => this.healthy(), timeoutMs);
+  }
+
+  /** The member's "volume" is lost: the analogue of a node that goes away with its disk. */
+  wipe(): void {
+    if (this.process.running) throw new Error(`refusing to wipe ${this.name} while it runs; stop or kill it first`);
+    rmSync(this.info.storeDir, { recursive: true, force: true });
+    mkdirSync(this.info.storeDir, { recursive: true });
+  }
+}
+
+export interface NatsClusterOptions {
+  dir: string;
+  natsServerBin: string;
+  registry: ProcessRegistry;
+  size?: number;
+  /** Member names; defaults to the seed's eventing-nats-0..N-1. */
+  namePrefix?: string;
+  clusterName?: string;
+}
+
+export class NatsCluster {
+  readonly members: NatsMember[] = [];
+  readonly clusterName: string;
+
+  private constructor(clusterName: string) {
+    this.clusterName = clusterName;
+  }
+
+  static async create(opts: NatsClusterOptions): Promise<NatsCluster> {
+    const size = opts.size ?? 3;
+    const prefix = opts.namePrefix ?? 'eventing-nats';
+    const cluster = new NatsCluster(opts.clusterName ?? 'eventing-nats');
+    const ports = [];
+    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
+    const routes = ports.map((p) => `nats-route://127.0.0.1:${p.route}`);
+    ports.forEach((p, i) => {
+      const name = `${prefix}-${i}`;
+      const memberDir = join(opts.dir, name);
+      const storeDir = join(memberDir, 'jetstream');
+      mkdirSync(storeDir, { recursive: true });
+      const conf = join(memberDir, 'nats.conf');
+      writeFileSync(
+        conf,
+        [
+          `server_name: ${JSON.stringify(name)}`,
+          `listen: "127.0.0.1:${p.client}"`,
+          `http: "127.0.0.1:${p.monitor}"`,
+          // File storage like the seed's production profile; limits keep a runaway test off the disk.
+          `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_file_store: 2GB, max_memory_store: 256MB }`,
+          `cluster {`,
+          `  name: ${JSON.stringify(cluster.clusterName)}`,
+          `  listen: "127.0.0.1:${p.route}"`,
+          `  routes: [${routes.map((r) => JSON.stringify(r)).join(', ')}]`,
+          `}`,
+          '',
+        ].join('\n'),
+      );
+      const info: NatsMemberInfo = {
+        name,
+        clientUrl: `nats://127.0.0.1:${p.client}`,
+        monitorUrl: `http://127.0.0.1:${p.monitor}`,
+        storeDir,
+      };
+      cluster.members.push(new NatsMember(info, conf, opts.natsServerBin, join(opts.dir, `${name}.log`), opts.registry));
+    });
+    return cluster;
+  }
+
+  get clientUrls(): string[] {
+    return this.members.map((m) => m.info.clientUrl);
+  }
+
+  member(name: string): NatsMember {
+    const m = this.members.find((x) => x.name === name);
+    if (m === undefined) throw new Error(`no member named ${JSON.stringify(name)}; members are ${this.members.map((x) => x.name).join(', ')}`);
+    return m;
+  }
+
+  async start(): Promise<void> {
+    // Routes are only formed when peers exist, so start all before waiting on any.
+    for (const m of this.members) m.process.start();
+    await Promise.all(this.members.map((m) => waitFor(`${m.name} /healthz`, () => m.healthy(), 30_000)));
+    await waitFor('a JetStream meta leader', () => this.hasMetaLeader(), 30_000, 200);
+  }
+
+  async hasMetaLeader(): Promise<boolean> {
+    for (const m of this.members) {
+      if (!m.process.running) continue;
+      try {
+        const res = await fetch(`${m.info.monitorUrl}/jsz`, { signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { meta_cluster?: { leader?: string } };
+        if (body.meta_cluster?.leader) return true;
+      } catch {
+        // try the next member
+      }
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.stop(8000)));
+  }
+}

@@ -1,0 +1,166 @@
+// Child processes of the local stack ("pods"): each in its own process group so a signal reaches
+// exactly the process we mean, logging to a file under the run directory, and registered with a
+// reaper so that even a crash of k6-ha (kill -9) leaves nothing running.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+
+export class ProcessStartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ProcessStartError';
+  }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
+/** Keeps the list of process groups we started; a detached watchdog kills them if we die. */
+export class ProcessRegistry {
+  readonly pidFile: string;
+  private readonly reaper: ChildProcess;
+
+  constructor(runDir: string) {
+    this.pidFile = join(runDir, 'pids');
+    writeFileSync(this.pidFile, '');
+    // A shell loop, not Node: it must outlive us and cost nothing while it waits.
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+      `for p in $(cat '${this.pidFile}'); do kill -KILL -- -$p 2>/dev/null; done`;
+    this.reaper = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    this.reaper.unref();
+  }
+
+  register(pid: number): void {
+    appendFileSync(this.pidFile, `${pid}\n`);
+  }
+
+  /** Normal shutdown: everything is stopped already, so the watchdog can go. */
+  dispose(): void {
+    try {
+      if (this.reaper.pid !== undefined) process.kill(this.reaper.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export interface ManagedProcessOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  registry: ProcessRegistry;
+}
+
+/** One killable, restartable process. Emits 'exit' (ExitInfo) and 'start' (pid). */
+export class ManagedProcess extends EventEmitter {
+  readonly name: string;
+  private child: ChildProcess | null = null;
+  private exitWaiters: Array<(info: ExitInfo) => void> = [];
+  lastExit: ExitInfo | null = null;
+  /** Set while we stop it on purpose, so observers can tell a planned exit from a crash. */
+  expectedExit = false;
+
+  constructor(private readonly opts: ManagedProcessOptions) {
+    super();
+    this.name = opts.name;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  start(): number {
+    if (this.child !== null) throw new ProcessStartError(`${this.name} is already running (pid ${this.child.pid})`);
+    const log = createWriteStream(this.opts.logFile, { flags: 'a' });
+    log.write(`--- ${new Date().toISOString()} start ${this.opts.command} ${this.opts.args.join(' ')}\n`);
+    const child = spawn(this.opts.command, this.opts.args, {
+      cwd: this.opts.cwd,
+      env: this.opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (child.pid === undefined) {
+      log.end();
+      throw new ProcessStartError(`could not start ${this.name}: ${this.opts.command} not found or not executable`);
+    }
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    this.opts.registry.register(child.pid);
+    this.child = child;
+    this.expectedExit = false;
+    child.on('exit', (code, signal) => {
+      const info: ExitInfo = { code, signal, at: Date.now() };
+      this.lastExit = info;
+      this.child = null;
+      log.write(`--- ${new Date(info.at).toISOString()} exit code=${code} signal=${signal}\n`);
+      log.end();
+      const waiters = this.exitWaiters;
+      this.exitWaiters = [];
+      for (const w of waiters) w(info);
+      this.emit('exit', info);
+    });
+    this.emit('start', child.pid);
+    return child.pid;
+  }
+
+  /** Sends a signal to the whole process group; resolves when it exited (or after timeoutMs). */
+  async signal(sig: NodeJS.Signals, timeoutMs = 10_000): Promise<ExitInfo | null> {
+    const child = this.child;
+    if (child === null || child.pid === undefined) return this.lastExit;
+    const exited = new Promise<ExitInfo>((resolve) => this.exitWaiters.push(resolve));
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      child.kill(sig);
+    }
+    const timer = new Promise<null>((resolve) => setTimeout(() => resolve(null), timeoutMs).unref());
+    return Promise.race([exited, timer]);
+  }
+
+  /** Graceful stop, escalating to SIGKILL when it does not go in time. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.child === null) return;
+    this.expectedExit = true;
+    const info = await this.signal('SIGTERM', graceMs);
+    if (info === null && this.child !== null) await this.signal('SIGKILL', 5_000);
+  }
+}
+
+export function describeExit(info: ExitInfo | null): string {
+  if (info === null) return 'not started';
+  return info.signal !== null ? `killed by ${info.signal}` : `exit code ${info.code}`;
+}
+
+/** The last lines of a log file, for error messages that say why a process died. */
+export function tailOf(file: string, lines = 8): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${l}`).join('\n');
+}
+
+/** Polls `probe` until it resolves true; throws with `what` in the message after timeoutMs. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      // A probe that finds its process dead cannot succeed later: fail now, with the reason.
+      if (err instanceof ProcessStartError) throw err;
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new ProcessStartError(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}

@@ -1,0 +1,283 @@
+// An HTTP → JetStream publisher with Kyma eventing-publisher-proxy semantics: the local stand-in
+// for the seed's eventing-publisher-proxy. CloudEvents in (binary or structured), a JetStream
+// publish with ack out, and the proxy's status codes for each way that can fail.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+export const PUBLISH_TIMEOUT_MS = 5000;
+
+export interface PublisherOptions {
+  natsUrls: string[];
+  port: number;
+  host?: string;
+  subjectPrefix: string;
+}
+
+export interface CloudEvent {
+  id: string;
+  type: string;
+  source: string;
+  specversion: string;
+  /** Remaining ce-* attributes (time, subject, …) as header values. */
+  extra: Record<string, string>;
+  contentType: string;
+  data: Uint8Array;
+}
+
+export class InvalidCloudEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCloudEventError';
+  }
+}
+
+const REQUIRED = ['id', 'type', 'source', 'specversion'] as const;
+const enc = new TextEncoder();
+
+/** Parses a CloudEvents 1.0 HTTP request in binary or structured content mode. */
+export function parseCloudEvent(hdrs: IncomingMessage['headers'], body: Buffer): CloudEvent {
+  const contentType = String(hdrs['content-type'] ?? '');
+  if (contentType.startsWith('application/cloudevents+json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new InvalidCloudEventError(`structured CloudEvent is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null) throw new InvalidCloudEventError('structured CloudEvent must be a JSON object');
+    const obj = parsed as Record<string, unknown>;
+    for (const key of REQUIRED) {
+      if (typeof obj[key] !== 'string' || obj[key] === '') throw new InvalidCloudEventError(`structured CloudEvent is missing required attribute "${key}"`);
+    }
+    if (obj['specversion'] !== '1.0') throw new InvalidCloudEventError(`unsupported specversion ${JSON.stringify(obj['specversion'])}; only 1.0 is accepted`);
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (!['id', 'type', 'source', 'specversion', 'data', 'data_base64', 'datacontenttype'].includes(k) && v !== undefined) extra[k] = String(v);
+    }
+    const data = obj['data'] === undefined ? new Uint8Array() : enc.encode(typeof obj['data'] === 'string' ? obj['data'] : JSON.stringify(obj['data']));
+    return {
+      id: obj['id'] as string,
+      type: obj['type'] as string,
+      source: obj['source'] as string,
+      specversion: '1.0',
+      extra,
+      contentType: typeof obj['datacontenttype'] === 'string' ? obj['datacontenttype'] : 'application/json',
+      data,
+    };
+  }
+  const get = (name: string): string | undefined => {
+    const v = hdrs[`ce-${name}`];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const missing = REQUIRED.filter((k) => !get(k));
+  if (missing.length > 0) {
+    throw new InvalidCloudEventError(`binary CloudEvent is missing required header(s) ${missing.map((k) => `ce-${k}`).join(', ')}`);
+  }
+  if (get('specversion') !== '1.0') throw new InvalidCloudEventError(`unsupported ce-specversion ${JSON.stringify(get('specversion'))}; only 1.0 is accepted`);
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(hdrs)) {
+    const attr = k.startsWith('ce-') ? k.slice(3) : null;
+    if (attr !== null && !(REQUIRED as readonly string[]).includes(attr) && v !== undefined) extra[attr] = Array.isArray(v) ? v.join(',') : v;
+  }
+  return {
+    id: get('id') as string,
+    type: get('type') as string,
+    source: get('source') as string,
+    specversion: '1.0',
+    extra,
+    contentType: contentType || 'application/json',
+    data: new Uint8Array(body),
+  };
+}
+
+/** Legacy Kyma route `/{app}/v1/events`: a JSON body with event-type and event-type-version. */
+export function parseLegacyEvent(app: string, body: Buffer): CloudEvent {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new InvalidCloudEventError(`legacy event is not valid JSON: ${(err as Error).message}`);
+  }
+  for (const key of ['event-type', 'event-type-version', 'event-time'] as const) {
+    if (typeof parsed[key] !== 'string' || parsed[key] === '') throw new InvalidCloudEventError(`legacy event is missing "${key}"`);
+  }
+  const id = typeof parsed['event-id'] === 'string' && parsed['event-id'] !== '' ? parsed['event-id'] : crypto.randomUUID();
+  return {
+    id,
+    type: `${parsed['event-type'] as string}.${parsed['event-type-version'] as string}`,
+    source: app,
+    specversion: '1.0',
+    extra: { time: parsed['event-time'] as string },
+    contentType: 'application/json',
+    data: enc.encode(JSON.stringify(parsed['data'] ?? null)),
+  };
+}
+
+/** The subject the proxy publishes to: prefix + the event type, tokens cleaned of NATS wildcards. */
+export function subjectFor(prefix: string, type: string): string {
+  const tokens = type.split('.').map((t) => t.replace(/[^A-Za-z0-9_-]/g, '')).filter((t) => t !== '');
+  return [prefix, ...tokens].join('.');
+}
+
+export interface PublishResult {
+  status: number;
+  reason: string;
+}
+
+/** eventing-publisher-proxy's mapping of a JetStream publish failure to an HTTP status. */
+export function statusForPublishError(err: unknown, nc: NatsConnection | null): PublishResult {
+  if (nc === null || nc.isClosed() || (err instanceof natsErrors.ClosedConnectionError)) {
+    return { status: 502, reason: 'NATS is not connected' };
+  }
+  if (err instanceof JetStreamApiError) {
+    const api = err.apiError();
+    // 10047: insufficient resources (the store is full).
+    if (api.err_code === 10047 || /insufficient (storage|resources)/i.test(api.description)) return { status: 507, reason: api.description };
+    return { status: api.code >= 400 && api.code < 600 ? api.code : 500, reason: api.description };
+  }
+  const message = err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err);
+  if (err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders()) || /timeout|no responders/i.test(message)) {
+    return { status: 504, reason: `no response from the stream: ${message}` };
+  }
+  if (/disconnect|reconnect|connection/i.test(message)) return { status: 502, reason: `NATS is not connected: ${message}` };
+  return { status: 500, reason: message };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body?: string | object): void {
+  if (body === undefined) {
+    res.writeHead(status).end();
+    return;
+  }
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json' }).end(text);
+}
+
+const LEGACY_ROUTE = /^\/([A-Za-z0-9_-]+)\/v1\/events\/?$/;
+
+export class Publisher {
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private server: Server | null = null;
+  readonly counters = { accepted: 0, acked: 0, rejected: 0, errors: 0 };
+
+  constructor(private readonly opts: PublisherOptions) {}
+
+  async start(): Promise<void> {
+    // The proxy keeps retrying NATS forever; a request meanwhile gets 502, not a hang.
+    this.nc = await connect({
+      servers: this.opts.natsUrls,
+      name: 'k6-ha-publisher',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
+    this.js = jetstream(this.nc, { timeout: PUBLISH_TIMEOUT_MS });
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.counters.errors++;
+        if (!res.headersSent) reply(res, 500, String(err));
+      });
+    });
+    // Many concurrent k6 connections; don't let Node's defaults time them out first.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.requestTimeout = PUBLISH_TIMEOUT_MS + 5000;
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(this.opts.port, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+    await this.nc?.close();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://publisher');
+    if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
+      const ready = url.pathname === '/healthz' || (this.nc !== null && !this.nc.isClosed());
+      reply(res, ready ? 200 : 503, ready ? 'ok' : 'not connected to NATS');
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/stats') {
+      reply(res, 200, this.counters);
+      return;
+    }
+    const legacy = LEGACY_ROUTE.exec(url.pathname);
+    if (url.pathname !== '/publish' && legacy === null) {
+      reply(res, 404, 'not found: POST /publish (CloudEvents) or POST /{app}/v1/events (legacy)');
+      return;
+    }
+    if (req.method !== 'POST') {
+      reply(res, 405, 'method not allowed: use POST');
+      return;
+    }
+    const body = await readBody(req, MAX_BODY_BYTES);
+    if (body === null) {
+      this.counters.rejected++;
+      reply(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+      return;
+    }
+    let event: CloudEvent;
+    try {
+      event = legacy !== null ? parseLegacyEvent(legacy[1] ?? 'app', body) : parseCloudEvent(req.headers, body);
+    } catch (err) {
+      if (!(err instanceof InvalidCloudEventError)) throw err;
+      this.counters.rejected++;
+      if (legacy !== null) reply(res, 400, { status: 400, type: 'Bad Request', message: err.message });
+      else reply(res, 400, err.message);
+      return;
+    }
+    this.counters.accepted++;
+    const result = await this.publish(event);
+    if (result.status === 204) {
+      this.counters.acked++;
+      if (legacy !== null) {
+        reply(res, 200, { 'event-id': event.id, status: 200, reason: 'Message successfully published to the channel' });
+      } else {
+        reply(res, 204);
+      }
+      return;
+    }
+    this.counters.errors++;
+    reply(res, result.status, legacy !== null ? { status: result.status, message: result.reason } : result.reason);
+  }
+
+  private async publish(event: CloudEvent): Promise<PublishResult> {
+    const js = this.js;
+    if (js === null || this.nc === null || this.nc.isClosed()) return { status: 502, reason: 'NATS is not connected' };
+    // Stored in binary mode whatever came in, like the proxy does.
+    const h = natsHeaders();
+    h.set('ce-specversion', event.specversion);
+    h.set('ce-id', event.id);
+    h.set('ce-type', event.type);
+    h.set('ce-source', event.source);
+    for (const [k, v] of Object.entries(event.extra)) h.set(`ce-${k}`, v);
+    h.set('content-type', event.contentType);
+    try {
+      // msgID = ce-id: a retried event inside the stream's duplicate window is stored once.
+      await js.publish(subjectFor(this.opts.subjectPrefix, event.type), event.data, { msgID: event.id, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+      return { status: 204, reason: 'acked' };
+    } catch (err) {
+      return statusForPublishError(err, this.nc);
+    }
+  }
+}

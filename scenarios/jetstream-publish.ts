@@ -1,0 +1,135 @@
+/**
+ * jetstream-publish — Does every event sent at a fixed rate reach the JetStream stream and the
+ * sink exactly once, and what does losing a NATS member cost while it runs?
+ * (Seed: kyma-jetstream-ha-evaluation — 150 events/s into eventing-publisher-proxy.)
+ *
+ * Run with the embedded local stack and a verdict:   npm start            (or: npx k6-ha run experiments/steady-state.json)
+ * Run plain against any publisher:                   npm run build && k6 run -e PUBLISH_URL=http://127.0.0.1:18080/publish build/jetstream-publish.js
+ * Against Kyma (port-forwarded publisher proxy):     k6 run -e PUBLISH_URL=http://127.0.0.1:8080/publish -e RATE=150 -e DURATION=5m build/jetstream-publish.js
+ *
+ * Environment (validated in lib/k6/env.ts): PUBLISH_URL, RATE, DURATION, REQUEST_TIMEOUT, CE_MODE
+ * (binary|structured), EVENT_TYPE, EVENT_SOURCE, THRESHOLDS (steady|ha-strict|ha-observe),
+ * SIDECAR_URL, RUN_TAG, SUMMARY_JSON. A PUBLISH_URL ending in /{app}/v1/events uses the legacy route.
+ */
+import { check } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
+import { recordChaosMetrics } from '../lib/k6/chaos-metrics.ts';
+import { buildEventRequest, classifyStatus } from '../lib/k6/cloudevents.ts';
+import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
+import {
+  publishAcked,
+  publishAttempted,
+  publishFailed,
+  publishLatency,
+  publishSuccess,
+  publishUnknown,
+} from '../lib/k6/publish-metrics.ts';
+import { sidecarFinish, sidecarReportOutcome, sidecarStart } from '../lib/k6/sidecar-client.ts';
+import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
+import { formatDuration } from '../lib/shared/env-parse.ts';
+import { toK6Thresholds } from '../lib/shared/thresholds.ts';
+import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
+
+const SCENARIO = 'jetstream-publish';
+const config = publishConfig();
+const expectedStatus = config.legacy ? 200 : 204;
+const statusCheck = `is status ${expectedStatus}`;
+
+// Enough VUs that every one of them can be stuck in a request for the whole timeout (an outage)
+// while the arrival rate keeps going: otherwise k6 would silently send fewer events exactly
+// when it matters (coordinated omission). Pre-allocated so none is initialised mid-outage.
+const vus = Math.ceil(config.rate * (config.requestTimeoutMs / 1000 + 1) * 1.1) + 5;
+
+export const options = {
+  scenarios: {
+    publish: {
+      executor: 'constant-arrival-rate',
+      rate: config.rate,
+      timeUnit: '1s',
+      duration: config.duration,
+      preAllocatedVUs: vus,
+      maxVUs: vus,
+      // In-flight requests may finish their whole timeout after the last arrival.
+      gracefulStop: formatDuration(config.requestTimeoutMs + 5000),
+    },
+  },
+  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }),
+  setupTimeout: '60s',
+  // finish() reads the stream back and waits for the consumer to drain.
+  teardownTimeout: '180s',
+  summaryTrendStats: ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+};
+
+interface SetupData {
+  runTag: string;
+  sidecar: string | null;
+}
+
+export function setup(): SetupData {
+  const runTag = config.runTag ?? `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  if (config.sidecarUrl === undefined) {
+    console.log('k6-ha: no SIDECAR_URL — plain load: no chaos plan, no accounting, no chaos_* metrics');
+    return { runTag, sidecar: null };
+  }
+  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO });
+  if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
+  return { runTag, sidecar: started === null ? null : config.sidecarUrl };
+}
+
+export default function publish(data: SetupData): void {
+  // Sequential across all VUs (no gaps: dropped iterations take no number), so the sidecar knows
+  // every id that was sent from the count alone and only the failures need reporting.
+  const seq = exec.scenario.iterationInTest;
+  const request = buildEventRequest(config.legacy ? 'legacy' : config.ceMode, {
+    id: `${data.runTag}-${seq}`,
+    type: config.eventType,
+    source: config.eventSource,
+    time: new Date().toISOString(),
+    data: { seq, vu: exec.vu.idInTest, sentAt: Date.now() },
+  });
+  const res = http.post(config.publishUrl, request.body, {
+    headers: request.headers,
+    timeout: config.requestTimeout,
+    tags: { name: 'publish' },
+  });
+  const outcome = classifyStatus(res.status);
+  const statusTag = { status: String(res.status) };
+  publishAttempted.add(1);
+  publishLatency.add(res.timings.duration, statusTag);
+  publishSuccess.add(outcome === 'acked', statusTag);
+  if (outcome === 'acked') publishAcked.add(1);
+  else if (outcome === 'failed') publishFailed.add(1, statusTag);
+  else publishUnknown.add(1, statusTag);
+  check(res, { [statusCheck]: (r) => r.status === expectedStatus });
+  if (outcome !== 'acked' && data.sidecar !== null) {
+    sidecarReportOutcome(data.sidecar, { seq, outcome, status: res.status, t: Date.now() });
+  }
+}
+
+export function teardown(data: SetupData): void {
+  if (data.sidecar === null) return;
+  const attempted = exec.instance.iterationsCompleted + exec.instance.iterationsInterrupted;
+  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted });
+  if (finished === null) {
+    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
+    return;
+  }
+  recordChaosMetrics(finished.metrics);
+  for (const note of finished.notes) console.log(`k6-ha: ${note}`);
+}
+
+export function handleSummary(data: unknown): Record<string, string> {
+  return handleK6HaSummary(data, {
+    scenario: SCENARIO,
+    sidecarUrl: config.sidecarUrl,
+    summaryJsonPath: summaryJsonPath(),
+    notAckedCounters: ['publish_failed', 'publish_unknown'],
+    metrics: [
+      'publish_attempted', 'publish_acked', 'publish_failed', 'publish_unknown', 'publish_success', 'publish_latency',
+      'http_reqs', 'http_req_duration', 'iterations', 'dropped_iterations', 'vus_max',
+      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected',
+      'chaos_unavailable_seconds', 'chaos_leader_failover_seconds', 'chaos_recovery_seconds',
+    ],
+  });
+}

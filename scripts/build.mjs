@@ -1,0 +1,31 @@
+// Bundles every scenarios/*.ts into build/<name>.js: one self-contained ES module per scenario,
+// so `k6 run build/x.js` works on a laptop, in CI and with `k6 cloud run --local-execution`.
+import { build } from 'esbuild';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const scenarios = readdirSync(join(root, 'scenarios')).filter((f) => f.endsWith('.ts'));
+
+await build({
+  entryPoints: scenarios.map((f) => join(root, 'scenarios', f)),
+  outdir: join(root, 'build'),
+  // One output file per scenario, everything it imports (lib/, thresholds/) inlined.
+  bundle: true,
+  // k6 runs ES modules natively.
+  format: 'esm',
+  // k6's JS runtime (sobek) supports ES2021 syntax reliably; lower features are transpiled.
+  target: 'es2021',
+  // `k6` covers `k6/http`, `k6/metrics`, … : these modules are provided by k6 itself at run time.
+  external: ['k6'],
+  // Stack traces in k6 point at the .ts source lines.
+  sourcemap: 'inline',
+  // Keep names so k6 errors and exported lifecycle functions stay recognisable.
+  minify: false,
+  // No Node built-ins exist inside k6; fail the build if one sneaks into lib/k6.
+  platform: 'neutral',
+  outExtension: { '.js': '.js' },
+  logLevel: 'warning',
+});
+
+console.log(`built ${scenarios.map((f) => `build/${basename(f, '.ts')}.js`).join(', ')}`);

@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shared settings for scripts/kube/*.sh. Source it, do not execute it.
+#
+# Pinned versions. Every one of these was probed against proxy.golang.org
+# (some versions answer "403 This module version is not available").
+K8S_VERSION="v1.36.3"          # k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
+K8S_STAGING_VERSION="v0.36.3"  # k8s.io/{api,apimachinery,client-go,...} matching K8S_VERSION
+ETCD_VERSION="v3.6.16"         # go.etcd.io/etcd/server/v3
+KWOK_VERSION="v0.8.0"          # sigs.k8s.io/kwok
+GO_MIN_VERSION="1.26.0"        # all three modules declare "go 1.26.0"
+
+KUBE_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KUBE_REPO_ROOT="$(cd "$KUBE_SCRIPTS_DIR/../.." && pwd)"
+KUBE_TOOLS_DIR="${K6HA_KUBE_TOOLS_DIR:-$KUBE_REPO_ROOT/.tools/kube}"
+
+K8S_BIN_DIR="$KUBE_TOOLS_DIR/kubernetes-$K8S_VERSION/bin"
+ETCD_BIN_DIR="$KUBE_TOOLS_DIR/etcd-$ETCD_VERSION/bin"
+KWOK_DIR="$KUBE_TOOLS_DIR/kwok-$KWOK_VERSION"
+KWOK_BIN_DIR="$KWOK_DIR/bin"
+KWOK_STAGES_FILE="$KWOK_DIR/stages.yaml"
+
+KUBE_APISERVER="$K8S_BIN_DIR/kube-apiserver"
+KUBE_CONTROLLER_MANAGER="$K8S_BIN_DIR/kube-controller-manager"
+KUBE_SCHEDULER="$K8S_BIN_DIR/kube-scheduler"
+KUBECTL="$K8S_BIN_DIR/kubectl"
+ETCD="$ETCD_BIN_DIR/etcd"
+KWOK="$KWOK_BIN_DIR/kwok"
+
+# Every file that must exist for up.sh to work.
+KUBE_REQUIRED_FILES=(
+  "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" "$KUBECTL"
+  "$ETCD" "$KWOK" "$KWOK_STAGES_FILE"
+)
+
+# Only the Go module proxy is reachable from this network; "direct" fails.
+export GOPROXY="${K6HA_GOPROXY:-https://proxy.golang.org}"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+
+kube_log() { printf '[kube %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+kube_die() { printf '[kube] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Prints the missing files (one per line); returns 1 if any is missing.
+kube_missing_files() {
+  local f rc=0
+  for f in "${KUBE_REQUIRED_FILES[@]}"; do
+    if [[ ! -x "$f" && ! ( "$f" == *.yaml && -s "$f" ) ]]; then
+      echo "$f"
+      rc=1
+    fi
+  done
+  return $rc
+}

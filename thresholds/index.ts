@@ -1,0 +1,11 @@
+// Every gate profile, bundled into the built scenarios so `k6 run build/x.js` needs no local files.
+import type { ThresholdProfile } from '../lib/shared/thresholds.ts';
+import { haObserve } from './ha-observe.ts';
+import { haStrict } from './ha-strict.ts';
+import { steady } from './steady.ts';
+
+export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
+  steady,
+  'ha-strict': haStrict,
+  'ha-observe': haObserve,
+};

@@ -1,0 +1,23 @@
+// Steady state: no faults are injected, so every scheduled event must be sent, acked and delivered.
+import type { ThresholdProfile } from '../lib/shared/thresholds.ts';
+
+export const steady: ThresholdProfile = {
+  description: 'No chaos: exact delivery, no coordinated omission, latency well inside the request timeout',
+  gates: {
+    publish_success: [
+      { threshold: 'rate==1', reason: 'with no fault injected, any publish that is not acked is a defect' },
+    ],
+    dropped_iterations: [
+      { threshold: 'count==0', reason: 'a dropped iteration is an event never sent: the harness fell behind (coordinated omission)' },
+    ],
+    publish_latency: [
+      { threshold: 'p(95)<1000', reason: 'a healthy publisher acks in milliseconds; a p95 near a second means saturation, not HA behaviour' },
+    ],
+    chaos_acked_lost: [
+      { threshold: 'count==0', reason: 'an acked event missing from the stream is data loss (only measured when the sidecar runs)' },
+    ],
+    chaos_duplicates: [
+      { threshold: 'count==0', reason: 'without retries or failover nothing may be stored twice (only measured with the sidecar)' },
+    ],
+  },
+};
