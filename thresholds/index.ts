@@ -3,9 +3,15 @@ import type { ThresholdProfile } from '../lib/shared/thresholds.ts';
 import { haObserve } from './ha-observe.ts';
 import { haStrict } from './ha-strict.ts';
 import { steady } from './steady.ts';
+import { esHa } from './es-ha.ts';
+import { esObserve } from './es-observe.ts';
+import { esSteady } from './es-steady.ts';
 
 export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   steady,
   'ha-strict': haStrict,
   'ha-observe': haObserve,
+  'es-steady': esSteady,
+  'es-ha': esHa,
+  'es-observe': esObserve,
 };

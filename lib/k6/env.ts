@@ -102,3 +102,59 @@ export function publishConfig(): PublishConfig {
 export function summaryJsonPath(): string | undefined {
   return raw('SUMMARY_JSON');
 }
+
+// ---- eventstore-streams (scenarios/eventstore-streams.ts) ----
+
+export const ES_DEFAULT_URL = 'http://127.0.0.1:2113';
+const ES_BOOLEANS = ['true', 'false'] as const;
+const ES_DIALECT_CHOICES = ['eventstore', 'kurrent'] as const;
+
+export interface EventStoreConfig {
+  /** Base URL of the server (no /streams): EventStoreDB/KurrentDB with AtomPub enabled, or the fixture. */
+  esUrl: string;
+  vus: number;
+  duration: string;
+  durationMs: number;
+  /** Events appended to each new stream (the seed: 10). */
+  eventsPerStream: number;
+  /** One request with all events (application/vnd.*.events+json) instead of one request per event. */
+  batch: boolean;
+  dialect: (typeof ES_DIALECT_CHOICES)[number];
+  /** Basic auth; a fresh EventStore has admin:changeit. */
+  user: string;
+  password: string;
+  /** Send ES-ExpectedVersion (-1 for the first append, then the last acked number) instead of "any". */
+  expectedVersion: boolean;
+  /** Re-sends of an append whose outcome is unknown, with the same event id (idempotent). */
+  retries: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  thresholds: string;
+  sidecarUrl: string | undefined;
+}
+
+export function eventstoreConfig(): EventStoreConfig {
+  return validated('eventstore-streams', () => {
+    const duration = raw('DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw('REQUEST_TIMEOUT') ?? '60s';
+    const retriesRaw = raw('ES_RETRIES') ?? '0';
+    if (!/^[0-5]$/.test(retriesRaw.trim())) throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
+    return {
+      esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL),
+      vus: parsePositiveInt('VUS', raw('VUS') ?? '10', 10_000),
+      duration,
+      durationMs: parseDurationMs('DURATION', duration),
+      eventsPerStream: parsePositiveInt('EVENTS_PER_STREAM', raw('EVENTS_PER_STREAM') ?? '10', 1000),
+      batch: parseChoice('ES_BATCH', raw('ES_BATCH') ?? 'false', ES_BOOLEANS) === 'true',
+      dialect: parseChoice('ES_DIALECT', raw('ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),
+      user: raw('ES_USER') ?? 'admin',
+      password: raw('ES_PASSWORD') ?? 'changeit',
+      expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw('ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
+      retries: Number(retriesRaw.trim()),
+      requestTimeout,
+      requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
+      thresholds: thresholdProfileName('es-steady'),
+      sidecarUrl: sidecarUrl(),
+    };
+  });
+}

@@ -1,0 +1,296 @@
+/**
+ * eventstore-streams — Does every event an EventStore cluster acknowledged read back intact, and
+ * what do users see (failed checks, latency, requests/s) while a node is lost, with pod-local
+ * storage versus a persistent disk? (Seed: eventstore-on-kubernetes-k6-bench — each user creates a
+ * stream, adds 10 events, reads the stream, then reads each event; 10/100/1000 users for 5 minutes;
+ * 500 users with pods deleted at 1m and 3m18s.)
+ *
+ * Against the embedded FIXTURE (not EventStore; see docs/eventstore.md):
+ *   npm run build && node --import tsx lib/fixtures/eventstore-fixture-main.ts --port 2113 --data-dir /tmp/es &
+ *   k6 run -e VUS=10 -e DURATION=30s build/eventstore-streams.js
+ * Against a real KurrentDB / EventStoreDB (AtomPub enabled, e.g. port-forwarded):
+ *   k6 run -e ES_URL=http://127.0.0.1:2113 -e ES_DIALECT=kurrent -e VUS=100 -e DURATION=5m build/eventstore-streams.js
+ * Side by side (the seed's table):  k6-ha compare a.summary.json b.summary.json   (see lib/compare/cli.ts)
+ *
+ * Environment (validated in lib/k6/env.ts): ES_URL, VUS, DURATION, EVENTS_PER_STREAM (10), ES_BATCH
+ * (true: one request per stream), ES_DIALECT (eventstore|kurrent), ES_USER, ES_PASSWORD,
+ * ES_EXPECTED_VERSION (true|false), ES_RETRIES (0-5), REQUEST_TIMEOUT, THRESHOLDS
+ * (es-steady|es-ha|es-observe|…), SIDECAR_URL, SUMMARY_JSON.
+ */
+import { check, sleep } from 'k6';
+import encoding from 'k6/encoding';
+import exec from 'k6/execution';
+import http, { type RefinedResponse, type ResponseType } from 'k6/http';
+import { recordChaosMetrics } from '../lib/k6/chaos-metrics.ts';
+import { eventstoreConfig, summaryJsonPath } from '../lib/k6/env.ts';
+import {
+  ES_GATED_COUNTERS,
+  esAckedMissing,
+  esAppendDuration,
+  esAppendsAcked,
+  esAppendsAttempted,
+  esAppendsFailed,
+  esAppendsRetried,
+  esAppendsUnknown,
+  esDuplicates,
+  esEventsVerified,
+  esReadDuration,
+  esReadMismatches,
+  esStaleReads,
+  esUnexpectedEvents,
+  esUnknownStored,
+  esUnverified,
+  esVerified,
+  esWrongVersion,
+} from '../lib/k6/eventstore-metrics.ts';
+import {
+  checkEventRead,
+  checkFeed,
+  classifyAppend,
+  currentVersionFromHeaders,
+  dialectNames,
+  EXPECTED_NO_STREAM,
+  eventNumberFromLocation,
+  type FeedEntry,
+  parseFeed,
+  type SentEvent,
+  sentEvent,
+  streamVerdict,
+} from '../lib/k6/eventstore-protocol.ts';
+import { sidecarFinish, sidecarStart } from '../lib/k6/sidecar-client.ts';
+import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
+import { formatDuration } from '../lib/shared/env-parse.ts';
+import { toK6Thresholds } from '../lib/shared/thresholds.ts';
+import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
+
+// k6 provides Web Crypto's randomUUID globally; @types/k6 does not declare it.
+declare const crypto: { randomUUID(): string };
+
+const SCENARIO = 'eventstore-streams';
+const EVENT_TYPE = 'k6ha-stream-event';
+const PAGE_SIZE = 20;
+const config = eventstoreConfig();
+const names = dialectNames(config.dialect);
+const authorization = `Basic ${encoding.b64encode(`${config.user}:${config.password}`)}`;
+
+export const options = {
+  scenarios: {
+    streams: {
+      // The seed's shape: N concurrent users repeating the stream workflow for the duration.
+      executor: 'constant-vus',
+      vus: config.vus,
+      duration: config.duration,
+      // An iteration interrupted mid-way is never verified; let one in flight finish its reads
+      // even when each of its requests takes the whole timeout.
+      gracefulStop: formatDuration(Math.max(30_000, config.requestTimeoutMs * 2)),
+    },
+  },
+  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }),
+  setupTimeout: '60s',
+  teardownTimeout: '180s',
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+};
+
+interface SetupData {
+  runTag: string;
+  sidecar: string | null;
+}
+
+export function setup(): SetupData {
+  // A zero sample per gated counter: `count==0` then judges a measured zero, not an absent metric.
+  for (const counter of ES_GATED_COUNTERS) counter.add(0);
+  preflight();
+  const runTag = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  if (config.sidecarUrl === undefined) {
+    console.log(`k6-ha: no SIDECAR_URL — plain load against ${config.esUrl}: no chaos plan; verification by read-back still runs`);
+    return { runTag, sidecar: null };
+  }
+  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO });
+  if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
+  return { runTag, sidecar: started === null ? null : config.sidecarUrl };
+}
+
+/** Fails before any load when the server is unreachable or refuses the credentials. */
+function preflight(): void {
+  const res = http.get(`${config.esUrl}/streams/k6ha-preflight-${crypto.randomUUID()}`, {
+    headers: { Authorization: authorization, Accept: names.atomMediaType },
+    timeout: '10s',
+    tags: { name: 'preflight', k6ha: 'control' },
+    responseCallback: http.expectedStatuses(404),
+  });
+  if (res.status === 0) throw new Error(`eventstore-streams: cannot reach ES_URL=${config.esUrl} (${res.error}); is the server (or the fixture) running?`);
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`eventstore-streams: ${config.esUrl} refused ES_USER=${config.user} with ${res.status}; set ES_USER and ES_PASSWORD`);
+  }
+  if (res.status !== 404) {
+    console.warn(`k6-ha: preflight read of a fresh stream answered ${res.status}, not 404: is ES_URL an EventStore with AtomPub enabled?`);
+  }
+}
+
+type Response = RefinedResponse<ResponseType | undefined>;
+
+function timeoutOf(): string {
+  return config.requestTimeout;
+}
+
+/** One append request, re-sent with the same body (same event ids) while its outcome is unknown. */
+function postAppend(url: string, body: string, headers: Record<string, string>, events: SentEvent[]): Response {
+  esAppendsAttempted.add(events.length);
+  const send = (): Response => {
+    const res = http.post(url, body, { headers, timeout: timeoutOf(), tags: { name: 'append' } });
+    esAppendDuration.add(res.timings.duration, { status: String(res.status) });
+    check(res, { 'is status 201': (r) => r.status === 201 });
+    return res;
+  };
+  let res = send();
+  for (let attempt = 1; attempt <= config.retries && classifyAppend(res.status) === 'unknown'; attempt++) {
+    esAppendsRetried.add(events.length);
+    sleep(0.5 * attempt);
+    res = send();
+  }
+  const outcome = classifyAppend(res.status);
+  const first = outcome === 'acked' ? eventNumberFromLocation(res.headers['Location']) : null;
+  events.forEach((e, i) => {
+    e.outcome = outcome;
+    e.number = first === null ? null : first + i;
+  });
+  if (outcome === 'acked') esAppendsAcked.add(events.length);
+  else if (outcome === 'failed') esAppendsFailed.add(events.length, { status: String(res.status) });
+  else esAppendsUnknown.add(events.length, { status: String(res.status) });
+  return res;
+}
+
+/** The seed's way: one request per event, with the id and type in headers. */
+function appendEach(streamUrl: string, sent: SentEvent[]): void {
+  let expected = EXPECTED_NO_STREAM;
+  for (const s of sent) {
+    const headers: Record<string, string> = {
+      Authorization: authorization,
+      'Content-Type': 'application/json',
+      [names.eventId]: s.eventId,
+      [names.eventType]: EVENT_TYPE,
+    };
+    if (config.expectedVersion) headers[names.expectedVersion] = String(expected);
+    const res = postAppend(streamUrl, JSON.stringify(s.data), headers, [s]);
+    if (s.outcome === 'acked' && s.number !== null) {
+      expected = s.number;
+    } else if (res.status === 400) {
+      const current = currentVersionFromHeaders(res.headers, names);
+      if (current !== null) {
+        esWrongVersion.add(1);
+        // An earlier append with no answer was stored after all: continue after it.
+        expected = current;
+      }
+    }
+  }
+}
+
+/** All events of the stream in one atomic request. */
+function appendBatch(streamUrl: string, sent: SentEvent[]): void {
+  const headers: Record<string, string> = { Authorization: authorization, 'Content-Type': names.eventsMediaType };
+  if (config.expectedVersion) headers[names.expectedVersion] = String(EXPECTED_NO_STREAM);
+  const body = JSON.stringify(sent.map((s) => ({ eventId: s.eventId, eventType: EVENT_TYPE, data: s.data })));
+  const res = postAppend(streamUrl, body, headers, sent);
+  if (res.status === 400 && currentVersionFromHeaders(res.headers, names) !== null) esWrongVersion.add(1);
+}
+
+function get(url: string, name: string): Response {
+  const res = http.get(url, { headers: { Authorization: authorization, Accept: names.atomMediaType }, timeout: timeoutOf(), tags: { name } });
+  esReadDuration.add(res.timings.duration, { status: String(res.status), read: name });
+  check(res, { 'is status 200': (r) => r.status === 200 });
+  return res;
+}
+
+/** Reads the whole stream (following "next" pages past 20 events) and checks it against what was sent. */
+function readStream(streamUrl: string, sent: SentEvent[]): void {
+  const entries: FeedEntry[] = [];
+  let url: string | null = `${streamUrl}?embed=body`;
+  let pages = 0;
+  const maxPages = Math.ceil(sent.length / PAGE_SIZE) + 2;
+  while (url !== null && pages < maxPages) {
+    const res = get(url, pages === 0 ? 'read stream' : 'read stream page');
+    pages++;
+    if (res.status === 404 || res.status === 410) {
+      // The stream is gone although events were acked into it: every acked event is absent.
+      if (sent.some((s) => s.outcome === 'acked')) {
+        esStaleReads.add(1);
+        for (const s of sent) if (s.outcome === 'acked') s.absentFromARead = true;
+      }
+      return;
+    }
+    const page = res.status === 200 ? parseFeed(typeof res.body === 'string' ? res.body : null) : null;
+    if (page === null) return; // no answer (or not a feed): this read proves nothing either way
+    entries.push(...page.entries);
+    url = page.nextUrl === null ? null : `${page.nextUrl}${page.nextUrl.includes('?') ? '&' : '?'}embed=body`;
+  }
+  const found = checkFeed(sent, entries);
+  if (found.stale) esStaleReads.add(1);
+  if (found.mismatches > 0) esReadMismatches.add(found.mismatches);
+  if (found.duplicates > 0) esDuplicates.add(found.duplicates);
+  if (found.unknownStored > 0) esUnknownStored.add(found.unknownStored);
+  if (found.unexpected > 0) esUnexpectedEvents.add(found.unexpected);
+}
+
+function readEvents(streamUrl: string, sent: SentEvent[]): void {
+  for (const s of sent) {
+    if (s.outcome !== 'acked' || s.number === null) continue;
+    const res = get(`${streamUrl}/${s.number}`, 'read event');
+    const verdict = checkEventRead(s, res.status, typeof res.body === 'string' ? res.body : null);
+    if (verdict === 'stale') esStaleReads.add(1);
+    else if (verdict === 'mismatch') esReadMismatches.add(1);
+  }
+}
+
+let missingReported = 0;
+
+export default function streams(): void {
+  const stream = `k6ha-${crypto.randomUUID()}`;
+  const streamUrl = `${config.esUrl}/streams/${stream}`;
+  const sent: SentEvent[] = [];
+  for (let seq = 0; seq < config.eventsPerStream; seq++) {
+    sent.push(sentEvent(crypto.randomUUID(), { stream, seq, vu: exec.vu.idInTest, iteration: exec.vu.iterationInScenario, sentAt: Date.now() }));
+  }
+  if (config.batch) appendBatch(streamUrl, sent);
+  else appendEach(streamUrl, sent);
+  readStream(streamUrl, sent);
+  readEvents(streamUrl, sent);
+
+  const verdict = streamVerdict(sent);
+  if (verdict.verified > 0) esEventsVerified.add(verdict.verified);
+  if (verdict.ackedMissing > 0) esAckedMissing.add(verdict.ackedMissing);
+  if (verdict.unverified > 0) esUnverified.add(verdict.unverified);
+  for (const s of sent) if (s.outcome === 'acked') esVerified.add(s.verified);
+  if (verdict.ackedMissing > 0 && missingReported < 3) {
+    missingReported++;
+    const lost = sent.filter((s) => s.outcome === 'acked' && !s.verified).map((s) => `${s.number ?? '?'}:${s.eventId}`);
+    console.warn(`k6-ha: ${verdict.ackedMissing} acked event(s) of ${stream} did not read back: ${lost.slice(0, 5).join(', ')}`);
+  }
+}
+
+export function teardown(data: SetupData): void {
+  if (data.sidecar === null) return;
+  const attempted = exec.instance.iterationsCompleted + exec.instance.iterationsInterrupted;
+  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted });
+  if (finished === null) {
+    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
+    return;
+  }
+  recordChaosMetrics(finished.metrics);
+  for (const note of finished.notes) console.log(`k6-ha: ${note}`);
+}
+
+export function handleSummary(data: unknown): Record<string, string> {
+  return handleK6HaSummary(data, {
+    scenario: SCENARIO,
+    sidecarUrl: config.sidecarUrl,
+    summaryJsonPath: summaryJsonPath(),
+    notAckedCounters: ['es_appends_failed', 'es_appends_unknown'],
+    metrics: [
+      'checks', 'http_reqs', 'http_req_duration', 'http_req_failed', 'iterations', 'vus_max',
+      'es_appends_attempted', 'es_appends_acked', 'es_appends_failed', 'es_appends_unknown', 'es_appends_retried', 'es_wrong_version',
+      'es_events_verified', 'es_verified', 'es_acked_missing', 'es_unverified', 'es_stale_reads', 'es_read_mismatches',
+      'es_duplicates', 'es_unknown_stored', 'es_unexpected_events', 'es_append_duration', 'es_read_duration',
+      'chaos_unavailable_seconds', 'chaos_recovery_seconds',
+    ],
+  });
+}
