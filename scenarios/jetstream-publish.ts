@@ -72,7 +72,7 @@ export function setup(): SetupData {
     console.log('k6-ha: no SIDECAR_URL — plain load: no chaos plan, no accounting, no chaos_* metrics');
     return { runTag, sidecar: null };
   }
-  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO });
+  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO, rate: config.rate });
   if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
   return { runTag, sidecar: started === null ? null : config.sidecarUrl };
 }
@@ -88,6 +88,7 @@ export default function publish(data: SetupData): void {
     time: new Date().toISOString(),
     data: { seq, vu: exec.vu.idInTest, sentAt: Date.now() },
   });
+  const sentAt = Date.now();
   const res = http.post(config.publishUrl, request.body, {
     headers: request.headers,
     timeout: config.requestTimeout,
@@ -103,14 +104,13 @@ export default function publish(data: SetupData): void {
   else publishUnknown.add(1, statusTag);
   check(res, { [statusCheck]: (r) => r.status === expectedStatus });
   if (outcome !== 'acked' && data.sidecar !== null) {
-    sidecarReportOutcome(data.sidecar, { seq, outcome, status: res.status, t: Date.now() });
+    sidecarReportOutcome(data.sidecar, { seq, outcome, status: res.status, sentAt, t: Date.now() });
   }
 }
 
 export function teardown(data: SetupData): void {
   if (data.sidecar === null) return;
-  const attempted = exec.instance.iterationsCompleted + exec.instance.iterationsInterrupted;
-  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted });
+  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
   if (finished === null) {
     console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
     return;

@@ -46,7 +46,10 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
 
   const merged = {
     ...(data as Record<string, unknown>),
-    k6ha: { scenario: opts.scenario, timeline: report?.timeline ?? [], accounting, recovery: report?.recovery ?? [], notes },
+    timeline: report?.timeline ?? [],
+    accounting,
+    recovery: report?.recovery ?? [],
+    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, notes },
   };
   const out: Record<string, string> = { stdout: text };
   if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);

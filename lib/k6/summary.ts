@@ -128,7 +128,7 @@ export function renderAccounting(a: Accounting): string {
     ['recovered (unknown, but stored)', a.recovered, ''],
     ['duplicates in stream', a.duplicates, ''],
     ['duplicates at sink', a.sinkDuplicates, ''],
-    ['missing at sink', a.missingAtSink, a.missingAtSink > 0 ? `e.g. ${a.examples.missingAtSink.slice(0, 3).join(', ')}` : ''],
+    ['missing at sink', a.missingAtSink, (a.missingAtSink ?? 0) > 0 ? `e.g. ${a.examples.missingAtSink.slice(0, 3).join(', ')}` : ''],
     ['unexpected (never sent)', a.unexpected, ''],
   ];
   return rows

@@ -15,6 +15,8 @@ export const CONTROL_PATHS = {
 export interface StartRequest {
   runTag: string;
   scenario: string;
+  /** events per second, when the scenario has a fixed arrival rate */
+  rate?: number;
 }
 export interface StartResponse {
   runId: string;
@@ -28,6 +30,8 @@ export interface OutcomeRecord {
   seq: number;
   outcome: 'failed' | 'unknown';
   status: number;
+  /** epoch ms when the request was sent */
+  sentAt: number;
   /** epoch ms when the response (or timeout) arrived */
   t: number;
 }
@@ -35,8 +39,9 @@ export interface OutcomeRecord {
 /** teardown(): load is over; settle the accounting. */
 export interface FinishRequest {
   runTag: string;
-  /** Iterations started by k6 = events sent (ids 0..attempted-1). */
-  attempted: number;
+  /** Events sent (ids 0..attempted-1) when the caller knows; teardown() cannot (k6 gives it no
+   * iteration counts), so the sidecar asks k6's REST API (`k6 run --address`) instead. */
+  attempted: number | null;
 }
 export interface FinishResponse {
   metrics: ChaosMetricValues;

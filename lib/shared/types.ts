@@ -29,12 +29,12 @@ export interface Accounting {
   streamDelta: number;
   /** Distinct events of this run found by a final full read of the stream. */
   inStream: number;
-  /** Stream sequence numbers the consumer acked during the run (ack-floor delta). */
-  consumed: number;
-  /** Distinct events of this run the sink received. */
-  sinkReceived: number;
+  /** Stream sequence numbers the consumer acked during the run (ack-floor delta); null without a consumer. */
+  consumed: number | null;
+  /** Distinct events of this run the sink received; null when the sink cannot be asked. */
+  sinkReceived: number | null;
   /** Deliveries to the sink beyond the first per event. */
-  sinkDuplicates: number;
+  sinkDuplicates: number | null;
   /** Acked but never read in the final full read: data loss. */
   lost: number;
   /** Unknown outcome, but found in the stream. */
@@ -44,7 +44,7 @@ export interface Accounting {
   /** Events of this run in the stream that k6 never attempted. */
   unexpected: number;
   /** In the stream but never reached the sink. */
-  missingAtSink: number;
+  missingAtSink: number | null;
   /** Up to 20 example ids per problem class, for the report. */
   examples: { lost: string[]; duplicates: string[]; unexpected: string[]; missingAtSink: string[] };
 }

@@ -6,7 +6,8 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPol
 import { DEFAULT_CONSUMER, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from '../shared/defaults.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
 import { freePort, NatsCluster } from './nats-cluster.ts';
-import { describeExit, ManagedProcess, ProcessRegistry, ProcessStartError, tailOf, waitFor } from './processes.ts';
+import { describeExit, ManagedProcess, ProcessMember, ProcessRegistry, ProcessStartError, tailOf, waitFor } from './processes.ts';
+import type { LocalStackHandle, StackMember } from './stack.ts';
 
 export interface LocalStackOptions {
   runDir: string;
@@ -47,7 +48,9 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-export class LocalStack {
+export class LocalStack implements LocalStackHandle {
+  readonly kind = 'jetstream';
+  private memberList: StackMember[] = [];
   readonly stream: string;
   readonly consumer: string;
   readonly subjectPrefix: string;
@@ -66,6 +69,26 @@ export class LocalStack {
     this.stream = opts.stream ?? DEFAULT_STREAM;
     this.consumer = opts.consumer ?? DEFAULT_CONSUMER;
     this.subjectPrefix = opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+    const runDir = opts.runDir;
+    this.memberList = [
+      ...cluster.members.map(
+        (m) => new ProcessMember(m.process, { healthy: () => m.healthy(), wipeData: () => m.wipe(), logFile: m.logFile }),
+      ),
+      new ProcessMember(publisher, { healthy: () => httpOk(`${this.publisherUrl}/healthz`), logFile: join(runDir, 'publisher.log') }),
+      new ProcessMember(sink, { healthy: () => httpOk(`${this.sinkUrl}/healthz`), logFile: join(runDir, 'sink.log') }),
+    ];
+  }
+
+  get runDir(): string {
+    return this.opts.runDir;
+  }
+
+  members(): StackMember[] {
+    return this.memberList;
+  }
+
+  k6Env(): Record<string, string> {
+    return { PUBLISH_URL: this.publishUrl };
   }
 
   get publishUrl(): string {

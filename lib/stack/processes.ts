@@ -164,3 +164,63 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
   }
   throw new ProcessStartError(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }
+
+export interface ProcessMemberOptions {
+  /** resolves true once the restarted process serves again */
+  healthy: () => Promise<boolean>;
+  /** removes the member's data; omitted for stateless members */
+  wipeData?: () => void;
+  startTimeoutMs?: number;
+  logFile: string;
+}
+
+/** A ManagedProcess seen as a chaos target ("pod"): kill, stop, start (healthy), wipe. */
+export class ProcessMember {
+  constructor(
+    readonly process: ManagedProcess,
+    private readonly opts: ProcessMemberOptions,
+  ) {}
+
+  get name(): string {
+    return this.process.name;
+  }
+
+  get running(): boolean {
+    return this.process.running;
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  async kill(): Promise<void> {
+    this.process.expectedExit = false;
+    await this.process.signal('SIGKILL', 10_000);
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop();
+  }
+
+  async start(): Promise<void> {
+    if (!this.process.running) this.process.start();
+    await waitFor(`${this.name} to become healthy`, async () => {
+      if (!this.process.running) throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.opts.logFile)}`);
+      return this.opts.healthy();
+    }, this.opts.startTimeoutMs ?? 30_000);
+  }
+
+  wipe(): void {
+    if (this.process.running) throw new Error(`refusing to wipe ${this.name} while it runs; stop or kill it first`);
+    if (this.opts.wipeData === undefined) throw new Error(`${this.name} keeps no data to wipe`);
+    this.opts.wipeData();
+  }
+
+  onExit(listener: (info: { code: number | null; signal: string | null; expected: boolean }) => void): void {
+    this.process.on('exit', (info: ExitInfo) => listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }));
+  }
+
+  onStart(listener: (pid: number) => void): void {
+    this.process.on('start', listener);
+  }
+}

@@ -1,0 +1,95 @@
+// `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack.
+import type { Command } from 'commander';
+import { relative } from 'node:path';
+import { createRunDir, formatDryRun, prepareExperiment, runExperiment, startLocalTarget, type RunOptions } from '../sidecar/runner.ts';
+import { writeArtifacts } from '../sidecar/artifacts.ts';
+import { freePort } from '../stack/nats-cluster.ts';
+
+interface RunFlags {
+  duration?: string;
+  rate?: string;
+  replicas?: string;
+  preset?: string;
+  thresholds?: string;
+  outDir?: string;
+  dryRun?: boolean;
+  env?: string[];
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function withExperimentFlags(cmd: Command): Command {
+  return cmd
+    .option('-d, --duration <duration>', 'load duration, e.g. 30s or 5m (overrides the experiment env DURATION)')
+    .option('-r, --rate <events/s>', 'arrival rate in events per second (overrides RATE)')
+    .option('--replicas <1|3>', 'stream replicas of the local JetStream stack')
+    .option('--preset <name>', 'apply a preset from the experiment file, e.g. "seed" for the seed\'s 5–10 minute timings')
+    .option('--thresholds <profile>', 'gate profile from thresholds/ (overrides the experiment)')
+    .option('-e, --env <KEY=VALUE>', 'extra k6 environment (repeatable)', collect)
+    .option('-o, --out-dir <dir>', 'where run directories go', 'results');
+}
+
+function toRunOptions(file: string, flags: RunFlags): RunOptions {
+  const opts: RunOptions = { experimentFile: file };
+  if (flags.duration !== undefined) opts.duration = flags.duration;
+  if (flags.rate !== undefined) opts.rate = flags.rate;
+  if (flags.replicas !== undefined) opts.replicas = flags.replicas;
+  if (flags.preset !== undefined) opts.preset = flags.preset;
+  if (flags.thresholds !== undefined) opts.thresholds = flags.thresholds;
+  if (flags.outDir !== undefined) opts.outDir = flags.outDir;
+  if (flags.dryRun !== undefined) opts.dryRun = flags.dryRun;
+  if (flags.env !== undefined) opts.env = flags.env;
+  return opts;
+}
+
+export function registerRunCommands(program: Command): void {
+  withExperimentFlags(
+    program
+      .command('run')
+      .description('run an experiment end to end: local stack + sidecar + real k6; exits with k6\'s code (99 = a gate failed)')
+      .argument('<experiment>', 'experiment file, e.g. experiments/steady-state.json'),
+  )
+    .option('--dry-run', 'print the plan with resolved targets and exit; changes nothing')
+    .action(async (file: string, flags: RunFlags) => {
+      process.exitCode = await runExperiment(toRunOptions(file, flags));
+    });
+
+  withExperimentFlags(
+    program
+      .command('sidecar')
+      .description('start the local stack and the sidecar only, print the k6 flags to use, and wait for k6 to finish (Ctrl-C to stop)')
+      .argument('<experiment>', 'experiment file'),
+  )
+    .option('--port <port>', 'control API port on 127.0.0.1 (default: random)', '0')
+    .action(async (file: string, flags: RunFlags & { port: string }) => {
+      const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
+      const { experiment } = prepareExperiment(toRunOptions(file, flags));
+      const { runId, runDir } = createRunDir(experiment, flags.outDir);
+      const k6ApiAddress = `127.0.0.1:${await freePort()}`;
+      const target = await startLocalTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, Number(flags.port));
+      const env = { ...target.stack.k6Env(), ...experiment.env, THRESHOLDS: experiment.thresholds, SIDECAR_URL: target.control.url };
+      process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
+      let stopping = false;
+      const stop = async (reason: string): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        const restored = await target.sidecar.shutdown(reason);
+        if (restored.length > 0) log(`restored ${restored.join(', ')}`);
+        writeArtifacts({ runDir, experiment, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: null });
+        await target.control.close();
+        await target.stack.stop();
+        log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
+      };
+      await new Promise<void>((resolve) => {
+        const onSignal = (): void => void stop('interrupted').then(resolve);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        void target.sidecar.waitForSummary().then(() => stop('k6 delivered its summary')).then(resolve);
+      });
+    });
+
+  withExperimentFlags(program.command('validate').description('validate an experiment file and preflight its plan; starts nothing').argument('<experiment>', 'experiment file'))
+    .action((file: string, flags: RunFlags) => {
+      process.stdout.write(`${formatDryRun(prepareExperiment(toRunOptions(file, flags)))}\n`);
+    });
+}

@@ -1,0 +1,44 @@
+// `k6-ha stack up` and `k6-ha setup`: the local stack on its own, and the toolchain.
+import type { Command } from 'commander';
+import { join, relative } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { LocalStack } from '../stack/local-stack.ts';
+import { ensureTool, PROJECT_ROOT, TOOLS } from '../tools/toolchain.ts';
+
+export function registerStackCommands(program: Command): void {
+  const stack = program.command('stack').description('the embedded local stack (3 nats-server members, publisher, sink)');
+  stack
+    .command('up')
+    .description('start the local JetStream stack and keep it running until Ctrl-C (for `k6 run build/jetstream-publish.js`)')
+    .option('--replicas <1|3>', 'stream replicas', '3')
+    .option('--port <port>', 'publisher port on 127.0.0.1 (the scenario\'s default PUBLISH_URL uses 18080)', '18080')
+    .action(async (flags: { replicas: string; port: string }) => {
+      if (flags.replicas !== '1' && flags.replicas !== '3') throw new Error(`invalid --replicas=${JSON.stringify(flags.replicas)}: 1 or 3`);
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid --port=${JSON.stringify(flags.port)}: a port from 1 to 65535`);
+      const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
+      const runDir = join(PROJECT_ROOT, 'results', `stack-${Date.now()}`);
+      mkdirSync(runDir, { recursive: true });
+      const natsServerBin = await ensureTool('nats-server', { log });
+      const s = await LocalStack.start({ runDir, natsServerBin, replicas: Number(flags.replicas) as 1 | 3, publisherPort: port, log });
+      process.stdout.write(`stack up (logs in ${relative(process.cwd(), runDir)}); NATS: ${s.cluster.clientUrls.join(',')}\n  k6 run -e PUBLISH_URL=${s.publishUrl} build/jetstream-publish.js\nCtrl-C to stop.\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await s.stop();
+      log('stack stopped');
+    });
+
+  program
+    .command('setup')
+    .description('find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin')
+    .option('--all', 'also build the nats CLI')
+    .action(async (flags: { all?: boolean }) => {
+      const names = flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server'] as const);
+      for (const name of names) {
+        const path = await ensureTool(name);
+        process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);
+      }
+    });
+}

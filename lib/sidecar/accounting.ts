@@ -1,0 +1,102 @@
+// Jepsen-style accounting by event id: what k6 sent and heard back, against what a final full
+// read of the stream and the sink hold. Pure, so every rule is unit-tested on small inputs.
+import type { OutcomeRecord } from '../shared/control-api.ts';
+import type { Accounting } from '../shared/types.ts';
+
+export interface AccountingInput {
+  runTag: string;
+  /** events sent: ids runTag-0 … runTag-(attempted-1) */
+  attempted: number;
+  /** the non-acked outcomes k6 reported, by seq (latest report wins) */
+  notAcked: Map<number, OutcomeRecord>;
+  /** ce-id → copies found in the final full read of the stream */
+  streamIds: Map<string, number>;
+  streamDelta: number;
+  /** ack-floor delta of the durable consumer; null when there is no consumer to ask */
+  consumed: number | null;
+  /** ce-id → times received by the sink; null when the sink cannot be asked (e.g. a remote cluster) */
+  sinkIds: Map<string, number> | null;
+}
+
+const EXAMPLES = 20;
+
+export function idFor(runTag: string, seq: number): string {
+  return `${runTag}-${seq}`;
+}
+
+export function computeAccounting(input: AccountingInput): Accounting {
+  const { runTag, attempted, notAcked, streamIds, sinkIds } = input;
+  let failed = 0;
+  let unknown = 0;
+  let lost = 0;
+  let recovered = 0;
+  const examples: Accounting['examples'] = { lost: [], duplicates: [], unexpected: [], missingAtSink: [] };
+  for (let seq = 0; seq < attempted; seq++) {
+    const id = idFor(runTag, seq);
+    const report = notAcked.get(seq);
+    const inStream = (streamIds.get(id) ?? 0) > 0;
+    if (report === undefined) {
+      if (!inStream) {
+        lost++;
+        if (examples.lost.length < EXAMPLES) examples.lost.push(id);
+      }
+    } else if (report.outcome === 'failed') {
+      failed++;
+    } else {
+      unknown++;
+      if (inStream) recovered++;
+    }
+  }
+  let duplicates = 0;
+  let unexpected = 0;
+  const prefix = `${runTag}-`;
+  for (const [id, copies] of streamIds) {
+    if (copies > 1) {
+      duplicates += copies - 1;
+      if (examples.duplicates.length < EXAMPLES) examples.duplicates.push(id);
+    }
+    const seq = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : Number.NaN;
+    if (!Number.isInteger(seq) || seq < 0 || seq >= attempted) {
+      unexpected++;
+      if (examples.unexpected.length < EXAMPLES) examples.unexpected.push(id);
+    }
+  }
+  let sinkReceived: number | null = null;
+  let sinkDuplicates: number | null = null;
+  let missingAtSink: number | null = null;
+  if (sinkIds !== null) {
+    sinkReceived = 0;
+    sinkDuplicates = 0;
+    for (const [id, n] of sinkIds) {
+      if (!id.startsWith(prefix)) continue;
+      sinkReceived++;
+      sinkDuplicates += Math.max(0, n - 1);
+    }
+    missingAtSink = 0;
+    for (const id of streamIds.keys()) {
+      if (!sinkIds.has(id)) {
+        missingAtSink++;
+        if (examples.missingAtSink.length < EXAMPLES) examples.missingAtSink.push(id);
+      }
+    }
+  }
+  return {
+    scheduled: null,
+    dropped: null,
+    attempted,
+    acked: attempted - failed - unknown,
+    failed,
+    unknown,
+    streamDelta: input.streamDelta,
+    inStream: streamIds.size,
+    consumed: input.consumed,
+    sinkReceived,
+    sinkDuplicates,
+    lost,
+    recovered,
+    duplicates,
+    unexpected,
+    missingAtSink,
+    examples,
+  };
+}

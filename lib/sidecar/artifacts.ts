@@ -1,0 +1,146 @@
+// Writes a run's artifacts into results/<run-id>/: summary.json (k6's own summary data with the
+// timeline, accounting and recovery merged in), report.md (the seed's table plus the timeline)
+// and junit.xml (one test case per gate, for CI).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeSummary, type NormalizedSummary } from '../k6/summary.ts';
+import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
+import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
+import type { Experiment } from './experiment.ts';
+
+export interface ArtifactInput {
+  runDir: string;
+  experiment: Experiment;
+  report: ReportResponse;
+  summary: SummaryUpload | null;
+  /** null while k6 has not exited (standalone sidecar) */
+  k6ExitCode: number | null;
+}
+
+interface Gate {
+  metric: string;
+  threshold: string;
+  reason: string;
+  ok: boolean | null;
+}
+
+function gatesOf(exp: Experiment, norm: NormalizedSummary | null, exitCode: number | null): Gate[] {
+  const profile = THRESHOLD_PROFILES[exp.thresholds];
+  if (profile === undefined) return [];
+  const gates: Gate[] = [];
+  for (const [metric, lines] of Object.entries(profile.gates)) {
+    for (const line of lines) {
+      const verdict = norm?.metrics[metric]?.thresholds[line.threshold];
+      // The machine-readable summary carries no verdicts; k6's exit code 99 still says one failed.
+      const ok = verdict ?? (exitCode === 0 ? true : null);
+      gates.push({ metric, threshold: line.threshold, reason: line.reason, ok });
+    }
+  }
+  return gates;
+}
+
+const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const n = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toLocaleString('en-US'));
+
+export function renderReport(input: ArtifactInput, norm: NormalizedSummary | null, gates: Gate[]): string {
+  const { report, experiment } = input;
+  const a = report.accounting;
+  const lines: string[] = [
+    `# k6-ha run ${report.runId}: ${experiment.name}`,
+    '',
+    experiment.description,
+    '',
+    `- scenario: \`${experiment.scenario}\`, target: ${experiment.target.kind}${experiment.target.kind === 'local' ? ` (${experiment.target.stack}, replicas ${experiment.target.replicas})` : ''}`,
+    `- gate profile: \`${experiment.thresholds}\`${input.k6ExitCode === null ? '' : `, k6 exit code ${input.k6ExitCode}${input.k6ExitCode === 99 ? ' (a gate failed)' : ''}`}`,
+    '',
+  ];
+  if (a !== null) {
+    lines.push(
+      '## Events',
+      '',
+      '| | events |',
+      '|---|---:|',
+      `| Total events sent by **k6** | ${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''} |`,
+      `| Scheduled (sent + dropped) | ${n(a.scheduled)} |`,
+      `| Received by **stream** (last_seq delta) | ${n(a.streamDelta)} |`,
+      `| In stream, distinct, read back | ${n(a.inStream)} |`,
+      `| Processed by **consumer** (ack floor delta) | ${n(a.consumed)} |`,
+      `| Received by **sink** | ${n(a.sinkReceived)} |`,
+      `| **Lost** (acked, not in stream) | ${n(a.lost)} |`,
+      `| Recovered (unknown outcome, stored) | ${n(a.recovered)} |`,
+      `| Duplicates in stream / at sink | ${n(a.duplicates)} / ${n(a.sinkDuplicates)} |`,
+      `| Missing at sink | ${n(a.missingAtSink)} |`,
+      `| Unexpected (never sent) | ${n(a.unexpected)} |`,
+      '',
+    );
+    if (a.examples.lost.length > 0) lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
+  }
+  if (report.recovery.length > 0) {
+    lines.push('## Recovery', '', '| action | target | leader before → after | first error | unavailable | failover | full recovery |', '|---|---|---|---:|---:|---:|---:|');
+    const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
+    for (const r of report.recovery) {
+      lines.push(`| ${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s | ${r.target ?? ''} | ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'} | ${s(r.timeToFirstErrorSeconds)} | ${s(r.unavailableSeconds)} | ${s(r.leaderFailoverSeconds)} | ${s(r.recoverySeconds)} |`);
+    }
+    lines.push('');
+  }
+  if (gates.length > 0) {
+    lines.push('## Gates', '', '| | metric | threshold | why |', '|---|---|---|---|');
+    for (const g of gates) lines.push(`| ${g.ok === null ? '?' : g.ok ? '✓' : '✗'} | \`${g.metric}\` | \`${g.threshold}\` | ${g.reason} |`);
+    lines.push('');
+  }
+  if (norm !== null) {
+    const m = (name: string, key: string): string => n(norm.metrics[name]?.values[key]);
+    lines.push('## k6', '', `- http_reqs ${m('http_reqs', 'count')}, iterations ${m('iterations', 'count')}, dropped_iterations ${m('dropped_iterations', 'count')}`, `- publish latency p95 ${m('publish_latency', 'p(95)')} ms, max ${m('publish_latency', 'max')} ms`, '');
+  }
+  if (report.notes.length > 0) lines.push('## Notes', '', ...report.notes.map((x) => `- ${x}`), '');
+  lines.push('## Timeline', '', '| t | source | event | target | detail |', '|---:|---|---|---|---|');
+  for (const e of report.timeline) {
+    if (e.kind === 'sample') continue;
+    const detail = Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
+    lines.push(`| ${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`} | ${e.source} | ${e.kind} | ${e.target ?? ''} | ${detail.replace(/\|/g, '\\|')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderJunit(input: ArtifactInput, gates: Gate[]): string {
+  const cases = gates.map((g) => {
+    const name = xml(`${g.metric} ${g.threshold}`);
+    if (g.ok === true) return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"/>`;
+    if (g.ok === false) return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"><failure message="threshold crossed">${xml(g.reason)}</failure></testcase>`;
+    return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"><skipped message="no verdict in the machine-readable summary; see k6's exit code"/></testcase>`;
+  });
+  const failures = gates.filter((g) => g.ok === false).length;
+  const skipped = gates.filter((g) => g.ok === null).length;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="k6-ha" tests="${gates.length}" failures="${failures}">`,
+    `  <testsuite name="${xml(input.experiment.name)}" tests="${gates.length}" failures="${failures}" skipped="${skipped}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+export function writeArtifacts(input: ArtifactInput): void {
+  let norm: NormalizedSummary | null = null;
+  if (input.summary !== null) {
+    try {
+      norm = normalizeSummary(input.summary.summary);
+    } catch {
+      norm = null;
+    }
+  }
+  const gates = gatesOf(input.experiment, norm, input.k6ExitCode);
+  const k6Data = input.summary?.summary ?? { note: 'k6 did not deliver its summary (it may have crashed or been killed)' };
+  const summary = {
+    ...(k6Data as Record<string, unknown>),
+    timeline: input.report.timeline,
+    accounting: input.report.accounting,
+    recovery: input.report.recovery,
+    k6ha: { runId: input.report.runId, experiment: input.experiment.name, thresholds: input.experiment.thresholds, k6ExitCode: input.k6ExitCode, notes: input.report.notes },
+  };
+  writeFileSync(join(input.runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(input.runDir, 'report.md'), renderReport(input, norm, gates));
+  writeFileSync(join(input.runDir, 'junit.xml'), renderJunit(input, gates));
+}

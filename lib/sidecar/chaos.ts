@@ -1,0 +1,256 @@
+// Runs a chaos plan against a stack's members at offsets from load start. Targets are resolved
+// at action time from JetStream's own view (leaderOf / notLeaderOf); nothing the plan does not
+// name is touched, no action touches more members than the blast-radius cap, and stop()
+// cancels what is still pending while restore() brings back every member we took down.
+import { parseDurationMs } from '../shared/env-parse.ts';
+import type { StackMember } from '../stack/stack.ts';
+import { actionId, type ChaosAction } from './experiment.ts';
+import type { Timeline } from './timeline.ts';
+
+export class PlanRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanRefusedError';
+  }
+}
+
+export interface ChaosWorld {
+  members(): StackMember[];
+  /** names of the members that hold replicas of `stream` (leader first when known) */
+  streamMembers(stream: string): Promise<{ leader: string | null; members: string[] }>;
+  waitUntil(condition: 'leader' | 'recovered', timeoutMs: number): Promise<boolean>;
+  /** the stream leader as last observed, for the record */
+  currentLeader(): string | null;
+}
+
+export interface ExecutedAction {
+  id: string;
+  action: ChaosAction['action'];
+  scheduledAt: number;
+  executedAt: number | null;
+  targets: string[];
+  leaderBefore: string | null;
+  restartedAt: number | null;
+  error: string | null;
+}
+
+/** What a plan's selectors can match before the stack runs: used by validation and --dry-run. */
+export interface PreflightWorld {
+  memberNames: string[];
+  /** stream name → the members that may hold it */
+  streams: Record<string, string[]>;
+}
+
+export interface ResolvedPreview {
+  id: string;
+  at: string;
+  action: string;
+  target: string;
+  candidates: string[];
+  note: string;
+}
+
+function selectorText(a: ChaosAction): string {
+  if (a.action === 'wait') return `until ${a.until}`;
+  return Object.entries(a.target).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+/** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
+export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastRadius: number): ResolvedPreview[] {
+  const problems: string[] = [];
+  const previews = plan.map((a, i) => {
+    const id = actionId(a, i);
+    let candidates: string[] = [];
+    let note = '';
+    if (a.action !== 'wait') {
+      const t = a.target;
+      if ('name' in t) {
+        candidates = world.memberNames.includes(t.name) ? [t.name] : [];
+        if (candidates.length === 0) problems.push(`plan[${i}] (${id}): target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
+      } else if ('leaderOf' in t || 'notLeaderOf' in t) {
+        const stream = 'leaderOf' in t ? t.leaderOf : t.notLeaderOf;
+        const holders = world.streams[stream];
+        if (holders === undefined) {
+          problems.push(`plan[${i}] (${id}): stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`);
+        } else {
+          candidates = holders;
+          const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
+          if (hits === 0) problems.push(`plan[${i}] (${id}): notLeaderOf ${stream} matches nothing: the stream has a single replica`);
+          note = 'leaderOf' in t ? 'resolved at action time: the current leader' : 'resolved at action time: a member that is not the leader';
+          if (a.pick === 'all' && hits > blastRadius) problems.push(`plan[${i}] (${id}): would touch ${hits} members, more than blastRadius ${blastRadius}`);
+        }
+      } else {
+        problems.push(`plan[${i}] (${id}): labelSelector needs a kubernetes target`);
+      }
+      if ('name' in t && a.pick === 'all' && candidates.length > blastRadius) problems.push(`plan[${i}] (${id}): would touch ${candidates.length} members, more than blastRadius ${blastRadius}`);
+    }
+    return { id, at: a.at, action: a.action, target: selectorText(a), candidates, note };
+  });
+  if (problems.length > 0) throw new PlanRefusedError(`plan refused, nothing was started:\n  ${problems.join('\n  ')}`);
+  return previews;
+}
+
+/** A delay that ends early when the plan is stopped (Ctrl-C must not wait out a long down time). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+export class ChaosExecutor {
+  readonly executed: ExecutedAction[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private inFlight = new Set<Promise<void>>();
+  /** members this plan took down, so restore() can bring them back */
+  private readonly downByUs = new Set<string>();
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly plan: ChaosAction[],
+    private readonly world: ChaosWorld,
+    private readonly timeline: Timeline,
+    private readonly blastRadius: number,
+  ) {}
+
+  /** Schedules every action relative to `zero` (epoch ms of load start). */
+  start(zero: number): void {
+    this.plan.forEach((action, index) => {
+      const id = actionId(action, index);
+      const scheduledAt = zero + parseDurationMs(`plan[${index}].at`, action.at);
+      this.timeline.record('plan', 'scheduled', null, { action_id: id, action: action.action, selector: selectorText(action), at: action.at });
+      const timer = setTimeout(() => this.track(this.execute(action, id, scheduledAt)), Math.max(0, scheduledAt - Date.now()));
+      this.timers.push(timer);
+    });
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private member(name: string): StackMember {
+    const m = this.world.members().find((x) => x.name === name);
+    if (m === undefined) throw new PlanRefusedError(`member ${name} does not exist`);
+    return m;
+  }
+
+  private async resolve(action: Exclude<ChaosAction, { action: 'wait' }>): Promise<{ targets: string[]; leader: string | null }> {
+    const t = action.target;
+    let matches: string[];
+    let leader: string | null = null;
+    if ('name' in t) {
+      matches = this.world.members().some((m) => m.name === t.name) ? [t.name] : [];
+    } else if ('leaderOf' in t || 'notLeaderOf' in t) {
+      const view = await this.world.streamMembers('leaderOf' in t ? t.leaderOf : t.notLeaderOf);
+      leader = view.leader;
+      matches = 'leaderOf' in t ? (view.leader === null ? [] : [view.leader]) : view.members.filter((n) => n !== view.leader);
+    } else {
+      matches = [];
+    }
+    matches.sort();
+    const targets = action.pick === 'all' ? matches : matches.slice(0, 1);
+    if (targets.length === 0) throw new PlanRefusedError(`target ${selectorText(action)} matches nothing right now`);
+    if (targets.length > this.blastRadius) throw new PlanRefusedError(`target ${selectorText(action)} matches ${targets.length} members, more than blastRadius ${this.blastRadius}`);
+    return { targets, leader };
+  }
+
+  private async execute(action: ChaosAction, id: string, scheduledAt: number): Promise<void> {
+    if (this.stopped) return;
+    const record: ExecutedAction = { id, action: action.action, scheduledAt, executedAt: null, targets: [], leaderBefore: null, restartedAt: null, error: null };
+    this.executed.push(record);
+    try {
+      if (action.action === 'wait') {
+        record.executedAt = Date.now();
+        this.timeline.record('plan', 'executed', null, { action_id: id, action: 'wait', until: action.until, skew_ms: record.executedAt - scheduledAt });
+        const ok = await this.world.waitUntil(action.until, parseDurationMs('timeout', action.timeout));
+        this.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, { action_id: id, until: action.until, waited_ms: Date.now() - record.executedAt });
+        return;
+      }
+      const { targets, leader } = await this.resolve(action);
+      record.targets = targets;
+      record.leaderBefore = leader ?? this.world.currentLeader();
+      const members = targets.map((n) => this.member(n));
+      record.executedAt = Date.now();
+      this.timeline.record('plan', 'executed', targets.join(','), { action_id: id, action: action.action, selector: selectorText(action), skew_ms: record.executedAt - scheduledAt, leader_before: record.leaderBefore });
+      let restartAfterMs: number | null = null;
+      switch (action.action) {
+        case 'kill':
+          for (const m of members) this.downByUs.add(m.name);
+          await Promise.all(members.map((m) => m.kill()));
+          restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+          break;
+        case 'stop':
+          for (const m of members) this.downByUs.add(m.name);
+          await Promise.all(members.map((m) => m.stop()));
+          restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+          break;
+        case 'restart':
+          for (const m of members) this.downByUs.add(m.name);
+          await Promise.all(members.map((m) => m.stop()));
+          restartAfterMs = parseDurationMs('delay', action.delay === '0s' ? '1ms' : action.delay);
+          break;
+        case 'wipe':
+          for (const m of members) this.downByUs.add(m.name);
+          await Promise.all(members.map((m) => m.kill()));
+          for (const m of members) m.wipe();
+          this.timeline.record('plan', 'wiped', targets.join(','), { action_id: id });
+          restartAfterMs = parseDurationMs('restartAfter', action.restartAfter === '0s' ? '1ms' : action.restartAfter);
+          break;
+        case 'start':
+          await Promise.all(members.map((m) => m.start()));
+          break;
+      }
+      if (restartAfterMs !== null) {
+        await sleep(restartAfterMs, this.abort.signal);
+        if (this.stopped) return;
+        const startAt = Date.now();
+        this.timeline.record('plan', 'restarting', targets.join(','), { action_id: id, down_ms: startAt - record.executedAt });
+        await Promise.all(members.map((m) => m.start()));
+        record.restartedAt = Date.now();
+        for (const m of members) this.downByUs.delete(m.name);
+        this.timeline.record('plan', 'restarted', targets.join(','), { action_id: id, healthy_after_ms: record.restartedAt - startAt });
+      }
+    } catch (err) {
+      record.error = (err as Error).message;
+      this.timeline.record('plan', 'failed', record.targets.join(',') || null, { action_id: id, error: record.error });
+    }
+  }
+
+  /** Cancels every action not yet started. */
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    const pending = this.timers.length - this.executed.length;
+    for (const t of this.timers) clearTimeout(t);
+    if (pending > 0) this.timeline.record('plan', 'cancelled', null, { reason, pending_actions: pending });
+  }
+
+  /** Waits for running actions (including their restarts) to finish. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Starts every member this plan took down that is still down. */
+  async restore(reason: string): Promise<string[]> {
+    const restored: string[] = [];
+    for (const name of [...this.downByUs]) {
+      const m = this.member(name);
+      if (m.running) continue;
+      try {
+        await m.start();
+        restored.push(name);
+        this.timeline.record('plan', 'restored', name, { reason });
+      } catch (err) {
+        this.timeline.record('plan', 'restore-failed', name, { reason, error: (err as Error).message });
+      }
+    }
+    this.downByUs.clear();
+    return restored;
+  }
+}

@@ -1,0 +1,125 @@
+// JetStream's own view of the stream under test: leader, replicas, sequence numbers, the
+// consumer's progress, and a full read-back of one run's events. Used for leaderOf targets, the
+// observers and the final accounting — locally and against a port-forwarded cluster alike.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+
+export interface ReplicaState {
+  name: string;
+  current: boolean;
+  lag: number;
+  /** ms since the leader last heard from it */
+  activeMs: number;
+  offline: boolean;
+}
+
+export interface StreamSnapshot {
+  at: number;
+  leader: string | null;
+  replicas: ReplicaState[];
+  lastSeq: number;
+  firstSeq: number;
+  messages: number;
+}
+
+export interface ConsumerSnapshot {
+  at: number;
+  ackFloorStreamSeq: number;
+  deliveredStreamSeq: number;
+  numPending: number;
+  numAckPending: number;
+  numRedelivered: number;
+}
+
+export class ProbeError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ProbeError';
+  }
+}
+
+export class JetStreamProbe {
+  private nc: NatsConnection | null = null;
+  private jsm: JetStreamManager | null = null;
+
+  constructor(
+    readonly servers: string[],
+    readonly stream: string,
+    readonly consumer: string | null,
+    private readonly requestTimeoutMs = 2000,
+  ) {}
+
+  private async manager(): Promise<JetStreamManager> {
+    if (this.jsm !== null && this.nc !== null && !this.nc.isClosed()) return this.jsm;
+    try {
+      this.nc = await connect({ servers: this.servers, name: 'k6-ha-probe', maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: this.requestTimeoutMs });
+    } catch (err) {
+      throw new ProbeError(`cannot connect to NATS at ${this.servers.join(', ')}: ${(err as Error).message}`, { cause: err });
+    }
+    this.jsm = await jetstreamManager(this.nc, { timeout: this.requestTimeoutMs, checkAPI: false });
+    return this.jsm;
+  }
+
+  async streamInfo(): Promise<StreamSnapshot> {
+    const jsm = await this.manager();
+    const info = await jsm.streams.info(this.stream);
+    return {
+      at: Date.now(),
+      leader: info.cluster?.leader ?? null,
+      replicas: (info.cluster?.replicas ?? []).map((r) => ({
+        name: r.name,
+        current: r.current,
+        lag: r.lag ?? 0,
+        activeMs: Math.round((r.active ?? 0) / 1e6),
+        offline: r.offline ?? false,
+      })),
+      lastSeq: info.state.last_seq,
+      firstSeq: info.state.first_seq,
+      messages: info.state.messages,
+    };
+  }
+
+  async consumerInfo(): Promise<ConsumerSnapshot | null> {
+    if (this.consumer === null) return null;
+    const jsm = await this.manager();
+    const info = await jsm.consumers.info(this.stream, this.consumer);
+    return {
+      at: Date.now(),
+      ackFloorStreamSeq: info.ack_floor.stream_seq,
+      deliveredStreamSeq: info.delivered.stream_seq,
+      numPending: info.num_pending,
+      numAckPending: info.num_ack_pending,
+      numRedelivered: info.num_redelivered,
+    };
+  }
+
+  /**
+   * Reads every message after `afterSeq` and counts the ce-ids that start with `idPrefix`
+   * (one run's events); others are counted separately. An ordered consumer reads from whichever
+   * replica is reachable, so this works while a member is still down.
+   */
+  async readRun(afterSeq: number, idPrefix: string): Promise<{ ids: Map<string, number>; foreign: number; lastSeq: number }> {
+    const { lastSeq } = await this.streamInfo();
+    const ids = new Map<string, number>();
+    let foreign = 0;
+    if (lastSeq <= afterSeq) return { ids, foreign, lastSeq };
+    const js = jetstream(this.nc as NatsConnection);
+    const reader = await js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 });
+    const batch = await reader.consume({ max_messages: 1000 });
+    for await (const m of batch) {
+      const id = m.headers?.get('ce-id') ?? '';
+      if (id.startsWith(idPrefix)) ids.set(id, (ids.get(id) ?? 0) + 1);
+      else foreign++;
+      if (m.seq >= lastSeq) break;
+    }
+    await batch.close();
+    return { ids, foreign, lastSeq };
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc;
+    this.nc = null;
+    this.jsm = null;
+    await nc?.close().catch(() => undefined);
+  }
+}

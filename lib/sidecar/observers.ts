@@ -1,0 +1,169 @@
+// Watchers that put what happens after a chaos action on the timeline: JetStream's view of the
+// stream and consumer (polled, one request at a time), member processes starting and exiting
+// (pushed by the process itself), and whether the publisher answers.
+import type { StackMember } from '../stack/stack.ts';
+import type { ConsumerSnapshot, JetStreamProbe, StreamSnapshot } from './jetstream-probe.ts';
+import type { Timeline } from './timeline.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface LeaderChange {
+  at: number;
+  leader: string | null;
+}
+
+/** Polls stream and consumer info; records leader changes, replica state changes and samples. */
+export class JetStreamObserver {
+  readonly leaderHistory: LeaderChange[] = [];
+  readonly streamSamples: StreamSnapshot[] = [];
+  readonly consumerSamples: ConsumerSnapshot[] = [];
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private unavailableSince: number | null = null;
+  private lastReplicaState = new Map<string, boolean>();
+  private lastSampleLog = 0;
+
+  constructor(
+    private readonly probe: JetStreamProbe,
+    private readonly timeline: Timeline,
+    private readonly intervalMs = 250,
+    private readonly sampleLogEveryMs = 5000,
+  ) {}
+
+  get currentLeader(): string | null {
+    return this.leaderHistory.at(-1)?.leader ?? null;
+  }
+
+  latestStream(): StreamSnapshot | null {
+    return this.streamSamples.at(-1) ?? null;
+  }
+
+  latestConsumer(): ConsumerSnapshot | null {
+    return this.consumerSamples.at(-1) ?? null;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** One poll now (also used before the run to learn the initial leader). */
+  async poll(): Promise<void> {
+    const now = Date.now();
+    let stream: StreamSnapshot;
+    try {
+      stream = await this.probe.streamInfo();
+    } catch (err) {
+      if (this.unavailableSince === null) {
+        this.unavailableSince = now;
+        this.timeline.record('stream', 'stream-unavailable', this.probe.stream, { error: (err as Error).message }, now);
+        this.noteLeader(null, now);
+      }
+      return;
+    }
+    if (this.unavailableSince !== null) {
+      this.timeline.record('stream', 'stream-available', this.probe.stream, { after_ms: stream.at - this.unavailableSince }, stream.at);
+      this.unavailableSince = null;
+    }
+    this.streamSamples.push(stream);
+    this.noteLeader(stream.leader, stream.at);
+    for (const r of stream.replicas) {
+      const before = this.lastReplicaState.get(r.name);
+      if (before !== r.current) {
+        this.timeline.record('stream', r.current ? 'replica-current' : 'replica-outdated', r.name, { lag: r.lag, seen_ms_ago: r.activeMs, offline: r.offline }, stream.at);
+        this.lastReplicaState.set(r.name, r.current);
+      }
+    }
+    let consumer: ConsumerSnapshot | null = null;
+    try {
+      consumer = await this.probe.consumerInfo();
+      if (consumer !== null) this.consumerSamples.push(consumer);
+    } catch {
+      // the consumer's own leader may be down; the next poll tries again
+    }
+    if (stream.at - this.lastSampleLog >= this.sampleLogEveryMs) {
+      this.lastSampleLog = stream.at;
+      this.timeline.record('stream', 'sample', this.probe.stream, {
+        leader: stream.leader,
+        last_seq: stream.lastSeq,
+        messages: stream.messages,
+        replicas: stream.replicas.map((r) => `${r.name}:${r.current ? 'current' : 'outdated'}:lag=${r.lag}`).join(' '),
+        ...(consumer === null
+          ? {}
+          : { ack_floor: consumer.ackFloorStreamSeq, pending: consumer.numPending, ack_pending: consumer.numAckPending, redelivered: consumer.numRedelivered }),
+      }, stream.at);
+    }
+  }
+
+  private noteLeader(leader: string | null, at: number): void {
+    const prev = this.leaderHistory.at(-1);
+    if (prev !== undefined && prev.leader === leader) return;
+    this.leaderHistory.push({ at, leader });
+    if (prev !== undefined || leader !== null) {
+      this.timeline.record('stream', leader === null ? 'leader-lost' : prev === undefined ? 'leader' : 'leader-elected', leader, { previous: prev?.leader ?? null }, at);
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const started = Date.now();
+      await this.poll();
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - started)));
+    }
+  }
+}
+
+/** Member processes report their own exits and starts: no polling delay. */
+export function observeMembers(members: StackMember[], timeline: Timeline): void {
+  for (const m of members) {
+    m.onExit((info) => {
+      timeline.record('member', info.expected ? 'member-stopped' : 'member-exited', m.name, { code: info.code, signal: info.signal, expected: info.expected });
+    });
+    m.onStart((pid) => timeline.record('member', 'member-started', m.name, { pid }));
+  }
+}
+
+/** Polls an HTTP health URL; records transitions between reachable and unreachable. */
+export class ReachabilityObserver {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private reachable: boolean | null = null;
+
+  constructor(
+    private readonly name: string,
+    private readonly url: string,
+    private readonly timeline: Timeline,
+    private readonly intervalMs = 500,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        let ok = false;
+        let error: string | undefined;
+        try {
+          ok = (await fetch(this.url, { signal: AbortSignal.timeout(1000) })).ok;
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        if (ok !== this.reachable) {
+          if (this.reachable !== null || !ok) this.timeline.record('publisher', ok ? 'reachable' : 'unreachable', this.name, error === undefined ? {} : { error });
+          this.reachable = ok;
+        }
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

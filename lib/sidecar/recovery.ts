@@ -1,0 +1,100 @@
+// Recovery around each chaos action, from what k6 reported and what the observers saw. Pure.
+import type { OutcomeRecord } from '../shared/control-api.ts';
+import type { RecoveryReport } from '../shared/types.ts';
+import type { ExecutedAction } from './chaos.ts';
+import type { ConsumerSnapshot, StreamSnapshot } from './jetstream-probe.ts';
+import type { LeaderChange } from './observers.ts';
+
+export interface RecoveryInput {
+  actions: ExecutedAction[];
+  /** non-acked outcomes, any order */
+  failures: OutcomeRecord[];
+  leaderHistory: LeaderChange[];
+  streamSamples: StreamSnapshot[];
+  consumerSamples: ConsumerSnapshot[];
+  /** events per second (to tell a gap between failures from a burst); null if unknown */
+  rate: number | null;
+  /** when observation ended: unfinished windows are measured up to here, as lower bounds */
+  endedAt: number;
+  zero: number;
+}
+
+export interface RecoveryResult {
+  reports: RecoveryReport[];
+  notes: string[];
+}
+
+const secs = (ms: number): number => Math.round(ms) / 1000;
+
+export function computeRecovery(input: RecoveryInput): RecoveryResult {
+  const notes: string[] = [];
+  const failures = [...input.failures].sort((a, b) => a.sentAt - b.sentAt);
+  // Successes are implied between failures; a gap longer than a few arrivals means some got through.
+  const burstGapMs = Math.max(1000, input.rate !== null && input.rate > 0 ? (3 * 1000) / input.rate : 1000);
+  const executed = input.actions.filter((a) => a.executedAt !== null && a.action !== 'wait' && a.action !== 'start').sort((a, b) => (a.executedAt ?? 0) - (b.executedAt ?? 0));
+  const reports = executed.map((a, i): RecoveryReport => {
+    const at = a.executedAt as number;
+    const until = executed[i + 1]?.executedAt ?? Number.POSITIVE_INFINITY;
+    const mine = failures.filter((f) => f.t >= at && f.sentAt < until);
+    const first = mine[0];
+    let unavailable: number | null = null;
+    if (first !== undefined) {
+      let last = first;
+      for (const f of mine.slice(1)) {
+        if (f.sentAt - last.sentAt > burstGapMs) break;
+        last = f;
+      }
+      const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
+      unavailable = secs(last.sentAt - first.sentAt);
+      if (stillFailingAtEnd) notes.push(`${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`);
+    } else {
+      unavailable = 0;
+    }
+    let failover: number | null = null;
+    let leaderAfter: string | null = null;
+    const leaderTargeted = a.leaderBefore !== null && a.targets.includes(a.leaderBefore);
+    let sawLoss = false;
+    for (const c of input.leaderHistory) {
+      if (c.at < at) continue;
+      if (c.leader === null) {
+        sawLoss = true;
+        continue;
+      }
+      if (c.leader !== a.leaderBefore || sawLoss) {
+        failover = secs(c.at - at);
+        leaderAfter = c.leader;
+        break;
+      }
+    }
+    if (leaderTargeted && failover === null) {
+      failover = secs(Math.min(until, input.endedAt) - at);
+      notes.push(`${a.id}: no new stream leader was seen after ${a.leaderBefore} was hit; failover ${failover}s is a lower bound`);
+    }
+    if (leaderAfter === null) leaderAfter = [...input.leaderHistory].reverse().find((c) => c.leader !== null && c.at <= Math.min(until, input.endedAt))?.leader ?? null;
+    const from = a.restartedAt ?? at;
+    const healthy = input.streamSamples.find((s) => s.at >= from && s.leader !== null && s.replicas.every((r) => r.current && r.lag === 0));
+    let recovery: number | null = null;
+    if (healthy !== undefined) {
+      const drained = input.consumerSamples.length === 0 ? { at: healthy.at } : input.consumerSamples.find((c) => c.at >= healthy.at && c.numPending === 0);
+      if (drained !== undefined) recovery = secs(Math.max(healthy.at, drained.at) - at);
+    }
+    if (recovery === null) {
+      recovery = secs(input.endedAt - at);
+      notes.push(`${a.id}: the stream did not fully recover (all replicas current, consumer drained) before observation ended; recovery ${recovery}s is a lower bound`);
+    }
+    return {
+      actionId: a.id,
+      kind: a.action,
+      target: a.targets.join(',') || null,
+      scheduledOffsetMs: a.scheduledAt - input.zero,
+      executedOffsetMs: at - input.zero,
+      leaderBefore: a.leaderBefore,
+      leaderAfter,
+      timeToFirstErrorSeconds: first === undefined ? null : secs(first.t - at),
+      unavailableSeconds: unavailable,
+      leaderFailoverSeconds: failover,
+      recoverySeconds: recovery,
+    };
+  });
+  return { reports, notes };
+}

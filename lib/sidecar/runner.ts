@@ -1,0 +1,242 @@
+// `k6-ha run`: one experiment, end to end — validate, start the stack and the sidecar, run real
+// k6 against them, write the artifacts, stop everything, and return k6's exit code (99 when a
+// gate failed). Ctrl-C stops the chaos schedule, restores members and lets k6 finish cleanly.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../shared/env-parse.ts';
+import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
+import { LocalStack } from '../stack/local-stack.ts';
+import { freePort } from '../stack/nats-cluster.ts';
+import type { LocalStackHandle } from '../stack/stack.ts';
+import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
+import { writeArtifacts } from './artifacts.ts';
+import { preflightPlan, type PreflightWorld, type ResolvedPreview } from './chaos.ts';
+import { ControlServer } from './control-server.ts';
+import { applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
+import { JetStreamProbe } from './jetstream-probe.ts';
+import { Sidecar } from './sidecar.ts';
+
+export interface RunOptions {
+  experimentFile: string;
+  duration?: string;
+  rate?: string;
+  replicas?: string;
+  preset?: string;
+  thresholds?: string;
+  outDir?: string;
+  dryRun?: boolean;
+  /** extra k6 environment, KEY=VALUE */
+  env?: string[];
+  log?: (line: string) => void;
+}
+
+export interface PreparedExperiment {
+  experiment: Experiment;
+  previews: ResolvedPreview[];
+}
+
+const NATS_MEMBERS = ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2'];
+
+/** What a local stack's plan may target, known before anything starts. */
+export function localPreflightWorld(exp: Experiment): PreflightWorld {
+  if (exp.target.kind !== 'local') return { memberNames: [], streams: {} };
+  if (exp.target.stack === 'eventstore') return { memberNames: ['eventstore-0'], streams: {} };
+  return { memberNames: [...NATS_MEMBERS, 'publisher', 'sink'], streams: { [DEFAULT_STREAM]: NATS_MEMBERS } };
+}
+
+/** Loads, applies preset and flag overrides, validates, and preflights the plan. Starts nothing. */
+export function prepareExperiment(opts: RunOptions): PreparedExperiment {
+  const file = opts.experimentFile;
+  let exp = applyPreset(loadExperiment(file), opts.preset, file);
+  const env = { ...exp.env };
+  try {
+    if (opts.duration !== undefined) {
+      parseDurationMs('--duration', opts.duration);
+      env['DURATION'] = opts.duration;
+    }
+    if (opts.rate !== undefined) env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
+    for (const pair of opts.env ?? []) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new InvalidSettingError('--env', pair, 'KEY=VALUE');
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  } catch (err) {
+    if (err instanceof InvalidSettingError) throw new ExperimentError(err.message, file, { cause: err });
+    throw err;
+  }
+  const target = { ...exp.target } as Record<string, unknown>;
+  if (opts.replicas !== undefined) {
+    if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, file);
+    if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', file);
+    target['replicas'] = Number(opts.replicas);
+  }
+  // Re-validate the merged result so overrides obey the same rules as the file.
+  exp = parseExperiment({ ...exp, env, target, thresholds: opts.thresholds ?? exp.thresholds }, file);
+  const previews = preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius);
+  return { experiment: exp, previews };
+}
+
+export function formatDryRun(prepared: PreparedExperiment): string {
+  const { experiment: exp, previews } = prepared;
+  const lines = [
+    `experiment ${exp.name}: ${exp.description}`,
+    `  scenario ${exp.scenario}, target ${JSON.stringify(exp.target)}, gates ${exp.thresholds}, blast radius ${exp.blastRadius}`,
+    `  k6 env: ${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)'}`,
+    previews.length === 0 ? '  plan: no chaos actions (steady state)' : '  plan:',
+    ...previews.map((p) => `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`),
+    '  dry run: nothing was started or changed.',
+  ];
+  return lines.join('\n');
+}
+
+function runIdFor(exp: Experiment): string {
+  const d = new Date();
+  const pad = (x: number): string => String(x).padStart(2, '0');
+  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}-${exp.name}`;
+}
+
+export function createRunDir(exp: Experiment, outDir?: string): { runId: string; runDir: string } {
+  const base = resolve(outDir ?? join(PROJECT_ROOT, 'results'));
+  let runId = runIdFor(exp);
+  if (existsSync(join(base, runId))) runId = `${runId}-${process.pid}`;
+  const runDir = join(base, runId);
+  mkdirSync(runDir, { recursive: true });
+  const latest = join(base, 'latest');
+  rmSync(latest, { force: true });
+  try {
+    symlinkSync(runId, latest);
+  } catch {
+    // symlinks may be unavailable (e.g. some Windows setups); the run dir is printed anyway
+  }
+  return { runId, runDir };
+}
+
+export async function buildScenarios(): Promise<void> {
+  await new Promise<void>((resolveBuild, reject) => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolveBuild() : reject(new Error(`scenario build failed (exit ${code})`))));
+  });
+}
+
+export interface StartedTarget {
+  stack: LocalStackHandle;
+  sidecar: Sidecar;
+  control: ControlServer;
+}
+
+/** Starts the local stack and a sidecar for it. Used by `run` and by standalone `sidecar`. */
+export async function startLocalTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort = 0): Promise<StartedTarget> {
+  if (exp.target.kind !== 'local') throw new ExperimentError('this command drives local targets; kubernetes targets use `k6-ha kube run`', exp.name);
+  let stack: LocalStackHandle;
+  let probe: JetStreamProbe | null = null;
+  let sinkUrl: string | null = null;
+  let publisherHealth: string | null = null;
+  let natsMembers: string[] = [];
+  if (exp.target.stack === 'jetstream') {
+    const natsServerBin = await ensureTool('nats-server', { log });
+    const js = await LocalStack.start({ runDir, natsServerBin, replicas: exp.target.replicas, log });
+    stack = js;
+    probe = new JetStreamProbe(js.cluster.clientUrls, DEFAULT_STREAM, DEFAULT_CONSUMER);
+    sinkUrl = js.sinkUrl;
+    publisherHealth = `${js.publisherUrl}/healthz`;
+    natsMembers = js.cluster.members.map((m) => m.name);
+  } else {
+    const fixtureModule = '../fixtures/eventstore-stack.ts';
+    const { startEventStoreStack } = (await import(fixtureModule)) as { startEventStoreStack: (o: { runDir: string; log?: (l: string) => void }) => Promise<LocalStackHandle> };
+    stack = await startEventStoreStack({ runDir, log });
+  }
+  try {
+    const sidecar = new Sidecar({ runId, runDir, experiment: exp, members: stack.members(), probe, natsMembers, sinkUrl, publisherHealthUrl: publisherHealth, k6ApiUrl, log });
+    await sidecar.prepare();
+    const control = new ControlServer(sidecar);
+    await control.listen(controlPort);
+    return { stack, sidecar, control };
+  } catch (err) {
+    await probe?.close();
+    await stack.stop();
+    throw err;
+  }
+}
+
+/** Prints chaos-relevant timeline events as they happen: the progress of a long run. */
+function echoTimeline(sidecar: Sidecar, log: (l: string) => void): void {
+  sidecar.timeline.onEvent((e) => {
+    if (e.kind === 'sample' || e.source === 'k6' && e.kind === 'errors-began' && e.offset_ms === null) return;
+    const at = e.offset_ms === null ? '' : `t+${(e.offset_ms / 1000).toFixed(1)}s `;
+    const detail = Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
+    log(`${at}${e.source} ${e.kind}${e.target ? ` ${e.target}` : ''}${detail ? ` (${detail})` : ''}`);
+  });
+}
+
+export async function runExperiment(opts: RunOptions): Promise<number> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`k6-ha: ${line}\n`));
+  const prepared = prepareExperiment(opts);
+  if (opts.dryRun === true) {
+    process.stdout.write(`${formatDryRun(prepared)}\n`);
+    return 0;
+  }
+  const exp = prepared.experiment;
+  const k6 = await ensureTool('k6', { log });
+  await buildScenarios();
+  const script = join(PROJECT_ROOT, 'build', `${exp.scenario}.js`);
+  const { runId, runDir } = createRunDir(exp, opts.outDir);
+  log(`run ${runId} → ${relative(process.cwd(), runDir) || runDir}`);
+
+  let interrupted = 0;
+  let k6Child: ChildProcess | null = null;
+  let target: StartedTarget | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupted++;
+    if (interrupted === 1) {
+      log(`${sig}: stopping the chaos schedule and restoring members; k6 finishes its teardown (press Ctrl-C again to abort)`);
+      if (target !== null) {
+        target.sidecar.chaos.stop(`${sig} received`);
+        void target.sidecar.chaos.settle().then(() => target?.sidecar.chaos.restore(`${sig} received`));
+      }
+      k6Child?.kill('SIGINT');
+    } else {
+      log('second interrupt: aborting k6');
+      k6Child?.kill('SIGKILL');
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    // k6's REST API tells the sidecar how many events were sent (teardown() cannot know).
+    const k6ApiAddress = `127.0.0.1:${await freePort()}`;
+    target = await startLocalTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`);
+    if (interrupted > 0) return 130;
+    echoTimeline(target.sidecar, log);
+    const env: NodeJS.ProcessEnv = { ...process.env, K6_NO_USAGE_REPORT: 'true' };
+    const args = ['run', '--quiet', '--address', k6ApiAddress];
+    const k6Env: Record<string, string> = { ...target.stack.k6Env(), ...exp.env, THRESHOLDS: exp.thresholds, SIDECAR_URL: target.control.url };
+    for (const [k, v] of Object.entries(k6Env)) args.push('-e', `${k}=${v}`);
+    args.push(script);
+    log(`k6 run ${script.replace(`${PROJECT_ROOT}/`, '')} (${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults'}, gates ${exp.thresholds})`);
+    // Its own process group: a terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
+    const child = spawn(k6, args, { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    k6Child = child;
+    const exitCode = await new Promise<number>((resolveExit) => {
+      child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + 9)));
+      child.on('error', (err) => {
+        log(`could not run k6: ${err.message}`);
+        resolveExit(1);
+      });
+    });
+    k6Child = null;
+    const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
+    if (restored.length > 0) log(`restored ${restored.join(', ')}`);
+    writeArtifacts({ runDir, experiment: exp, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: exitCode });
+    log(`k6 exited ${exitCode}${exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : ''}; report: ${relative(process.cwd(), join(runDir, 'report.md'))}`);
+    return interrupted > 0 && exitCode === 0 ? 130 : exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (k6Child !== null) (k6Child as ChildProcess).kill('SIGKILL');
+    if (target !== null) {
+      await target.control.close();
+      await target.stack.stop();
+    }
+  }
+}
