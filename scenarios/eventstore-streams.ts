@@ -14,7 +14,9 @@
  *
  * Environment (validated in lib/k6/env.ts): ES_URL, VUS, DURATION, EVENTS_PER_STREAM (10), ES_BATCH
  * (true: one request per stream), ES_DIALECT (eventstore|kurrent), ES_USER, ES_PASSWORD,
- * ES_EXPECTED_VERSION (true|false), ES_RETRIES (0-5), REQUEST_TIMEOUT, THRESHOLDS
+ * ES_EXPECTED_VERSION (true|false), ES_RETRIES (0-5), ES_REVERIFY_EVERY (0: off; N: every Nth
+ * iteration re-reads an earlier verified stream, finding loss after the fact), ES_ERROR_PAUSE (1s:
+ * a VU's wait after a request got no answer; 0 hammers a dead node), REQUEST_TIMEOUT, THRESHOLDS
  * (es-steady|es-ha|es-observe|…), SIDECAR_URL, SUMMARY_JSON.
  */
 import { check, sleep } from 'k6';
@@ -34,9 +36,11 @@ import {
   esAppendsUnknown,
   esDuplicates,
   esEventsVerified,
+  esLostAfterVerify,
   esReadDuration,
   esReadMismatches,
   esStaleReads,
+  esStreamsReverified,
   esUnexpectedEvents,
   esUnknownStored,
   esUnverified,
@@ -71,6 +75,7 @@ const EVENT_TYPE = 'k6ha-stream-event';
 const PAGE_SIZE = 20;
 const config = eventstoreConfig();
 const names = dialectNames(config.dialect);
+let missingReported = 0;
 const authorization = `Basic ${encoding.b64encode(`${config.user}:${config.password}`)}`;
 
 export const options = {
@@ -133,6 +138,11 @@ function timeoutOf(): string {
   return config.requestTimeout;
 }
 
+/** A user who got no answer at all waits a moment before the next request (ES_ERROR_PAUSE). */
+function pauseAfterNoAnswer(res: Response): void {
+  if (res.status === 0 && config.errorPauseSeconds > 0) sleep(config.errorPauseSeconds);
+}
+
 /** One append request, re-sent with the same body (same event ids) while its outcome is unknown. */
 function postAppend(url: string, body: string, headers: Record<string, string>, events: SentEvent[]): Response {
   esAppendsAttempted.add(events.length);
@@ -140,6 +150,7 @@ function postAppend(url: string, body: string, headers: Record<string, string>, 
     const res = http.post(url, body, { headers, timeout: timeoutOf(), tags: { name: 'append' } });
     esAppendDuration.add(res.timings.duration, { status: String(res.status) });
     check(res, { 'is status 201': (r) => r.status === 201 });
+    pauseAfterNoAnswer(res);
     return res;
   };
   let res = send();
@@ -198,37 +209,87 @@ function get(url: string, name: string): Response {
   const res = http.get(url, { headers: { Authorization: authorization, Accept: names.atomMediaType }, timeout: timeoutOf(), tags: { name } });
   esReadDuration.add(res.timings.duration, { status: String(res.status), read: name });
   check(res, { 'is status 200': (r) => r.status === 200 });
+  pauseAfterNoAnswer(res);
   return res;
 }
 
-/** Reads the whole stream (following "next" pages past 20 events) and checks it against what was sent. */
-function readStream(streamUrl: string, sent: SentEvent[]): void {
+type StreamRead = { kind: 'entries'; entries: FeedEntry[] } | { kind: 'gone' } | { kind: 'no-answer' };
+
+/** Reads a whole stream, following "next" pages past 20 events. */
+function readWholeStream(streamUrl: string, eventCount: number, name: string): StreamRead {
   const entries: FeedEntry[] = [];
   let url: string | null = `${streamUrl}?embed=body`;
   let pages = 0;
-  const maxPages = Math.ceil(sent.length / PAGE_SIZE) + 2;
+  const maxPages = Math.ceil(eventCount / PAGE_SIZE) + 2;
   while (url !== null && pages < maxPages) {
-    const res = get(url, pages === 0 ? 'read stream' : 'read stream page');
+    const res = get(url, pages === 0 ? name : `${name} page`);
     pages++;
-    if (res.status === 404 || res.status === 410) {
-      // The stream is gone although events were acked into it: every acked event is absent.
-      if (sent.some((s) => s.outcome === 'acked')) {
-        esStaleReads.add(1);
-        for (const s of sent) if (s.outcome === 'acked') s.absentFromARead = true;
-      }
-      return;
-    }
+    if (res.status === 404 || res.status === 410) return { kind: 'gone' };
     const page = res.status === 200 ? parseFeed(typeof res.body === 'string' ? res.body : null) : null;
-    if (page === null) return; // no answer (or not a feed): this read proves nothing either way
+    // No answer (or not a feed): this read proves nothing either way.
+    if (page === null) return { kind: 'no-answer' };
     entries.push(...page.entries);
     url = page.nextUrl === null ? null : `${page.nextUrl}${page.nextUrl.includes('?') ? '&' : '?'}embed=body`;
   }
-  const found = checkFeed(sent, entries);
+  return { kind: 'entries', entries };
+}
+
+/** Reads the stream just written and checks it against what was sent. */
+function readStream(streamUrl: string, sent: SentEvent[]): void {
+  const read = readWholeStream(streamUrl, sent.length, 'read stream');
+  if (read.kind === 'no-answer') return;
+  if (read.kind === 'gone') {
+    // The stream is gone although events were acked into it: every acked event is absent.
+    if (sent.some((s) => s.outcome === 'acked')) {
+      esStaleReads.add(1);
+      for (const s of sent) if (s.outcome === 'acked') s.absentFromARead = true;
+    }
+    return;
+  }
+  const found = checkFeed(sent, read.entries);
   if (found.stale) esStaleReads.add(1);
   if (found.mismatches > 0) esReadMismatches.add(found.mismatches);
   if (found.duplicates > 0) esDuplicates.add(found.duplicates);
   if (found.unknownStored > 0) esUnknownStored.add(found.unknownStored);
   if (found.unexpected > 0) esUnexpectedEvents.add(found.unexpected);
+}
+
+/** A stream this VU verified completely, kept to re-read later (ES_REVERIFY_EVERY). */
+interface VerifiedStream {
+  streamUrl: string;
+  events: SentEvent[];
+  lossCounted: boolean;
+}
+
+const MAX_REMEMBERED_STREAMS = 500;
+const verifiedStreams: VerifiedStream[] = [];
+
+function remember(streamUrl: string, sent: SentEvent[]): void {
+  const entry = { streamUrl, events: sent.filter((s) => s.outcome === 'acked'), lossCounted: false };
+  if (verifiedStreams.length < MAX_REMEMBERED_STREAMS) verifiedStreams.push(entry);
+  else verifiedStreams[Math.floor(Math.random() * MAX_REMEMBERED_STREAMS)] = entry;
+}
+
+/** Re-reads one earlier verified stream: everything it once returned must still be there. */
+function reverifyOne(): void {
+  const old = verifiedStreams[Math.floor(Math.random() * verifiedStreams.length)];
+  if (old === undefined) return;
+  const read = readWholeStream(old.streamUrl, old.events.length, 'reverify stream');
+  if (read.kind === 'no-answer') return;
+  esStreamsReverified.add(1);
+  const again = old.events.map((e) => ({ ...sentEvent(e.eventId, e.data), outcome: 'acked' as const, number: e.number }));
+  if (read.kind === 'gone') for (const e of again) e.absentFromARead = true;
+  else checkFeed(again, read.entries);
+  const lost = streamVerdict(again).ackedMissing;
+  if (lost > 0 && !old.lossCounted) {
+    old.lossCounted = true;
+    esAckedMissing.add(lost, { phase: 'reverify' });
+    esLostAfterVerify.add(lost);
+    if (missingReported < 3) {
+      missingReported++;
+      console.warn(`k6-ha: ${lost} event(s) of ${old.streamUrl} were read back earlier but are gone now`);
+    }
+  }
 }
 
 function readEvents(streamUrl: string, sent: SentEvent[]): void {
@@ -240,8 +301,6 @@ function readEvents(streamUrl: string, sent: SentEvent[]): void {
     else if (verdict === 'mismatch') esReadMismatches.add(1);
   }
 }
-
-let missingReported = 0;
 
 export default function streams(): void {
   const stream = `k6ha-${crypto.randomUUID()}`;
@@ -260,6 +319,10 @@ export default function streams(): void {
   if (verdict.ackedMissing > 0) esAckedMissing.add(verdict.ackedMissing);
   if (verdict.unverified > 0) esUnverified.add(verdict.unverified);
   for (const s of sent) if (s.outcome === 'acked') esVerified.add(s.verified);
+  if (config.reverifyEvery > 0) {
+    if (verdict.acked > 0 && verdict.verified === verdict.acked) remember(streamUrl, sent);
+    if (exec.vu.iterationInScenario % config.reverifyEvery === config.reverifyEvery - 1) reverifyOne();
+  }
   if (verdict.ackedMissing > 0 && missingReported < 3) {
     missingReported++;
     const lost = sent.filter((s) => s.outcome === 'acked' && !s.verified).map((s) => `${s.number ?? '?'}:${s.eventId}`);
@@ -288,7 +351,7 @@ export function handleSummary(data: unknown): Record<string, string> {
     metrics: [
       'checks', 'http_reqs', 'http_req_duration', 'http_req_failed', 'iterations', 'vus_max',
       'es_appends_attempted', 'es_appends_acked', 'es_appends_failed', 'es_appends_unknown', 'es_appends_retried', 'es_wrong_version',
-      'es_events_verified', 'es_verified', 'es_acked_missing', 'es_unverified', 'es_stale_reads', 'es_read_mismatches',
+      'es_events_verified', 'es_verified', 'es_acked_missing', 'es_lost_after_verify', 'es_streams_reverified', 'es_unverified', 'es_stale_reads', 'es_read_mismatches',
       'es_duplicates', 'es_unknown_stored', 'es_unexpected_events', 'es_append_duration', 'es_read_duration',
       'chaos_unavailable_seconds', 'chaos_recovery_seconds',
     ],

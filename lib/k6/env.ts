@@ -127,6 +127,13 @@ export interface EventStoreConfig {
   expectedVersion: boolean;
   /** Re-sends of an append whose outcome is unknown, with the same event id (idempotent). */
   retries: number;
+  /** Every Nth iteration also re-reads one of this VU's earlier, verified streams (0: never):
+   * finds acked events lost after their own iteration ended, e.g. by a node that restarted empty. */
+  reverifyEvery: number;
+  /** Seconds a VU waits after a request got no answer at all (refused, reset, timed out): without
+   * it a dead node is hammered by instantly failing requests and the failure counts measure the
+   * client's loop speed rather than the outage. 0 disables it. */
+  errorPauseSeconds: number;
   requestTimeout: string;
   requestTimeoutMs: number;
   thresholds: string;
@@ -139,6 +146,8 @@ export function eventstoreConfig(): EventStoreConfig {
     const requestTimeout = raw('REQUEST_TIMEOUT') ?? '60s';
     const retriesRaw = raw('ES_RETRIES') ?? '0';
     if (!/^[0-5]$/.test(retriesRaw.trim())) throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
+    const reverifyRaw = raw('ES_REVERIFY_EVERY') ?? '0';
+    const pauseRaw = raw('ES_ERROR_PAUSE') ?? '1s';
     return {
       esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL),
       vus: parsePositiveInt('VUS', raw('VUS') ?? '10', 10_000),
@@ -151,6 +160,8 @@ export function eventstoreConfig(): EventStoreConfig {
       password: raw('ES_PASSWORD') ?? 'changeit',
       expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw('ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
       retries: Number(retriesRaw.trim()),
+      reverifyEvery: reverifyRaw.trim() === '0' ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
+      errorPauseSeconds: pauseRaw.trim() === '0' ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
       requestTimeout,
       requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
       thresholds: thresholdProfileName('es-steady'),

@@ -17,6 +17,11 @@ export const esWrongVersion = new Counter('es_wrong_version');
 export const esEventsVerified = new Counter('es_events_verified');
 /** Acked events that no read returned although a read succeeded: acknowledged data loss. */
 export const esAckedMissing = new Counter('es_acked_missing');
+/** Acked events verified once, then missing when ES_REVERIFY_EVERY re-read their stream later
+ * (also counted in es_acked_missing): loss that a per-iteration check alone cannot see. */
+export const esLostAfterVerify = new Counter('es_lost_after_verify');
+/** Earlier streams re-read by ES_REVERIFY_EVERY. */
+export const esStreamsReverified = new Counter('es_streams_reverified');
 /** Acked events that could not be checked because every read of them failed. */
 export const esUnverified = new Counter('es_unverified');
 /** Reads that answered without an event acked before them (404 after 201, or a feed lacking it). */
@@ -38,6 +43,7 @@ export const esReadDuration = new Trend('es_read_duration', true);
 /** Every counter a gate may say `count==0` about: a zero sample makes the zero a measured one. */
 export const ES_GATED_COUNTERS = [
   esAckedMissing,
+  esLostAfterVerify,
   esUnverified,
   esStaleReads,
   esReadMismatches,
