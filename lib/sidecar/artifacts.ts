@@ -132,9 +132,13 @@ export function writeArtifacts(input: ArtifactInput): void {
     }
   }
   const gates = gatesOf(input.experiment, norm, input.k6ExitCode);
-  const k6Data = input.summary?.summary ?? { note: 'k6 did not deliver its summary (it may have crashed or been killed)' };
+  const k6Data = (input.summary?.summary ?? { note: 'k6 did not deliver its summary (it may have crashed or been killed)' }) as Record<string, unknown>;
+  // handleSummary() completed the accounting with k6's dropped iterations (scheduled = sent + dropped).
+  const uploaded = k6Data['accounting'] as ReportResponse['accounting'] | undefined;
+  const report = { ...input.report, accounting: uploaded ?? input.report.accounting };
+  input = { ...input, report };
   const summary = {
-    ...(k6Data as Record<string, unknown>),
+    ...k6Data,
     timeline: input.report.timeline,
     accounting: input.report.accounting,
     recovery: input.report.recovery,

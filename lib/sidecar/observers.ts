@@ -28,6 +28,8 @@ export class JetStreamObserver {
     private readonly timeline: Timeline,
     private readonly intervalMs = 250,
     private readonly sampleLogEveryMs = 5000,
+    /** operations a follower may trail by and still count as current on the timeline */
+    private readonly lagTolerance = 100,
   ) {}
 
   get currentLeader(): string | null {
@@ -74,10 +76,12 @@ export class JetStreamObserver {
     this.streamSamples.push(stream);
     this.noteLeader(stream.leader, stream.at);
     for (const r of stream.replicas) {
+      // Under load a healthy follower is often a message or two behind: only a real gap counts.
+      const behind = r.offline || (!r.current && (r.lag > this.lagTolerance || r.activeMs > 2000));
       const before = this.lastReplicaState.get(r.name);
-      if (before !== r.current) {
-        this.timeline.record('stream', r.current ? 'replica-current' : 'replica-outdated', r.name, { lag: r.lag, seen_ms_ago: r.activeMs, offline: r.offline }, stream.at);
-        this.lastReplicaState.set(r.name, r.current);
+      if (before !== !behind) {
+        this.timeline.record('stream', behind ? 'replica-outdated' : 'replica-current', r.name, { lag: r.lag, seen_ms_ago: r.activeMs, offline: r.offline }, stream.at);
+        this.lastReplicaState.set(r.name, !behind);
       }
     }
     let consumer: ConsumerSnapshot | null = null;

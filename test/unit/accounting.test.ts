@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { computeAccounting } from '../../lib/sidecar/accounting.ts';
+import { inferAttempted } from '../../lib/sidecar/sidecar.ts';
+import type { OutcomeRecord } from '../../lib/shared/control-api.ts';
+
+const rec = (seq: number, outcome: 'failed' | 'unknown', status = outcome === 'failed' ? 400 : 504): OutcomeRecord => ({ seq, outcome, status, sentAt: seq, t: seq + 1 });
+const ids = (...pairs: Array<[number, number]>): Map<string, number> => new Map(pairs.map(([seq, n]) => [`r-${seq}`, n]));
+
+describe('accounting by event id', () => {
+  it('reconciles a clean run exactly', () => {
+    const stream = ids([0, 1], [1, 1], [2, 1]);
+    const a = computeAccounting({ runTag: 'r', attempted: 3, notAcked: new Map(), streamIds: stream, streamDelta: 3, consumed: 3, sinkIds: stream });
+    assert.deepEqual([a.acked, a.failed, a.unknown, a.lost, a.duplicates, a.unexpected, a.inStream, a.sinkReceived, a.missingAtSink], [3, 0, 0, 0, 0, 0, 3, 3, 0]);
+  });
+
+  it('counts acked events missing from the stream as lost, with examples', () => {
+    const a = computeAccounting({ runTag: 'r', attempted: 4, notAcked: new Map(), streamIds: ids([0, 1], [2, 1]), streamDelta: 2, consumed: 2, sinkIds: null });
+    assert.equal(a.lost, 2);
+    assert.deepEqual(a.examples.lost, ['r-1', 'r-3']);
+    assert.equal(a.sinkReceived, null);
+  });
+
+  it('separates definite failures from unknown outcomes and finds recovered ones', () => {
+    const notAcked = new Map([[1, rec(1, 'failed')], [2, rec(2, 'unknown')], [3, rec(3, 'unknown')]]);
+    const a = computeAccounting({ runTag: 'r', attempted: 4, notAcked, streamIds: ids([0, 1], [3, 1]), streamDelta: 2, consumed: 2, sinkIds: null });
+    assert.deepEqual([a.acked, a.failed, a.unknown, a.recovered, a.lost], [1, 1, 2, 1, 0]);
+  });
+
+  it('counts duplicates, unexpected ids and events missing at the sink', () => {
+    const stream = new Map([['r-0', 2], ['r-1', 1], ['r-9', 1], ['other-1', 1]]);
+    const sink = new Map([['r-0', 3], ['r-9', 1]]);
+    const a = computeAccounting({ runTag: 'r', attempted: 2, notAcked: new Map(), streamIds: stream, streamDelta: 5, consumed: 5, sinkIds: sink });
+    assert.equal(a.duplicates, 1);
+    assert.equal(a.unexpected, 2);
+    assert.deepEqual(a.examples.unexpected.sort(), ['other-1', 'r-9']);
+    assert.equal(a.sinkDuplicates, 2);
+    assert.equal(a.missingAtSink, 2);
+  });
+
+  it('infers the events sent from the highest id seen when k6 cannot be asked', () => {
+    assert.equal(inferAttempted('r', ids([0, 1], [7, 1]), new Map([[9, rec(9, 'unknown')]])), 10);
+    assert.equal(inferAttempted('r', new Map(), new Map()), 0);
+  });
+});

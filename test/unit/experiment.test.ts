@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { PlanRefusedError, preflightPlan } from '../../lib/sidecar/chaos.ts';
+import { applyPreset, ExperimentError, loadExperiment, parseExperiment } from '../../lib/sidecar/experiment.ts';
+import { localPreflightWorld } from '../../lib/sidecar/runner.ts';
+
+const valid = {
+  name: 'x',
+  scenario: 'jetstream-publish',
+  target: { kind: 'local', replicas: 3 },
+  env: { DURATION: '30s' },
+  thresholds: 'ha-strict',
+  plan: [{ at: '10s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '5s' }],
+};
+
+describe('experiment files', () => {
+  it('accepts a valid experiment and fills defaults', () => {
+    const exp = parseExperiment(valid, 'x.json');
+    assert.equal(exp.blastRadius, 1);
+    assert.equal(exp.target.kind === 'local' && exp.target.stack, 'jetstream');
+    assert.equal(exp.plan[0]?.action === 'kill' && exp.plan[0].pick, 'one');
+  });
+
+  it('names the field path, the value and what is allowed', () => {
+    const bad = { ...valid, plan: [{ at: '3x', action: 'explode', target: { leaderOf: 'sap' } }] };
+    assert.throws(() => parseExperiment(bad, 'bad.json'), (err: unknown) => {
+      assert.ok(err instanceof ExperimentError);
+      assert.match(err.message, /invalid experiment bad\.json/);
+      assert.match(err.message, /plan\[0\]\.action: "explode" is not allowed/);
+      return true;
+    });
+    assert.throws(() => parseExperiment({ ...valid, plan: [{ at: '3x', action: 'kill', target: { leaderOf: 'sap' } }] }, 'b.json'), /plan\[0\]\.at: "3x" is not allowed — expected a duration such as 30s/);
+    assert.throws(() => parseExperiment({ ...valid, thresholds: 'nope' }, 'b.json'), /thresholds: "nope" is not allowed — expected one of steady, ha-strict/);
+    assert.throws(() => parseExperiment({ ...valid, target: { kind: 'local', replicas: 2 } }, 'b.json'), /target\.replicas: 2 is not allowed/);
+    assert.throws(() => parseExperiment({ ...valid, surprise: true }, 'b.json'), /unknown field\(s\) "surprise"/);
+    assert.throws(() => parseExperiment({ ...valid, plan: [{ ...valid.plan[0], at: '40s' }] }, 'b.json'), /plan\[0\]\.at: "40s" is not allowed — expected an offset before the end of the load/);
+  });
+
+  it('refuses selectors that match nothing or exceed the blast radius, before anything starts', () => {
+    const exp = parseExperiment(valid, 'x.json');
+    const world = localPreflightWorld(exp);
+    assert.throws(() => preflightPlan([{ at: '1s', action: 'kill', target: { name: 'eventing-nats-7' }, pick: 'one' }], world, 1), (err: unknown) => err instanceof PlanRefusedError && /name=eventing-nats-7 matches nothing/.test(err.message));
+    assert.throws(() => preflightPlan([{ at: '1s', action: 'kill', target: { leaderOf: 'orders' }, pick: 'one' }], world, 1), /stream "orders" is not under test/);
+    assert.throws(() => preflightPlan([{ at: '1s', action: 'kill', target: { notLeaderOf: 'sap' }, pick: 'all' }], world, 1), /would touch 2 members, more than blastRadius 1/);
+    const previews = preflightPlan(exp.plan, world, 1);
+    assert.deepEqual(previews[0]?.candidates, ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2']);
+  });
+
+  it('applies presets and rejects unknown ones', () => {
+    const exp = parseExperiment({ ...valid, presets: { seed: { env: { DURATION: '5m' }, plan: [{ at: '3m', action: 'kill', target: { leaderOf: 'sap' } }] } } }, 'x.json');
+    const seeded = applyPreset(exp, 'seed', 'x.json');
+    assert.equal(seeded.env['DURATION'], '5m');
+    assert.equal(seeded.plan[0]?.at, '3m');
+    assert.throws(() => applyPreset(exp, 'fast', 'x.json'), /--preset "fast" is not defined in x\.json; presets: seed/);
+  });
+
+  it('every shipped experiment file is valid', () => {
+    const files = readdirSync('experiments').filter((f) => f.endsWith('.json'));
+    assert.ok(files.length >= 5);
+    for (const f of files) {
+      const exp = loadExperiment(`experiments/${f}`);
+      assert.equal(`${exp.name}.json`, f, `experiment name matches its file name: ${f}`);
+      if (exp.target.kind === 'local') preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius);
+      for (const preset of Object.keys(exp.presets)) applyPreset(exp, preset, f);
+    }
+  });
+});

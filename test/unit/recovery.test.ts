@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ExecutedAction } from '../../lib/sidecar/chaos.ts';
+import { computeRecovery } from '../../lib/sidecar/recovery.ts';
+import type { StreamSnapshot } from '../../lib/sidecar/jetstream-probe.ts';
+
+const action = (over: Partial<ExecutedAction> = {}): ExecutedAction => ({
+  id: 'kill-leader', action: 'kill', scheduledAt: 10_000, executedAt: 10_000, targets: ['n0'], leaderBefore: 'n0', restartedAt: 20_000, error: null, ...over,
+});
+const snap = (at: number, leader: string | null, current = true): StreamSnapshot => ({
+  at, leader, lastSeq: 0, firstSeq: 0, messages: 0,
+  replicas: [{ name: 'n1', current, lag: current ? 0 : 50, activeMs: 0, offline: false }],
+});
+const fail = (sentAt: number, t = sentAt + 100) => ({ seq: sentAt, outcome: 'unknown' as const, status: 504, sentAt, t });
+
+describe('recovery per action', () => {
+  it('measures first error, unavailability, failover and full recovery', () => {
+    // An outage: every publish sent between 10.05 s and 15.9 s fails.
+    const failures = Array.from({ length: 60 }, (_, i) => Math.min(10_050 + i * 100, 15_900)).map((s) => fail(s));
+    const { reports, notes } = computeRecovery({
+      actions: [action()],
+      failures,
+      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 10_200, leader: null }, { at: 16_000, leader: 'n2' }],
+      streamSamples: [snap(16_000, 'n2', false), snap(21_000, 'n2', true)],
+      consumerSamples: [{ at: 21_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 }],
+      rate: 150,
+      endedAt: 40_000,
+      zero: 0,
+    });
+    const r = reports[0];
+    assert.ok(r);
+    assert.equal(r.timeToFirstErrorSeconds, 0.15);
+    assert.equal(r.unavailableSeconds, 5.85);
+    assert.equal(r.leaderFailoverSeconds, 6);
+    assert.equal(r.leaderAfter, 'n2');
+    assert.equal(r.recoverySeconds, 11.5);
+    assert.deepEqual(notes, []);
+  });
+
+  it('ends a burst at a gap where publishes got through', () => {
+    const failures = [fail(10_000), fail(10_500), fail(14_000)];
+    const { reports } = computeRecovery({ actions: [action()], failures, leaderHistory: [], streamSamples: [], consumerSamples: [], rate: 150, endedAt: 30_000, zero: 0 });
+    assert.equal(reports[0]?.unavailableSeconds, 0.5);
+  });
+
+  it('reports lower bounds, with a note, when nothing recovered before the end', () => {
+    const { reports, notes } = computeRecovery({
+      actions: [action({ restartedAt: null })],
+      failures: [fail(10_100), fail(29_900, 29_950)],
+      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 10_200, leader: null }],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: 150,
+      endedAt: 30_000,
+      zero: 0,
+    });
+    assert.equal(reports[0]?.leaderFailoverSeconds, 20);
+    assert.equal(reports[0]?.recoverySeconds, 20);
+    assert.ok(notes.some((n) => /no new stream leader/.test(n)));
+    assert.ok(notes.some((n) => /did not fully recover/.test(n)));
+  });
+
+  it('counts zero unavailability when no publish failed', () => {
+    const { reports } = computeRecovery({ actions: [action({ targets: ['n1'] })], failures: [], leaderHistory: [{ at: 0, leader: 'n0' }], streamSamples: [snap(12_000, 'n0')], consumerSamples: [], rate: 150, endedAt: 30_000, zero: 0 });
+    assert.equal(reports[0]?.unavailableSeconds, 0);
+    assert.equal(reports[0]?.timeToFirstErrorSeconds, null);
+    assert.equal(reports[0]?.leaderFailoverSeconds, null);
+  });
+});
