@@ -37,7 +37,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
     const until = executed[i + 1]?.executedAt ?? Number.POSITIVE_INFINITY;
     const mine = failures.filter((f) => f.t >= at && f.sentAt < until);
     const first = mine[0];
-    let unavailable: number | null = null;
+    let unavailable = 0;
     if (first !== undefined) {
       let last = first;
       for (const f of mine.slice(1)) {
@@ -47,8 +47,6 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
       unavailable = secs(last.sentAt - first.sentAt);
       if (stillFailingAtEnd) notes.push(`${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`);
-    } else {
-      unavailable = 0;
     }
     let failover: number | null = null;
     let leaderAfter: string | null = null;

@@ -29,7 +29,7 @@ export class ProcessRegistry {
     writeFileSync(this.pidFile, '');
     // A shell loop, not Node: it must outlive us and cost nothing while it waits.
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
-      `for p in $(cat '${this.pidFile}'); do kill -KILL -- -$p 2>/dev/null; done`;
+      `for p in $(cat '${this.pidFile}'); do kill -9 -$p 2>/dev/null; done`;
     this.reaper = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
     this.reaper.unref();
   }

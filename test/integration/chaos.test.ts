@@ -76,7 +76,7 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
   it('kill -9 of the sidecar mid-run: timeline.jsonl stays intact, k6 finishes with a note, nothing is left running', async () => {
     const k6 = await requireK6();
     const dir = scratchDir('sidecar-kill');
-    const file = writeExperiment(dir, base('t-sidecar-kill', 3, [{ at: '8s', action: 'kill', target: { notLeaderOf: 'sap' } }], { env: { RATE: '50', DURATION: '8s', REQUEST_TIMEOUT: '2s' } }));
+    const file = writeExperiment(dir, base('t-sidecar-kill', 3, [{ at: '8s', action: 'kill', target: { notLeaderOf: 'sap' } }], { env: { RATE: '50', DURATION: '12s', REQUEST_TIMEOUT: '2s' } }));
     const sidecar = startCli(['sidecar', file, '--out-dir', dir], { timeoutMs: 120_000 });
     const command = await sidecar.waitForOutput(/k6 run [^\n]+/);
     const args = command.split(' ').slice(1);

@@ -52,7 +52,8 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
         };
         watchers.push(check);
         check();
-        setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)), waitMs).unref();
+        setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)), waitMs);
+        void result.then((r) => reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`)));
       });
     },
   };
@@ -88,7 +89,7 @@ export function writeExperiment(dir: string, experiment: Record<string, unknown>
 }
 
 export function onlyRunDir(outDir: string): string {
-  const dirs = readdirSync(outDir).filter((d) => d !== 'latest');
+  const dirs = readdirSync(outDir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'latest').map((d) => d.name);
   if (dirs.length !== 1) throw new Error(`expected one run directory in ${outDir}, found ${dirs.join(', ') || 'none'}`);
   return join(outDir, dirs[0] as string);
 }
