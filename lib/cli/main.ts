@@ -6,6 +6,7 @@ import { ExperimentError } from '../sidecar/experiment.ts';
 import { PlanRefusedError } from '../sidecar/chaos.ts';
 import { ToolMissingError } from '../tools/toolchain.ts';
 import { InvalidSettingError } from '../shared/env-parse.ts';
+import { registerCompareCommand } from '../compare/cli.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
 
@@ -27,6 +28,7 @@ Examples:
 Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a tool is missing · 130 interrupted`);
   registerRunCommands(program);
   registerStackCommands(program);
+  registerCompareCommand(program);
   return program;
 }
 

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../shared/env-parse.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
+import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
 import { freePort } from '../stack/nats-cluster.ts';
 import type { LocalStackHandle } from '../stack/stack.ts';
@@ -142,8 +143,6 @@ export async function startLocalTarget(exp: Experiment, runId: string, runDir: s
     publisherHealth = `${js.publisherUrl}/healthz`;
     natsMembers = js.cluster.members.map((m) => m.name);
   } else {
-    const fixtureModule = '../fixtures/eventstore-stack.ts';
-    const { startEventStoreStack } = (await import(fixtureModule)) as { startEventStoreStack: (o: { runDir: string; log?: (l: string) => void }) => Promise<LocalStackHandle> };
     stack = await startEventStoreStack({ runDir, log });
   }
   try {
