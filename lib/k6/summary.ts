@@ -20,10 +20,18 @@ export interface NormalizedSummary {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Numeric values only; k6 hands some over as boxed Go numbers, and the machine-readable shape
+ * names percentiles `p90` where the classic one says `p(90)`: both become the classic names. */
 function numbers(values: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (!isObject(values)) return out;
-  for (const [k, v] of Object.entries(values)) if (typeof v === 'number') out[k] = v;
+  for (const [k, v] of Object.entries(values)) {
+    if (v === null || v === undefined || typeof v === 'boolean') continue;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isFinite(n)) continue;
+    const p = /^p(\d+(?:\.\d+)?)$/.exec(k);
+    out[p ? `p(${p[1]})` : k] = n;
+  }
   return out;
 }
 

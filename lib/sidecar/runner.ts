@@ -208,7 +208,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     if (interrupted > 0) return 130;
     echoTimeline(target.sidecar, log);
     const env: NodeJS.ProcessEnv = { ...process.env, K6_NO_USAGE_REPORT: 'true' };
-    const args = ['run', '--quiet', '--address', k6ApiAddress];
+    // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
+    const args = ['run', ...(process.stdout.isTTY ? [] : ['--quiet']), '--address', k6ApiAddress];
     const k6Env: Record<string, string> = { ...target.stack.k6Env(), ...exp.env, THRESHOLDS: exp.thresholds, SIDECAR_URL: target.control.url };
     for (const [k, v] of Object.entries(k6Env)) args.push('-e', `${k}=${v}`);
     args.push(script);

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const PROJECT_ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-export const TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');
+/** Overridable so tests can see what a machine without the tools gets. */
+export const TOOLS_BIN = process.env['K6HA_TOOLS_BIN'] ?? join(PROJECT_ROOT, '.tools', 'bin');
 
 export interface ToolSpec {
   bin: string;
@@ -105,8 +106,7 @@ function onPath(bin: string): string | null {
 }
 
 export async function findGo(): Promise<string | null> {
-  const candidates = [onPath('go'), '/usr/local/go/bin/go'].filter((p): p is string => p !== null && existsSync(p));
-  return candidates[0] ?? null;
+  return onPath('go');
 }
 
 export interface EnsureOptions {

@@ -64,6 +64,18 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
     assert.match(res.stdout, /✓ is status 200/);
   });
 
+  it("handles k6 v2's machine-readable summary as well as the classic one", async () => {
+    const out = join(scratchDir('mr-summary'), 'summary.json');
+    const res = await startProcess(k6, ['run', '--quiet', '--new-machine-readable-summary', '-e', `PUBLISH_URL=${stack.publishUrl}`, '-e', 'RATE=20', '-e', 'DURATION=2s', '-e', `SUMMARY_JSON=${out}`, SCRIPT]).result;
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /machine-readable summary/);
+    assert.match(res.stdout, /publish_latency\.+ avg=[\d.]+ms/);
+    const summary = readJson<{ results: { metrics: Array<{ name: string; values: Record<string, number> }> }; accounting: unknown }>(out);
+    const attempted = summary.results.metrics.find((m) => m.name === 'publish_attempted')?.values['count'];
+    assert.ok(attempted !== undefined && attempted >= 39, `sent ${attempted}`);
+    assert.ok('accounting' in summary, 'the k6-ha sections are merged into the same document');
+  });
+
   it('stops before any load on a bad environment value, naming the variable', async () => {
     const res = await startProcess(k6, ['run', '--quiet', '-e', 'RATE=fast', SCRIPT]).result;
     assert.notEqual(res.code, 0);

@@ -19,6 +19,7 @@ const machineReadable = {
     metrics: [
       { name: 'publish_attempted', type: 'counter', contains: 'default', values: { count: 10, rate: 1 } },
       { name: 'publish_success', type: 'rate', contains: 'default', values: { rate: 0.9, matches: 9, total: 10 } },
+      { name: 'publish_latency', type: 'trend', contains: 'time', values: { avg: 1.5, max: 17, med: 0.8, min: null, p90: 3.4, p95: 5.5 } },
     ],
   },
 };
@@ -39,6 +40,7 @@ describe('k6 summary data in both shapes', () => {
     assert.equal(s.shape, 'machine-readable');
     assert.equal(metricCount(s, 'publish_attempted'), 10);
     assert.equal(metricCount(s, 'publish_success'), 9);
+    assert.deepEqual(s.metrics['publish_latency']?.values, { avg: 1.5, max: 17, med: 0.8, 'p(90)': 3.4, 'p(95)': 5.5 });
     assert.deepEqual(s.checks, [{ name: 'is status 204', passes: 9, fails: 1 }]);
     assert.equal(s.durationMs, 10_000);
   });
