@@ -123,6 +123,8 @@ export interface EventStoreConfig {
   /** Basic auth; a fresh EventStore has admin:changeit. */
   user: string;
   password: string;
+  /** How GET /streams/{s}/{n} is read: json (bare body, cheap) or atom (the entry: id and number too). */
+  eventRead: 'json' | 'atom';
   /** Send ES-ExpectedVersion (-1 for the first append, then the last acked number) instead of "any". */
   expectedVersion: boolean;
   /** Re-sends of an append whose outcome is unknown, with the same event id (idempotent). */
@@ -158,6 +160,7 @@ export function eventstoreConfig(): EventStoreConfig {
       dialect: parseChoice('ES_DIALECT', raw('ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),
       user: raw('ES_USER') ?? 'admin',
       password: raw('ES_PASSWORD') ?? 'changeit',
+      eventRead: parseChoice('ES_EVENT_READ', raw('ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
       expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw('ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
       retries: Number(retriesRaw.trim()),
       reverifyEvery: reverifyRaw.trim() === '0' ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
