@@ -101,20 +101,37 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** What a driver gets for one action: the record to fill, an abortable sleep, and the clock. */
+export interface ActionContext {
+  readonly id: string;
+  readonly record: ExecutedAction;
+  readonly timeline: Timeline;
+  /** aborted when the plan is stopped (Ctrl-C, load finished) */
+  readonly signal: AbortSignal;
+  /** Records the moment the action touches its targets; the skew is measured here. */
+  markExecuted(targets: string[], leaderBefore: string | null, detail?: Record<string, unknown>): void;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Carries out actions on one kind of target (local processes, Kubernetes objects, …). */
+export interface ChaosDriver {
+  execute(action: ChaosAction, ctx: ActionContext): Promise<void>;
+  /** Brings back everything the plan changed and has not restored itself; returns what it restored. */
+  restore(reason: string): Promise<string[]>;
+}
+
+/** Schedules a plan at offsets from load start and hands each action to the driver on time. */
 export class ChaosExecutor {
   readonly executed: ExecutedAction[] = [];
   private timers: NodeJS.Timeout[] = [];
   private inFlight = new Set<Promise<void>>();
-  /** members this plan took down, so restore() can bring them back */
-  private readonly downByUs = new Set<string>();
   private stopped = false;
   private readonly abort = new AbortController();
 
   constructor(
     private readonly plan: ChaosAction[],
-    private readonly world: ChaosWorld,
+    private readonly driver: ChaosDriver,
     private readonly timeline: Timeline,
-    private readonly blastRadius: number,
   ) {}
 
   /** Schedules every action relative to `zero` (epoch ms of load start). */
@@ -133,13 +150,80 @@ export class ChaosExecutor {
     void p.finally(() => this.inFlight.delete(p));
   }
 
+  private async execute(action: ChaosAction, id: string, scheduledAt: number): Promise<void> {
+    if (this.stopped) return;
+    const record: ExecutedAction = { id, action: action.action, scheduledAt, executedAt: null, targets: [], leaderBefore: null, restartedAt: null, error: null };
+    this.executed.push(record);
+    const ctx: ActionContext = {
+      id,
+      record,
+      timeline: this.timeline,
+      signal: this.abort.signal,
+      markExecuted: (targets, leaderBefore, detail = {}) => {
+        record.targets = targets;
+        record.leaderBefore = leaderBefore;
+        record.executedAt = Date.now();
+        this.timeline.record('plan', 'executed', targets.join(',') || null, {
+          action_id: id, action: action.action, selector: selectorText(action), skew_ms: record.executedAt - scheduledAt, leader_before: leaderBefore, ...detail,
+        });
+      },
+      sleep: (ms) => sleep(ms, this.abort.signal),
+    };
+    try {
+      await this.driver.execute(action, ctx);
+    } catch (err) {
+      record.error = (err as Error).message;
+      this.timeline.record('plan', 'failed', record.targets.join(',') || null, { action_id: id, error: record.error });
+    }
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Cancels every action not yet started and interrupts waits in running ones. */
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    const pending = this.timers.length - this.executed.length;
+    for (const t of this.timers) clearTimeout(t);
+    if (pending > 0) this.timeline.record('plan', 'cancelled', null, { reason, pending_actions: pending });
+  }
+
+  /** Waits for running actions (including their restarts) to finish. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async restore(reason: string): Promise<string[]> {
+    const restored = await this.driver.restore(reason);
+    for (const what of restored) {
+      const failed = / \(failed: (.*)\)$/.exec(what);
+      if (failed) this.timeline.record('plan', 'restore-failed', what.slice(0, failed.index), { reason, error: failed[1] });
+      else this.timeline.record('plan', 'restored', what, { reason });
+    }
+    return restored;
+  }
+}
+
+/** Local targets: stack members are processes ("pods") that can be killed, stopped, wiped, started. */
+export class LocalMemberDriver implements ChaosDriver {
+  /** members this plan took down, so restore() can bring them back */
+  private readonly downByUs = new Set<string>();
+
+  constructor(
+    private readonly world: ChaosWorld,
+    private readonly blastRadius: number,
+  ) {}
+
   private member(name: string): StackMember {
     const m = this.world.members().find((x) => x.name === name);
     if (m === undefined) throw new PlanRefusedError(`member ${name} does not exist`);
     return m;
   }
 
-  private async resolve(action: Exclude<ChaosAction, { action: 'wait' }>): Promise<{ targets: string[]; leader: string | null }> {
+  private async resolve(action: Extract<ChaosAction, { target: unknown }>): Promise<{ targets: string[]; leader: string | null }> {
     const t = action.target;
     let matches: string[];
     let leader: string | null = null;
@@ -159,85 +243,59 @@ export class ChaosExecutor {
     return { targets, leader };
   }
 
-  private async execute(action: ChaosAction, id: string, scheduledAt: number): Promise<void> {
-    if (this.stopped) return;
-    const record: ExecutedAction = { id, action: action.action, scheduledAt, executedAt: null, targets: [], leaderBefore: null, restartedAt: null, error: null };
-    this.executed.push(record);
-    try {
-      if (action.action === 'wait') {
-        record.executedAt = Date.now();
-        this.timeline.record('plan', 'executed', null, { action_id: id, action: 'wait', until: action.until, skew_ms: record.executedAt - scheduledAt });
-        const ok = await this.world.waitUntil(action.until, parseDurationMs('timeout', action.timeout));
-        this.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, { action_id: id, until: action.until, waited_ms: Date.now() - record.executedAt });
-        return;
-      }
-      const { targets, leader } = await this.resolve(action);
-      record.targets = targets;
-      record.leaderBefore = leader ?? this.world.currentLeader();
-      const members = targets.map((n) => this.member(n));
-      record.executedAt = Date.now();
-      this.timeline.record('plan', 'executed', targets.join(','), { action_id: id, action: action.action, selector: selectorText(action), skew_ms: record.executedAt - scheduledAt, leader_before: record.leaderBefore });
-      let restartAfterMs: number | null = null;
-      switch (action.action) {
-        case 'kill':
-          for (const m of members) this.downByUs.add(m.name);
-          await Promise.all(members.map((m) => m.kill()));
-          restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
-          break;
-        case 'stop':
-          for (const m of members) this.downByUs.add(m.name);
-          await Promise.all(members.map((m) => m.stop()));
-          restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
-          break;
-        case 'restart':
-          for (const m of members) this.downByUs.add(m.name);
-          await Promise.all(members.map((m) => m.stop()));
-          restartAfterMs = parseDurationMs('delay', action.delay === '0s' ? '1ms' : action.delay);
-          break;
-        case 'wipe':
-          for (const m of members) this.downByUs.add(m.name);
-          await Promise.all(members.map((m) => m.kill()));
-          for (const m of members) m.wipe();
-          this.timeline.record('plan', 'wiped', targets.join(','), { action_id: id });
-          restartAfterMs = parseDurationMs('restartAfter', action.restartAfter === '0s' ? '1ms' : action.restartAfter);
-          break;
-        case 'start':
-          await Promise.all(members.map((m) => m.start()));
-          break;
-      }
-      if (restartAfterMs !== null) {
-        await sleep(restartAfterMs, this.abort.signal);
-        if (this.stopped) return;
-        const startAt = Date.now();
-        this.timeline.record('plan', 'restarting', targets.join(','), { action_id: id, down_ms: startAt - record.executedAt });
-        await Promise.all(members.map((m) => m.start()));
-        record.restartedAt = Date.now();
-        for (const m of members) this.downByUs.delete(m.name);
-        this.timeline.record('plan', 'restarted', targets.join(','), { action_id: id, healthy_after_ms: record.restartedAt - startAt });
-      }
-    } catch (err) {
-      record.error = (err as Error).message;
-      this.timeline.record('plan', 'failed', record.targets.join(',') || null, { action_id: id, error: record.error });
+  async execute(action: ChaosAction, ctx: ActionContext): Promise<void> {
+    if (action.action === 'wait') {
+      ctx.markExecuted([], this.world.currentLeader(), { until: action.until });
+      const started = Date.now();
+      const ok = await this.world.waitUntil(action.until, parseDurationMs('timeout', action.timeout));
+      ctx.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, { action_id: ctx.id, until: action.until, waited_ms: Date.now() - started });
+      return;
     }
-  }
-
-  /** Cancels every action not yet started. */
-  stop(reason: string): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.abort.abort();
-    const pending = this.timers.length - this.executed.length;
-    for (const t of this.timers) clearTimeout(t);
-    if (pending > 0) this.timeline.record('plan', 'cancelled', null, { reason, pending_actions: pending });
-  }
-
-  /** Waits for running actions (including their restarts) to finish. */
-  async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const { targets, leader } = await this.resolve(action);
+    const members = targets.map((n) => this.member(n));
+    ctx.markExecuted(targets, leader ?? this.world.currentLeader());
+    let restartAfterMs: number | null = null;
+    switch (action.action) {
+      case 'kill':
+        for (const m of members) this.downByUs.add(m.name);
+        await Promise.all(members.map((m) => m.kill()));
+        restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+        break;
+      case 'stop':
+        for (const m of members) this.downByUs.add(m.name);
+        await Promise.all(members.map((m) => m.stop()));
+        restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+        break;
+      case 'restart':
+        for (const m of members) this.downByUs.add(m.name);
+        await Promise.all(members.map((m) => m.stop()));
+        restartAfterMs = parseDurationMs('delay', action.delay === '0s' ? '1ms' : action.delay);
+        break;
+      case 'wipe':
+        for (const m of members) this.downByUs.add(m.name);
+        await Promise.all(members.map((m) => m.kill()));
+        for (const m of members) m.wipe();
+        ctx.timeline.record('plan', 'wiped', targets.join(','), { action_id: ctx.id });
+        restartAfterMs = parseDurationMs('restartAfter', action.restartAfter === '0s' ? '1ms' : action.restartAfter);
+        break;
+      case 'start':
+        await Promise.all(members.map((m) => m.start()));
+        break;
+    }
+    if (restartAfterMs === null) return;
+    await ctx.sleep(restartAfterMs);
+    // Stopped meanwhile (Ctrl-C, load over): restore() brings them back instead.
+    if (ctx.signal.aborted) return;
+    const startAt = Date.now();
+    ctx.timeline.record('plan', 'restarting', targets.join(','), { action_id: ctx.id, down_ms: startAt - (ctx.record.executedAt ?? startAt) });
+    await Promise.all(members.map((m) => m.start()));
+    ctx.record.restartedAt = Date.now();
+    for (const m of members) this.downByUs.delete(m.name);
+    ctx.timeline.record('plan', 'restarted', targets.join(','), { action_id: ctx.id, healthy_after_ms: ctx.record.restartedAt - startAt });
   }
 
   /** Starts every member this plan took down that is still down. */
-  async restore(reason: string): Promise<string[]> {
+  async restore(_reason: string): Promise<string[]> {
     const restored: string[] = [];
     for (const name of [...this.downByUs]) {
       const m = this.member(name);
@@ -245,9 +303,8 @@ export class ChaosExecutor {
       try {
         await m.start();
         restored.push(name);
-        this.timeline.record('plan', 'restored', name, { reason });
       } catch (err) {
-        this.timeline.record('plan', 'restore-failed', name, { reason, error: (err as Error).message });
+        restored.push(`${name} (failed: ${(err as Error).message})`);
       }
     }
     this.downByUs.clear();

@@ -6,7 +6,7 @@ import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/ty
 import type { StackMember } from '../stack/stack.ts';
 import { computeAccounting } from './accounting.ts';
 import { writeArtifacts } from './artifacts.ts';
-import { ChaosExecutor, type ChaosWorld } from './chaos.ts';
+import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
 import type { Experiment } from './experiment.ts';
 import type { JetStreamProbe } from './jetstream-probe.ts';
 import { JetStreamObserver, observeMembers, ReachabilityObserver } from './observers.ts';
@@ -28,6 +28,8 @@ export interface SidecarOptions {
   /** k6's REST API (k6 run --address), asked for the number of events sent */
   k6ApiUrl: string | null;
   log?: (line: string) => void;
+  /** carries out the plan; defaults to local stack members */
+  driver?: ChaosDriver;
   /** how long finish waits for the consumer to drain */
   drainTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -63,7 +65,7 @@ export class Sidecar {
       waitUntil: (condition, timeoutMs) => this.waitUntil(condition, timeoutMs),
       currentLeader: () => this.observer?.currentLeader ?? null,
     };
-    this.chaos = new ChaosExecutor(opts.experiment.plan, world, this.timeline, opts.experiment.blastRadius);
+    this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
   }
 
   get runId(): string {
