@@ -313,8 +313,11 @@ export default function streams(): void {
   const stream = `k6ha-${crypto.randomUUID()}`;
   const streamUrl = `${config.esUrl}/streams/${stream}`;
   const sent: SentEvent[] = [];
+  // Read once: every exec.vu property access is a call into k6.
+  const vu = exec.vu.idInTest;
+  const iteration = exec.vu.iterationInScenario;
   for (let seq = 0; seq < config.eventsPerStream; seq++) {
-    sent.push(sentEvent(crypto.randomUUID(), { stream, seq, vu: exec.vu.idInTest, iteration: exec.vu.iterationInScenario, sentAt: Date.now() }));
+    sent.push(sentEvent(crypto.randomUUID(), { stream, seq, vu, iteration, sentAt: Date.now() }));
   }
   if (config.batch) appendBatch(streamUrl, sent);
   else appendEach(streamUrl, sent);
@@ -339,7 +342,7 @@ export default function streams(): void {
   if (verdict.acked > 0) esVerified.add(verdict.verified === verdict.acked);
   if (config.reverifyEvery > 0) {
     if (verdict.acked > 0 && verdict.verified === verdict.acked) remember(streamUrl, sent);
-    if (exec.vu.iterationInScenario % config.reverifyEvery === config.reverifyEvery - 1) reverifyOne();
+    if (iteration % config.reverifyEvery === config.reverifyEvery - 1) reverifyOne();
   }
   if (verdict.ackedMissing > 0 && missingReported < 3) {
     missingReported++;
