@@ -353,8 +353,8 @@ export default function streams(): void {
 
 export function teardown(data: SetupData): void {
   if (data.sidecar === null) return;
-  const attempted = exec.instance.iterationsCompleted + exec.instance.iterationsInterrupted;
-  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted });
+  // k6 does not let teardown() read instance counters; the sidecar asks k6's REST API instead.
+  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
   if (finished === null) {
     console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
     return;
