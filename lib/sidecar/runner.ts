@@ -2,7 +2,9 @@
 // k6 against them, write the artifacts, stop everything, and return k6's exit code (99 when a
 // gate failed). Ctrl-C stops the chaos schedule, restores members and lets k6 finish cleanly.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { join, relative, resolve } from 'node:path';
 import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../shared/env-parse.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
@@ -158,6 +160,31 @@ export async function startLocalTarget(exp: Experiment, runId: string, runDir: s
   }
 }
 
+/**
+ * k6's log goes to k6.log in full; on the terminal, the per-request "Request Failed" warnings of an
+ * outage (hundreds a second) are folded into one count every few seconds.
+ */
+function relayK6Log(stream: Readable, file: string, log: (l: string) => void): void {
+  const out = createWriteStream(file);
+  let folded = 0;
+  let lastNotice = 0;
+  createInterface({ input: stream }).on('line', (line) => {
+    out.write(`${line}\n`);
+    if (line.includes('msg="Request Failed"')) {
+      folded++;
+      if (Date.now() - lastNotice > 5000) {
+        lastNotice = Date.now();
+        log(`k6: ${folded} request(s) failed at transport level so far (timeouts, refused connections; details in ${file})`);
+      }
+      return;
+    }
+    process.stderr.write(`${line}\n`);
+  }).on('close', () => {
+    if (folded > 0) log(`k6: ${folded} request(s) failed at transport level in all (see ${file})`);
+    out.end();
+  });
+}
+
 /** Prints chaos-relevant timeline events as they happen: the progress of a long run. */
 function echoTimeline(sidecar: Sidecar, log: (l: string) => void): void {
   sidecar.timeline.onEvent((e) => {
@@ -215,8 +242,9 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     args.push(script);
     log(`k6 run ${script.replace(`${PROJECT_ROOT}/`, '')} (${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults'}, gates ${exp.thresholds})`);
     // Its own process group: a terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
-    const child = spawn(k6, args, { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(k6, args, { env, stdio: ['ignore', 'inherit', 'pipe'], detached: true });
     k6Child = child;
+    if (child.stderr !== null) relayK6Log(child.stderr, join(runDir, 'k6.log'), log);
     const exitCode = await new Promise<number>((resolveExit) => {
       child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + 9)));
       child.on('error', (err) => {

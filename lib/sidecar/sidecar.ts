@@ -229,12 +229,22 @@ export class Sidecar {
   private async drain(probe: JetStreamProbe): Promise<void> {
     const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 60_000);
     let last: string = 'not asked';
+    let floor = -1;
+    let floorSince = Date.now();
     while (Date.now() < deadline) {
       try {
         const c = await probe.consumerInfo();
         if (c === null) return;
         last = `pending ${c.numPending}, ack pending ${c.numAckPending}`;
         if (c.numPending === 0 && c.numAckPending === 0) return;
+        if (c.ackFloorStreamSeq !== floor) {
+          floor = c.ackFloorStreamSeq;
+          floorSince = Date.now();
+        } else if (Date.now() - floorSince > 10_000) {
+          // Nothing acked for 10 s: the sink is gone or stuck; waiting longer changes nothing.
+          this.notes.push(`the consumer made no progress for 10 s (${last}); consumed and sink counts are as of then`);
+          return;
+        }
       } catch (err) {
         last = (err as Error).message;
       }

@@ -26,4 +26,5 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 await service.start();
-process.stdout.write(`${component} ready\n`);
+// The stack reads the bound port from this line (started with port 0, it picks a free one itself).
+process.stdout.write(`${component} ready port=${service.port}\n`);

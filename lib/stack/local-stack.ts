@@ -5,7 +5,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from '../shared/defaults.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
-import { freePort, NatsCluster } from './nats-cluster.ts';
+import { NatsCluster } from './nats-cluster.ts';
 import { describeExit, ManagedProcess, ProcessMember, ProcessRegistry, ProcessStartError, tailOf, waitFor } from './processes.ts';
 import type { LocalStackHandle, StackMember } from './stack.ts';
 
@@ -23,15 +23,40 @@ export interface LocalStackOptions {
 
 const COMPONENT_MAIN = join(PROJECT_ROOT, 'lib', 'stack', 'component-main.ts');
 
+const componentArgs = (name: string, options: object): string[] => ['--import', 'tsx', COMPONENT_MAIN, name, JSON.stringify(options)];
+
 function componentProcess(name: string, options: object, runDir: string, registry: ProcessRegistry): ManagedProcess {
   return new ManagedProcess({
     name,
     command: process.execPath,
-    args: ['--import', 'tsx', COMPONENT_MAIN, name, JSON.stringify(options)],
+    args: componentArgs(name, options),
     cwd: PROJECT_ROOT,
     logFile: join(runDir, `${name}.log`),
     registry,
   });
+}
+
+/** Starts a component and learns the port it bound; restarts reuse that port (the URL k6 has). */
+async function startComponent(proc: ManagedProcess, options: { port: number }): Promise<number> {
+  const ready = proc.waitForLine(/ready port=(\d+)/, 30_000);
+  proc.start();
+  const port = Number((await ready)[1]);
+  proc.setArgs(componentArgs(proc.name, { ...options, port }));
+  return port;
+}
+
+/** Cluster ports are chosen before the members start; if another process takes one first, try new ones. */
+async function startCluster(opts: LocalStackOptions, registry: ProcessRegistry): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    const cluster = await NatsCluster.create({ dir: opts.runDir, natsServerBin: opts.natsServerBin, registry });
+    try {
+      await cluster.start();
+      return cluster;
+    } catch (err) {
+      await cluster.stop();
+      if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /** Health probe of a component process; fails fast with its log when the process died. */
@@ -50,6 +75,9 @@ async function httpOk(url: string): Promise<boolean> {
 
 export class LocalStack implements LocalStackHandle {
   readonly kind = 'jetstream';
+  /** bound on first start (port 0 = the component picks a free one: no race with other processes) */
+  publisherPort = 0;
+  sinkPort = 0;
   private memberList: StackMember[] = [];
   readonly stream: string;
   readonly consumer: string;
@@ -63,8 +91,6 @@ export class LocalStack implements LocalStackHandle {
     readonly cluster: NatsCluster,
     readonly publisher: ManagedProcess,
     readonly sink: ManagedProcess,
-    readonly publisherPort: number,
-    readonly sinkPort: number,
   ) {
     this.stream = opts.stream ?? DEFAULT_STREAM;
     this.consumer = opts.consumer ?? DEFAULT_CONSUMER;
@@ -107,26 +133,28 @@ export class LocalStack implements LocalStackHandle {
   static async start(opts: LocalStackOptions): Promise<LocalStack> {
     const log = opts.log ?? (() => undefined);
     const registry = new ProcessRegistry(opts.runDir);
-    const cluster = await NatsCluster.create({ dir: opts.runDir, natsServerBin: opts.natsServerBin, registry });
-    const publisherPort = opts.publisherPort ?? (await freePort());
-    const sinkPort = await freePort();
+    log(`starting 3 nats-server members (JetStream, file storage under ${opts.runDir}) ...`);
+    let cluster: NatsCluster;
+    try {
+      cluster = await startCluster(opts, registry);
+    } catch (err) {
+      registry.dispose();
+      throw err;
+    }
     const natsUrls = cluster.clientUrls;
     const stream = opts.stream ?? DEFAULT_STREAM;
-    const publisher = componentProcess('publisher', { natsUrls, port: publisherPort, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX }, opts.runDir, registry);
-    const sink = componentProcess(
-      'sink',
-      { natsUrls, stream, consumer: opts.consumer ?? DEFAULT_CONSUMER, port: sinkPort, idsFile: join(opts.runDir, 'sink-ids.log') },
-      opts.runDir,
-      registry,
-    );
-    const stack = new LocalStack(opts, registry, cluster, publisher, sink, publisherPort, sinkPort);
+    const publisherOptions = { natsUrls, port: opts.publisherPort ?? 0, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX };
+    const sinkOptions = { natsUrls, stream, consumer: opts.consumer ?? DEFAULT_CONSUMER, port: 0, idsFile: join(opts.runDir, 'sink-ids.log') };
+    const publisher = componentProcess('publisher', publisherOptions, opts.runDir, registry);
+    const sink = componentProcess('sink', sinkOptions, opts.runDir, registry);
+    const stack = new LocalStack(opts, registry, cluster, publisher, sink);
     try {
-      log(`starting 3 nats-server members (JetStream, file storage under ${opts.runDir}) ...`);
-      await cluster.start();
       await stack.ensureStream();
       log(`stream ${stack.stream} (subjects ${stack.subjectPrefix}.>, replicas ${opts.replicas}) and consumer ${stack.consumer} ready`);
-      publisher.start();
-      sink.start();
+      [stack.publisherPort, stack.sinkPort] = await Promise.all([
+        startComponent(publisher, publisherOptions),
+        startComponent(sink, sinkOptions),
+      ]);
       await waitFor('the publisher /healthz', () => componentHealthy(publisher, `${stack.publisherUrl}/healthz`, join(opts.runDir, 'publisher.log')), 30_000);
       await waitFor('the sink /healthz', () => componentHealthy(sink, `${stack.sinkUrl}/healthz`, join(opts.runDir, 'sink.log')), 30_000);
       log(`publisher on ${stack.publishUrl}, sink on ${stack.sinkUrl}`);

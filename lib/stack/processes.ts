@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
 export class ProcessStartError extends Error {
@@ -51,6 +52,7 @@ export class ProcessRegistry {
 export interface ManagedProcessOptions {
   name: string;
   command: string;
+  /** may be replaced between starts (e.g. to pin the port a first start picked) */
   args: string[];
   logFile: string;
   env?: NodeJS.ProcessEnv;
@@ -80,6 +82,38 @@ export class ManagedProcess extends EventEmitter {
     return this.child !== null;
   }
 
+  setArgs(args: string[]): void {
+    this.opts.args = args;
+  }
+
+  /** Resolves with the first stdout line matching `pattern` (the component's ready line). */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const onLine = (line: string): void => {
+        const m = pattern.exec(line);
+        if (m) {
+          cleanup();
+          resolve(m);
+        }
+      };
+      const onExit = (info: ExitInfo): void => {
+        cleanup();
+        reject(new ProcessStartError(`${this.name} exited (${describeExit(info)}) before it was ready; its log says:\n${tailOf(this.opts.logFile)}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new ProcessStartError(`timed out after ${timeoutMs} ms waiting for ${this.name} to print ${pattern}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('stdout-line', onLine);
+        this.off('exit', onExit);
+      };
+      this.on('stdout-line', onLine);
+      this.on('exit', onExit);
+    });
+  }
+
   start(): number {
     if (this.child !== null) throw new ProcessStartError(`${this.name} is already running (pid ${this.child.pid})`);
     const log = createWriteStream(this.opts.logFile, { flags: 'a' });
@@ -96,6 +130,7 @@ export class ManagedProcess extends EventEmitter {
     }
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => this.emit('stdout-line', line));
     this.opts.registry.register(child.pid);
     this.child = child;
     this.expectedExit = false;

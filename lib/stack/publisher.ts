@@ -204,6 +204,12 @@ export class Publisher {
     });
   }
 
+  /** The port actually bound (the options may say 0: any free port). */
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr !== null ? addr.port : this.opts.port;
+  }
+
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();

@@ -89,6 +89,12 @@ export class Sink {
     }
   }
 
+  /** The port actually bound (the options may say 0: any free port). */
+  get port(): number {
+    const addr = this.server?.address();
+    return typeof addr === 'object' && addr !== null ? addr.port : this.opts.port;
+  }
+
   async stop(): Promise<void> {
     this.flush();
     this.messages?.stop();
