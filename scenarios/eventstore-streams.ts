@@ -63,7 +63,7 @@ import {
   sentEvent,
   streamVerdict,
 } from '../lib/k6/eventstore-protocol.ts';
-import { sidecarFinish, sidecarStart } from '../lib/k6/sidecar-client.ts';
+import { sidecarFinish, sidecarReportOutcome, sidecarStart } from '../lib/k6/sidecar-client.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
@@ -141,11 +141,24 @@ function pauseAfterNoAnswer(res: Response): void {
   if (res.status === 0 && config.errorPauseSeconds > 0) sleep(config.errorPauseSeconds);
 }
 
+let appendsReported = 0;
+
+/** A failed append, told to the sidecar (when there is one) so it can measure unavailability. */
+function reportFailedAppend(res: Response, sentAt: number): void {
+  const outcome = classifyAppend(res.status);
+  if (outcome === 'acked' || config.sidecarUrl === undefined) return;
+  // Unique across VUs: these numbers only time the outage; event ids are verified by k6 itself.
+  const seq = exec.vu.idInTest * 1_000_000_000 + appendsReported++;
+  sidecarReportOutcome(config.sidecarUrl, { seq, outcome, status: res.status, sentAt, t: Date.now() });
+}
+
 /** One append request, re-sent with the same body (same event ids) while its outcome is unknown. */
 function postAppend(url: string, body: string, headers: Record<string, string>, events: SentEvent[]): Response {
   const send = (): Response => {
+    const sentAt = Date.now();
     const res = http.post(url, body, { headers, timeout: config.requestTimeout, tags: { name: 'append' } });
     check(res, { 'is status 201': (r) => r.status === 201 });
+    reportFailedAppend(res, sentAt);
     pauseAfterNoAnswer(res);
     return res;
   };

@@ -164,7 +164,7 @@ export function renderRecovery(reports: RecoveryReport[]): string {
   return reports
     .map(
       (r) =>
-        `  ${r.actionId} ${r.kind} ${r.target ?? ''}: leader ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'}; ` +
+        `  ${r.actionId} ${r.kind} ${r.target ?? ''}: ${r.leaderBefore === null && r.leaderAfter === null ? '' : `leader ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'}; `}` +
         `first error ${s(r.timeToFirstErrorSeconds)}, unavailable ${s(r.unavailableSeconds)}, ` +
         `failover ${s(r.leaderFailoverSeconds)}, full recovery ${s(r.recoverySeconds)}`,
     )

@@ -44,6 +44,8 @@ const localTarget = z.object({
   kind: z.literal('local'),
   stack: z.enum(['jetstream', 'eventstore']).default('jetstream'),
   replicas: z.union([z.literal(1), z.literal(3)]).default(3),
+  /** eventstore fixture only: fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
+  storage: z.enum(['fsync', 'memory']).default('fsync'),
 }).strict();
 
 const kubernetesTarget = z.object({

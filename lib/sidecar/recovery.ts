@@ -17,6 +17,9 @@ export interface RecoveryInput {
   /** when observation ended: unfinished windows are measured up to here, as lower bounds */
   endedAt: number;
   zero: number;
+  /** false for targets without a stream to watch (e.g. the EventStore fixture): recovery is the
+   * member being healthy again, and there is no leader to fail over */
+  hasStreamView?: boolean;
 }
 
 export interface RecoveryResult {
@@ -30,7 +33,8 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
   const notes: string[] = [];
   const failures = [...input.failures].sort((a, b) => a.sentAt - b.sentAt);
   // Successes are implied between failures; a gap longer than a few arrivals means some got through.
-  const burstGapMs = Math.max(1000, input.rate !== null && input.rate > 0 ? (3 * 1000) / input.rate : 1000);
+  // Without a fixed arrival rate (closed-model VUs that pause after errors) failures come sparser.
+  const burstGapMs = input.rate !== null && input.rate > 0 ? Math.max(1000, (3 * 1000) / input.rate) : 5000;
   const executed = input.actions.filter((a) => a.executedAt !== null && a.action !== 'wait' && a.action !== 'start').sort((a, b) => (a.executedAt ?? 0) - (b.executedAt ?? 0));
   const reports = executed.map((a, i): RecoveryReport => {
     const at = a.executedAt as number;
@@ -47,6 +51,17 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
       unavailable = secs(last.sentAt - first.sentAt);
       if (stillFailingAtEnd) notes.push(`${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`);
+    }
+    if (input.hasStreamView === false) {
+      const back = a.restartedAt === null ? null : secs(a.restartedAt - at);
+      if (back === null) notes.push(`${a.id}: ${a.targets.join(',')} did not come back during the run`);
+      return {
+        actionId: a.id, kind: a.action, target: a.targets.join(',') || null,
+        scheduledOffsetMs: a.scheduledAt - input.zero, executedOffsetMs: at - input.zero,
+        leaderBefore: null, leaderAfter: null,
+        timeToFirstErrorSeconds: first === undefined ? null : secs(first.t - at),
+        unavailableSeconds: unavailable, leaderFailoverSeconds: null, recoverySeconds: back,
+      };
     }
     let failover: number | null = null;
     let leaderAfter: string | null = null;

@@ -145,7 +145,7 @@ export async function startLocalTarget(exp: Experiment, runId: string, runDir: s
     publisherHealth = `${js.publisherUrl}/healthz`;
     natsMembers = js.cluster.members.map((m) => m.name);
   } else {
-    stack = await startEventStoreStack({ runDir, log });
+    stack = await startEventStoreStack({ runDir, log, storage: exp.target.storage });
   }
   try {
     const sidecar = new Sidecar({ runId, runDir, experiment: exp, members: stack.members(), probe, natsMembers, sinkUrl, publisherHealthUrl: publisherHealth, k6ApiUrl, log });

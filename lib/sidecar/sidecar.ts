@@ -188,6 +188,7 @@ export class Sidecar {
       rate: this.rate,
       endedAt: Date.now(),
       zero: this.timeline.zero ?? endedAt,
+      hasStreamView: this.opts.probe !== null,
     });
     this.recovery = recovery.reports;
     this.notes.push(...recovery.notes);

@@ -67,3 +67,17 @@ describe('recovery per action', () => {
     assert.equal(reports[0]?.leaderFailoverSeconds, null);
   });
 });
+
+describe('recovery without a stream to watch (EventStore fixture)', () => {
+  it('measures the member coming back, with no leader and no JetStream notes', () => {
+    const { reports, notes } = computeRecovery({
+      actions: [action({ leaderBefore: null, targets: ['eventstore-0'], restartedAt: 13_500 })],
+      failures: [fail(10_100), fail(10_600), fail(11_200)],
+      leaderHistory: [], streamSamples: [], consumerSamples: [], rate: null, endedAt: 30_000, zero: 0, hasStreamView: false,
+    });
+    assert.equal(reports[0]?.recoverySeconds, 3.5);
+    assert.equal(reports[0]?.leaderFailoverSeconds, null);
+    assert.equal(reports[0]?.unavailableSeconds, 1.1);
+    assert.deepEqual(notes, []);
+  });
+});
