@@ -1,0 +1,139 @@
+// Benchmark 3 — headroom: the highest publish rate the embedded local stack (3 nats-server
+// members, stream R3, the HTTP publisher and the sink, lib/stack/local-stack.ts) acks on this
+// machine. Goal ≥ 2,000 events/s.
+//
+// Method: one LocalStack (replicas 3) for the whole benchmark; k6 drives its publisher with a
+// constant-arrival-rate at rising rates, DURATION each. A step passes when ≥ 99.9 % of the
+// scheduled events were acked (204) and dropped_iterations is 0 (all VUs pre-allocated: a rate
+// the stack cannot answer within VUs/rate seconds shows up as dropped iterations). The search
+// stops at the first failing step. The driver is a lean k6 script sending the scenario's exact
+// request (CloudEvents binary mode) without the scenario's metrics, so that on 2 cores as much
+// CPU as possible is left to the stack; CPU per process (k6, publisher, each nats-server, sink)
+// is measured per step to show where the time goes.
+//
+//   node --import tsx bench/jetstream-headroom.ts [--rates 150,300,500,750,1000,1500,2000,2500,3000,4000] [--duration 10s]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { metricCount } from '../lib/k6/summary.ts';
+import { parseDurationMs } from '../lib/shared/env-parse.ts';
+import { LocalStack } from '../lib/stack/local-stack.ts';
+import { ensureTool } from '../lib/tools/toolchain.ts';
+import { CpuMeter, loadNow, machineInfo, out, saveResult, startK6 } from './support.ts';
+
+const GOAL = 2000;
+const ACK_GOAL = 0.999;
+
+const DRIVER = `
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
+const acked = new Counter('acked');
+const url = __ENV.PUBLISH_URL;
+const rate = Number(__ENV.RATE);
+const vus = Number(__ENV.VUS);
+const tag = __ENV.RUN_TAG;
+export const options = {
+  scenarios: { publish: { executor: 'constant-arrival-rate', rate, timeUnit: '1s', duration: __ENV.DURATION,
+    preAllocatedVUs: vus, maxVUs: vus, gracefulStop: '10s' } },
+  summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
+};
+export default function () {
+  const seq = exec.scenario.iterationInTest;
+  const res = http.post(url, JSON.stringify({ seq, vu: exec.vu.idInTest, sentAt: Date.now() }), {
+    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': tag + '-' + seq,
+      'ce-type': 'order.created.v1', 'ce-source': 'k6-ha', 'ce-time': new Date().toISOString() },
+    timeout: '5s', tags: { name: 'publish' } });
+  if (res.status === 204) acked.add(1);
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
+`;
+
+const opts = new Command('bench/jetstream-headroom.ts')
+  .description('highest publish rate the local stack (R3) acks: rising constant-arrival-rate steps')
+  .option('--rates <list>', 'rates to try, ascending, comma-separated', '150,300,500,750,1000,1500,2000,2500,3000,4000')
+  .option('--duration <d>', 'length of each step', (v) => (parseDurationMs('--duration', v), v), '10s')
+  .parse()
+  .opts<{ rates: string; duration: string }>();
+const rates = opts.rates.split(',').map((r) => Number(r.trim())).filter((r) => Number.isInteger(r) && r > 0);
+const command = `node --import tsx bench/jetstream-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration}`;
+
+const machine = await machineInfo();
+const natsServerBin = await ensureTool('nats-server', { install: false });
+const dir = mkdtempSync(join(tmpdir(), 'bench-headroom-'));
+const driver = join(dir, 'driver.js');
+writeFileSync(driver, DRIVER);
+const seconds = parseDurationMs('duration', opts.duration) / 1000;
+
+interface Step {
+  rate: number;
+  vus: number;
+  scheduled: number;
+  attempted: number;
+  acked: number;
+  dropped: number;
+  ackedFraction: number;
+  achievedPerSecond: number;
+  p99Ms: number;
+  passed: boolean;
+  cores: Record<string, number>;
+}
+const steps: Step[] = [];
+
+/** CPU milliseconds per acked event for each process, and what the stack alone would reach on all cores. */
+function cpuPerEvent(cores: Record<string, number>, ackedPerSecond: number): string {
+  if (ackedPerSecond <= 0) return '-';
+  const ours = Object.entries(cores).filter(([k]) => k !== 'machine');
+  const parts = ours.map(([k, v]) => `${k} ${((v / ackedPerSecond) * 1000).toFixed(2)} ms`);
+  const stackCores = ours.filter(([k]) => k !== 'k6').reduce((a, [, v]) => a + v, 0);
+  const allCores = ours.reduce((a, [, v]) => a + v, 0);
+  return `${parts.join(', ')}; CPU-bound ceiling with all ${machine.nproc} cores free: ≈ ${Math.round((machine.nproc / allCores) * ackedPerSecond)}/s with k6, ≈ ${Math.round((machine.nproc / stackCores) * ackedPerSecond)}/s stack alone`;
+}
+out(`headroom: local stack with replicas 3, steps of ${opts.duration} at ${rates.join(', ')} events/s (load average ${loadNow()})`);
+mkdirSync(join(dir, 'stack'));
+const stack = await LocalStack.start({ runDir: join(dir, 'stack'), natsServerBin, replicas: 3 });
+try {
+  for (const rate of rates) {
+    // Pre-allocated, never initialised mid-step: enough for 0.5 s of latency at this rate.
+    const vus = Math.max(50, Math.ceil(rate * 0.5));
+    const started = await startK6([driver], { PUBLISH_URL: stack.publishUrl, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, RUN_TAG: `h${rate}-${Date.now().toString(36)}` }, join(dir, `summary-${rate}.json`));
+    const meter = new CpuMeter(() => ({
+      k6: started.child.pid,
+      publisher: stack.publisher.pid,
+      sink: stack.sink.pid,
+      ...Object.fromEntries(stack.cluster.members.map((m) => [m.name.replace('eventing-', ''), m.process.pid])),
+    }));
+    // VU initialisation is not part of the load: measure CPU from a moment after k6 started.
+    await new Promise((r) => setTimeout(r, 1500));
+    meter.begin();
+    const r = await started.done;
+    const cores = meter.end();
+    const attempted = metricCount(r.summary, 'iterations');
+    const dropped = metricCount(r.summary, 'dropped_iterations');
+    const acked = metricCount(r.summary, 'acked');
+    const scheduled = attempted + dropped;
+    const ackedFraction = scheduled === 0 ? 0 : acked / scheduled;
+    const p99Ms = r.summary.metrics['http_req_duration']?.values['p(99)'] ?? NaN;
+    const passed = dropped === 0 && ackedFraction >= ACK_GOAL && attempted > 0;
+    const step: Step = { rate, vus, scheduled, attempted, acked, dropped, ackedFraction, achievedPerSecond: acked / seconds, p99Ms, passed, cores };
+    steps.push(step);
+    out(`rate ${String(rate).padStart(5)}/s: ${acked}/${scheduled} acked (${(ackedFraction * 100).toFixed(2)} %), dropped ${dropped}, p99 ${p99Ms.toFixed(0)} ms — ${passed ? 'sustained' : 'NOT sustained'}`);
+    out(`             cores: ${Object.entries(cores).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${machine.nproc})`);
+    out(`             CPU per acked event: ${cpuPerEvent(cores, acked / seconds)}`);
+    if (!passed) break;
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+} finally {
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+const best = steps.filter((s) => s.passed).at(-1)?.rate ?? 0;
+const firstFail = steps.find((s) => !s.passed)?.rate ?? null;
+const met = best >= GOAL;
+out('');
+out(`RESULT headroom: highest sustained rate ${best}/s${firstFail === null ? ` (every step passed; try higher --rates)` : `, first failing step ${firstFail}/s`} (goal ≥ ${GOAL}/s: ${met ? 'met' : 'NOT met'})`);
+out(`load average after: ${loadNow()}`);
+out(`command: ${command}`);
+saveResult('headroom', { command, machine, loadAfter: loadNow(), goal: `≥ ${GOAL}/s with ≥ 99.9 % acked and 0 dropped`, met, best, firstFail, steps });
+process.exitCode = met ? 0 : 1;
