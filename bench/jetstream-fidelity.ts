@@ -1,6 +1,6 @@
 // Benchmarks 2 and 6 — rate fidelity and sidecar memory, from one run:
 //   `k6-ha run experiments/steady-state.json --duration 60s` (150 events/s, local stack, R3).
-// Fidelity: achieved rate = publish_attempted / 60 s within ±1 % of 150/s and dropped_iterations
+// Fidelity: achieved rate = events sent (k6 iterations) / 60 s within ±1 % of 150/s and dropped_iterations
 // 0, both read from results/bench/<run>/summary.json. Memory: VmRSS of the `k6-ha run` process
 // (the sidecar lives in it; the stack members and k6 are separate processes) from
 // /proc/<pid>/status every second for the whole run; goal max ≤ 120 MB. A bare `node -e` and a
@@ -38,8 +38,8 @@ const run = await runK6Ha(['experiments/steady-state.json', '--duration', opts.d
 });
 const rss = (sampler as RssSampler | null)?.stop() ?? { samples: 0, maxMb: NaN, medianMb: NaN, hwmMb: NaN };
 const summary = readRunSummary(run.runDir);
-const attempted = metricCount(summary, 'publish_attempted');
-const acked = metricCount(summary, 'publish_acked');
+const attempted = metricCount(summary, 'iterations');
+const acked = metricCount(summary, 'checks');
 const dropped = metricCount(summary, 'dropped_iterations');
 const achieved = attempted / seconds;
 const deviation = achieved / rate - 1;
@@ -51,7 +51,7 @@ const fidelityMet = Math.abs(deviation) <= RATE_TOLERANCE && dropped === 0;
 const rssMet = rss.maxMb <= RSS_GOAL_MB;
 
 out(`run ${relative(PROJECT_ROOT, run.runDir)}: k6-ha exited ${run.code}`);
-out(`publish_attempted ${attempted} in ${seconds} s → ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} % from ${rate}/s), acked ${acked}, dropped_iterations ${dropped}`);
+out(`events sent ${attempted} in ${seconds} s → ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} % from ${rate}/s), acked ${acked}, dropped_iterations ${dropped}`);
 if (loadWindow !== null) out(`setup() → teardown() on the timeline: ${loadWindow.toFixed(2)} s (includes the last in-flight requests)`);
 out(`k6-ha run process RSS: max ${rss.maxMb} MB, median ${rss.medianMb} MB over ${rss.samples} samples (VmHWM ${rss.hwmMb} MB); baseline node -e ${baseline.nodeMb} MB, node --import tsx ${baseline.nodeTsxMb} MB`);
 out(`RESULT fidelity: ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} %), dropped ${dropped} (goal within ±${RATE_TOLERANCE * 100} % and 0 dropped: ${fidelityMet ? 'met' : 'NOT met'})`);

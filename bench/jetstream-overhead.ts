@@ -42,9 +42,11 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 const url = __ENV.PUBLISH_URL;
 const tag = 'r' + Date.now().toString(36);
+let scenario = null;
 export default function () {
-  const seq = exec.scenario.iterationInTest;
-  http.post(url, JSON.stringify({ seq, vu: exec.vu.idInTest, sentAt: Date.now() }), {
+  if (scenario === null) scenario = exec.scenario;
+  const seq = scenario.iterationInTest;
+  http.post(url, JSON.stringify({ seq, vu: __VU, sentAt: Date.now() }), {
     headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': tag + '-' + seq,
       'ce-type': 'order.created.v1', 'ce-source': 'k6-ha', 'ce-time': new Date().toISOString() },
     timeout: '5s', tags: { name: 'publish' } });

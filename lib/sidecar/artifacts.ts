@@ -90,7 +90,7 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
   }
   if (norm !== null) {
     const m = (name: string, key: string): string => n(norm.metrics[name]?.values[key]);
-    lines.push('## k6', '', `- http_reqs ${m('http_reqs', 'count')}, iterations ${m('iterations', 'count')}, dropped_iterations ${m('dropped_iterations', 'count')}`, `- publish latency p95 ${m('publish_latency', 'p(95)')} ms, max ${m('publish_latency', 'max')} ms`, '');
+    lines.push('## k6', '', `- http_reqs ${m('http_reqs', 'count')}, iterations ${m('iterations', 'count')}, dropped_iterations ${m('dropped_iterations', 'count')}`, `- publish latency p95 ${m('http_req_duration{name:publish}', 'p(95)')} ms, max ${m('http_req_duration{name:publish}', 'max')} ms`, '');
   }
   if (report.notes.length > 0) lines.push('## Notes', '', ...report.notes.map((x) => `- ${x}`), '');
   lines.push('## Timeline', '', '| t | source | event | target | detail |', '|---:|---|---|---|---|');

@@ -205,13 +205,13 @@ export class Sidecar {
     return { metrics, accounting: this.accounting as Accounting, notes: this.notes };
   }
 
-  /** Asks k6's REST API for publish_attempted until two reads agree (samples arrive in batches). */
+  /** Asks k6's REST API for `iterations` (one publish each) until two reads agree (samples arrive in batches). */
   private async attemptedFromK6(): Promise<number | null> {
     if (this.opts.k6ApiUrl === null) return null;
     let previous: number | null = null;
     for (let i = 0; i < 20; i++) {
       try {
-        const res = await fetch(`${this.opts.k6ApiUrl}/v1/metrics/publish_attempted`, { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(`${this.opts.k6ApiUrl}/v1/metrics/iterations`, { signal: AbortSignal.timeout(2000) });
         const body = (await res.json()) as { data?: { attributes?: { sample?: { count?: number } } } };
         const count = body.data?.attributes?.sample?.count;
         if (typeof count === 'number') {

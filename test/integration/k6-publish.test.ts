@@ -25,7 +25,7 @@ describe('k6-ha run steady-state (real k6, real 3-node cluster)', { timeout: 240
       assert.equal(value, a.attempted, `${name} equals the events sent`);
     }
     assert.deepEqual([a.lost, a.duplicates, a.sinkDuplicates, a.unexpected, a.missingAtSink, a.failed, a.unknown], [0, 0, 0, 0, 0, 0, 0]);
-    assert.equal(summary.metrics['publish_attempted']?.values['count'], a.attempted, "k6's own counter agrees");
+    assert.equal(summary.metrics['iterations']?.values['count'], a.attempted, "k6's own count agrees");
     assert.match(res.stdout, /accounting \(by event id\)/);
     assert.ok(existsSync(join(runDir, 'report.md')) && existsSync(join(runDir, 'junit.xml')));
     assert.match(readFileSync(join(runDir, 'junit.xml'), 'utf8'), /failures="0"/);
@@ -52,8 +52,8 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout + res.stderr, /no SIDECAR_URL/);
     const summary = readJson<{ metrics: Record<string, { values: Record<string, number> }> }>(out);
-    const sent = summary.metrics['publish_attempted']?.values['count'] ?? -1;
-    assert.equal(summary.metrics['publish_acked']?.values['count'], sent);
+    const sent = summary.metrics['iterations']?.values['count'] ?? -1;
+    assert.equal(summary.metrics['checks']?.values['passes'], sent, 'every publish acked');
     const after = (await (await stack.jsm()).streams.info(stack.stream)).state.last_seq;
     assert.equal(after - before, sent, 'stream delta equals events sent');
   });
@@ -69,9 +69,9 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
     const res = await startProcess(k6, ['run', '--quiet', '--new-machine-readable-summary', '-e', `PUBLISH_URL=${stack.publishUrl}`, '-e', 'RATE=20', '-e', 'DURATION=2s', '-e', `SUMMARY_JSON=${out}`, SCRIPT]).result;
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /machine-readable summary/);
-    assert.match(res.stdout, /publish_latency\.+ avg=[\d.]+ms/);
+    assert.match(res.stdout, /http_req_duration\{name:publish\}\.+ avg=[\d.]+ms/);
     const summary = readJson<{ results: { metrics: Array<{ name: string; values: Record<string, number> }> }; accounting: unknown }>(out);
-    const attempted = summary.results.metrics.find((m) => m.name === 'publish_attempted')?.values['count'];
+    const attempted = summary.results.metrics.find((m) => m.name === 'iterations')?.values['count'];
     assert.ok(attempted !== undefined && attempted >= 39, `sent ${attempted}`);
     assert.ok('accounting' in summary, 'the k6-ha sections are merged into the same document');
   });

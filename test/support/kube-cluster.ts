@@ -88,10 +88,11 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   const keep = opts.keep ?? (!ownDir || process.env["K6HA_KUBE_KEEP"] === "1");
 
   // K6HA_KUBE_OWNER_PID: up.sh starts a watchdog that tears the cluster down
-  // if this process dies without calling stop().
+  // (and removes a temp dir) if this process dies without calling stop().
   const up = await run(join(SCRIPTS, "up.sh"), [dir], {
     ...process.env,
     K6HA_KUBE_OWNER_PID: String(process.pid),
+    K6HA_KUBE_WATCHDOG_PURGE: keep ? "0" : "1",
   });
   if (up.code !== 0) {
     throw new Error(`scripts/kube/up.sh ${dir} failed (exit ${up.code}); logs in ${dir}:\n${tail(up.output)}`);
