@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /(?:lib\/cli\/main\.ts|bin\/k6-ha(?:\.js)?)$/.test(process.argv[1]);
+const invokedDirectly = process.argv[1] !== undefined && /(?:lib\/cli\/main\.ts|build\/k6-ha\.mjs|bin\/k6-ha(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   const code = await main(process.argv);
   // Exit explicitly once output is flushed: a lingering socket must not keep a finished run alive.

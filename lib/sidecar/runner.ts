@@ -187,8 +187,11 @@ function relayK6Log(stream: Readable, file: string, log: (l: string) => void): v
 
 /** Prints chaos-relevant timeline events as they happen: the progress of a long run. */
 function echoTimeline(sidecar: Sidecar, log: (l: string) => void): void {
+  let done = false;
   sidecar.timeline.onEvent((e) => {
-    if (e.kind === 'sample' || e.source === 'k6' && e.kind === 'errors-began' && e.offset_ms === null) return;
+    // After the sidecar stopped, the stack's shutdown is bookkeeping, not progress.
+    if (done || e.kind === 'sample') return;
+    if (e.source === 'sidecar' && e.kind === 'stopped') done = true;
     const at = e.offset_ms === null ? '' : `t+${(e.offset_ms / 1000).toFixed(1)}s `;
     const detail = Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
     log(`${at}${e.source} ${e.kind}${e.target ? ` ${e.target}` : ''}${detail ? ` (${detail})` : ''}`);

@@ -2,13 +2,26 @@
 // people who want to look inside the stream). Prefers .tools/bin, then PATH when the version
 // fits, then builds from the Go module proxy with `go` into .tools/bin.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const PROJECT_ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+/** The directory holding k6-ha's package.json: found upwards, so it is right from lib/ and from the bundled build/k6-ha.mjs alike. */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && /"name":\s*"k6-ha"/.test(readFileSync(pkg, 'utf8'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find k6-ha's package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+export const PROJECT_ROOT = findProjectRoot();
 /** Overridable so tests can see what a machine without the tools gets. */
 export const TOOLS_BIN = process.env['K6HA_TOOLS_BIN'] ?? join(PROJECT_ROOT, '.tools', 'bin');
 
