@@ -202,7 +202,8 @@ export class LocalStack implements LocalStackHandle {
         } catch {
           await jsm.consumers.add(this.stream, {
             durable_name: this.consumer,
-            ack_policy: AckPolicy.Explicit,
+            // The sink acks a batch at a time (see sink.ts); ack floor = "consumed" either way.
+            ack_policy: AckPolicy.All,
             deliver_policy: DeliverPolicy.All,
             ack_wait: nanos(30_000),
             max_ack_pending: 5000,

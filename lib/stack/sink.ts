@@ -4,7 +4,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 
 export interface SinkOptions {
   natsUrls: string[];
@@ -76,11 +76,27 @@ export class Sink {
       try {
         const consumer = await js.consumers.get(this.opts.stream, this.opts.consumer);
         this.messages = await consumer.consume({ max_messages: 500 });
-        for await (const msg of this.messages) {
-          this.record(msg.headers?.get('ce-id') || `seq-${msg.seq}`, true);
-          // Recorded durably before the ack: an acked message is never missing from the record.
+        // The consumer acks "all up to here" (AckPolicy.All): one ack per batch instead of one per
+        // message keeps the replicated consumer state cheap. Always recorded durably first.
+        let last: JsMsg | null = null;
+        let unacked = 0;
+        const ackLast = (): void => {
+          if (last === null) return;
           this.flush();
-          msg.ack();
+          last.ack();
+          last = null;
+          unacked = 0;
+        };
+        const ackTimer = setInterval(ackLast, 100);
+        try {
+          for await (const msg of this.messages) {
+            this.record(msg.headers?.get('ce-id') || `seq-${msg.seq}`, true);
+            last = msg;
+            if (++unacked >= 100) ackLast();
+          }
+        } finally {
+          clearInterval(ackTimer);
+          ackLast();
         }
       } catch (err) {
         process.stderr.write(`sink: consume failed, retrying: ${(err as Error).message}\n`);
