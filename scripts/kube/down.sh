@@ -36,27 +36,63 @@ if [[ -f "$DIR/pids" ]]; then
   done <"$DIR/pids"
 fi
 
-# Reverse start order: watchdog, kwok, scheduler, controller-manager, apiserver, etcd.
-for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-  name=${NAMES[$i]}; pid=${PIDS[$i]}
-  if ours "$pid"; then
-    kube_log "stopping $name (process group $pid)"
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    deadline=$(( $(date +%s) + GRACE_SECONDS ))
-    while group_alive "$pid" && (( $(date +%s) < deadline )); do sleep 0.2; done
-    if group_alive "$pid"; then
-      kube_log "$name did not stop within ${GRACE_SECONDS}s; sending SIGKILL"
-      kill -KILL -- "-$pid" 2>/dev/null || true
+# stop_groups NAME=PID... : SIGTERM all the groups at once, wait up to
+# GRACE_SECONDS for all of them, then SIGKILL whatever is left.
+SELF_PGID="$(ps -o pgid= $$ | tr -d ' ')"
+stop_groups() {
+  local entry name pid live=()
+  for entry in "$@"; do
+    name=${entry%%=*}; pid=${entry#*=}
+    # The watchdog execs this script when its owner dies: do not kill ourselves.
+    [[ "$pid" == "$$" || "$pid" == "$SELF_PGID" ]] && continue
+    if ours "$pid"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      # A test may have frozen it (kill -STOP): it must run to handle SIGTERM.
+      kill -CONT -- "-$pid" 2>/dev/null || true
+      live+=("$entry")
+    elif group_alive "$pid"; then
+      # The leader is gone (or is not ours) but its group may have children left.
+      local p leftovers=""
+      for p in $(ps -o pid= -g "$pid" 2>/dev/null); do ours "$p" && leftovers+=" $p"; done
+      if [[ -n "$leftovers" ]]; then
+        kube_log "killing leftover processes of $name:$leftovers"
+        kill -KILL $leftovers 2>/dev/null || true
+      fi
     fi
-  elif group_alive "$pid"; then
-    # The leader is gone (or is not ours) but its group may have children left.
-    leftovers=$(ps -o pid= -g "$pid" 2>/dev/null | while read -r p; do ours "$p" && echo "$p"; done || true)
-    if [[ -n "$leftovers" ]]; then
-      kube_log "killing leftover processes of $name: $(echo $leftovers)"
-      kill -KILL $leftovers 2>/dev/null || true
+  done
+  ((${#live[@]} > 0)) || return 0
+  kube_log "stopping ${live[*]%%=*}"
+  local deadline=$(( $(date +%s) + GRACE_SECONDS )) any
+  while :; do
+    any=false
+    for entry in "${live[@]}"; do group_alive "${entry#*=}" && any=true; done
+    $any || break
+    if (( $(date +%s) >= deadline )); then
+      for entry in "${live[@]}"; do
+        if group_alive "${entry#*=}"; then
+          kube_log "${entry%%=*} did not stop within ${GRACE_SECONDS}s; sending SIGKILL"
+          kill -KILL -- "-${entry#*=}" 2>/dev/null || true
+        fi
+      done
+      break
     fi
-  fi
+    sleep 0.1
+  done
+}
+
+# The watchdog first (so it does not start a second down.sh), then every
+# component at once, etcd last (the apiserver shuts down faster with etcd up).
+first=(); middle=(); last=()
+for ((i = 0; i < ${#PIDS[@]}; i++)); do
+  case "${NAMES[$i]}" in
+    watchdog) first+=("${NAMES[$i]}=${PIDS[$i]}") ;;
+    etcd) last+=("${NAMES[$i]}=${PIDS[$i]}") ;;
+    *) middle+=("${NAMES[$i]}=${PIDS[$i]}") ;;
+  esac
 done
+stop_groups "${first[@]}"
+stop_groups "${middle[@]}"
+stop_groups "${last[@]}"
 
 # Belt and braces: any process running one of our binaries (.tools/kube/...)
 # with DIR in its command line.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings for scripts/kube/*.sh. Source it, do not execute it.
 #
 # Pinned versions. Every one of these was probed against proxy.golang.org
