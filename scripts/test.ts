@@ -29,5 +29,8 @@ if (only.length === 0) {
 }
 step('build scenarios', process.execPath, ['scripts/build.mjs']);
 step('tools (k6, nats-server: found or built into .tools/bin)', process.execPath, ['--import', 'tsx', 'scripts/setup.ts']);
+// The Kubernetes driver's tests run against a real kube-apiserver (+ etcd, controller-manager,
+// scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache).
+step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
 const files = only.length > 0 ? only : [...testFiles('unit'), ...testFiles('integration')];
 step(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files]);
