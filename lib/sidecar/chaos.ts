@@ -4,7 +4,8 @@
 // cancels what is still pending while restore() brings back every member we took down.
 import { parseDurationMs } from '../shared/env-parse.ts';
 import type { StackMember } from '../stack/stack.ts';
-import { actionId, type ChaosAction } from './experiment.ts';
+import { executeCommandAction } from './command-action.ts';
+import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction } from './experiment.ts';
 import type { Timeline } from './timeline.ts';
 
 export class PlanRefusedError extends Error {
@@ -50,9 +51,15 @@ export interface ResolvedPreview {
   note: string;
 }
 
-function selectorText(a: ChaosAction): string {
+/** `leaderOf=sap`, `nodeOf(leaderOf=sap),notNodeOf(name=x)`, `deployment=api`: how a target reads on the timeline. */
+function describeTarget(t: Record<string, unknown>): string {
+  return Object.entries(t).map(([k, v]) => (v !== null && typeof v === 'object' ? `${k}(${describeTarget(v as Record<string, unknown>)})` : `${k}=${String(v)}`)).join(',');
+}
+
+export function selectorText(a: ChaosAction): string {
   if (a.action === 'wait') return `until ${a.until}`;
-  return Object.entries(a.target).map(([k, v]) => `${k}=${v}`).join(',');
+  if (a.action === 'command') return `command=${a.command[0] ?? ''}`;
+  return describeTarget(a.target);
 }
 
 /** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
@@ -62,7 +69,11 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
     const id = actionId(a, i);
     let candidates: string[] = [];
     let note = '';
-    if (a.action !== 'wait') {
+    if (a.action === 'command') {
+      note = `runs locally: ${a.command.join(' ')}`;
+    } else if (!isLocalAction(a) && a.action !== 'wait') {
+      problems.push(`plan[${i}] (${id}): ${a.action} needs a kubernetes target`);
+    } else if (a.action !== 'wait') {
       const t = a.target;
       if ('name' in t) {
         candidates = world.memberNames.includes(t.name) ? [t.name] : [];
@@ -223,7 +234,7 @@ export class LocalMemberDriver implements ChaosDriver {
     return m;
   }
 
-  private async resolve(action: Extract<ChaosAction, { target: unknown }>): Promise<{ targets: string[]; leader: string | null }> {
+  private async resolve(action: LocalChaosAction): Promise<{ targets: string[]; leader: string | null }> {
     const t = action.target;
     let matches: string[];
     let leader: string | null = null;
@@ -251,6 +262,11 @@ export class LocalMemberDriver implements ChaosDriver {
       ctx.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, { action_id: ctx.id, until: action.until, waited_ms: Date.now() - started });
       return;
     }
+    if (action.action === 'command') {
+      await executeCommandAction(action, ctx);
+      return;
+    }
+    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, wiped or started`);
     const { targets, leader } = await this.resolve(action);
     const members = targets.map((n) => this.member(n));
     ctx.markExecuted(targets, leader ?? this.world.currentLeader());

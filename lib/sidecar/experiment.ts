@@ -18,6 +18,34 @@ const selector = z.union([
   z.object({ labelSelector: z.string().min(1) }).strict(),
 ], { message: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' });
 
+/** Kubernetes names (RFC 1123 subdomain); checked here so a typo fails before anything starts. */
+const kubeName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'a Kubernetes name (lower-case letters, digits, - and .)' }).max(253);
+/** The namespace of a selector; the first of target.namespaces when left out. */
+const namespaceField = { namespace: kubeName.optional() };
+
+/** Pods: by name, by label selector, or the pod of a JetStream stream leader (or of its followers). */
+export const podSelectorSchema = z.union([
+  z.object({ name: kubeName, ...namespaceField }).strict(),
+  z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
+  z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
+  z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
+], { message: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' });
+export type PodSelector = z.infer<typeof podSelectorSchema>;
+
+/** Nodes: by name, by label, or the node(s) hosting some pods; `notNodeOf` excludes the nodes of other pods. */
+export const nodeSelectorSchema = z.union([
+  z.object({ name: kubeName }).strict(),
+  z.object({ labelSelector: z.string().min(1), notNodeOf: podSelectorSchema.optional() }).strict(),
+  z.object({ nodeOf: podSelectorSchema, notNodeOf: podSelectorSchema.optional() }).strict(),
+], { message: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' });
+export type NodeSelector = z.infer<typeof nodeSelectorSchema>;
+
+export const workloadSelectorSchema = z.union([
+  z.object({ deployment: kubeName, ...namespaceField }).strict(),
+  z.object({ statefulSet: kubeName, ...namespaceField }).strict(),
+], { message: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' });
+export type WorkloadSelector = z.infer<typeof workloadSelectorSchema>;
+
 const base = {
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   at: duration,
@@ -29,16 +57,97 @@ const targeted = {
   /** one (the first match, sorted by name) or every match; the blast-radius cap applies to the count */
   pick: z.enum(['one', 'all']).default('one'),
 };
+const pick = z.enum(['one', 'all']).default('one');
+const SIGNALS = ['TERM', 'INT', 'QUIT', 'HUP', 'KILL', 'USR1', 'USR2', 'ABRT', 'SEGV'] as const;
 
 export const actionSchema = z.discriminatedUnion('action', [
+  // local targets: stack members are processes
   z.object({ ...targeted, action: z.literal('kill'), restartAfter: duration.optional() }).strict(),
   z.object({ ...targeted, action: z.literal('stop'), restartAfter: duration.optional() }).strict(),
   z.object({ ...targeted, action: z.literal('restart'), delay: duration.default('0s') }).strict(),
   z.object({ ...targeted, action: z.literal('wipe'), restartAfter: duration.default('0s') }).strict(),
   z.object({ ...targeted, action: z.literal('start') }).strict(),
+  // any target
   z.object({ ...base, action: z.literal('wait'), until: z.enum(['leader', 'recovered']).default('recovered'), timeout: duration.default('2m') }).strict(),
+  z.object({
+    ...base,
+    action: z.literal('command'),
+    /** argv, run without a shell (use ["sh", "-c", "…"] for one), from the project directory */
+    command: z.array(z.string().min(1)).min(1),
+    timeout: duration.default('2m'),
+    env: z.record(z.string(), z.string()).default({}),
+    /** the exit code that counts as success; another one fails the action (recorded either way) */
+    expectExitCode: z.number().int().min(0).max(255).default(0),
+  }).strict(),
+  // kubernetes targets
+  z.object({ ...base, action: z.literal('deletePod'), target: podSelectorSchema, pick, gracePeriod: duration.optional() }).strict(),
+  z.object({
+    ...base,
+    action: z.literal('deleteNode'),
+    target: nodeSelectorSchema,
+    pick,
+    /** taint node.kubernetes.io/out-of-service first (non-graceful node shutdown): its pods go at once
+     * instead of after the pod GC's 40–80 s, as when the VM behind the node is gone */
+    outOfService: z.boolean().default(false),
+  }).strict(),
+  z.object({ ...base, action: z.literal('cordon'), target: nodeSelectorSchema, pick, uncordonAfter: duration.optional() }).strict(),
+  z.object({ ...base, action: z.literal('uncordon'), target: nodeSelectorSchema, pick }).strict(),
+  z.object({
+    ...base,
+    action: z.literal('drain'),
+    target: nodeSelectorSchema,
+    pick,
+    /** how long evictions refused by a PodDisruptionBudget (429) are retried before the drain fails */
+    timeout: duration.default('2m'),
+    gracePeriod: duration.optional(),
+    uncordonAfter: duration.optional(),
+  }).strict(),
+  z.object({
+    ...base,
+    action: z.literal('scale'),
+    target: workloadSelectorSchema,
+    replicas: z.number().int().min(0),
+    /** scale back to the replicas found before the action after this long */
+    restoreAfter: duration.optional(),
+  }).strict(),
+  z.object({ ...base, action: z.literal('rolloutRestart'), target: workloadSelectorSchema }).strict(),
+  z.object({ ...base, action: z.literal('waitRollout'), target: workloadSelectorSchema, timeout: duration.default('5m') }).strict(),
+  z.object({
+    ...base,
+    action: z.literal('execKill'),
+    target: podSelectorSchema,
+    pick,
+    container: kubeName.optional(),
+    /** `kill -s <signal> 1` in the container (PID 1 is the main process) */
+    signal: z.enum(SIGNALS).default('TERM'),
+    /** instead of kill: a command that makes the main process exit, e.g. an app's "die with code 1" endpoint */
+    command: z.array(z.string().min(1)).min(1).optional(),
+    /** the exit code the container should report (lastState.terminated.exitCode); a mismatch is noted */
+    expectExitCode: z.number().int().min(0).max(255).optional(),
+    /** kill this many times, each after the container is running again (the s3gw restart probe) */
+    times: z.number().int().min(1).max(100).default(1),
+    /** pause after the container is back before the next kill */
+    interval: duration.default('0s'),
+    /** how long to wait for the container to run again (CrashLoopBackOff reaches 5 minutes) */
+    restartTimeout: duration.default('10m'),
+  }).strict(),
 ]);
 export type ChaosAction = z.infer<typeof actionSchema>;
+
+export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start'] as const;
+export const KUBERNETES_ACTIONS = ['deletePod', 'deleteNode', 'cordon', 'uncordon', 'drain', 'scale', 'rolloutRestart', 'waitRollout', 'execKill'] as const;
+export const COMMON_ACTIONS = ['wait', 'command'] as const;
+export type LocalChaosAction = Extract<ChaosAction, { action: (typeof LOCAL_ACTIONS)[number] }>;
+export type KubernetesChaosAction = Extract<ChaosAction, { action: (typeof KUBERNETES_ACTIONS)[number] }>;
+export type CommandAction = Extract<ChaosAction, { action: 'command' }>;
+
+export function isLocalAction(a: ChaosAction): a is LocalChaosAction {
+  return (LOCAL_ACTIONS as readonly string[]).includes(a.action);
+}
+
+export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
+  return (KUBERNETES_ACTIONS as readonly string[]).includes(a.action);
+}
 
 const localTarget = z.object({
   kind: z.literal('local'),
@@ -50,13 +159,22 @@ const localTarget = z.object({
 
 const kubernetesTarget = z.object({
   kind: z.literal('kubernetes'),
-  /** the kube context that must be current (or passed with --context) */
+  /** the kube context that must be current (or passed with --context); anything else is refused */
   context: z.string().min(1),
-  namespaces: z.array(z.string().min(1)).min(1),
-  /** how pods are named for JetStream server names, e.g. statefulset pods eventing-nats-0.. */
-  natsUrl: z.string().optional(),
+  /** the only namespaces the plan may touch; the first is the default of every selector */
+  namespaces: z.array(kubeName).min(1),
+  /** NATS client URL for JetStream's view (leaderOf, leader changes, accounting), e.g. a port-forward */
+  natsUrl: z.string().regex(/^(nats|tls|wss?):\/\/\S+$/, { message: 'a NATS URL such as nats://127.0.0.1:4222' }).optional(),
+  /** the stream under test and the consumer whose progress counts as "consumed" */
+  stream: z.string().min(1).default('sap'),
+  consumer: z.string().min(1).optional(),
+  /** JetStream server name → pod name, where they differ (in the NATS helm chart server_name = pod name) */
+  serverPods: z.record(z.string(), kubeName).default({}),
+  /** deleteNode is refused unless this is true */
   allowNodeDeletion: z.boolean().default(false),
-}).passthrough();
+  /** the sink's /ids endpoint (k6-ha's sink), when there is one to ask */
+  sinkUrl: z.string().url().optional(),
+}).strict();
 
 const envValue = z.union([z.string(), z.number()]).transform(String);
 
@@ -171,11 +289,62 @@ function checkPlanConsistency(exp: Experiment, file: string): void {
   exp.plan.forEach((a, i) => {
     const at = parseDurationMs(`plan[${i}].at`, a.at);
     if (runMs !== null && at >= runMs) problems.push(`plan[${i}].at: ${JSON.stringify(a.at)} is not allowed — expected an offset before the end of the load (DURATION ${durationText})`);
-    if (a.action !== 'wait' && 'target' in a && exp.target.kind === 'local' && 'labelSelector' in a.target) {
-      problems.push(`plan[${i}].target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`);
-    }
+    problems.push(...targetKindProblems(exp, a, `plan[${i}]`));
   });
   if (problems.length > 0) throw new ExperimentError(`invalid experiment ${file}:\n  ${problems.join('\n  ')}`, file);
+}
+
+/** The pod selectors inside a kubernetes action's target (a node selector may name pods too). */
+export function podSelectorsOf(a: KubernetesChaosAction): PodSelector[] {
+  switch (a.action) {
+    case 'deletePod':
+    case 'execKill':
+      return [a.target];
+    case 'deleteNode':
+    case 'cordon':
+    case 'uncordon':
+    case 'drain': {
+      const t = a.target;
+      const not = 'notNodeOf' in t && t.notNodeOf !== undefined ? [t.notNodeOf] : [];
+      return 'nodeOf' in t ? [t.nodeOf, ...not] : not;
+    }
+    default:
+      return [];
+  }
+}
+
+/** The namespaces a kubernetes action's selectors name (a missing one is the default). */
+export function selectorNamespaces(a: KubernetesChaosAction, defaultNamespace: string): string[] {
+  if (a.action === 'scale' || a.action === 'rolloutRestart' || a.action === 'waitRollout') return [a.target.namespace ?? defaultNamespace];
+  return podSelectorsOf(a).map((p) => p.namespace ?? defaultNamespace);
+}
+
+/** Actions for the other kind of target, namespaces outside the allow-list, and node deletion without consent. */
+function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string[] {
+  const kind = exp.target.kind;
+  if (kind === 'local') {
+    if (isKubernetesAction(a)) return [`${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`];
+    if (isLocalAction(a) && 'labelSelector' in a.target) return [`${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`];
+    return [];
+  }
+  if (isLocalAction(a)) {
+    const hint = a.action === 'kill' || a.action === 'stop' || a.action === 'restart' ? 'deletePod, execKill or scale' : a.action === 'wipe' ? 'deleteNode or deletePod' : 'scale';
+    return [`${at}.action: "${a.action}" is for target kind "local" (processes of the embedded stack); target.kind is "kubernetes" — use ${hint}`];
+  }
+  if (!isKubernetesAction(a)) return [];
+  const t = exp.target;
+  const problems: string[] = [];
+  for (const ns of selectorNamespaces(a, t.namespaces[0] as string)) {
+    if (!t.namespaces.includes(ns)) problems.push(`${at}.target: namespace ${JSON.stringify(ns)} is not allowed — expected one of target.namespaces (${t.namespaces.join(', ')})`);
+  }
+  if (podSelectorsOf(a).some((p) => 'leaderOf' in p || 'notLeaderOf' in p) && t.natsUrl === undefined) {
+    problems.push(`${at}.target: leaderOf/notLeaderOf need JetStream's view — set target.natsUrl (e.g. nats://127.0.0.1:4222 through kubectl port-forward)`);
+  }
+  if (a.action === 'deleteNode' && !t.allowNodeDeletion) {
+    problems.push(`${at}.action: "deleteNode" is refused — set target.allowNodeDeletion to true to allow deleting Nodes of context ${JSON.stringify(t.context)}`);
+  }
+  if (a.action === 'execKill' && a.command !== undefined && a.signal !== 'TERM') problems.push(`${at}: give either signal or command, not both`);
+  return problems;
 }
 
 export function actionId(action: ChaosAction, index: number): string {
