@@ -20,6 +20,7 @@ import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { sidecarFinish, sidecarReportOutcome, sidecarStart } from '../lib/k6/sidecar-client.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
+import { metricCount } from '../lib/k6/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
@@ -120,6 +121,14 @@ export function handleSummary(data: unknown): Record<string, string> {
     sidecarUrl: config.sidecarUrl,
     summaryJsonPath: summaryJsonPath(),
     notAckedCounters: ['publish_failed', 'publish_unknown'],
+    // The publishing figures, from k6's own metrics: one publish per iteration, acks = check passes.
+    derived: (s) => ({
+      publish_attempted: metricCount(s, 'iterations'),
+      publish_acked: s.checks.find((c) => c.name === statusCheck)?.passes ?? 0,
+      publish_failed: metricCount(s, 'publish_failed'),
+      publish_unknown: metricCount(s, 'publish_unknown'),
+      publish_latency_p95_ms: s.metrics['http_req_duration{name:publish}']?.values['p(95)'] ?? null,
+    }),
     metrics: [
       'iterations', 'checks', 'publish_failed', 'publish_unknown', 'http_req_duration{name:publish}',
       'http_reqs', 'dropped_iterations', 'vus_max',

@@ -3,7 +3,7 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
-import { metricCount, normalizeSummary, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
+import { metricCount, normalizeSummary, type NormalizedSummary, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
 
 export interface SummaryOptions {
   scenario: string;
@@ -13,6 +13,9 @@ export interface SummaryOptions {
   summaryJsonPath: string | undefined;
   /** Counters whose sum is the number of non-acked outcomes k6 saw, to cross-check what the sidecar heard. */
   notAckedCounters: string[];
+  /** Figures derived from k6's own metrics (not sampled separately, which would cost k6 CPU per
+   * iteration): printed as one block and stored under `k6ha.derived` in the summary JSON. */
+  derived?: (summary: NormalizedSummary) => Record<string, number | null>;
 }
 
 export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<string, string> {
@@ -33,6 +36,10 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     `\n█ k6-ha ${opts.scenario}${report ? ` — run ${report.runId}, plan ${report.planName}` : ''} (${norm.shape} summary)\n`,
     renderMetrics(norm, opts.metrics),
   ];
+  const derived = opts.derived?.(norm) ?? null;
+  if (derived !== null) {
+    sections.push(`\n  ${Object.entries(derived).map(([k, v]) => `${k}=${v === null ? '-' : Number.isInteger(v) ? v : v.toFixed(2)}`).join('  ')}`);
+  }
   if (norm.checks.length > 0) {
     sections.push('\n  checks:');
     for (const c of norm.checks) sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
@@ -49,7 +56,7 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     timeline: report?.timeline ?? [],
     accounting,
     recovery: report?.recovery ?? [],
-    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, notes },
+    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, derived, notes },
   };
   const out: Record<string, string> = { stdout: text };
   if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);

@@ -142,7 +142,14 @@ export function writeArtifacts(input: ArtifactInput): void {
     timeline: input.report.timeline,
     accounting: input.report.accounting,
     recovery: input.report.recovery,
-    k6ha: { runId: input.report.runId, experiment: input.experiment.name, thresholds: input.experiment.thresholds, k6ExitCode: input.k6ExitCode, notes: input.report.notes },
+    k6ha: {
+      ...(k6Data['k6ha'] as Record<string, unknown> | undefined),
+      runId: input.report.runId,
+      experiment: input.experiment.name,
+      thresholds: input.experiment.thresholds,
+      k6ExitCode: input.k6ExitCode,
+      notes: input.report.notes,
+    },
   };
   writeFileSync(join(input.runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(input.runDir, 'report.md'), renderReport(input, norm, gates));

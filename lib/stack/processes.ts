@@ -134,12 +134,14 @@ export class ManagedProcess extends EventEmitter {
     this.opts.registry.register(child.pid);
     this.child = child;
     this.expectedExit = false;
+    child.on('close', (code, signal) => {
+      log.end(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`);
+    });
     child.on('exit', (code, signal) => {
       const info: ExitInfo = { code, signal, at: Date.now() };
       this.lastExit = info;
       this.child = null;
-      log.write(`--- ${new Date(info.at).toISOString()} exit code=${code} signal=${signal}\n`);
-      log.end();
+      // The log ends on 'close', after the pipes drained: output can arrive after 'exit'.
       const waiters = this.exitWaiters;
       this.exitWaiters = [];
       for (const w of waiters) w(info);

@@ -73,6 +73,23 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /Total events sent by \*\*k6\*\*/);
   });
 
+  it('wipe: a follower loses its data (node lost with its volume), rejoins and catches up; nothing acked is lost', async () => {
+    const dir = scratchDir('wipe');
+    const file = writeExperiment(dir, base('t-wipe-follower', 3, [{ id: 'wipe-follower', at: '4s', action: 'wipe', target: { notLeaderOf: 'sap' }, restartAfter: '2s' }], { thresholds: 'ha-strict', env: { RATE: '100', DURATION: '16s', REQUEST_TIMEOUT: '3s' } }));
+    const res = await runCli(['run', file, '--out-dir', dir], { timeoutMs: 180_000 });
+    assert.equal(res.code, 0, `losing a follower's data must not cost acked events:\n${res.stdout}\n${res.stderr}`);
+    const runDir = onlyRunDir(dir);
+    const s = readJson<RunSummary>(join(runDir, 'summary.json'));
+    assert.equal(s.accounting.lost, 0);
+    assertConsistent(s.accounting, runDir);
+    const timeline = readTimeline(runDir);
+    const wiped = timeline.find((e) => e.kind === 'wiped')?.target;
+    assert.ok(wiped, 'the wipe ran');
+    assert.notEqual(wiped, s.recovery[0]?.leaderBefore, 'a follower, not the leader, was wiped');
+    assert.ok(timeline.some((e) => e.kind === 'restarted' && e.target === wiped));
+    assert.ok(s.recovery[0]?.recoverySeconds !== null, 'replicas current again and the consumer drained');
+  });
+
   it('kill -9 of the sidecar mid-run: timeline.jsonl stays intact, k6 finishes with a note, nothing is left running', async () => {
     const k6 = await requireK6();
     const dir = scratchDir('sidecar-kill');

@@ -26,6 +26,11 @@ describe('k6-ha run steady-state (real k6, real 3-node cluster)', { timeout: 240
     }
     assert.deepEqual([a.lost, a.duplicates, a.sinkDuplicates, a.unexpected, a.missingAtSink, a.failed, a.unknown], [0, 0, 0, 0, 0, 0, 0]);
     assert.equal(summary.metrics['iterations']?.values['count'], a.attempted, "k6's own count agrees");
+    const derived = (summary as unknown as { k6ha: { derived: Record<string, number> } }).k6ha.derived;
+    assert.equal(derived['publish_attempted'], a.attempted);
+    assert.equal(derived['publish_acked'], a.acked);
+    assert.equal(derived['publish_failed'], 0);
+    assert.ok((derived['publish_latency_p95_ms'] ?? 0) > 0, 'publish latency measured');
     assert.match(res.stdout, /accounting \(by event id\)/);
     assert.ok(existsSync(join(runDir, 'report.md')) && existsSync(join(runDir, 'junit.xml')));
     assert.match(readFileSync(join(runDir, 'junit.xml'), 'utf8'), /failures="0"/);
