@@ -24,7 +24,6 @@ import { check, sleep } from 'k6';
 import encoding from 'k6/encoding';
 import exec from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
-import { recordChaosMetrics } from '../lib/k6/chaos-metrics.ts';
 import { eventstoreConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import {
   ES_GATED_COUNTERS,
@@ -63,7 +62,8 @@ import {
   sentEvent,
   streamVerdict,
 } from '../lib/k6/eventstore-protocol.ts';
-import { sidecarFinish, sidecarReportOutcome, sidecarStart } from '../lib/k6/sidecar-client.ts';
+import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
+import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
@@ -98,23 +98,17 @@ export const options = {
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
 
-interface SetupData {
-  runTag: string;
-  sidecar: string | null;
-}
+type SetupData = SidecarSetupData;
 
 export function setup(): SetupData {
   // A zero sample per gated counter: `count==0` then judges a measured zero, not an absent metric.
   for (const counter of ES_GATED_COUNTERS) counter.add(0);
   preflight();
-  const runTag = `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-  if (config.sidecarUrl === undefined) {
-    console.log(`k6-ha: no SIDECAR_URL — plain load against ${config.esUrl}: no chaos plan; verification by read-back still runs`);
-    return { runTag, sidecar: null };
-  }
-  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO });
-  if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
-  return { runTag, sidecar: started === null ? null : config.sidecarUrl };
+  return startWithSidecar(
+    config.sidecarUrl,
+    { runTag: newRunTag(), scenario: SCENARIO },
+    `plain load against ${config.esUrl}: no chaos plan; verification by read-back still runs`,
+  );
 }
 
 /** Fails before any load when the server is unreachable or refuses the credentials. */
@@ -365,15 +359,7 @@ export default function streams(): void {
 }
 
 export function teardown(data: SetupData): void {
-  if (data.sidecar === null) return;
-  // k6 does not let teardown() read instance counters; the sidecar asks k6's REST API instead.
-  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
-  if (finished === null) {
-    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
-    return;
-  }
-  recordChaosMetrics(finished.metrics);
-  for (const note of finished.notes) console.log(`k6-ha: ${note}`);
+  finishWithSidecar(data);
 }
 
 export function handleSummary(data: unknown): Record<string, string> {

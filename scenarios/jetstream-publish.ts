@@ -14,11 +14,11 @@
 import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
-import { recordChaosMetrics } from '../lib/k6/chaos-metrics.ts';
 import { buildEventRequest, classifyStatus } from '../lib/k6/cloudevents.ts';
 import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
-import { sidecarFinish, sidecarReportOutcome, sidecarStart } from '../lib/k6/sidecar-client.ts';
+import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
+import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { metricCount } from '../lib/k6/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
@@ -55,20 +55,14 @@ export const options = {
   summaryTrendStats: ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
 
-interface SetupData {
-  runTag: string;
-  sidecar: string | null;
-}
+type SetupData = SidecarSetupData;
 
 export function setup(): SetupData {
-  const runTag = config.runTag ?? `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-  if (config.sidecarUrl === undefined) {
-    console.log('k6-ha: no SIDECAR_URL — plain load: no chaos plan, no accounting, no chaos_* metrics');
-    return { runTag, sidecar: null };
-  }
-  const started = sidecarStart(config.sidecarUrl, { runTag, scenario: SCENARIO, rate: config.rate });
-  if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
-  return { runTag, sidecar: started === null ? null : config.sidecarUrl };
+  return startWithSidecar(
+    config.sidecarUrl,
+    { runTag: config.runTag ?? newRunTag(), scenario: SCENARIO, rate: config.rate },
+    'plain load: no chaos plan, no accounting, no chaos_* metrics',
+  );
 }
 
 // exec.scenario builds a fresh object of Go accessors on every access (~70 µs); its getters read
@@ -105,14 +99,7 @@ export default function publish(data: SetupData): void {
 }
 
 export function teardown(data: SetupData): void {
-  if (data.sidecar === null) return;
-  const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
-  if (finished === null) {
-    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
-    return;
-  }
-  recordChaosMetrics(finished.metrics);
-  for (const note of finished.notes) console.log(`k6-ha: ${note}`);
+  finishWithSidecar(data);
 }
 
 export function handleSummary(data: unknown): Record<string, string> {
