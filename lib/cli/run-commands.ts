@@ -1,7 +1,8 @@
-// `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack.
+// `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack
+// or a Kubernetes cluster (target kind "kubernetes": --context, --namespace, --kubeconfig).
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { createRunDir, formatDryRun, prepareExperiment, runExperiment, startLocalTarget, type RunOptions } from '../sidecar/runner.ts';
+import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../sidecar/runner.ts';
 import { writeArtifacts } from '../sidecar/artifacts.ts';
 import { freePort } from '../stack/nats-cluster.ts';
 
@@ -14,6 +15,9 @@ interface RunFlags {
   outDir?: string;
   dryRun?: boolean;
   env?: string[];
+  context?: string;
+  namespace?: string;
+  kubeconfig?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -26,7 +30,10 @@ function withExperimentFlags(cmd: Command): Command {
     .option('--preset <name>', 'apply a preset from the experiment file, e.g. "seed" for the seed\'s 5–10 minute timings')
     .option('--thresholds <profile>', 'gate profile from thresholds/ (overrides the experiment)')
     .option('-e, --env <KEY=VALUE>', 'extra k6 environment (repeatable)', collect)
-    .option('-o, --out-dir <dir>', 'where run directories go', 'results');
+    .option('-o, --out-dir <dir>', 'where run directories go', 'results')
+    .option('--context <name>', 'kubernetes targets: the kube context to use; overrides target.context (any other context is refused)')
+    .option('--namespace <ns>', 'kubernetes targets: the only namespace the plan may touch (replaces target.namespaces)')
+    .option('--kubeconfig <file>', 'kubernetes targets: kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
 }
 
 function toRunOptions(file: string, flags: RunFlags): RunOptions {
@@ -39,6 +46,9 @@ function toRunOptions(file: string, flags: RunFlags): RunOptions {
   if (flags.outDir !== undefined) opts.outDir = flags.outDir;
   if (flags.dryRun !== undefined) opts.dryRun = flags.dryRun;
   if (flags.env !== undefined) opts.env = flags.env;
+  if (flags.context !== undefined) opts.context = flags.context;
+  if (flags.namespace !== undefined) opts.namespace = flags.namespace;
+  if (flags.kubeconfig !== undefined) opts.kubeconfig = flags.kubeconfig;
   return opts;
 }
 
@@ -46,10 +56,10 @@ export function registerRunCommands(program: Command): void {
   withExperimentFlags(
     program
       .command('run')
-      .description('run an experiment end to end: local stack + sidecar + real k6; exits with k6\'s code (99 = a gate failed)')
+      .description('run an experiment end to end: local stack or kubernetes cluster + sidecar + real k6; exits with k6\'s code (99 = a gate failed)')
       .argument('<experiment>', 'experiment file, e.g. experiments/steady-state.json'),
   )
-    .option('--dry-run', 'print the plan with resolved targets and exit; changes nothing')
+    .option('--dry-run', 'print the plan with resolved targets and exit; changes nothing (kubernetes: read-only API calls)')
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await runExperiment(toRunOptions(file, flags));
     });
@@ -63,10 +73,20 @@ export function registerRunCommands(program: Command): void {
     .option('--port <port>', 'control API port on 127.0.0.1 (default: random)', '0')
     .action(async (file: string, flags: RunFlags & { port: string }) => {
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
-      const { experiment } = prepareExperiment(toRunOptions(file, flags));
+      const runOptions = toRunOptions(file, flags);
+      const { experiment } = prepareExperiment(runOptions);
+      const kube = experiment.target.kind === 'kubernetes' ? await connectKubernetes(experiment, runOptions) : null;
+      if (kube !== null) {
+        try {
+          await kube.preview();
+        } catch (err) {
+          await kube.close();
+          throw err;
+        }
+      }
       const { runId, runDir } = createRunDir(experiment, flags.outDir);
       const k6ApiAddress = `127.0.0.1:${await freePort()}`;
-      const target = await startLocalTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, Number(flags.port));
+      const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, Number(flags.port), kube);
       const env = { ...target.stack.k6Env(), ...experiment.env, THRESHOLDS: experiment.thresholds, SIDECAR_URL: target.control.url };
       process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
       let stopping = false;

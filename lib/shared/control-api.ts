@@ -1,7 +1,7 @@
 // The sidecar's control API, shared by the k6 client (lib/k6/sidecar-client.ts) and the server
 // (lib/sidecar/control-server.ts). The base URL carries the per-run token as its first path segment:
 // http://127.0.0.1:<port>/<token>.
-import type { Accounting, ChaosMetricValues, RecoveryReport, TimelineEvent } from './types.ts';
+import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport, TimelineEvent } from './types.ts';
 
 export const CONTROL_PATHS = {
   start: '/v1/start',
@@ -57,6 +57,8 @@ export interface ReportResponse {
   accounting: Accounting | null;
   recovery: RecoveryReport[];
   notes: string[];
+  /** kubernetes targets only: pods rescheduled, restarts, events */
+  kubernetes?: KubernetesReport | null;
 }
 
 /** handleSummary(): the summary JSON that k6 produced, with our sections merged in. */

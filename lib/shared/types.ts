@@ -66,6 +66,72 @@ export interface RecoveryReport {
   leaderFailoverSeconds: number | null;
   /** Action → every replica current with lag 0 and the consumer drained. */
   recoverySeconds: number | null;
+  /** Kubernetes targets: action → the last replacement pod scheduled (the slowest pod of the action). */
+  rescheduleSeconds?: number | null;
+  /** Kubernetes targets: action → the last replacement pod Ready. */
+  readySeconds?: number | null;
+  /** Kubernetes targets: the longest wait of a replacement for its volume (FailedAttachVolume / Multi-Attach / FailedMount). */
+  volumeAttachSeconds?: number | null;
+}
+
+/** min / median / p95 / max over a series (nearest-rank percentiles), in seconds. */
+export interface SeriesStats {
+  count: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+}
+
+/** One pod hit by a chaos action (deleted, evicted, or gone with its node) and its replacement. */
+export interface PodRecovery {
+  actionId: string;
+  namespace: string;
+  pod: string;
+  node: string | null;
+  /** the replacement: the same name (StatefulSet) or a new pod of the same owner (ReplicaSet) */
+  replacement: string | null;
+  replacementNode: string | null;
+  /** action → the old pod object gone */
+  goneSeconds: number | null;
+  /** action → the replacement bound to a node */
+  rescheduleSeconds: number | null;
+  /** action → the replacement Ready */
+  readySeconds: number | null;
+  /** replacement scheduled → its volume attached (or its containers running), when volume events were seen */
+  volumeAttachSeconds: number | null;
+  /** FailedScheduling events of the replacement */
+  failedScheduling: number;
+  /** reasons of the volume events seen for the replacement, in order */
+  volumeEvents: string[];
+}
+
+/** Restarts of one container: durations (container finished → running again) and the kubelet's back-off. */
+export interface RestartSeries {
+  namespace: string;
+  pod: string;
+  container: string;
+  restarts: number;
+  durationsSeconds: number[];
+  stats: SeriesStats | null;
+  /** back-off announced in CrashLoopBackOff messages ("back-off 40s restarting failed container") */
+  backoffSeconds: number[];
+  /** each duration divided by the previous one: ~2 while the back-off doubles, ~1 at its 5-minute cap */
+  growth: number[];
+  exitCodes: number[];
+}
+
+/** What the cluster did during a run on a kubernetes target (summary.json `kubernetes`). */
+export interface KubernetesReport {
+  context: string;
+  namespaces: string[];
+  pods: PodRecovery[];
+  rescheduleSeconds: SeriesStats | null;
+  readySeconds: SeriesStats | null;
+  restarts: RestartSeries[];
+  /** event reasons seen during the run and how often (FailedAttachVolume, BackOff, FailedScheduling, …) */
+  eventReasons: Record<string, number>;
+  notes: string[];
 }
 
 /** Values teardown() records as k6 metrics; arrays become one sample per action. */

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeSummary, type NormalizedSummary } from '../k6/summary.ts';
 import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
+import type { KubernetesReport, SeriesStats } from '../shared/types.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 import type { Experiment } from './experiment.ts';
 
@@ -83,6 +84,7 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     }
     lines.push('');
   }
+  if (report.kubernetes !== undefined && report.kubernetes !== null) lines.push(...renderKubernetes(report.kubernetes));
   if (gates.length > 0) {
     lines.push('## Gates', '', '| | metric | threshold | why |', '|---|---|---|---|');
     for (const g of gates) lines.push(`| ${g.ok === null ? '?' : g.ok ? '✓' : '✗'} | \`${g.metric}\` | \`${g.threshold}\` | ${g.reason} |`);
@@ -100,6 +102,27 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     lines.push(`| ${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`} | ${e.source} | ${e.kind} | ${e.target ?? ''} | ${detail.replace(/\|/g, '\\|')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function renderKubernetes(k: KubernetesReport): string[] {
+  const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
+  const stats = (x: SeriesStats | null): string => (x === null ? '-' : `min ${x.min} s · median ${x.median} s · p95 ${x.p95} s · max ${x.max} s (${x.count})`);
+  const lines = ['## Kubernetes', '', `context \`${k.context}\`, namespaces ${k.namespaces.join(', ')}`, ''];
+  if (k.pods.length > 0) {
+    lines.push('| action | pod (node) | replacement (node) | gone | rescheduled | Ready | volume attach | FailedScheduling |', '|---|---|---|---:|---:|---:|---:|---:|');
+    for (const p of k.pods) {
+      lines.push(`| ${p.actionId} | ${p.namespace}/${p.pod} (${p.node ?? '?'}) | ${p.replacement ?? '-'} (${p.replacementNode ?? '-'}) | ${s(p.goneSeconds)} | ${s(p.rescheduleSeconds)} | ${s(p.readySeconds)} | ${s(p.volumeAttachSeconds)} | ${p.failedScheduling} |`);
+    }
+    lines.push('', `- time to reschedule: ${stats(k.rescheduleSeconds)}`, `- time to Ready: ${stats(k.readySeconds)}`, '');
+  }
+  for (const r of k.restarts) {
+    lines.push(`- restarts of ${r.namespace}/${r.pod} ${r.container}: ${r.restarts}, down ${r.durationsSeconds.join(', ') || '-'} s (${stats(r.stats)}); back-off ${r.backoffSeconds.join(', ') || '-'} s; exit codes ${r.exitCodes.join(', ') || '-'}`);
+  }
+  const reasons = Object.entries(k.eventReasons);
+  if (reasons.length > 0) lines.push(`- events: ${reasons.map(([r, n]) => `${r} ×${n}`).join(', ')}`);
+  if (k.notes.length > 0) lines.push(...k.notes.map((x) => `- ${x}`));
+  lines.push('');
+  return lines;
 }
 
 export function renderJunit(input: ArtifactInput, gates: Gate[]): string {
@@ -142,6 +165,7 @@ export function writeArtifacts(input: ArtifactInput): void {
     timeline: input.report.timeline,
     accounting: input.report.accounting,
     recovery: input.report.recovery,
+    ...(input.report.kubernetes === undefined || input.report.kubernetes === null ? {} : { kubernetes: input.report.kubernetes }),
     k6ha: {
       ...(k6Data['k6ha'] as Record<string, unknown> | undefined),
       runId: input.report.runId,

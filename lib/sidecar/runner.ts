@@ -14,11 +14,12 @@ import { freePort } from '../stack/nats-cluster.ts';
 import type { LocalStackHandle } from '../stack/stack.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { writeArtifacts } from './artifacts.ts';
-import { preflightPlan, type PreflightWorld, type ResolvedPreview } from './chaos.ts';
+import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from './chaos.ts';
 import { ControlServer } from './control-server.ts';
-import { applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
+import { actionId, applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
 import { JetStreamProbe } from './jetstream-probe.ts';
 import { Sidecar } from './sidecar.ts';
+import type { KubernetesConnection } from '../kube/kube-target.ts';
 
 export interface RunOptions {
   experimentFile: string;
@@ -31,6 +32,12 @@ export interface RunOptions {
   dryRun?: boolean;
   /** extra k6 environment, KEY=VALUE */
   env?: string[];
+  /** kubernetes targets: the kube context to use (overrides target.context) */
+  context?: string;
+  /** kubernetes targets: the only namespace the plan may touch (replaces target.namespaces) */
+  namespace?: string;
+  /** kubernetes targets: the kubeconfig file (default $KUBECONFIG, ~/.kube/config or in-cluster) */
+  kubeconfig?: string;
   log?: (line: string) => void;
 }
 
@@ -69,6 +76,11 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
     throw err;
   }
   const target = { ...exp.target } as Record<string, unknown>;
+  if (opts.namespace !== undefined || opts.context !== undefined || opts.kubeconfig !== undefined) {
+    if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', file);
+    if (opts.namespace !== undefined) target['namespaces'] = [opts.namespace];
+    if (opts.context !== undefined) target['context'] = opts.context;
+  }
   if (opts.replicas !== undefined) {
     if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, file);
     if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', file);
@@ -76,8 +88,13 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
   exp = parseExperiment({ ...exp, env, target, thresholds: opts.thresholds ?? exp.thresholds }, file);
-  const previews = preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius);
+  // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
+  const previews = exp.target.kind === 'local' ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius) : unresolvedPreviews(exp);
   return { experiment: exp, previews };
+}
+
+function unresolvedPreviews(exp: Experiment): ResolvedPreview[] {
+  return exp.plan.map((a, i) => ({ id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: 'resolved against the cluster by run --dry-run' }));
 }
 
 export function formatDryRun(prepared: PreparedExperiment): string {
@@ -88,7 +105,7 @@ export function formatDryRun(prepared: PreparedExperiment): string {
     `  k6 env: ${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)'}`,
     previews.length === 0 ? '  plan: no chaos actions (steady state)' : '  plan:',
     ...previews.map((p) => `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`),
-    '  dry run: nothing was started or changed.',
+    exp.target.kind === 'kubernetes' ? '  dry run: read-only API calls only; nothing was started or changed.' : '  dry run: nothing was started or changed.',
   ];
   return lines.join('\n');
 }
@@ -130,7 +147,33 @@ export interface StartedTarget {
 
 /** Starts the local stack and a sidecar for it. Used by `run` and by standalone `sidecar`. */
 export async function startLocalTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort = 0): Promise<StartedTarget> {
-  if (exp.target.kind !== 'local') throw new ExperimentError('this command drives local targets; kubernetes targets use `k6-ha kube run`', exp.name);
+  return startTarget(exp, runId, runDir, log, k6ApiUrl, controlPort, null);
+}
+
+/**
+ * The target and a sidecar for it: the embedded local stack, or — for kubernetes targets — the
+ * connected cluster (its driver, watches and JetStream's view through target.natsUrl) and no
+ * local processes at all; k6 then publishes to the experiment's PUBLISH_URL.
+ */
+export async function startTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort: number, kube: KubernetesConnection | null): Promise<StartedTarget> {
+  if (exp.target.kind === 'kubernetes') {
+    if (kube === null) throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', exp.name);
+    const stack: LocalStackHandle = { kind: 'kubernetes', runDir, members: () => [], k6Env: () => ({}), stop: () => kube.close() };
+    try {
+      const sidecar = new Sidecar({
+        runId, runDir, experiment: exp, members: [], probe: kube.probe, natsMembers: [], sinkUrl: exp.target.sinkUrl ?? null, publisherHealthUrl: null, k6ApiUrl, log,
+        cluster: (timeline, world) => kube.clusterUnderTest(timeline, world),
+      });
+      await sidecar.prepare();
+      const control = new ControlServer(sidecar);
+      await control.listen(controlPort);
+      log(`cluster ${kube.clients.context} (${kube.clients.server}), namespaces ${exp.target.namespaces.join(', ')}${kube.probe === null ? '' : `, JetStream at ${kube.probe.servers.join(',')}`}; k6 publishes to ${exp.env['PUBLISH_URL'] ?? 'the scenario default PUBLISH_URL'}`);
+      return { stack, sidecar, control };
+    } catch (err) {
+      await kube.close();
+      throw err;
+    }
+  }
   let stack: LocalStackHandle;
   let probe: JetStreamProbe | null = null;
   let sinkUrl: string | null = null;
@@ -198,16 +241,40 @@ function echoTimeline(sidecar: Sidecar, log: (l: string) => void): void {
   });
 }
 
+/** Checks the kube context and connects (the client library is loaded only for kubernetes targets). */
+export async function connectKubernetes(exp: Experiment, opts: Pick<RunOptions, 'context' | 'kubeconfig'>): Promise<KubernetesConnection> {
+  const { connectKubernetesTarget } = await import('../kube/kube-target.ts');
+  return connectKubernetesTarget(exp, { ...(opts.context === undefined ? {} : { context: opts.context }), ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }) });
+}
+
 export async function runExperiment(opts: RunOptions): Promise<number> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`k6-ha: ${line}\n`));
   const prepared = prepareExperiment(opts);
+  const exp = prepared.experiment;
+  // Kubernetes: the context is checked and the plan resolved (read-only) before anything starts.
+  let kube: KubernetesConnection | null = null;
+  if (exp.target.kind === 'kubernetes') {
+    kube = await connectKubernetes(exp, opts);
+    try {
+      prepared.previews = await kube.preview();
+    } catch (err) {
+      await kube.close();
+      throw err;
+    }
+  }
   if (opts.dryRun === true) {
+    await kube?.close();
     process.stdout.write(`${formatDryRun(prepared)}\n`);
     return 0;
   }
-  const exp = prepared.experiment;
-  const k6 = await ensureTool('k6', { log });
-  await buildScenarios();
+  let k6: string;
+  try {
+    k6 = await ensureTool('k6', { log });
+    await buildScenarios();
+  } catch (err) {
+    await kube?.close();
+    throw err;
+  }
   const script = join(PROJECT_ROOT, 'build', `${exp.scenario}.js`);
   const { runId, runDir } = createRunDir(exp, opts.outDir);
   log(`run ${runId} → ${relative(process.cwd(), runDir) || runDir}`);
@@ -234,7 +301,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
   try {
     // k6's REST API tells the sidecar how many events were sent (teardown() cannot know).
     const k6ApiAddress = `127.0.0.1:${await freePort()}`;
-    target = await startLocalTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`);
+    target = await startTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`, 0, kube);
     if (interrupted > 0) return 130;
     echoTimeline(target.sidecar, log);
     const env: NodeJS.ProcessEnv = { ...process.env, K6_NO_USAGE_REPORT: 'true' };
@@ -268,6 +335,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     if (target !== null) {
       await target.control.close();
       await target.stack.stop();
+    } else {
+      await kube?.close();
     }
   }
 }

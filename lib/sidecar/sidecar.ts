@@ -2,11 +2,11 @@
 // k6's control calls (load started, outcomes, finish, report, summary). See control-server.ts
 // for the HTTP side and runner.ts for how `k6-ha run` wires it to a stack and to k6.
 import type { FinishRequest, FinishResponse, OutcomeRecord, ReportResponse, StartRequest, StartResponse, SummaryUpload } from '../shared/control-api.ts';
-import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/types.ts';
+import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport } from '../shared/types.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { computeAccounting } from './accounting.ts';
 import { writeArtifacts } from './artifacts.ts';
-import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
+import { ChaosExecutor, type ChaosDriver, type ChaosWorld, type ExecutedAction, LocalMemberDriver } from './chaos.ts';
 import type { Experiment } from './experiment.ts';
 import type { JetStreamProbe } from './jetstream-probe.ts';
 import { JetStreamObserver, observeMembers, ReachabilityObserver } from './observers.ts';
@@ -28,8 +28,10 @@ export interface SidecarOptions {
   /** k6's REST API (k6 run --address), asked for the number of events sent */
   k6ApiUrl: string | null;
   log?: (line: string) => void;
-  /** carries out the plan; defaults to local stack members */
+  /** carries out the plan; defaults to the cluster's driver, else local stack members */
   driver?: ChaosDriver;
+  /** a cluster under test (kubernetes targets): its driver and watches, bound to this run's timeline */
+  cluster?: (timeline: Timeline, world: ChaosWorld) => ClusterUnderTest;
   /** how long finish waits for the consumer to drain */
   drainTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -37,11 +39,22 @@ export interface SidecarOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A cluster under test: the driver of its plan, the watches that put it on the timeline, and its report section. */
+export interface ClusterUnderTest {
+  driver: ChaosDriver;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  report(actions: ExecutedAction[]): KubernetesReport;
+  /** adds per-action figures (time to reschedule, to Ready) to the recovery reports */
+  enrich?(reports: RecoveryReport[], report: KubernetesReport): RecoveryReport[];
+}
+
 export class Sidecar {
   readonly timeline: Timeline;
   readonly chaos: ChaosExecutor;
   private readonly observer: JetStreamObserver | null;
   private readonly reachability: ReachabilityObserver | null;
+  private readonly cluster: ClusterUnderTest | null;
   private readonly notAcked = new Map<number, OutcomeRecord>();
   private runTag: string | null = null;
   private rate: number | null = null;
@@ -65,7 +78,8 @@ export class Sidecar {
       waitUntil: (condition, timeoutMs) => this.waitUntil(condition, timeoutMs),
       currentLeader: () => this.observer?.currentLeader ?? null,
     };
-    this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
+    this.cluster = opts.cluster?.(this.timeline, world) ?? null;
+    this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? this.cluster?.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
   }
 
   get runId(): string {
@@ -75,6 +89,7 @@ export class Sidecar {
   /** Starts watching before load starts, so the timeline shows the initial leader. */
   async prepare(): Promise<void> {
     observeMembers(this.opts.members, this.timeline);
+    await this.cluster?.start();
     this.timeline.record('sidecar', 'ready', null, { run_id: this.opts.runId, experiment: this.opts.experiment.name, actions: this.opts.experiment.plan.length });
     if (this.observer !== null) {
       await this.observer.poll();
@@ -191,6 +206,7 @@ export class Sidecar {
       hasStreamView: this.opts.probe !== null,
     });
     this.recovery = recovery.reports;
+    if (this.cluster !== null && this.cluster.enrich !== undefined) this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
     this.notes.push(...recovery.notes);
     for (const r of this.recovery) this.timeline.record('sidecar', 'recovery', r.target, { ...r });
     const metrics: ChaosMetricValues = {
@@ -279,6 +295,7 @@ export class Sidecar {
       accounting: this.accounting,
       recovery: this.recovery,
       notes: this.notes,
+      ...(this.cluster === null ? {} : { kubernetes: this.cluster.report(this.chaos.executed) }),
     };
   }
 
@@ -303,6 +320,7 @@ export class Sidecar {
     const restored = await this.chaos.restore(reason);
     await this.observer?.stop();
     await this.reachability?.stop();
+    await this.cluster?.stop();
     await this.opts.probe?.close();
     this.timeline.record('sidecar', 'stopped', null, { reason, restored });
     this.timeline.close();

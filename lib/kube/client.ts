@@ -1,0 +1,136 @@
+// Connecting to a cluster safely: the kube context must be the one the experiment (or --context)
+// names, or nothing starts; every object a plan touches must live in an allowed namespace.
+// Errors from the API are told apart by their HTTP status (ApiException.code).
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { PlanRefusedError } from '../sidecar/chaos.ts';
+
+/** The kube context is not the one the experiment names: refused before anything starts (exit 2). */
+export class KubeContextError extends PlanRefusedError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message);
+    this.name = 'KubeContextError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** An object outside target.namespaces: refused (exit 2 before the run; a failed action during it). */
+export class NamespaceRefusedError extends PlanRefusedError {
+  constructor(
+    message: string,
+    readonly namespace: string,
+  ) {
+    super(message);
+    this.name = 'NamespaceRefusedError';
+  }
+}
+
+/** A Kubernetes API call failed; `code` is the HTTP status (404, 409, 429, …) or null for a transport error. */
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** The HTTP status of a failed API call or watch, or null when the server was not reached. */
+export function statusOf(err: unknown): number | null {
+  if (err instanceof ApiException) return err.code;
+  if (err instanceof KubeApiError) return err.code;
+  const code = (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : null;
+}
+
+/** The server's own explanation (Status.message) of a failed call, else the error's message. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = err.body;
+    if (typeof body === 'string') {
+      try {
+        const parsed = JSON.parse(body) as { message?: string };
+        if (typeof parsed.message === 'string') return parsed.message;
+      } catch {
+        return body.slice(0, 300);
+      }
+    }
+    const message = (body as { message?: unknown } | null)?.message;
+    if (typeof message === 'string') return message;
+    return `HTTP ${err.code}`;
+  }
+  return (err as Error).message;
+}
+
+export interface KubeClients {
+  readonly kubeConfig: KubeConfig;
+  /** the context in use, checked against the experiment's */
+  readonly context: string;
+  readonly server: string;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+}
+
+export interface ConnectOptions {
+  /** the experiment's target.context */
+  planContext: string;
+  /** --context: overrides the plan's context and selects it in the kubeconfig */
+  contextOverride?: string;
+  /** --kubeconfig; otherwise $KUBECONFIG, ~/.kube/config or the in-cluster service account */
+  kubeconfigFile?: string;
+}
+
+/**
+ * Loads the kubeconfig and refuses unless the context in use is the one the plan names: the
+ * current context must equal `target.context`, or `--context` must name one that exists (an
+ * explicit choice on the command line). Makes no API call.
+ */
+export function connectKube(opts: ConnectOptions): KubeClients {
+  const kc = new KubeConfig();
+  try {
+    if (opts.kubeconfigFile !== undefined) kc.loadFromFile(opts.kubeconfigFile);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new KubeContextError(`cannot load the kubeconfig${opts.kubeconfigFile === undefined ? '' : ` ${opts.kubeconfigFile}`}: ${(err as Error).message}`, { cause: err });
+  }
+  const required = opts.contextOverride ?? opts.planContext;
+  const known = kc.getContexts().map((c) => c.name);
+  if (opts.contextOverride !== undefined) {
+    if (!known.includes(opts.contextOverride)) {
+      throw new KubeContextError(`--context ${JSON.stringify(opts.contextOverride)} is not in the kubeconfig (contexts: ${known.join(', ') || 'none'}); nothing was started`);
+    }
+    kc.setCurrentContext(opts.contextOverride);
+  }
+  const current = kc.getCurrentContext();
+  if (current !== required) {
+    throw new KubeContextError(
+      `the kube context is ${JSON.stringify(current)} but the experiment names ${JSON.stringify(required)} (target.context); refusing to touch another cluster. ` +
+        `Switch with \`kubectl config use-context ${required}\` or pass --context ${current} if this cluster is really meant; nothing was started`,
+    );
+  }
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new KubeContextError(`context ${JSON.stringify(current)} names no cluster in the kubeconfig`);
+  return { kubeConfig: kc, context: current, server: cluster.server, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+}
+
+/** The namespaces a plan may touch; asked before every call that changes something. */
+export class NamespaceGuard {
+  constructor(readonly allowed: readonly string[]) {}
+
+  get defaultNamespace(): string {
+    return this.allowed[0] as string;
+  }
+
+  allows(namespace: string): boolean {
+    return this.allowed.includes(namespace);
+  }
+
+  check(namespace: string | undefined, what: string): string {
+    const ns = namespace ?? this.defaultNamespace;
+    if (!this.allows(ns)) {
+      throw new NamespaceRefusedError(`${what} is in namespace ${JSON.stringify(ns)}, outside target.namespaces (${this.allowed.join(', ')}); refused`, ns);
+    }
+    return ns;
+  }
+}
