@@ -27,6 +27,8 @@ export interface KubernetesDriverOptions {
   clients: KubeClients;
   resolver: TargetResolver;
   blastRadius: number;
+  /** target.allowNodeDeletion: checked here too, not only when the experiment is parsed */
+  allowNodeDeletion: boolean;
   /** JetStream conditions for `wait` actions (the sidecar's world); absent: `wait` is refused */
   world?: Pick<ChaosWorld, 'waitUntil' | 'currentLeader'>;
   exec?: ExecRunner;
@@ -34,6 +36,11 @@ export interface KubernetesDriverOptions {
   evictionRetryMs?: number;
   /** how long deleteNode with outOfService waits for the node's pods to go before deleting it */
   outOfServiceWaitMs?: number;
+}
+
+/** Like parseDurationMs, but "0s" is a valid answer (a grace period of zero, no interval). */
+function durationMs(field: string, text: string): number {
+  return /^0+(?:\.0+)?(?:ms|s|m|h)$/.test(text) ? 0 : parseDurationMs(field, text);
 }
 
 const OUT_OF_SERVICE = { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' };
@@ -117,7 +124,7 @@ export class KubernetesDriver implements ChaosDriver {
   private async deletePods(action: Extract<KubernetesChaosAction, { action: 'deletePod' }>, ctx: ActionContext): Promise<void> {
     const { pods, leader } = await this.resolver.pods(action.target);
     const chosen = this.capped(selectorText(action), pods, action.pick);
-    const gracePeriodSeconds = action.gracePeriod === undefined ? undefined : Math.round(parseDurationMs('gracePeriod', action.gracePeriod) / 1000);
+    const gracePeriodSeconds = action.gracePeriod === undefined ? undefined : Math.round(durationMs('gracePeriod', action.gracePeriod) / 1000);
     ctx.markExecuted(chosen.map(podText), leader, { grace_period_s: gracePeriodSeconds ?? null, nodes: chosen.map((p) => p.spec?.nodeName ?? '?').join(',') });
     this.remember(ctx.id, ctx.record.executedAt ?? Date.now(), chosen);
     await Promise.all(chosen.map(async (p) => {
@@ -189,6 +196,7 @@ export class KubernetesDriver implements ChaosDriver {
   }
 
   private async deleteNodes(action: Extract<KubernetesChaosAction, { action: 'deleteNode' }>, ctx: ActionContext): Promise<void> {
+    if (!this.opts.allowNodeDeletion) throw new PlanRefusedError('deleteNode is refused: target.allowNodeDeletion is not true');
     const { nodes, leader } = await this.nodes(action.target, action.pick, selectorText(action));
     const hosted = (await Promise.all(nodes.map((n) => this.resolver.podsOnNode(n)))).flat();
     ctx.markExecuted(nodes, leader, { pods: hosted.map(podText).join(','), out_of_service: action.outOfService });
@@ -249,7 +257,7 @@ export class KubernetesDriver implements ChaosDriver {
     ctx.markExecuted(nodes, leader, { timeout: action.timeout });
     for (const node of nodes) await this.cordon(node, ctx);
     const retryMs = this.opts.evictionRetryMs ?? 1000;
-    const gracePeriodSeconds = action.gracePeriod === undefined ? undefined : Math.round(parseDurationMs('gracePeriod', action.gracePeriod) / 1000);
+    const gracePeriodSeconds = action.gracePeriod === undefined ? undefined : Math.round(durationMs('gracePeriod', action.gracePeriod) / 1000);
     const blocked = new Set<string>();
     for (const node of nodes) {
       const elsewhere = await this.resolver.podsOnNodeElsewhere(node);
@@ -391,7 +399,7 @@ export class KubernetesDriver implements ChaosDriver {
     const command = killCommand(action.signal, action.command);
     ctx.markExecuted(chosen.map(podText), leader, { command: command.join(' '), times: action.times });
     const restartTimeoutMs = parseDurationMs('restartTimeout', action.restartTimeout);
-    const intervalMs = parseDurationMs('interval', action.interval);
+    const intervalMs = durationMs('interval', action.interval);
     await Promise.all(chosen.map(async (pod) => {
       const namespace = this.resolver.guard.check(pod.metadata?.namespace, `pod ${pod.metadata?.name ?? ''}`);
       const name = pod.metadata?.name ?? '';
@@ -498,6 +506,7 @@ export class KubernetesDriver implements ChaosDriver {
       case 'cordon':
       case 'uncordon':
       case 'drain': {
+        if (a.action === 'deleteNode' && !this.opts.allowNodeDeletion) throw new PlanRefusedError('deleteNode is refused: target.allowNodeDeletion is not true');
         const { nodes, leader } = await this.nodes(a.target, a.pick, row.target);
         row.candidates = nodes;
         const hosted = (await Promise.all(nodes.map((n) => this.resolver.podsOnNode(n)))).flat().filter((p) => drainSkips(p) === null);

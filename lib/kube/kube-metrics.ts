@@ -64,8 +64,16 @@ export function podRecoveries(affected: AffectedPod[], podEvents: PodEvent[], cl
   return [...affected].sort((a, b) => a.at - b.at).map((p): PodRecovery => {
     const gone = events.find((e) => e.uid === p.uid && e.kind === 'pod-deleted' && e.at >= p.at);
     const created = events.filter((e) => e.kind === 'pod-created' && e.at >= p.at && e.namespace === p.namespace && e.uid !== p.uid && !claimed.has(e.uid));
-    const replacement = created.find((e) => e.pod === p.pod) ?? created.find((e) => p.owner !== null && e.owner === p.owner);
-    if (replacement !== undefined) claimed.add(replacement.uid);
+    // A replacement may itself vanish before it runs (evicted again, node gone): the first one that
+    // became Ready (else was scheduled, else appeared) is the one that took over.
+    const sameName = created.filter((e) => e.pod === p.pod);
+    const candidates = sameName.length > 0 ? sameName : created.filter((e) => p.owner !== null && e.owner === p.owner).slice(0, 1);
+    const reached = (kind: PodEvent['kind']): PodEvent | undefined => candidates.find((c) => events.some((e) => e.uid === c.uid && e.kind === kind));
+    const replacement = reached('pod-ready') ?? reached('pod-scheduled') ?? candidates[0];
+    for (const c of candidates) {
+      claimed.add(c.uid);
+      if (c === replacement) break;
+    }
     const scheduled = replacement && firstOf(replacement.uid, 'pod-scheduled');
     const ready = replacement && firstOf(replacement.uid, 'pod-ready');
     const running = replacement && firstOf(replacement.uid, 'pod-running');

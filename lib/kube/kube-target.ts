@@ -58,7 +58,7 @@ export class KubernetesConnection {
   }
 
   driver(world?: Pick<ChaosWorld, 'waitUntil' | 'currentLeader'>): KubernetesDriver {
-    return new KubernetesDriver({ clients: this.clients, resolver: this.resolver, blastRadius: this.experiment.blastRadius, ...(world === undefined ? {} : { world }), ...(this.execRunner === undefined ? {} : { exec: this.execRunner }) });
+    return new KubernetesDriver({ clients: this.clients, resolver: this.resolver, blastRadius: this.experiment.blastRadius, allowNodeDeletion: this.target.allowNodeDeletion, ...(world === undefined ? {} : { world }), ...(this.execRunner === undefined ? {} : { exec: this.execRunner }) });
   }
 
   /** The plan resolved against the cluster now, read-only; refuses what matches nothing or too much. */
