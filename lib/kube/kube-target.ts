@@ -38,7 +38,7 @@ export class KubernetesConnection {
     private readonly execRunner?: ExecRunner,
   ) {
     this.guard = new NamespaceGuard(target.namespaces);
-    this.probe = target.natsUrl === undefined ? null : new JetStreamProbe([target.natsUrl], target.stream, target.consumer ?? null);
+    this.probe = target.natsUrl === undefined ? null : new JetStreamProbe(target.natsUrl.split(','), target.stream, target.consumer ?? null);
     this.resolver = new TargetResolver({ clients, guard: this.guard, serverPods: target.serverPods, ...(this.probe === null ? {} : { streamView: (s: string) => this.streamView(s) }) });
   }
 

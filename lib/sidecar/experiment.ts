@@ -163,8 +163,9 @@ const kubernetesTarget = z.object({
   context: z.string().min(1),
   /** the only namespaces the plan may touch; the first is the default of every selector */
   namespaces: z.array(kubeName).min(1),
-  /** NATS client URL for JetStream's view (leaderOf, leader changes, accounting), e.g. a port-forward */
-  natsUrl: z.string().regex(/^(nats|tls|wss?):\/\/\S+$/, { message: 'a NATS URL such as nats://127.0.0.1:4222' }).optional(),
+  /** NATS client URL(s), comma-separated, for JetStream's view (leaderOf, leader changes, accounting):
+   * port-forwards of each member (a forward to one pod dies with it) or, in-cluster, the service */
+  natsUrl: z.string().regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, { message: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)' }).optional(),
   /** the stream under test and the consumer whose progress counts as "consumed" */
   stream: z.string().min(1).default('sap'),
   consumer: z.string().min(1).optional(),

@@ -44,6 +44,8 @@ export interface RunOptions {
 export interface PreparedExperiment {
   experiment: Experiment;
   previews: ResolvedPreview[];
+  /** kubernetes targets: true once the selectors were resolved against the cluster */
+  resolvedAgainstCluster?: boolean;
 }
 
 const NATS_MEMBERS = ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2'];
@@ -94,7 +96,7 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
 }
 
 function unresolvedPreviews(exp: Experiment): ResolvedPreview[] {
-  return exp.plan.map((a, i) => ({ id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: 'resolved against the cluster by run --dry-run' }));
+  return exp.plan.map((a, i) => ({ id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' }));
 }
 
 export function formatDryRun(prepared: PreparedExperiment): string {
@@ -105,7 +107,11 @@ export function formatDryRun(prepared: PreparedExperiment): string {
     `  k6 env: ${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)'}`,
     previews.length === 0 ? '  plan: no chaos actions (steady state)' : '  plan:',
     ...previews.map((p) => `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`),
-    exp.target.kind === 'kubernetes' ? '  dry run: read-only API calls only; nothing was started or changed.' : '  dry run: nothing was started or changed.',
+    exp.target.kind !== 'kubernetes'
+      ? '  dry run: nothing was started or changed.'
+      : prepared.resolvedAgainstCluster === true
+        ? `  dry run: resolved in context ${exp.target.context} with read-only API calls; nothing was started or changed.`
+        : '  validated only: the cluster was not asked (`k6-ha run <file> --dry-run` resolves the selectors read-only).',
   ];
   return lines.join('\n');
 }
@@ -257,6 +263,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     kube = await connectKubernetes(exp, opts);
     try {
       prepared.previews = await kube.preview();
+      prepared.resolvedAgainstCluster = true;
     } catch (err) {
       await kube.close();
       throw err;

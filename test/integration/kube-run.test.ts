@@ -107,7 +107,7 @@ describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real ku
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, new RegExp(`leader-pod .*→ ${ns}/${current}`));
     assert.match(res.stdout, /scale-epp .*replicas 2 → 1 → 2 after 2s/);
-    assert.match(res.stdout, /read-only API calls only; nothing was started or changed/);
+    assert.match(res.stdout, /resolved in context k6-ha-test with read-only API calls; nothing was started or changed/);
     assert.deepEqual(await versions(), before, 'nothing changed');
   });
 
