@@ -1,8 +1,18 @@
 // Connecting to a cluster safely: the kube context must be the one the experiment (or --context)
 // names, or nothing starts; every object a plan touches must live in an allowed namespace.
 // Errors from the API are told apart by their HTTP status (ApiException.code).
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+//
+// The client library is loaded on first connect, not imported: it costs ~75 MB and ~0.8 s at
+// start, and the bundled CLI would otherwise load it for every local run too.
+import type { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { PlanRefusedError } from '../sidecar/chaos.ts';
+
+/** @kubernetes/client-node, loaded by connectKube() */
+export type ClientNode = typeof import('@kubernetes/client-node');
+
+export function loadClientNode(): Promise<ClientNode> {
+  return import('@kubernetes/client-node');
+}
 
 /** The kube context is not the one the experiment names: refused before anything starts (exit 2). */
 export class KubeContextError extends PlanRefusedError {
@@ -36,9 +46,14 @@ export class KubeApiError extends Error {
   }
 }
 
+/** client-node's ApiException (HTTP status in `code`, the Status object in `body`), told by shape: the class is loaded lazily. */
+function isApiException(err: unknown): err is ApiException<unknown> {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err && 'headers' in err;
+}
+
 /** The HTTP status of a failed API call or watch, or null when the server was not reached. */
 export function statusOf(err: unknown): number | null {
-  if (err instanceof ApiException) return err.code;
+  if (isApiException(err)) return err.code;
   if (err instanceof KubeApiError) return err.code;
   const code = (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : null;
@@ -46,7 +61,7 @@ export function statusOf(err: unknown): number | null {
 
 /** The server's own explanation (Status.message) of a failed call, else the error's message. */
 export function apiMessage(err: unknown): string {
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const body: unknown = err.body;
     if (typeof body === 'string') {
       try {
@@ -70,6 +85,8 @@ export interface KubeClients {
   readonly server: string;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
+  /** the library itself, for Watch, Exec and the patch content types */
+  readonly lib: ClientNode;
 }
 
 export interface ConnectOptions {
@@ -86,8 +103,9 @@ export interface ConnectOptions {
  * current context must equal `target.context`, or `--context` must name one that exists (an
  * explicit choice on the command line). Makes no API call.
  */
-export function connectKube(opts: ConnectOptions): KubeClients {
-  const kc = new KubeConfig();
+export async function connectKube(opts: ConnectOptions): Promise<KubeClients> {
+  const lib = await loadClientNode();
+  const kc: KubeConfig = new lib.KubeConfig();
   try {
     if (opts.kubeconfigFile !== undefined) kc.loadFromFile(opts.kubeconfigFile);
     else kc.loadFromDefault();
@@ -111,7 +129,7 @@ export function connectKube(opts: ConnectOptions): KubeClients {
   }
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new KubeContextError(`context ${JSON.stringify(current)} names no cluster in the kubeconfig`);
-  return { kubeConfig: kc, context: current, server: cluster.server, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+  return { kubeConfig: kc, context: current, server: cluster.server, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api), lib };
 }
 
 /** The namespaces a plan may touch; asked before every call that changes something. */

@@ -4,7 +4,7 @@
 // checked against the namespace allow-list and the blast-radius cap; restore() uncordons what it
 // cordoned and scales back what it scaled. Deleted pods and nodes cannot be restored (their
 // controllers recreate pods; a deleted node comes back only when its kubelet registers again).
-import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs } from '../shared/env-parse.ts';
 import { type ActionContext, type ChaosDriver, type ChaosWorld, PlanRefusedError, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
 import { executeCommandAction } from '../sidecar/command-action.ts';
@@ -44,8 +44,6 @@ function durationMs(field: string, text: string): number {
 }
 
 const OUT_OF_SERVICE = { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' };
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /** DaemonSet pods come back on the same node and mirror pods belong to the kubelet: a drain leaves both. */
 function drainSkips(p: V1Pod): string | null {
@@ -67,9 +65,15 @@ export class KubernetesDriver implements ChaosDriver {
   /** workload → replicas before the plan first scaled it */
   private readonly scaledByUs = new Map<string, { ref: WorkloadRef; replicas: number }>();
   private readonly exec: ExecRunner;
+  /** client-node picks the JSON-patch content type for every PATCH; these set the one meant */
+  private readonly mergePatch: ConfigurationOptions;
+  private readonly jsonPatch: ConfigurationOptions;
 
   constructor(private readonly opts: KubernetesDriverOptions) {
-    this.exec = opts.exec ?? new ClientExecRunner(opts.clients.kubeConfig);
+    const { lib, kubeConfig } = opts.clients;
+    this.exec = opts.exec ?? new ClientExecRunner(new lib.Exec(kubeConfig));
+    this.mergePatch = lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch);
+    this.jsonPatch = lib.setHeaderOptions('Content-Type', lib.PatchStrategy.JsonPatch);
   }
 
   private get resolver(): TargetResolver {
@@ -150,7 +154,7 @@ export class KubernetesDriver implements ChaosDriver {
 
   private async setUnschedulable(node: string, unschedulable: boolean): Promise<void> {
     try {
-      await this.opts.clients.core.patchNode({ name: node, body: { spec: { unschedulable } } }, mergePatch);
+      await this.opts.clients.core.patchNode({ name: node, body: { spec: { unschedulable } } }, this.mergePatch);
     } catch (err) {
       throw apiError(`${unschedulable ? 'cordoning' : 'uncordoning'} node ${node}`, err);
     }
@@ -228,7 +232,7 @@ export class KubernetesDriver implements ChaosDriver {
     // A JSON patch appends to the taints; a merge patch would replace the whole list.
     const body = current.length === 0 ? [{ op: 'add', path: '/spec/taints', value: [OUT_OF_SERVICE] }] : [{ op: 'add', path: '/spec/taints/-', value: OUT_OF_SERVICE }];
     try {
-      await this.opts.clients.core.patchNode({ name: node, body }, jsonPatch);
+      await this.opts.clients.core.patchNode({ name: node, body }, this.jsonPatch);
     } catch (err) {
       throw apiError(`tainting node ${node} out-of-service`, err);
     }
@@ -236,10 +240,10 @@ export class KubernetesDriver implements ChaosDriver {
 
   /** Waits (watching, per allowed namespace) until no pod of ours is bound to the node. */
   private async waitPodsGone(node: string, timeoutMs: number, signal: AbortSignal, ignore: (p: V1Pod) => boolean = (p) => drainSkips(p) === 'DaemonSet' || drainSkips(p) === 'mirror pod'): Promise<void> {
-    const { core, kubeConfig } = this.opts.clients;
+    const { core } = this.opts.clients;
     const deadline = Date.now() + timeoutMs;
     await Promise.all(this.resolver.guard.allowed.map((namespace) => watchUntil<V1Pod, true>({
-      kubeConfig,
+      clients: this.opts.clients,
       path: `/api/v1/namespaces/${namespace}/pods`,
       fieldSelector: `spec.nodeName=${node}`,
       list: () => core.listNamespacedPod({ namespace, fieldSelector: `spec.nodeName=${node}` }),
@@ -328,8 +332,8 @@ export class KubernetesDriver implements ChaosDriver {
     const { apps } = this.opts.clients;
     const body = { spec: { replicas } };
     try {
-      if (ref.kind === 'Deployment') await apps.patchNamespacedDeploymentScale({ name: ref.name, namespace: ref.namespace, body }, mergePatch);
-      else await apps.patchNamespacedStatefulSetScale({ name: ref.name, namespace: ref.namespace, body }, mergePatch);
+      if (ref.kind === 'Deployment') await apps.patchNamespacedDeploymentScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
+      else await apps.patchNamespacedStatefulSetScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
     } catch (err) {
       throw apiError(`scaling ${workloadText(ref)} to ${replicas}`, err);
     }
@@ -362,8 +366,8 @@ export class KubernetesDriver implements ChaosDriver {
     const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': restartedAt } } } } };
     const { apps } = this.opts.clients;
     try {
-      if (ref.kind === 'Deployment') await apps.patchNamespacedDeployment({ name: ref.name, namespace: ref.namespace, body }, mergePatch);
-      else await apps.patchNamespacedStatefulSet({ name: ref.name, namespace: ref.namespace, body }, mergePatch);
+      if (ref.kind === 'Deployment') await apps.patchNamespacedDeployment({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
+      else await apps.patchNamespacedStatefulSet({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
     } catch (err) {
       throw apiError(`restarting ${workloadText(ref)}`, err);
     }
@@ -373,12 +377,12 @@ export class KubernetesDriver implements ChaosDriver {
     const ref = this.resolver.workload(action.target);
     ctx.markExecuted([workloadText(ref)], null);
     const started = Date.now();
-    const { apps, kubeConfig } = this.opts.clients;
+    const { apps } = this.opts.clients;
     const base = `/apis/apps/v1/namespaces/${ref.namespace}/${ref.kind === 'Deployment' ? 'deployments' : 'statefulsets'}`;
     const fieldSelector = `metadata.name=${ref.name}`;
     const list = ref.kind === 'Deployment' ? () => apps.listNamespacedDeployment({ namespace: ref.namespace, fieldSelector }) : () => apps.listNamespacedStatefulSet({ namespace: ref.namespace, fieldSelector });
     const status = await watchUntil<RolloutObject, string>({
-      kubeConfig,
+      clients: this.opts.clients,
       path: base,
       fieldSelector,
       list: list as () => Promise<{ items: RolloutObject[] }>,
@@ -412,7 +416,7 @@ export class KubernetesDriver implements ChaosDriver {
         ctx.timeline.record('plan', 'exec-kill', `${namespace}/${name}`, { action_id: ctx.id, container, round: i, status: outcome.status, exit_code: outcome.exitCode, message: outcome.message, stderr_tail: outcome.stderr || undefined });
         if (outcome.status === 'Failure' && outcome.exitCode === null) throw new KubeApiError(`exec in ${namespace}/${name} was refused: ${outcome.message ?? 'no reason given'}`, null);
         const back = await watchUntil<V1Pod, { exitCode: number | null; startedAt: number }>({
-          kubeConfig: this.opts.clients.kubeConfig,
+          clients: this.opts.clients,
           path: `/api/v1/namespaces/${namespace}/pods`,
           fieldSelector: `metadata.name=${name}`,
           list: () => this.opts.clients.core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }),

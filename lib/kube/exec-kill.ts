@@ -3,7 +3,7 @@
 // code 143 (128+15); an application that can exit with a chosen code (s3gw's patched radosgw)
 // is asked with its own `command`. The kubelet then restarts the container (and backs off).
 import { Writable } from 'node:stream';
-import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+import type { Exec, V1Status } from '@kubernetes/client-node';
 
 export type KillSignal = 'TERM' | 'INT' | 'QUIT' | 'HUP' | 'KILL' | 'USR1' | 'USR2' | 'ABRT' | 'SEGV';
 
@@ -51,11 +51,7 @@ export function exitCodeOf(status: V1Status): number | null {
 
 /** The client-node exec (a WebSocket to /api/v1/namespaces/<ns>/pods/<pod>/exec). */
 export class ClientExecRunner implements ExecRunner {
-  private readonly exec: Exec;
-
-  constructor(kubeConfig: KubeConfig, exec?: Exec) {
-    this.exec = exec ?? new Exec(kubeConfig);
-  }
+  constructor(private readonly exec: Exec) {}
 
   async run(namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<ExecOutcome> {
     const stdout = new Collect();

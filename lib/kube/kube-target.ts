@@ -88,9 +88,9 @@ export class KubernetesConnection {
 }
 
 /** Checks the context (before any API call) and builds the connection; throws KubeContextError. */
-export function connectKubernetesTarget(exp: Experiment, opts: KubernetesConnectOptions = {}): KubernetesConnection {
+export async function connectKubernetesTarget(exp: Experiment, opts: KubernetesConnectOptions = {}): Promise<KubernetesConnection> {
   if (exp.target.kind !== 'kubernetes') throw new Error(`experiment ${exp.name} has no kubernetes target`);
-  const clients = connectKube({ planContext: exp.target.context, ...(opts.context === undefined ? {} : { contextOverride: opts.context }), ...(opts.kubeconfig === undefined ? {} : { kubeconfigFile: opts.kubeconfig }) });
+  const clients = await connectKube({ planContext: exp.target.context, ...(opts.context === undefined ? {} : { contextOverride: opts.context }), ...(opts.kubeconfig === undefined ? {} : { kubeconfigFile: opts.kubeconfig }) });
   return new KubernetesConnection(exp, exp.target, clients, opts.exec);
 }
 

@@ -50,7 +50,8 @@ export class KubernetesObserver {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const { core, kubeConfig } = this.opts.clients;
+    const { core } = this.opts.clients;
+    const clients = this.opts.clients;
     const timeline = this.opts.timeline;
     const note = (kind: string, detail: Record<string, unknown>): void => {
       // Reconnects every ~20 s are routine; only trouble goes on the timeline.
@@ -59,7 +60,7 @@ export class KubernetesObserver {
     const starts: Array<Promise<void>> = [];
     for (const namespace of this.opts.namespaces) {
       const pods = new ResourceWatch<PodLike>({
-        kubeConfig,
+        clients,
         path: `/api/v1/namespaces/${namespace}/pods`,
         list: () => core.listNamespacedPod({ namespace }),
         serverTimeoutSeconds: this.opts.serverTimeoutSeconds,
@@ -68,7 +69,7 @@ export class KubernetesObserver {
         onNote: note,
       });
       const events = new ResourceWatch<CoreV1Event>({
-        kubeConfig,
+        clients,
         path: `/api/v1/namespaces/${namespace}/events`,
         list: () => core.listNamespacedEvent({ namespace }),
         serverTimeoutSeconds: this.opts.serverTimeoutSeconds,
@@ -84,7 +85,7 @@ export class KubernetesObserver {
     }
     if (this.opts.watchNodes !== false) {
       const nodes = new ResourceWatch<NodeLike>({
-        kubeConfig,
+        clients,
         path: '/api/v1/nodes',
         list: () => core.listNode(),
         serverTimeoutSeconds: this.opts.serverTimeoutSeconds,

@@ -2,8 +2,8 @@
 // resourceVersion, the watch continues from there; a closed watch (the server ends every watch
 // after timeoutSeconds, a network blip) reconnects from the last version seen (bookmarks keep it
 // fresh), and "410 Gone" (that version was compacted away) relists. Nothing is polled.
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import { statusOf } from './client.ts';
+import type { Watch } from '@kubernetes/client-node';
+import { type KubeClients, statusOf } from './client.ts';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
@@ -17,7 +17,7 @@ export interface ObjectList<T> {
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface ResourceWatchOptions<T extends KubeObject> {
-  kubeConfig: KubeConfig;
+  clients: Pick<KubeClients, 'kubeConfig' | 'lib'>;
   /** API path of the collection, e.g. /api/v1/namespaces/ns/pods or /api/v1/nodes */
   path: string;
   /** the matching list call (typed API), giving the state and the resourceVersion to watch from */
@@ -43,7 +43,7 @@ export class ResourceWatch<T extends KubeObject> {
   private readonly watch: Watch;
 
   constructor(private readonly opts: ResourceWatchOptions<T>) {
-    this.watch = new Watch(opts.kubeConfig);
+    this.watch = new opts.clients.lib.Watch(opts.clients.kubeConfig);
   }
 
   get resourceVersion(): string | null {
@@ -159,7 +159,7 @@ export class WaitTimeoutError extends Error {
  * timeout / abort signal ends the wait. Used for "rollout complete", "container running again", …
  */
 export async function watchUntil<T extends KubeObject, R>(opts: {
-  kubeConfig: KubeConfig;
+  clients: Pick<KubeClients, 'kubeConfig' | 'lib'>;
   path: string;
   list: () => Promise<ObjectList<T>>;
   fieldSelector?: string;
@@ -178,7 +178,7 @@ export async function watchUntil<T extends KubeObject, R>(opts: {
   };
   const keyOf = (o: T): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
   const watch = new ResourceWatch<T>({
-    kubeConfig: opts.kubeConfig,
+    clients: opts.clients,
     path: opts.path,
     list: opts.list,
     fieldSelector: opts.fieldSelector,

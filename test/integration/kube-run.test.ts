@@ -61,7 +61,7 @@ describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real ku
 
   it('leaderOf deletes the pod named like the current stream leader; notLeaderOf the others', async () => {
     const exp = parseExperiment(experiment('t-leader', []), 'inline');
-    const conn: KubernetesConnection = connectKubernetesTarget(exp, { kubeconfig: cluster?.kubeconfig as string });
+    const conn: KubernetesConnection = await connectKubernetesTarget(exp, { kubeconfig: cluster?.kubeconfig as string });
     const timeline = scratchTimeline('leader');
     try {
       const current = await leader();

@@ -22,7 +22,7 @@ export async function kubeClusterForTests(): Promise<{ cluster: KubeCluster; cli
   } catch (err) {
     throw new Error(`these tests need a local control plane — run scripts/kube/setup.sh first (builds etcd, kube-apiserver, kwok into .tools/kube): ${(err as Error).message}`, { cause: err });
   }
-  return { cluster, clients: connectKube({ planContext: TEST_CONTEXT, kubeconfigFile: cluster.kubeconfig }) };
+  return { cluster, clients: await connectKube({ planContext: TEST_CONTEXT, kubeconfigFile: cluster.kubeconfig }) };
 }
 
 export const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(3).toString('hex')}`;

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import * as lib from '@kubernetes/client-node';
 import { AppsV1Api, CoreV1Api, Exec, KubeConfig, type RequestContext } from '@kubernetes/client-node';
 // Not re-exported by the package index; the real handler turns the exec path into the socket URI.
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
@@ -51,7 +52,7 @@ function mockCluster(): { agent: MockAgent; seen: Seen[]; pool: ReturnType<MockA
   const seen: Seen[] = [];
   const pool = agent.get(SERVER);
   const kc = new MockedKubeConfig(agent);
-  const clients = { kubeConfig: kc, context: 'kyma', server: SERVER, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+  const clients = { kubeConfig: kc, context: 'kyma', server: SERVER, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), lib };
   const driver = (opts: { blastRadius?: number } = {}): KubernetesDriver => new KubernetesDriver({
     clients,
     resolver: new TargetResolver({ clients, guard: new NamespaceGuard(['kyma-system']) }),
@@ -129,7 +130,7 @@ describe('kubernetes request shapes (MockAgent)', () => {
 });
 
 describe('kube context check', () => {
-  it('refuses a current context other than the plan\'s, and an unknown --context; accepts an explicit one', () => {
+  it('refuses a current context other than the plan\'s, and an unknown --context; accepts an explicit one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'k6ha-kubeconfig-'));
     const file = join(dir, 'config');
     writeFileSync(file, JSON.stringify({
@@ -138,12 +139,12 @@ describe('kube context check', () => {
       users: [{ name: 'u', user: { token: 't' } }],
       contexts: [{ name: 'dev', context: { cluster: 'dev', user: 'u' } }, { name: 'kyma-prod', context: { cluster: 'prod', user: 'u' } }],
     }));
-    assert.throws(() => connectKube({ planContext: 'kyma-prod', kubeconfigFile: file }), (err: unknown) => err instanceof KubeContextError && /the kube context is "dev" but the experiment names "kyma-prod"/.test(err.message));
-    assert.throws(() => connectKube({ planContext: 'kyma-prod', contextOverride: 'staging', kubeconfigFile: file }), /--context "staging" is not in the kubeconfig \(contexts: dev, kyma-prod\)/);
-    const c = connectKube({ planContext: 'dev', contextOverride: 'kyma-prod', kubeconfigFile: file });
+    await assert.rejects(connectKube({ planContext: 'kyma-prod', kubeconfigFile: file }), (err: unknown) => err instanceof KubeContextError && /the kube context is "dev" but the experiment names "kyma-prod"/.test(err.message));
+    await assert.rejects(connectKube({ planContext: 'kyma-prod', contextOverride: 'staging', kubeconfigFile: file }), /--context "staging" is not in the kubeconfig \(contexts: dev, kyma-prod\)/);
+    const c = await connectKube({ planContext: 'dev', contextOverride: 'kyma-prod', kubeconfigFile: file });
     assert.equal(c.context, 'kyma-prod');
     assert.equal(c.server, 'https://prod:6443');
-    assert.equal(connectKube({ planContext: 'dev', kubeconfigFile: file }).context, 'dev');
+    assert.equal((await connectKube({ planContext: 'dev', kubeconfigFile: file })).context, 'dev');
   });
 });
 
@@ -175,7 +176,7 @@ describe('execKill request (client-node Exec; kwok cannot exec, so this is the o
       });
       return socket as never;
     });
-    const runner = new ClientExecRunner(kc, new Exec(kc, handler));
+    const runner = new ClientExecRunner(new Exec(kc, handler));
     const outcome = await runner.run('s3gw', 's3gw-0', 'radosgw', killCommand('TERM'), 2000);
     assert.equal(uris.length, 1);
     const url = new URL(uris[0] as string);
