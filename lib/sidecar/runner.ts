@@ -334,7 +334,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
     writeArtifacts({ runDir, experiment: exp, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: exitCode });
     log(`k6 exited ${exitCode}${exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : ''}; report: ${relative(process.cwd(), join(runDir, 'report.md'))}`);
-    return interrupted > 0 && exitCode === 0 ? 130 : exitCode;
+    // An interrupted run reports the interruption (130), whatever k6 made of its shortened test.
+    return interrupted > 0 ? 130 : exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
