@@ -22,7 +22,6 @@
  */
 import { check, sleep } from 'k6';
 import encoding from 'k6/encoding';
-import exec from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import { eventstoreConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import {
@@ -142,7 +141,7 @@ function reportFailedAppend(res: Response, sentAt: number): void {
   const outcome = classifyAppend(res.status);
   if (outcome === 'acked' || config.sidecarUrl === undefined) return;
   // Unique across VUs: these numbers only time the outage; event ids are verified by k6 itself.
-  const seq = exec.vu.idInTest * 1_000_000_000 + appendsReported++;
+  const seq = __VU * 1_000_000_000 + appendsReported++;
   sidecarReportOutcome(config.sidecarUrl, { seq, outcome, status: res.status, sentAt, t: Date.now() });
 }
 
@@ -320,9 +319,9 @@ export default function streams(): void {
   const stream = `k6ha-${crypto.randomUUID()}`;
   const streamUrl = `${config.esUrl}/streams/${stream}`;
   const sent: SentEvent[] = [];
-  // Read once: every exec.vu property access is a call into k6.
-  const vu = exec.vu.idInTest;
-  const iteration = exec.vu.iterationInScenario;
+  // __VU and __ITER, not exec.vu: each exec.vu access builds a new object of Go accessors in k6.
+  const vu = __VU;
+  const iteration = __ITER;
   for (let seq = 0; seq < config.eventsPerStream; seq++) {
     sent.push(sentEvent(crypto.randomUUID(), { stream, seq, vu, iteration, sentAt: Date.now() }));
   }
