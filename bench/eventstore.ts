@@ -11,12 +11,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { startEventStoreStack } from '../lib/fixtures/eventstore-stack.ts';
 import { STORAGE_MODES, type StorageMode } from '../lib/fixtures/eventstore-store.ts';
 import { metricCount, normalizeSummary } from '../lib/k6/summary.ts';
-import { parseDurationMs, parsePositiveInt } from '../lib/shared/env-parse.ts';
+import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { ensureTool, PROJECT_ROOT } from '../lib/tools/toolchain.ts';
+import { intArg } from './support.ts';
 
 const GOAL = 0.9;
 
@@ -41,16 +42,6 @@ export default function () {
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
-
-function intArg(name: string, max: number): (v: string) => number {
-  return (v) => {
-    try {
-      return parsePositiveInt(name, v, max);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
 
 const opts = new Command('bench/eventstore.ts')
   .description('iterations/s of eventstore-streams vs a bare k6 script with the same 21 requests, against the EventStore fixture')

@@ -20,11 +20,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { metricCount } from '../lib/k6/summary.ts';
-import { parseDurationMs, parsePositiveInt } from '../lib/shared/env-parse.ts';
+import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, CpuMeter, loadNow, machineInfo, mean, median, out, runK6, saveResult, startK6, startNoContentServer } from './support.ts';
+import { buildScenarios, CpuMeter, loadNow, machineInfo, mean, median, out, runK6, saveResult, startK6, startNoContentServer, intArg } from './support.ts';
 
 const GOAL = 0.9;
 
@@ -53,16 +53,6 @@ export default function () {
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
-
-function intArg(name: string, max: number): (v: string) => number {
-  return (v) => {
-    try {
-      return parsePositiveInt(name, v, max);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
 
 const opts = new Command('bench/jetstream-overhead.ts')
   .description('iterations/s of jetstream-publish vs a bare one-http.post k6 script against a local 204 server')

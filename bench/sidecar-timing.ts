@@ -14,26 +14,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { parsePositiveInt } from '../lib/shared/env-parse.ts';
+import { Command } from 'commander';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, loadNow, machineInfo, median, out, percentile, readTimeline, RssSampler, runK6Ha, saveResult } from './support.ts';
+import { buildScenarios, loadNow, machineInfo, median, out, percentile, readTimeline, RssSampler, runK6Ha, saveResult, intArg } from './support.ts';
 
 const SKEW_GOAL_MS = 50;
 const DETECTION_GOAL_MS = 200;
 const MIN_ACTIONS = 100;
 const MIN_KILLS = 30;
 const KILLED = ['sink', 'publisher', 'eventing-nats-2'];
-
-function intArg(name: string, max: number): (v: string) => number {
-  return (v) => {
-    try {
-      return parsePositiveInt(name, v, max);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
 
 const opts = new Command('bench/sidecar-timing.ts')
   .description('chaos action skew and member-exit detection latency from one dense-plan k6-ha run')

@@ -1,6 +1,8 @@
 // Shared helpers of the benchmarks in bench/: running real k6 and `k6-ha run` as child processes,
 // sampling CPU and RSS from /proc, a trivial HTTP 204 server, statistics, the machine's
 // description and the result file each benchmark leaves in results/bench/<name>.json.
+import { InvalidArgumentError } from 'commander';
+import { parsePositiveInt } from '../lib/shared/env-parse.ts';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -353,4 +355,15 @@ export function readTimeline(runDir: string): TimelineEvent[] {
 
 export function readRunSummary(runDir: string): NormalizedSummary {
   return normalizeSummary(JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')));
+}
+
+/** A commander argument parser for a whole number, with the shared parser's error message. */
+export function intArg(name: string, max: number): (v: string) => number {
+  return (v) => {
+    try {
+      return parsePositiveInt(name, v, max);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
 }

@@ -6,19 +6,8 @@ import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runEx
 import { writeArtifacts } from '../sidecar/artifacts.ts';
 import { freePort } from '../stack/nats-cluster.ts';
 
-interface RunFlags {
-  duration?: string;
-  rate?: string;
-  replicas?: string;
-  preset?: string;
-  thresholds?: string;
-  outDir?: string;
-  dryRun?: boolean;
-  env?: string[];
-  context?: string;
-  namespace?: string;
-  kubeconfig?: string;
-}
+/** The command's options as commander parses them: RunOptions without the positional file. */
+type RunFlags = Omit<RunOptions, 'experimentFile' | 'log'>;
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -37,19 +26,7 @@ function withExperimentFlags(cmd: Command): Command {
 }
 
 function toRunOptions(file: string, flags: RunFlags): RunOptions {
-  const opts: RunOptions = { experimentFile: file };
-  if (flags.duration !== undefined) opts.duration = flags.duration;
-  if (flags.rate !== undefined) opts.rate = flags.rate;
-  if (flags.replicas !== undefined) opts.replicas = flags.replicas;
-  if (flags.preset !== undefined) opts.preset = flags.preset;
-  if (flags.thresholds !== undefined) opts.thresholds = flags.thresholds;
-  if (flags.outDir !== undefined) opts.outDir = flags.outDir;
-  if (flags.dryRun !== undefined) opts.dryRun = flags.dryRun;
-  if (flags.env !== undefined) opts.env = flags.env;
-  if (flags.context !== undefined) opts.context = flags.context;
-  if (flags.namespace !== undefined) opts.namespace = flags.namespace;
-  if (flags.kubeconfig !== undefined) opts.kubeconfig = flags.kubeconfig;
-  return opts;
+  return { ...flags, experimentFile: file };
 }
 
 export function registerRunCommands(program: Command): void {
