@@ -154,7 +154,7 @@ const localTarget = z.object({
   stack: z.enum(['jetstream', 'eventstore']).default('jetstream'),
   replicas: z.union([z.literal(1), z.literal(3)]).default(3),
   /** eventstore fixture only: fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
-  storage: z.enum(['fsync', 'memory']).default('fsync'),
+  storage: z.enum(['fsync', 'memory']).optional(),
 }).strict();
 
 const kubernetesTarget = z.object({

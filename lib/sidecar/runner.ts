@@ -194,7 +194,7 @@ export async function startTarget(exp: Experiment, runId: string, runDir: string
     publisherHealth = `${js.publisherUrl}/healthz`;
     natsMembers = js.cluster.members.map((m) => m.name);
   } else {
-    stack = await startEventStoreStack({ runDir, log, storage: exp.target.storage });
+    stack = await startEventStoreStack({ runDir, log, storage: exp.target.storage ?? 'fsync' });
   }
   try {
     const sidecar = new Sidecar({ runId, runDir, experiment: exp, members: stack.members(), probe, natsMembers, sinkUrl, publisherHealthUrl: publisherHealth, k6ApiUrl, log });
