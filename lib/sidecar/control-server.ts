@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CONTROL_PATHS, type FinishRequest, type OutcomeRecord, type StartRequest, type SummaryUpload } from '../shared/control-api.ts';
 import type { Sidecar } from './sidecar.ts';
+import { readBodyWithin } from '../stack/http-body.ts';
 
 const MAX_BODY = 256 * 1024 * 1024;
 
@@ -18,15 +19,10 @@ class HttpError extends Error {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'body too large');
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readBodyWithin(req, MAX_BODY);
+  if (body === null) throw new HttpError(413, 'body too large');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'body is not JSON');
   }

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { readBodyWithin } from './http-body.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const PUBLISH_TIMEOUT_MS = 5000;
@@ -145,21 +146,6 @@ export function statusForPublishError(err: unknown, nc: NatsConnection | null): 
   return { status: 500, reason: message };
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function reply(res: ServerResponse, status: number, body?: string | object): void {
   if (body === undefined) {
     res.writeHead(status).end();
@@ -236,7 +222,7 @@ export class Publisher {
       reply(res, 405, 'method not allowed: use POST');
       return;
     }
-    const body = await readBody(req, MAX_BODY_BYTES);
+    const body = await readBodyWithin(req, MAX_BODY_BYTES);
     if (body === null) {
       this.counters.rejected++;
       reply(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
