@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildEventRequest, classifyStatus } from '../../lib/k6/cloudevents.ts';
+import { buildEventRequest, classifyStatus, EventRequestTemplate, IsoTimeFormatter } from '../../lib/k6/cloudevents.ts';
 import { parseCloudEvent, parseLegacyEvent, subjectFor } from '../../lib/stack/publisher.ts';
 
 const event = { id: 'run-1', type: 'order.created.v1', source: 'k6-ha', time: '2026-01-01T00:00:00Z', data: { seq: 1 } };
@@ -53,5 +53,42 @@ describe('CloudEvents requests built in k6 and parsed by the publisher', () => {
     assert.equal(classifyStatus(0), 'unknown');
     assert.equal(classifyStatus(502), 'unknown');
     assert.equal(classifyStatus(504), 'unknown');
+  });
+});
+
+describe('EventRequestTemplate: the per-VU publish request k6 reuses', () => {
+  const sentAt = Date.UTC(2026, 10, 21, 1, 2, 3, 45);
+  const time = new Date(sentAt).toISOString();
+  for (const mode of ['binary', 'structured', 'legacy'] as const) {
+    it(`sends exactly what buildEventRequest builds (${mode})`, () => {
+      const template = new EventRequestTemplate(mode, 'order.created.v1', 'k6-ha', 5000);
+      for (const seq of [0, 7, 123456]) {
+        const body = template.next(`run-${seq}`, seq, 3, sentAt + seq);
+        const expected = buildEventRequest(mode, { id: `run-${seq}`, type: 'order.created.v1', source: 'k6-ha', time: new Date(sentAt + seq).toISOString(), data: { seq, vu: 3, sentAt: sentAt + seq } });
+        assert.equal(body, expected.body);
+        assert.deepEqual(template.params.headers, expected.headers);
+      }
+      assert.deepEqual({ timeout: template.params.timeout, tags: template.params.tags }, { timeout: 5000, tags: { name: 'publish' } });
+    });
+  }
+
+  it('reuses one headers object and the publisher accepts what it sends', () => {
+    const template = new EventRequestTemplate('binary', 'order.created.v1', 'k6-ha', 5000);
+    const headers = template.params.headers;
+    const body = template.next('run-9', 9, 1, sentAt);
+    assert.equal(template.params.headers, headers);
+    const parsed = parseCloudEvent(headers, Buffer.from(body));
+    assert.equal(parsed.id, 'run-9');
+    assert.equal(parsed.extra['time'], time);
+  });
+
+  it('formats ce-time exactly like Date.toISOString, across second and day boundaries', () => {
+    const clock = new IsoTimeFormatter();
+    const starts = [sentAt, Date.UTC(2026, 11, 31, 23, 59, 59, 990), 0, Date.UTC(1999, 0, 1)];
+    for (const start of starts) {
+      for (let ms = start; ms < start + 2100; ms += 7) assert.equal(clock.format(ms), new Date(ms).toISOString());
+    }
+    // Out of order (a VU's clock never goes back, but the formatter must not depend on it).
+    for (const ms of [sentAt + 5000, sentAt, sentAt + 999, sentAt + 1000]) assert.equal(clock.format(ms), new Date(ms).toISOString());
   });
 });
