@@ -58,7 +58,7 @@ import {
   type FeedSelection,
   feedFromSelection,
   type SentEvent,
-  sentEvent,
+  sentEventText,
   streamVerdict,
 } from '../lib/k6/eventstore-protocol.ts';
 import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
@@ -130,56 +130,71 @@ function preflight(): void {
 type Response = RefinedResponse<ResponseType | undefined>;
 
 /** A user who got no answer at all waits a moment before the next request (ES_ERROR_PAUSE). */
-function pauseAfterNoAnswer(res: Response): void {
-  if (res.status === 0 && config.errorPauseSeconds > 0) sleep(config.errorPauseSeconds);
+function pauseAfterNoAnswer(status: number): void {
+  if (status === 0 && config.errorPauseSeconds > 0) sleep(config.errorPauseSeconds);
 }
+
+// Made once, not per request: every reference to an imported k6 function looks its binding up
+// and wraps it anew, and literal check or params objects would be new objects each time (21
+// requests per iteration; see BENCHMARKS.md, EventStore).
+const runCheck = check;
+const isCreated = { 'is status 201': (r: Response) => r.status === 201 };
+const isOk = { 'is status 200': (r: Response) => r.status === 200 };
 
 let appendsReported = 0;
 
 /** A failed append, told to the sidecar (when there is one) so it can measure unavailability. */
-function reportFailedAppend(res: Response, sentAt: number): void {
-  const outcome = classifyAppend(res.status);
+function reportFailedAppend(status: number, sentAt: number): void {
+  const outcome = classifyAppend(status);
   if (outcome === 'acked' || config.sidecarUrl === undefined) return;
   // Unique across VUs: these numbers only time the outage; event ids are verified by k6 itself.
   const seq = __VU * 1_000_000_000 + appendsReported++;
-  sidecarReportOutcome(config.sidecarUrl, { seq, outcome, status: res.status, sentAt, t: Date.now() });
+  sidecarReportOutcome(config.sidecarUrl, { seq, outcome, status, sentAt, t: Date.now() });
+}
+
+const appendParams = { headers: {} as Record<string, string>, timeout: config.requestTimeoutMs, tags: { name: 'append' } };
+
+function sendAppend(url: string, body: string, headers: Record<string, string>): Response {
+  const sentAt = Date.now();
+  appendParams.headers = headers;
+  const res = http.post(url, body, appendParams);
+  runCheck(res, isCreated);
+  const status = res.status;
+  reportFailedAppend(status, sentAt);
+  pauseAfterNoAnswer(status);
+  return res;
 }
 
 /** One append request, re-sent with the same body (same event ids) while its outcome is unknown. */
 function postAppend(url: string, body: string, headers: Record<string, string>, events: SentEvent[]): Response {
-  const send = (): Response => {
-    const sentAt = Date.now();
-    const res = http.post(url, body, { headers, timeout: config.requestTimeout, tags: { name: 'append' } });
-    check(res, { 'is status 201': (r) => r.status === 201 });
-    reportFailedAppend(res, sentAt);
-    pauseAfterNoAnswer(res);
-    return res;
-  };
-  let res = send();
+  let res = sendAppend(url, body, headers);
   for (let attempt = 1; attempt <= config.retries && classifyAppend(res.status) === 'unknown'; attempt++) {
     esAppendsRetried.add(events.length);
     sleep(0.5 * attempt);
-    res = send();
+    res = sendAppend(url, body, headers);
   }
   const outcome = classifyAppend(res.status);
   const first = outcome === 'acked' ? eventNumberFromLocation(res.headers['Location']) : null;
-  events.forEach((e, i) => {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as SentEvent;
     e.outcome = outcome;
     e.number = first === null ? null : first + i;
-  });
+  }
   return res;
 }
 
 /** The seed's way: one request per event, with the id and type in headers. */
 function appendEach(streamUrl: string, sent: SentEvent[]): void {
   let expected = EXPECTED_NO_STREAM;
+  // One headers object for the stream, pointed at each event in turn (requests are synchronous).
+  const headers: Record<string, string> = {
+    Authorization: authorization,
+    'Content-Type': 'application/json',
+    [names.eventId]: '',
+    [names.eventType]: EVENT_TYPE,
+  };
   for (const s of sent) {
-    const headers: Record<string, string> = {
-      Authorization: authorization,
-      'Content-Type': 'application/json',
-      [names.eventId]: s.eventId,
-      [names.eventType]: EVENT_TYPE,
-    };
+    headers[names.eventId] = s.eventId;
     if (config.expectedVersion) headers[names.expectedVersion] = String(expected);
     const res = postAppend(streamUrl, s.text, headers, [s]);
     if (s.outcome === 'acked' && s.number !== null) {
@@ -199,21 +214,32 @@ function appendEach(streamUrl: string, sent: SentEvent[]): void {
 function appendBatch(streamUrl: string, sent: SentEvent[]): void {
   const headers: Record<string, string> = { Authorization: authorization, 'Content-Type': names.eventsMediaType };
   if (config.expectedVersion) headers[names.expectedVersion] = String(EXPECTED_NO_STREAM);
-  const body = JSON.stringify(sent.map((s) => ({ eventId: s.eventId, eventType: EVENT_TYPE, data: s.data })));
+  // Each body spliced in as the JSON text it is (no parse and re-serialise).
+  const body = `[${sent.map((s) => `{"eventId":${JSON.stringify(s.eventId)},"eventType":"${EVENT_TYPE}","data":${s.text}}`).join(',')}]`;
   const res = postAppend(streamUrl, body, headers, sent);
   if (res.status === 400 && currentVersionFromHeaders(res.headers, names) !== null) esWrongVersion.add(1);
 }
 
-const feedRequest = { headers: { Authorization: authorization, Accept: names.atomMediaType }, timeout: config.requestTimeout };
-const eventRequest = {
-  headers: { Authorization: authorization, Accept: config.eventRead === 'json' ? 'application/json' : names.atomMediaType },
-  timeout: config.requestTimeout,
+interface ReadParams {
+  headers: Record<string, string>;
+  timeout: number;
+  tags: { name: string };
+}
+const feedHeaders = { Authorization: authorization, Accept: names.atomMediaType };
+const eventHeaders = { Authorization: authorization, Accept: config.eventRead === 'json' ? 'application/json' : names.atomMediaType };
+const readParams = (headers: Record<string, string>, name: string): ReadParams => ({ headers, timeout: config.requestTimeoutMs, tags: { name } });
+const READS = {
+  stream: readParams(feedHeaders, 'read stream'),
+  streamPage: readParams(feedHeaders, 'read stream page'),
+  reverify: readParams(feedHeaders, 'reverify stream'),
+  reverifyPage: readParams(feedHeaders, 'reverify stream page'),
+  event: readParams(eventHeaders, 'read event'),
 };
 
-function get(url: string, name: string, params: typeof feedRequest = feedRequest): Response {
-  const res = http.get(url, { ...params, tags: { name } });
-  check(res, { 'is status 200': (r) => r.status === 200 });
-  pauseAfterNoAnswer(res);
+function get(url: string, params: ReadParams): Response {
+  const res = http.get(url, params);
+  runCheck(res, isOk);
+  pauseAfterNoAnswer(res.status);
   return res;
 }
 
@@ -229,13 +255,13 @@ function feedOf(res: Response): FeedPage | null {
 type StreamRead = { kind: 'entries'; entries: FeedEntry[] } | { kind: 'gone' } | { kind: 'no-answer' };
 
 /** Reads a whole stream, following "next" pages past 20 events. */
-function readWholeStream(streamUrl: string, eventCount: number, name: string): StreamRead {
+function readWholeStream(streamUrl: string, eventCount: number, first: ReadParams, next: ReadParams): StreamRead {
   const entries: FeedEntry[] = [];
   let url: string | null = `${streamUrl}?embed=body`;
   let pages = 0;
   const maxPages = Math.ceil(eventCount / PAGE_SIZE) + 2;
   while (url !== null && pages < maxPages) {
-    const res = get(url, pages === 0 ? name : `${name} page`);
+    const res = get(url, pages === 0 ? first : next);
     pages++;
     if (res.status === 404 || res.status === 410) return { kind: 'gone' };
     const page = res.status === 200 ? feedOf(res) : null;
@@ -249,7 +275,7 @@ function readWholeStream(streamUrl: string, eventCount: number, name: string): S
 
 /** Reads the stream just written and checks it against what was sent. */
 function readStream(streamUrl: string, sent: SentEvent[]): void {
-  const read = readWholeStream(streamUrl, sent.length, 'read stream');
+  const read = readWholeStream(streamUrl, sent.length, READS.stream, READS.streamPage);
   if (read.kind === 'no-answer') return;
   if (read.kind === 'gone') {
     // The stream is gone although events were acked into it: every acked event is absent.
@@ -287,7 +313,7 @@ function remember(streamUrl: string, sent: SentEvent[]): void {
 function reverifyOne(): void {
   const old = verifiedStreams[Math.floor(Math.random() * verifiedStreams.length)];
   if (old === undefined) return;
-  const read = readWholeStream(old.streamUrl, old.events.length, 'reverify stream');
+  const read = readWholeStream(old.streamUrl, old.events.length, READS.reverify, READS.reverifyPage);
   if (read.kind === 'no-answer') return;
   esStreamsReverified.add(1);
   const again = old.events.map((e) => ({ ...e, verified: false, absentFromARead: false, mismatched: false }));
@@ -308,8 +334,9 @@ function reverifyOne(): void {
 function readEvents(streamUrl: string, sent: SentEvent[]): void {
   for (const s of sent) {
     if (s.outcome !== 'acked' || s.number === null) continue;
-    const res = get(`${streamUrl}/${s.number}`, 'read event', eventRequest);
-    const verdict = checkEventRead(s, res.status, typeof res.body === 'string' ? res.body : null, config.eventRead);
+    const res = get(`${streamUrl}/${s.number}`, READS.event);
+    const body = res.body;
+    const verdict = checkEventRead(s, res.status, typeof body === 'string' ? body : null, config.eventRead);
     if (verdict === 'stale') esStaleReads.add(1);
     else if (verdict === 'mismatch') esReadMismatches.add(1);
   }
@@ -323,7 +350,8 @@ export default function streams(): void {
   const vu = __VU;
   const iteration = __ITER;
   for (let seq = 0; seq < config.eventsPerStream; seq++) {
-    sent.push(sentEvent(crypto.randomUUID(), { stream, seq, vu, iteration, sentAt: Date.now() }));
+    // JSON.stringify({ stream, seq, vu, iteration, sentAt }) without the object (stream is k6ha-<uuid>).
+    sent.push(sentEventText(crypto.randomUUID(), `{"stream":"${stream}","seq":${seq},"vu":${vu},"iteration":${iteration},"sentAt":${Date.now()}}`));
   }
   if (config.batch) appendBatch(streamUrl, sent);
   else appendEach(streamUrl, sent);

@@ -80,6 +80,30 @@ describe('eventstore-streams with real k6 against the fixture', () => {
     }
   });
 
+  test('batch appends, Atom event reads and the Kurrent header dialect verify exactly too', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'es-modes-'));
+    const stack = await startEventStoreStack({ runDir });
+    try {
+      const summaryPath = join(runDir, 'summary.json');
+      const env = { ...stack.k6Env(), VUS: '4', DURATION: '4s', THRESHOLDS: 'es-steady', ES_BATCH: 'true', ES_EVENT_READ: 'atom', ES_DIALECT: 'kurrent', SUMMARY_JSON: summaryPath };
+      const { code, output } = await runK6(env);
+      assert.equal(code, 0, `k6 exited ${code}:\n${output.slice(-3000)}`);
+      const s = readSummary(summaryPath);
+      const acked = metricCount(s, 'es_appends_acked');
+      assert.ok(acked >= 40, `only ${acked} events acked in 4 s`);
+      assert.equal(metricCount(s, 'es_appends_attempted'), acked);
+      assert.equal(metricCount(s, 'es_events_verified'), acked, 'every acked event verified by a read');
+      assert.equal(metricCount(s, 'es_read_mismatches'), 0);
+      assert.equal(metricCount(s, 'es_acked_missing'), 0);
+      assert.equal(checkTotals(s).fails, 0);
+      // One batch append, 1 stream read and 10 event reads per stream (+1 preflight).
+      assert.equal(metricCount(s, 'http_reqs'), metricCount(s, 'iterations') * 12 + 1);
+    } finally {
+      await stack.stop();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
   test('kill -9 and restart mid-run: failures, but no acked event missing', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'es-kill-'));
     const stack = await startEventStoreStack({ runDir, storage: 'fsync' });
