@@ -10,6 +10,8 @@ import {
   dialectNames,
   eventNumberFromLocation,
   jsonEqual,
+  feedFromSelection,
+  isExactFeed,
   parseFeed,
   type SentEvent,
   sentEvent,
@@ -47,6 +49,11 @@ describe('eventstore protocol', () => {
   test('Location and current-version headers', () => {
     assert.equal(eventNumberFromLocation('http://127.0.0.1:2113/streams/abc-1/12'), 12);
     assert.equal(eventNumberFromLocation(undefined), null);
+    assert.equal(eventNumberFromLocation('http://127.0.0.1:2113/streams/abc-1/0/'), 0);
+    assert.equal(eventNumberFromLocation('/streams/s/107'), 107);
+    for (const bad of ['', '12', 'http://x/streams/s/', 'http://x/streams/s/1a', 'http://x/streams/s/a1', 'http://x/streams/s//']) {
+      assert.equal(eventNumberFromLocation(bad), null, bad);
+    }
     assert.equal(currentVersionFromHeaders({ 'Es-Currentversion': '4' }, dialectNames('eventstore')), 4);
     assert.equal(currentVersionFromHeaders({ 'Kurrent-Currentversion': '-1' }, dialectNames('kurrent')), -1);
     assert.equal(currentVersionFromHeaders({}, dialectNames('kurrent')), null);
@@ -109,5 +116,38 @@ describe('eventstore protocol', () => {
     assert.equal(page?.nextUrl, 'http://x/streams/s/4/backward/20');
     assert.equal(parseFeed('<feed/>'), null);
     assert.equal(parseFeed(''), null);
+  });
+
+  test('the exact-feed fast path agrees with checkFeed, and declines anything unusual', () => {
+    const make = (): SentEvent[] => [acked('a', 0, { i: 0 }), acked('b', 1, { i: 1 }), acked('c', 2, { i: 2 })];
+    const newestFirst = (sent: SentEvent[]) => ({
+      ids: sent.map((s) => s.eventId).reverse(),
+      nums: sent.map((s) => s.number).reverse(),
+      data: sent.map((s) => s.text).reverse(),
+    });
+    const exact = make();
+    assert.ok(isExactFeed(newestFirst(exact), exact));
+    // Whatever the fast path accepts, the full path verifies every event and finds nothing else.
+    const page = feedFromSelection(newestFirst(exact));
+    assert.ok(page !== null);
+    assert.deepEqual(checkFeed(exact, page.entries), { stale: false, duplicates: 0, unknownStored: 0, unexpected: 0, mismatches: 0 });
+    assert.ok(exact.every((s) => s.verified));
+
+    const declines: Array<[string, (sent: SentEvent[]) => unknown]> = [
+      ['oldest first', (sent) => ({ ids: sent.map((s) => s.eventId), nums: sent.map((s) => s.number), data: sent.map((s) => s.text) })],
+      ['a second page', (sent) => ({ ...newestFirst(sent), next: 'http://x/streams/s/0/backward/20' })],
+      ['one missing', (sent) => { const f = newestFirst(sent); return { ids: f.ids.slice(1), nums: f.nums.slice(1), data: f.data.slice(1) }; }],
+      ['a re-serialised body', (sent) => { const f = newestFirst(sent); f.data[0] = '{ "i": 2 }'; return f; }],
+      ['another number', (sent) => { const f = newestFirst(sent); f.nums[0] = 7; return f; }],
+      ['not a selection', () => null],
+    ];
+    for (const [what, selection] of declines) {
+      const sent = make();
+      assert.equal(isExactFeed(selection(sent) as never, sent), false, what);
+    }
+    const unknown = make();
+    (unknown[1] as SentEvent).outcome = 'unknown';
+    assert.equal(isExactFeed(newestFirst(unknown), unknown), false, 'an append with no answer');
+    assert.equal(isExactFeed({ ids: [], nums: [], data: [] }, []), false, 'nothing sent');
   });
 });
