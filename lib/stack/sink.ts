@@ -45,7 +45,8 @@ export class Sink {
   }
 
   async start(): Promise<void> {
-    this.nc = await connect({ servers: this.opts.natsUrls, name: 'k6-ha-sink', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    // noAsyncTraces: no Error with a captured stack per request (see publisher.ts).
+    this.nc = await connect({ servers: this.opts.natsUrls, name: 'k6-ha-sink', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
     const js = jetstream(this.nc);
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://sink');
