@@ -24,15 +24,13 @@ import { metricCount } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { LocalStack } from '../lib/stack/local-stack.ts';
 import { ensureTool } from '../lib/tools/toolchain.ts';
-import { CpuMeter, loadNow, machineInfo, out, saveResult, startK6 } from './support.ts';
+import { CpuMeter, loadNow, machineInfo, out, PUBLISH_EVENT_JS, saveResult, startK6 } from './support.ts';
 
 const GOAL = 2000;
 const ACK_GOAL = 0.999;
 
-// The request is built the way scenarios/jetstream-publish.ts builds it (EventRequestTemplate):
-// one headers object per VU with ce-id and ce-time set per event, exec.scenario looked up once
-// per VU (each access costs ~70 µs of k6 CPU), so k6 leaves as much of the 2 cores to the stack
-// as the shipped scenario would.
+// The request is built the way scenarios/jetstream-publish.ts builds it (PUBLISH_EVENT_JS), so
+// k6 leaves as much of the 2 cores to the stack as the shipped scenario would.
 const DRIVER = `
 import http from 'k6/http';
 import exec from 'k6/execution';
@@ -58,18 +56,9 @@ export const options = {
     ['http_req_duration{scenario:publish}', ['p(99)>=0']]]),
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max'],
 };
-let scenario = null;
-const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '',
-  'ce-type': 'order.created.v1', 'ce-source': 'k6-ha', 'ce-time': '' };
-const params = { headers, timeout: 5000, tags: { name: 'publish' } };
+${PUBLISH_EVENT_JS}
 export default function () {
-  if (scenario === null) scenario = exec.scenario;
-  const seq = scenario.iterationInTest;
-  const sentAt = Date.now();
-  headers['ce-id'] = tag + '-' + seq;
-  headers['ce-time'] = new Date(sentAt).toISOString();
-  const res = http.post(url, '{"seq":' + seq + ',"vu":' + __VU + ',"sentAt":' + sentAt + '}', params);
-  if (res.status === 204) acked.add(1);
+  if (publishEvent(url, tag).status === 204) acked.add(1);
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;

@@ -25,7 +25,7 @@ import { Command } from 'commander';
 import { metricCount } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, CpuMeter, loadNow, machineInfo, mean, median, out, runK6, saveResult, startK6, startNoContentServer, intArg } from './support.ts';
+import { buildScenarios, CpuMeter, loadNow, machineInfo, mean, median, out, runK6, saveResult, startK6, startNoContentServer, intArg, PUBLISH_EVENT_JS } from './support.ts';
 
 const GOAL = 0.9;
 
@@ -38,24 +38,15 @@ export default function () {
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
 
-// The scenario's request built the way the scenario builds it (EventRequestTemplate: one headers
-// object per VU, ce-id and ce-time set per event, the body by concatenation), nothing else.
+// The scenario's request, built the way the scenario builds it, and nothing else.
 const BARE_CE = `
 import http from 'k6/http';
 import exec from 'k6/execution';
 const url = __ENV.PUBLISH_URL;
 const tag = 'r' + Date.now().toString(36);
-let scenario = null;
-const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '',
-  'ce-type': 'order.created.v1', 'ce-source': 'k6-ha', 'ce-time': '' };
-const params = { headers, timeout: 5000, tags: { name: 'publish' } };
+${PUBLISH_EVENT_JS}
 export default function () {
-  if (scenario === null) scenario = exec.scenario;
-  const seq = scenario.iterationInTest;
-  const sentAt = Date.now();
-  headers['ce-id'] = tag + '-' + seq;
-  headers['ce-time'] = new Date(sentAt).toISOString();
-  http.post(url, '{"seq":' + seq + ',"vu":' + __VU + ',"sentAt":' + sentAt + '}', params);
+  publishEvent(url, tag);
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;

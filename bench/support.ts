@@ -278,6 +278,27 @@ async function freePortLocal(): Promise<number> {
  * few µs of CPU per request, so the load generator, not the server, is what saturates), a Node
  * server otherwise. Either runs in its own process so its CPU can be measured apart from k6's.
  */
+/**
+ * k6 script text: `publishEvent(url, tag)` sends the scenario's publish request, built the way
+ * scenarios/jetstream-publish.ts builds it (EventRequestTemplate: one headers object per VU,
+ * ce-id and ce-time set per event, the body by concatenation), and returns the response. For the
+ * benchmark drivers, which embed it after their imports of k6/http and k6/execution.
+ */
+export const PUBLISH_EVENT_JS = `
+let scenario = null;
+const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '',
+  'ce-type': 'order.created.v1', 'ce-source': 'k6-ha', 'ce-time': '' };
+const params = { headers, timeout: 5000, tags: { name: 'publish' } };
+function publishEvent(url, tag) {
+  if (scenario === null) scenario = exec.scenario;
+  const seq = scenario.iterationInTest;
+  const sentAt = Date.now();
+  headers['ce-id'] = tag + '-' + seq;
+  headers['ce-time'] = new Date(sentAt).toISOString();
+  return http.post(url, '{"seq":' + seq + ',"vu":' + __VU + ',"sentAt":' + sentAt + '}', params);
+}
+`;
+
 export async function startNoContentServer(): Promise<NoContentServer> {
   const port = await freePortLocal();
   const dir = join(tmpdir(), 'k6-ha-bench-204');
