@@ -38,9 +38,14 @@ export class ProbeError extends Error {
   }
 }
 
+/** How long a stream info request may take while the stream is already known to be down: short,
+ * so the first answer after an election is not held back by a request that went to nobody. */
+const OUTAGE_REQUEST_TIMEOUT_MS = 500;
+
 export class JetStreamProbe {
   private nc: NatsConnection | null = null;
   private jsm: JetStreamManager | null = null;
+  private outageJsm: JetStreamManager | null = null;
 
   constructor(
     readonly servers: string[],
@@ -57,11 +62,14 @@ export class JetStreamProbe {
       throw new ProbeError(`cannot connect to NATS at ${this.servers.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     this.jsm = await jetstreamManager(this.nc, { timeout: this.requestTimeoutMs, checkAPI: false });
+    this.outageJsm = await jetstreamManager(this.nc, { timeout: Math.min(OUTAGE_REQUEST_TIMEOUT_MS, this.requestTimeoutMs), checkAPI: false });
     return this.jsm;
   }
 
-  async streamInfo(): Promise<StreamSnapshot> {
-    const jsm = await this.manager();
+  /** `during: 'outage'` asks with a short timeout: no leader answers until one is elected. */
+  async streamInfo(during: 'normal' | 'outage' = 'normal'): Promise<StreamSnapshot> {
+    const normal = await this.manager();
+    const jsm = during === 'outage' && this.outageJsm !== null ? this.outageJsm : normal;
     const info = await jsm.streams.info(this.stream);
     return {
       at: Date.now(),
@@ -77,6 +85,29 @@ export class JetStreamProbe {
       firstSeq: info.state.first_seq,
       messages: info.state.messages,
     };
+  }
+
+  /**
+   * Calls `onElected` with the new leader's server name each time the stream elects a leader. This
+   * is JetStream's own advisory, sent at the election, so failover is timed to the election itself
+   * rather than to whenever the next poll gets an answer. The subscription lives as long as the
+   * connection, across reconnects; without permission for `$JS.EVENT.>` polling still works.
+   */
+  async watchLeaderElections(onElected: (leader: string) => void): Promise<void> {
+    await this.manager();
+    const nc = this.nc as NatsConnection;
+    nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${this.stream}`, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        let leader: unknown;
+        try {
+          leader = msg.json<{ leader?: unknown }>().leader;
+        } catch {
+          return; // not an advisory we understand: the poll still sees the leader
+        }
+        if (typeof leader === 'string' && leader !== '') onElected(leader);
+      },
+    });
   }
 
   async consumerInfo(): Promise<ConsumerSnapshot | null> {
@@ -120,6 +151,7 @@ export class JetStreamProbe {
     const nc = this.nc;
     this.nc = null;
     this.jsm = null;
+    this.outageJsm = null;
     await nc?.close().catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 // Watchers that put what happens after a chaos action on the timeline: JetStream's view of the
-// stream and consumer (polled, one request at a time), member processes starting and exiting
+// stream and consumer (polled, one request at a time, plus JetStream's leader-elected advisories), member processes starting and exiting
 // (pushed by the process itself), and whether the publisher answers.
 import type { StackMember } from '../stack/stack.ts';
 import type { ConsumerSnapshot, JetStreamProbe, StreamSnapshot } from './jetstream-probe.ts';
@@ -44,9 +44,14 @@ export class JetStreamObserver {
     return this.consumerSamples.at(-1) ?? null;
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    try {
+      await this.probe.watchLeaderElections((leader) => this.noteLeader(leader, Date.now(), 'advisory'));
+    } catch {
+      // no advisories (e.g. the connection is down right now): the poll alone times elections
+    }
     this.loop = this.run();
   }
 
@@ -60,12 +65,14 @@ export class JetStreamObserver {
     const now = Date.now();
     let stream: StreamSnapshot;
     try {
-      stream = await this.probe.streamInfo();
+      stream = await this.probe.streamInfo(this.unavailableSince === null ? 'normal' : 'outage');
     } catch (err) {
-      if (this.unavailableSince === null) {
+      // An advisory that arrived while this request was out is newer news than its timeout.
+      const newer = (this.leaderHistory.at(-1)?.at ?? 0) > now;
+      if (this.unavailableSince === null && !newer) {
         this.unavailableSince = now;
         this.timeline.record('stream', 'stream-unavailable', this.probe.stream, { error: (err as Error).message }, now);
-        this.noteLeader(null, now);
+        this.noteLeader(null, now, 'poll');
       }
       return;
     }
@@ -74,7 +81,7 @@ export class JetStreamObserver {
       this.unavailableSince = null;
     }
     this.streamSamples.push(stream);
-    this.noteLeader(stream.leader, stream.at);
+    this.noteLeader(stream.leader, stream.at, 'poll');
     for (const r of stream.replicas) {
       // Under load a healthy follower is often a message or two behind: only a real gap counts.
       const behind = r.offline || (!r.current && (r.lag > this.lagTolerance || r.activeMs > 2000));
@@ -105,12 +112,12 @@ export class JetStreamObserver {
     }
   }
 
-  private noteLeader(leader: string | null, at: number): void {
+  private noteLeader(leader: string | null, at: number, via: 'poll' | 'advisory'): void {
     const prev = this.leaderHistory.at(-1);
     if (prev !== undefined && prev.leader === leader) return;
     this.leaderHistory.push({ at, leader });
     if (prev !== undefined || leader !== null) {
-      this.timeline.record('stream', leader === null ? 'leader-lost' : prev === undefined ? 'leader' : 'leader-elected', leader, { previous: prev?.leader ?? null }, at);
+      this.timeline.record('stream', leader === null ? 'leader-lost' : prev === undefined ? 'leader' : 'leader-elected', leader, { previous: prev?.leader ?? null, via }, at);
     }
   }
 

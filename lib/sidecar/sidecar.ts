@@ -93,7 +93,7 @@ export class Sidecar {
     this.timeline.record('sidecar', 'ready', null, { run_id: this.opts.runId, experiment: this.opts.experiment.name, actions: this.opts.experiment.plan.length });
     if (this.observer !== null) {
       await this.observer.poll();
-      this.observer.start();
+      await this.observer.start();
     }
     this.reachability?.start();
   }
