@@ -2,15 +2,16 @@
 // machine), then the unit and integration tests with node's test runner — one file at a time,
 // because integration tests run real clusters and real k6 on a 2-core machine.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 
 const only = process.argv.slice(2);
 
-function step(name: string, command: string, args: string[]): void {
+function step(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   process.stderr.write(`\n▶ ${name}\n`);
-  const res = spawnSync(command, args, { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  const res = spawnSync(command, args, { cwd: PROJECT_ROOT, stdio: 'inherit', env });
   if (res.status !== 0) {
     process.stderr.write(`✗ ${name} failed (exit ${res.status ?? res.signal})\n`);
     process.exit(res.status ?? 1);
@@ -33,4 +34,11 @@ step('tools (k6, nats-server: found or built into .tools/bin)', process.execPath
 // scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache).
 step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
 const files = only.length > 0 ? only : [...testFiles('unit'), ...testFiles('integration')];
-step(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files]);
+// Every scratch directory the tests make (run dirs, stores, kubeconfigs) goes under one TMPDIR,
+// removed when the tests pass and kept, with its path printed, when they fail.
+const scratch = mkdtempSync(join(tmpdir(), 'k6-ha-test-'));
+process.on('exit', (code) => {
+  if (code === 0) rmSync(scratch, { recursive: true, force: true });
+  else process.stderr.write(`test scratch directories kept for a look: ${scratch}\n`);
+});
+step(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files], { ...process.env, TMPDIR: scratch });
