@@ -161,6 +161,7 @@ export class Publisher {
   private nc: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
   private server: Server | null = null;
+  private turn: Promise<void> | null = null;
   readonly counters = { accepted: 0, acked: 0, rejected: 0, errors: 0 };
 
   constructor(private readonly opts: PublisherOptions) {}
@@ -256,7 +257,22 @@ export class Publisher {
     reply(res, result.status, legacy !== null ? { status: result.status, message: result.reason } : result.reason);
   }
 
+  /**
+   * Resolves once per event-loop turn, in the check phase, for every request that arrived in that
+   * turn's poll phase. nats.js writes to its socket once per microtask checkpoint, which without
+   * this is once per HTTP request; publishing together makes it one write for all of them (as
+   * nats.go's flusher does for the real proxy). A third of the publisher's CPU was those writes.
+   */
+  private nextTurn(): Promise<void> {
+    this.turn ??= new Promise((resolve) => setImmediate(() => {
+      this.turn = null;
+      resolve();
+    }));
+    return this.turn;
+  }
+
   private async publish(event: CloudEvent): Promise<PublishResult> {
+    await this.nextTurn();
     const js = this.js;
     if (js === null || this.nc === null || this.nc.isClosed()) return { status: 502, reason: 'NATS is not connected' };
     // Stored in binary mode whatever came in, like the proxy does.
