@@ -207,7 +207,8 @@ export class Publisher {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://publisher');
+    // The hot path (POST /publish) needs no URL object.
+    const url = req.url === '/publish' ? { pathname: '/publish' } : new URL(req.url ?? '/', 'http://publisher');
     if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
       const ready = url.pathname === '/healthz' || (this.nc !== null && !this.nc.isClosed());
       reply(res, ready ? 200 : 503, ready ? 'ok' : 'not connected to NATS');
