@@ -68,9 +68,8 @@ export class JetStreamProbe {
 
   /** `during: 'outage'` asks with a short timeout: no leader answers until one is elected. */
   async streamInfo(during: 'normal' | 'outage' = 'normal'): Promise<StreamSnapshot> {
-    const normal = await this.manager();
-    const jsm = during === 'outage' && this.outageJsm !== null ? this.outageJsm : normal;
-    const info = await jsm.streams.info(this.stream);
+    const jsm = await this.manager();
+    const info = await (during === 'outage' ? (this.outageJsm ?? jsm) : jsm).streams.info(this.stream);
     return {
       at: Date.now(),
       leader: info.cluster?.leader ?? null,

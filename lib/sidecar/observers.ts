@@ -1,6 +1,7 @@
 // Watchers that put what happens after a chaos action on the timeline: JetStream's view of the
-// stream and consumer (polled, one request at a time, plus JetStream's leader-elected advisories), member processes starting and exiting
-// (pushed by the process itself), and whether the publisher answers.
+// stream and consumer (polled, one request at a time, plus JetStream's leader-elected advisories),
+// member processes starting and exiting (pushed by the process itself), and whether the publisher
+// answers.
 import type { StackMember } from '../stack/stack.ts';
 import type { ConsumerSnapshot, JetStreamProbe, StreamSnapshot } from './jetstream-probe.ts';
 import type { Timeline } from './timeline.ts';
