@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../sidecar/runner.ts';
 import { writeArtifacts } from '../sidecar/artifacts.ts';
-import { freePort } from '../stack/nats-cluster.ts';
+import { freePort } from '../stack/free-port.ts';
 
 /** The command's options as commander parses them: RunOptions without the positional file. */
 type RunFlags = Omit<RunOptions, 'experimentFile' | 'log'>;

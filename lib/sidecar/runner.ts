@@ -10,7 +10,7 @@ import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../share
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
-import { freePort } from '../stack/nats-cluster.ts';
+import { freePort } from '../stack/free-port.ts';
 import type { LocalStackHandle } from '../stack/stack.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { writeArtifacts } from './artifacts.ts';

@@ -1,21 +1,9 @@
 // A 3-member nats-server JetStream cluster on 127.0.0.1: the local stand-in for the seed's
 // eventing-nats StatefulSet. Members carry the seed's pod names so leaders read the same.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './free-port.ts';
 import { describeExit, ManagedProcess, ProcessStartError, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export interface NatsMemberInfo {
   name: string;
