@@ -5,11 +5,11 @@ import { InvalidArgumentError } from 'commander';
 import { parsePositiveInt } from '../lib/shared/env-parse.ts';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { normalizeSummary, type NormalizedSummary } from '../lib/k6/summary.ts';
+import { freePort } from '../lib/stack/free-port.ts';
 import type { TimelineEvent } from '../lib/shared/types.ts';
 import { ensureTool, PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 
@@ -265,14 +265,6 @@ export interface NoContentServer {
   stop(): Promise<void>;
 }
 
-async function freePortLocal(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /**
  * A server that answers every request 204 and does nothing else. Go when `go` is available (a
  * few µs of CPU per request, so the load generator, not the server, is what saturates), a Node
@@ -300,7 +292,7 @@ function publishEvent(url, tag) {
 `;
 
 export async function startNoContentServer(): Promise<NoContentServer> {
-  const port = await freePortLocal();
+  const port = await freePort();
   const dir = join(tmpdir(), 'k6-ha-bench-204');
   mkdirSync(dir, { recursive: true });
   const bin = join(dir, 'server-204');
