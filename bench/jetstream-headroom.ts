@@ -5,9 +5,9 @@
 // Method: one LocalStack (replicas 3) for the whole benchmark; k6 drives its publisher with a
 // constant-arrival-rate at rising rates, DURATION each. A step passes when ≥ 99.9 % of the
 // events due (rate × DURATION, whether or not k6 managed to start them) were acked (204) and
-// dropped_iterations is 0 (all VUs pre-allocated, 2 s of
-// latency worth: a rate the stack cannot answer within 2 s shows up as dropped iterations). The search
-// stops at the first failing step. The driver is a lean k6 script sending the scenario's exact
+// dropped_iterations is 0 (all VUs pre-allocated, 2 s of latency worth: a rate the stack cannot
+// answer within 2 s shows up as dropped iterations). The search stops at the first failing step.
+// The driver is a lean k6 script sending the scenario's exact
 // request (CloudEvents binary mode) without the scenario's metrics, so that on 2 cores as much
 // CPU as possible is left to the stack; CPU per process (k6, publisher, each nats-server, sink)
 // is measured per step to show where the time goes.
@@ -102,8 +102,12 @@ const steps: Step[] = [];
  * warm-up has begun), or when k6 ends without sending any. */
 async function firstPublish(publisherUrl: string, k6Done: Promise<unknown>): Promise<void> {
   const accepted = async (): Promise<number> => {
-    const res = await fetch(`${publisherUrl}/stats`);
-    return ((await res.json()) as { accepted: number }).accepted;
+    try {
+      const res = await fetch(`${publisherUrl}/stats`);
+      return ((await res.json()) as { accepted: number }).accepted;
+    } catch (err) {
+      throw new Error(`the local stack's publisher at ${publisherUrl} stopped answering: ${(err as Error).message}`, { cause: err });
+    }
   };
   const before = await accepted();
   let ended = false;
