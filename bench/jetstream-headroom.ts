@@ -16,7 +16,12 @@
 // is not judged: a fresh k6 opening hundreds of connections at once is a start-up transient, not
 // the stack's sustained rate.
 //
-//   node --import tsx bench/jetstream-headroom.ts [--rates 150,300,500,750,1000,1500,2000,2500,3000,4000] [--duration 10s] [--warmup 5s]
+// --vu-seconds sets the pool: k6 hands each arrival to the VU idle longest, so every pre-allocated
+// VU is used in turn and a larger pool costs k6 more CPU and latency per event (thousands of JS
+// runtimes and connections), while a smaller one turns any stall longer than the pool into
+// dropped events. The default, 2 s, is the one every recorded result used.
+//
+//   node --import tsx bench/jetstream-headroom.ts [--rates 150,300,500,750,1000,1500,2000,2500,3000,4000] [--duration 10s] [--warmup 5s] [--vu-seconds 2]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,10 +74,14 @@ const opts = new Command('bench/jetstream-headroom.ts')
   .option('--rates <list>', 'rates to try, ascending, comma-separated', '150,300,500,750,1000,1500,2000,2500,3000,4000')
   .option('--duration <d>', 'length of each step (measured, after the warm-up)', (v) => (parseDurationMs('--duration', v), v), '10s')
   .option('--warmup <d>', 'ramp from 0 to the step\'s rate before it, not judged', (v) => (parseDurationMs('--warmup', v), v), '5s')
+  .option('--vu-seconds <s>', 'VUs pre-allocated per step: this many seconds of latency at the step\'s rate', (v) => {
+    if (!(Number(v) > 0)) throw new Error(`--vu-seconds must be a positive number of seconds, got ${JSON.stringify(v)}`);
+    return v;
+  }, '2')
   .parse()
-  .opts<{ rates: string; duration: string; warmup: string }>();
+  .opts<{ rates: string; duration: string; warmup: string; vuSeconds: string }>();
 const rates = opts.rates.split(',').map((r) => Number(r.trim())).filter((r) => Number.isInteger(r) && r > 0);
-const command = `node --import tsx bench/jetstream-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup}`;
+const command = `node --import tsx bench/jetstream-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup} --vu-seconds ${opts.vuSeconds}`;
 
 const machine = await machineInfo();
 const natsServerBin = await ensureTool('nats-server', { install: false });
@@ -129,10 +138,10 @@ mkdirSync(join(dir, 'stack'));
 const stack = await LocalStack.start({ runDir: join(dir, 'stack'), natsServerBin, replicas: 3 });
 try {
   for (const rate of rates) {
-    // Pre-allocated, never initialised mid-step: enough for 2 s of latency at this rate, so a
+    // Pre-allocated, never initialised mid-step: enough for --vu-seconds (2 s) of latency, so a
     // short stall (a raft snapshot, a GC pause) is absorbed as latency, as the scenario (sized
     // for its whole request timeout) would, instead of dropping events the stack could still ack.
-    const vus = Math.max(50, Math.ceil(rate * 2));
+    const vus = Math.max(50, Math.ceil(rate * Number(opts.vuSeconds)));
     const started = await startK6([driver], { PUBLISH_URL: stack.publishUrl, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, WARMUP: opts.warmup, RUN_TAG: `h${rate}-${Date.now().toString(36)}` }, join(dir, `summary-${rate}.json`));
     const meter = new CpuMeter(() => ({
       k6: started.child.pid,

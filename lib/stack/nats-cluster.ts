@@ -1,6 +1,7 @@
 // A 3-member nats-server JetStream cluster on 127.0.0.1: the local stand-in for the seed's
 // eventing-nats StatefulSet. Members carry the seed's pod names so leaders read the same.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
 import { describeExit, ManagedProcess, ProcessStartError, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
@@ -20,8 +21,9 @@ export class NatsMember {
     natsServerBin: string,
     readonly logFile: string,
     registry: ProcessRegistry,
+    env?: NodeJS.ProcessEnv,
   ) {
-    this.process = new ManagedProcess({ name: info.name, command: natsServerBin, args: ['-c', confFile], logFile, registry });
+    this.process = new ManagedProcess({ name: info.name, command: natsServerBin, args: ['-c', confFile], logFile, registry, env });
   }
 
   get name(): string {
@@ -63,6 +65,20 @@ export interface NatsClusterOptions {
   clusterName?: string;
 }
 
+/**
+ * The Go scheduler threads each member may run: its share of this machine's cores, as a pod's CPU
+ * limit would give it. Why: every Go runtime sizes itself to all cores, so three members and k6
+ * (itself Go) on a 2-core laptop keep waking threads for one another's cores. With a share each,
+ * the headroom benchmark's p99 at 2,000 events/s fell from 0.8–1.2 s to 34–117 ms and 2,250/s
+ * was sustained in 3 runs of 3 instead of 0 of 2 (BENCHMARKS.md, fifth round). A GOMAXPROCS the
+ * user set is kept.
+ */
+export function memberGoMaxProcs(members: number, cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): string {
+  const set = env['GOMAXPROCS'];
+  if (set !== undefined && set !== '') return set;
+  return String(Math.max(1, Math.floor(cores / Math.max(1, members))));
+}
+
 export class NatsCluster {
   readonly members: NatsMember[] = [];
   readonly clusterName: string;
@@ -78,6 +94,7 @@ export class NatsCluster {
     const ports = [];
     for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
     const routes = ports.map((p) => `nats-route://127.0.0.1:${p.route}`);
+    const env = { ...process.env, GOMAXPROCS: memberGoMaxProcs(size) };
     ports.forEach((p, i) => {
       const name = `${prefix}-${i}`;
       const memberDir = join(opts.dir, name);
@@ -106,7 +123,7 @@ export class NatsCluster {
         monitorUrl: `http://127.0.0.1:${p.monitor}`,
         storeDir,
       };
-      cluster.members.push(new NatsMember(info, conf, opts.natsServerBin, join(opts.dir, `${name}.log`), opts.registry));
+      cluster.members.push(new NatsMember(info, conf, opts.natsServerBin, join(opts.dir, `${name}.log`), opts.registry, env));
     });
     return cluster;
   }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LocalStack } from '../../lib/stack/local-stack.ts';
+import { memberGoMaxProcs } from '../../lib/stack/nats-cluster.ts';
 import { leftoverProcesses, requireNatsServer, scratchDir } from '../support/cli.ts';
 
 const ce = (id: string, extra: Record<string, string> = {}): Record<string, string> => ({
@@ -78,6 +79,14 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
     }
     assert.match(ids, /^it-1\t1$/m);
     assert.match(ids, /^it-2\t1$/m);
+  });
+
+  it('runs each member with its share of the cores as GOMAXPROCS', async () => {
+    const want = Number(memberGoMaxProcs(3));
+    for (const m of stack.cluster.members) {
+      const varz = (await (await fetch(`${m.info.monitorUrl}/varz`)).json()) as { gomaxprocs?: number };
+      assert.equal(varz.gomaxprocs, want, `${m.name}: /varz gomaxprocs`);
+    }
   });
 
   it('answers 504 (no stream response) while the stream has no leader, and recovers', async () => {
