@@ -11,6 +11,9 @@
 //   bare-ce   the scenario's exact request (CloudEvents binary headers, id from iterationInTest,
 //             same body, name tag, timeout), built as the scenario builds it, and nothing else:
 //             the workload without the harness (check, outcome handling, thresholds)
+//   bare-ce-check  bare-ce plus the check "is status 204" the brief asks for: everything k6 is
+//             asked to do per event, written bare, so scenario / bare-ce-check is the cost of
+//             the harness itself (outcome handling, failure counters, thresholds)
 //   scenario  build/jetstream-publish.js as shipped (custom metrics, check, default gates)
 // The result is the median over rounds of scenario / bare from the same round. Goal ≥ 0.9.
 // Because other load on a 2-core machine steals k6's CPU unevenly, the same ratio is also given
@@ -51,6 +54,21 @@ export default function () {
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
 
+// The same, plus the brief's check.
+const BARE_CE_CHECK = `
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { check } from 'k6';
+const url = __ENV.PUBLISH_URL;
+const tag = 'r' + Date.now().toString(36);
+const statusChecks = { 'is status 204': (r) => r.status === 204 };
+${PUBLISH_EVENT_JS}
+export default function () {
+  check(publishEvent(url, tag), statusChecks);
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
+`;
+
 const opts = new Command('bench/jetstream-overhead.ts')
   .description('iterations/s of jetstream-publish vs a bare one-http.post k6 script against a local 204 server')
   .option('--vus <n>', 'VUs (closed loop, no sleep)', intArg('--vus', 1000), 10)
@@ -67,23 +85,26 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-overhead-'));
 const scripts = {
   bare: join(dir, 'bare.js'),
   'bare-ce': join(dir, 'bare-ce.js'),
+  'bare-ce-check': join(dir, 'bare-ce-check.js'),
   scenario: join(PROJECT_ROOT, 'build', 'jetstream-publish.js'),
 } as const;
 type Variant = keyof typeof scripts;
 writeFileSync(scripts.bare, BARE);
 writeFileSync(scripts['bare-ce'], BARE_CE);
-const variants: Variant[] = ['bare', 'bare-ce', 'scenario'];
+writeFileSync(scripts['bare-ce-check'], BARE_CE_CHECK);
+const variants: Variant[] = ['bare', 'bare-ce', 'bare-ce-check', 'scenario'];
 
 const server = await startNoContentServer();
 out(`overhead: ${opts.vus} VUs × ${opts.duration}, ${opts.rounds} rounds, against a ${server.kind} 204 server at ${server.url} (load average ${loadNow()})`);
-const perVariant: Record<Variant, number[]> = { bare: [], 'bare-ce': [], scenario: [] };
+const perVariant: Record<Variant, number[]> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 const roundRatios: number[] = [];
 const roundRatiosCe: number[] = [];
+const roundRatiosCeCheck: number[] = [];
 /** iterations per CPU-second of k6: robust against other load stealing k6's CPU mid-run */
-const perCpuSecond: Record<Variant, number[]> = { bare: [], 'bare-ce': [], scenario: [] };
+const perCpuSecond: Record<Variant, number[]> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 const roundCpuRatios: number[] = [];
 const togetherRatios: number[] = [];
-const cpu: Record<Variant, Array<Record<string, number>>> = { bare: [], 'bare-ce': [], scenario: [] };
+const cpu: Record<Variant, Array<Record<string, number>>> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 let n = 0;
 try {
   // A short warm-up so the first measured run does not pay for cold caches.
@@ -107,10 +128,11 @@ try {
       const k6Cores = used['k6'];
       const efficiency = k6Cores === undefined || k6Cores <= 0 ? NaN : ips / k6Cores;
       perCpuSecond[v].push(efficiency);
-      out(`round ${round} ${v.padEnd(9)} ${ips.toFixed(0).padStart(6)} iterations/s ${efficiency.toFixed(0).padStart(6)} per k6 CPU-second  (cores: k6 ${used['k6'] ?? '?'}, server ${used['server'] ?? '?'}, machine ${used['machine']} of ${machine.nproc})`);
+      out(`round ${round} ${v.padEnd(13)} ${ips.toFixed(0).padStart(6)} iterations/s ${efficiency.toFixed(0).padStart(6)} per k6 CPU-second  (cores: k6 ${used['k6'] ?? '?'}, server ${used['server'] ?? '?'}, machine ${used['machine']} of ${machine.nproc})`);
     }
     roundRatios.push((got.scenario ?? 0) / (got.bare ?? 1));
     roundRatiosCe.push((got.scenario ?? 0) / (got['bare-ce'] ?? 1));
+    roundRatiosCeCheck.push((got.scenario ?? 0) / (got['bare-ce-check'] ?? 1));
     roundCpuRatios.push((perCpuSecond.scenario.at(-1) ?? NaN) / (perCpuSecond.bare.at(-1) ?? NaN));
   }
   // Back-to-back runs on this VM see its speed change by ±30 % between them. Run together, both
@@ -138,17 +160,19 @@ try {
 
 const ratio = median(roundRatios);
 const ratioCe = median(roundRatiosCe);
+const ratioCeCheck = median(roundRatiosCeCheck);
 const cpuRatio = median(roundCpuRatios);
 const met = ratio >= GOAL;
 out('');
-for (const v of variants) out(`${v.padEnd(9)} ${mean(perVariant[v]).toFixed(0).padStart(6)} iterations/s (mean of ${perVariant[v].length}: ${perVariant[v].map((x) => x.toFixed(0)).join(' ')})`);
+for (const v of variants) out(`${v.padEnd(13)} ${mean(perVariant[v]).toFixed(0).padStart(6)} iterations/s (mean of ${perVariant[v].length}: ${perVariant[v].map((x) => x.toFixed(0)).join(' ')})`);
 out(`scenario/bare per round:    ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`);
 out(`scenario/bare-ce per round: ${roundRatiosCe.map((r) => r.toFixed(3)).join(' ')}`);
+out(`scenario/bare-ce-check per round: ${roundRatiosCeCheck.map((r) => r.toFixed(3)).join(' ')}`);
 out(`scenario/bare per k6 CPU-second, per round: ${roundCpuRatios.map((r) => r.toFixed(3)).join(' ')} (median ${cpuRatio.toFixed(3)})`);
 const together = togetherRatios.length > 0 ? median(togetherRatios) : NaN;
 out(`scenario/bare run together, per round: ${togetherRatios.map((r) => r.toFixed(3)).join(' ')} (median ${together.toFixed(3)})`);
-out(`RESULT overhead: scenario/bare = ${ratio.toFixed(3)} back to back, ${together.toFixed(3)} run together (medians; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); scenario/bare-ce = ${ratioCe.toFixed(3)}`);
+out(`RESULT overhead: scenario/bare = ${ratio.toFixed(3)} back to back, ${together.toFixed(3)} run together (medians; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); scenario/bare-ce = ${ratioCe.toFixed(3)}, scenario/bare-ce-check = ${ratioCeCheck.toFixed(3)}`);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('overhead', { command, machine, loadAfter: loadNow(), goal: `scenario/bare ≥ ${GOAL}`, met, ratio, together, togetherRatios, ratioCe, cpuRatio, roundRatios, roundRatiosCe, roundCpuRatios, perVariant, perCpuSecond, cpu, server: server.kind, vus: opts.vus, duration: opts.duration });
+saveResult('overhead', { command, machine, loadAfter: loadNow(), goal: `scenario/bare ≥ ${GOAL}`, met, ratio, together, togetherRatios, ratioCe, ratioCeCheck, cpuRatio, roundRatios, roundRatiosCe, roundRatiosCeCheck, roundCpuRatios, perVariant, perCpuSecond, cpu, server: server.kind, vus: opts.vus, duration: opts.duration });
 process.exitCode = met ? 0 : 1;
