@@ -69,9 +69,9 @@ export interface NatsClusterOptions {
  * The Go scheduler threads each member may run: its share of this machine's cores, as a pod's CPU
  * limit would give it. Why: every Go runtime sizes itself to all cores, so three members and k6
  * (itself Go) on a 2-core laptop keep waking threads for one another's cores. With a share each,
- * the headroom benchmark's p99 at 2,000 events/s fell from 0.8–1.2 s to 34–117 ms and 2,250/s
- * was sustained in 3 runs of 3 instead of 0 of 2 (BENCHMARKS.md, fifth round). A GOMAXPROCS the
- * user set is kept.
+ * the headroom benchmark sustained 2,250 events/s in 3 runs of 3 instead of 0 of 2, mostly with a
+ * lower p99; CPU per event stayed the same (BENCHMARKS.md, fifth round). A GOMAXPROCS the user
+ * set is kept.
  */
 export function memberGoMaxProcs(members: number, cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): string {
   const set = env['GOMAXPROCS'];
