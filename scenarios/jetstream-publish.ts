@@ -20,7 +20,7 @@ import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
-import { metricCount } from '../lib/k6/summary.ts';
+import { metricCount, notStartedOf } from '../lib/k6/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
@@ -29,6 +29,8 @@ const SCENARIO = 'jetstream-publish';
 const config = publishConfig();
 const expectedStatus = config.legacy ? 200 : 204;
 const statusCheck = `is status ${expectedStatus}`;
+/** What the arrival rate owes: RATE events a second for DURATION (the summary checks k6 kept up). */
+const arrival = { rate: config.rate, durationMs: config.durationMs };
 
 // Enough VUs that every one of them can be stuck in a request for the whole timeout (an outage)
 // while the arrival rate keeps going: otherwise k6 would silently send fewer events exactly
@@ -106,9 +108,11 @@ export function handleSummary(data: unknown): Record<string, string> {
     sidecarUrl: config.sidecarUrl,
     summaryJsonPath: summaryJsonPath(),
     notAckedCounters: ['publish_failed', 'publish_unknown'],
+    arrival,
     // The publishing figures, from k6's own metrics: one publish per iteration, acks = check passes.
     derived: (s) => ({
       publish_attempted: metricCount(s, 'iterations'),
+      publish_not_started: notStartedOf(arrival, s.durationMs, metricCount(s, 'iterations'), metricCount(s, 'dropped_iterations'))?.notStarted ?? null,
       publish_acked: s.checks.find((c) => c.name === statusCheck)?.passes ?? 0,
       publish_failed: metricCount(s, 'publish_failed'),
       publish_unknown: metricCount(s, 'publish_unknown'),

@@ -3,7 +3,7 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
-import { metricCount, normalizeSummary, type NormalizedSummary, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
+import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
 
 export interface SummaryOptions {
   scenario: string;
@@ -16,6 +16,8 @@ export interface SummaryOptions {
   /** Figures derived from k6's own metrics (not sampled separately, which would cost k6 CPU per
    * iteration): printed as one block and stored under `k6ha.derived` in the summary JSON. */
   derived?: (summary: NormalizedSummary) => Record<string, number | null>;
+  /** The scenario's arrival rate, per second, for its duration; closed-loop scenarios leave it out. */
+  arrival?: ArrivalRate;
 }
 
 export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<string, string> {
@@ -24,9 +26,14 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   const notes = [...(report?.notes ?? [])];
   if (opts.sidecarUrl !== undefined && report === null) notes.push('the sidecar could not be reached at the end: timeline and accounting are in results/<run-id>/timeline.jsonl only');
   let accounting: Accounting | null = report?.accounting ?? null;
+  const dropped = metricCount(norm, 'dropped_iterations');
+  const schedule = notStartedOf(opts.arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
+  const notStarted = schedule?.notStarted ?? null;
+  if (schedule !== null && schedule.notStarted > 0) {
+    notes.push(`k6 started ${schedule.notStarted} of the ${schedule.due} events its arrival rate owed neither as sent nor as dropped: it fell behind its schedule (short of CPU) or the run was stopped early, so the load was lighter than asked`);
+  }
   if (accounting !== null) {
-    const dropped = metricCount(norm, 'dropped_iterations');
-    accounting = { ...accounting, dropped, scheduled: accounting.attempted + dropped };
+    accounting = { ...accounting, dropped, scheduled: accounting.attempted + dropped, notStarted };
     const k6NotAcked = opts.notAckedCounters.reduce((sum, name) => sum + metricCount(norm, name), 0);
     if (k6NotAcked !== accounting.failed + accounting.unknown) {
       notes.push(`k6 counted ${k6NotAcked} non-acked publishes but the sidecar heard of ${accounting.failed + accounting.unknown}: some outcome reports were lost, so acked/lost may be overstated`);

@@ -121,9 +121,28 @@ export function renderMetrics(summary: NormalizedSummary, names: string[]): stri
   return lines.join('\n');
 }
 
+/** An arrival-rate scenario's schedule: `rate` events a second for `durationMs`. */
+export interface ArrivalRate {
+  rate: number;
+  durationMs: number;
+}
+
+/**
+ * Events the arrival rate owed that k6 neither started nor counted as dropped (never negative).
+ * Owed: rate × duration, or × the test's own run time when that is shorter (a run stopped early).
+ * k6 does not count these: a k6 short of CPU falls behind its schedule, and the iterations still
+ * unstarted when the duration ends are neither sent nor dropped.
+ */
+export function notStartedOf(arrival: ArrivalRate | undefined, runMs: number | null, attempted: number, dropped: number): { due: number; notStarted: number } | null {
+  if (arrival === undefined) return null;
+  const due = Math.floor((arrival.rate * Math.min(arrival.durationMs, runMs ?? arrival.durationMs)) / 1000);
+  return { due, notStarted: Math.max(0, due - attempted - dropped) };
+}
+
 export function renderAccounting(a: Accounting): string {
   const rows: Array<[string, number | null, string]> = [
     ['scheduled (attempted + dropped)', a.scheduled, 'no coordinated omission: every scheduled event is sent or counted'],
+    ['not started (owed, never sent)', a.notStarted ?? null, (a.notStarted ?? 0) > 0 ? 'owed at RATE × DURATION, neither sent nor dropped: k6 fell behind or stopped early' : ''],
     ['sent by k6 (attempted)', a.attempted, ''],
     ['acked (2xx)', a.acked, ''],
     ['failed (definite 4xx)', a.failed, ''],

@@ -19,6 +19,13 @@ export interface Accounting {
   /** attempted + dropped_iterations (filled in from k6's summary; null until then). */
   scheduled: number | null;
   dropped: number | null;
+  /**
+   * Events the arrival rate owed (RATE × DURATION) that k6 neither sent nor counted as dropped:
+   * a k6 short of CPU falls behind its schedule, and what is still unstarted when the duration
+   * ends is never sent and never counted. The load was then lighter than asked. Null when the
+   * scenario does not say what it owed (closed-loop scenarios) or before k6's summary.
+   */
+  notStarted: number | null;
   attempted: number;
   acked: number;
   /** Definite refusals (4xx): not stored. */

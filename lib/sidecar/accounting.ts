@@ -83,6 +83,7 @@ export function computeAccounting(input: AccountingInput): Accounting {
   return {
     scheduled: null,
     dropped: null,
+    notStarted: null,
     attempted,
     acked: attempted - failed - unknown,
     failed,

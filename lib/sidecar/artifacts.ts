@@ -63,6 +63,7 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
       '|---|---:|',
       `| Total events sent by **k6** | ${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''} |`,
       `| Scheduled (sent + dropped) | ${n(a.scheduled)} |`,
+      `| Not started (owed at RATE × DURATION, never sent) | ${n(a.notStarted ?? null)} |`,
       `| Received by **stream** (last_seq delta) | ${n(a.streamDelta)} |`,
       `| In stream, distinct, read back | ${n(a.inStream)} |`,
       `| Processed by **consumer** (ack floor delta) | ${n(a.consumed)} |`,

@@ -19,7 +19,11 @@ describe('k6-ha run steady-state (real k6, real 3-node cluster)', { timeout: 240
     const runDir = onlyRunDir(outDir);
     const summary = readJson<{ accounting: Accounting; metrics: Record<string, { values: Record<string, number> }>; timeline: unknown[] }>(join(runDir, 'summary.json'));
     const a = summary.accounting;
-    assert.ok(a.attempted >= 590 && a.attempted <= 610, `about 6 s × 100/s sent, got ${a.attempted}`);
+    // Every event the rate owed (6 s × 100/s) is sent, dropped or reported as not started (a k6
+    // short of CPU on a busy CI machine falls behind and leaves the last ones unstarted).
+    const owed = a.attempted + (a.dropped ?? NaN) + (a.notStarted ?? NaN);
+    assert.ok(owed >= 600 && owed <= 601, `sent ${a.attempted} + dropped ${a.dropped} + not started ${a.notStarted} = ${owed}, owed 600`);
+    assert.ok(a.attempted >= 540, `about 6 s × 100/s sent, got ${a.attempted}`);
     assert.equal(a.scheduled, a.attempted, 'no dropped iterations');
     for (const [name, value] of Object.entries({ acked: a.acked, streamDelta: a.streamDelta, inStream: a.inStream, consumed: a.consumed, sinkReceived: a.sinkReceived })) {
       assert.equal(value, a.attempted, `${name} equals the events sent`);
@@ -77,7 +81,10 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
     assert.match(res.stdout, /http_req_duration\{name:publish\}\.+ avg=[\d.]+ms/);
     const summary = readJson<{ results: { metrics: Array<{ name: string; values: Record<string, number> }> }; accounting: unknown }>(out);
     const attempted = summary.results.metrics.find((m) => m.name === 'iterations')?.values['count'];
-    assert.ok(attempted !== undefined && attempted >= 39, `sent ${attempted}`);
+    const notStarted = (summary as unknown as { k6ha: { derived: Record<string, number | null> } }).k6ha.derived['publish_not_started'];
+    // 2 s × 20/s owed 40: sent, or reported as not started when k6 fell behind.
+    assert.ok(attempted !== undefined && notStarted !== undefined && notStarted !== null && attempted + notStarted >= 40, `sent ${attempted}, not started ${notStarted}`);
+    assert.ok(attempted >= 30, `sent ${attempted}`);
     assert.ok('accounting' in summary, 'the k6-ha sections are merged into the same document');
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { metricCount, normalizeSummary, renderMetrics } from '../../lib/k6/summary.ts';
+import { metricCount, normalizeSummary, notStartedOf, renderMetrics } from '../../lib/k6/summary.ts';
 
 const classic = {
   metrics: {
@@ -49,3 +49,22 @@ describe('k6 summary data in both shapes', () => {
     assert.throws(() => normalizeSummary({ hello: 1 }), /neither `metrics` nor `results.metrics`/);
   });
 });
+
+describe('events an arrival rate owed but k6 never started', () => {
+  it('is what rate × duration owed less sent and dropped, never negative', () => {
+    const arrival = { rate: 100, durationMs: 6000 };
+    assert.deepEqual(notStartedOf(arrival, 6012, 577, 0), { due: 600, notStarted: 23 });
+    assert.deepEqual(notStartedOf(arrival, 6012, 590, 10), { due: 600, notStarted: 0 });
+    // k6 usually also starts the iteration at t = DURATION: one more than owed is not a debt.
+    assert.deepEqual(notStartedOf(arrival, 6012, 601, 0), { due: 600, notStarted: 0 });
+  });
+
+  it('owes only for the time the test ran when it was stopped early', () => {
+    assert.deepEqual(notStartedOf({ rate: 150, durationMs: 60_000 }, 20_000, 3001, 0), { due: 3000, notStarted: 0 });
+  });
+
+  it('is not known for a closed-loop scenario', () => {
+    assert.equal(notStartedOf(undefined, 6000, 10, 0), null);
+  });
+});
+
