@@ -30,7 +30,7 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   const schedule = notStartedOf(opts.arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
   const notStarted = schedule?.notStarted ?? null;
   if (schedule !== null && schedule.notStarted > 0) {
-    notes.push(`k6 started ${schedule.notStarted} of the ${schedule.due} events its arrival rate owed neither as sent nor as dropped: it fell behind its schedule (short of CPU) or the run was stopped early, so the load was lighter than asked`);
+    notes.push(`${schedule.notStarted} of the ${schedule.due} events the arrival rate owed were neither sent nor counted as dropped: k6 fell behind its schedule (short of CPU) or the run was stopped early, so the load was lighter than asked`);
   }
   if (accounting !== null) {
     accounting = { ...accounting, dropped, scheduled: accounting.attempted + dropped, notStarted };
