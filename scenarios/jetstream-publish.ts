@@ -20,7 +20,7 @@ import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
-import { metricCount, notStartedOf } from '../lib/k6/summary.ts';
+import { metricCount } from '../lib/k6/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
@@ -110,9 +110,9 @@ export function handleSummary(data: unknown): Record<string, string> {
     notAckedCounters: ['publish_failed', 'publish_unknown'],
     arrival,
     // The publishing figures, from k6's own metrics: one publish per iteration, acks = check passes.
-    derived: (s) => ({
+    derived: (s, notStarted) => ({
       publish_attempted: metricCount(s, 'iterations'),
-      publish_not_started: notStartedOf(arrival, s.durationMs, metricCount(s, 'iterations'), metricCount(s, 'dropped_iterations'))?.notStarted ?? null,
+      publish_not_started: notStarted,
       publish_acked: s.checks.find((c) => c.name === statusCheck)?.passes ?? 0,
       publish_failed: metricCount(s, 'publish_failed'),
       publish_unknown: metricCount(s, 'publish_unknown'),

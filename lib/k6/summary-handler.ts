@@ -15,7 +15,7 @@ export interface SummaryOptions {
   notAckedCounters: string[];
   /** Figures derived from k6's own metrics (not sampled separately, which would cost k6 CPU per
    * iteration): printed as one block and stored under `k6ha.derived` in the summary JSON. */
-  derived?: (summary: NormalizedSummary) => Record<string, number | null>;
+  derived?: (summary: NormalizedSummary, notStarted: number | null) => Record<string, number | null>;
   /** The scenario's arrival rate, per second, for its duration; closed-loop scenarios leave it out. */
   arrival?: ArrivalRate;
 }
@@ -43,7 +43,7 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     `\n█ k6-ha ${opts.scenario}${report ? ` — run ${report.runId}, plan ${report.planName}` : ''} (${norm.shape} summary)\n`,
     renderMetrics(norm, opts.metrics),
   ];
-  const derived = opts.derived?.(norm) ?? null;
+  const derived = opts.derived?.(norm, notStarted) ?? null;
   if (derived !== null) {
     sections.push(`\n  ${Object.entries(derived).map(([k, v]) => `${k}=${v === null ? '-' : Number.isInteger(v) ? v : v.toFixed(2)}`).join('  ')}`);
   }
