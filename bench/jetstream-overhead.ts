@@ -16,6 +16,8 @@
 //             the harness itself (outcome handling, failure counters, thresholds)
 //   scenario  build/jetstream-publish.js as shipped (custom metrics, check, default gates)
 // The result is the median over rounds of scenario / bare from the same round. Goal ≥ 0.9.
+// Last, a call-cost probe times one check() and two trivial calls inside k6 (CALL_COSTS below),
+// to show how much of a bare iteration's CPU the brief's check takes by itself.
 // Because other load on a 2-core machine steals k6's CPU unevenly, the same ratio is also given
 // per k6 CPU-second (iterations / CPU time k6 used): the cost of one iteration, independent of
 // how much CPU k6 happened to get; when k6 is the bottleneck that is what bounds its rate.
@@ -69,6 +71,40 @@ export default function () {
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
 
+// What one call costs inside k6, timed in a loop within a single iteration (1 VU): k6's check()
+// as the scenario calls it (binding and callbacks object made once), the same callback called as
+// a plain JS function, and Date.now() as a yardstick for a trivial Go-backed call. Most of a
+// check() is sobek converting its two arguments to Go through reflection (reflect.implements per
+// argument), then the sample it emits; nothing a script can avoid while it calls check().
+const CALL_COSTS = `
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { vus: 1, iterations: 1 };
+const N = 100000;
+const checkStatus = check;
+const statusChecks = { 'is status 204': (r) => r.status === 204 };
+export default function () {
+  const res = http.post(__ENV.PUBLISH_URL, 'x');
+  const isStatus = statusChecks['is status 204'];
+  const calls = {
+    'check(res, checks)': () => { for (let i = 0; i < N; i++) checkStatus(res, statusChecks); },
+    'the check callback as a plain JS call': () => { for (let i = 0; i < N; i++) isStatus(res); },
+    'Date.now()': () => { for (let i = 0; i < N; i++) Date.now(); },
+  };
+  const best = {};
+  for (let round = 0; round < 3; round++) {
+    for (const [name, fn] of Object.entries(calls)) {
+      const t = Date.now();
+      fn();
+      const us = ((Date.now() - t) * 1000) / N;
+      best[name] = Math.min(best[name] ?? Infinity, us);
+    }
+  }
+  for (const [name, us] of Object.entries(best)) console.log('CALLCOST ' + JSON.stringify({ name, us }));
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
+`;
+
 const opts = new Command('bench/jetstream-overhead.ts')
   .description('iterations/s of jetstream-publish vs a bare one-http.post k6 script against a local 204 server')
   .option('--vus <n>', 'VUs (closed loop, no sleep)', intArg('--vus', 1000), 10)
@@ -92,6 +128,8 @@ type Variant = keyof typeof scripts;
 writeFileSync(scripts.bare, BARE);
 writeFileSync(scripts['bare-ce'], BARE_CE);
 writeFileSync(scripts['bare-ce-check'], BARE_CE_CHECK);
+const callCostsScript = join(dir, 'call-costs.js');
+writeFileSync(callCostsScript, CALL_COSTS);
 const variants: Variant[] = ['bare', 'bare-ce', 'bare-ce-check', 'scenario'];
 
 const server = await startNoContentServer();
@@ -104,6 +142,8 @@ const roundRatiosCeCheck: number[] = [];
 const perCpuSecond: Record<Variant, number[]> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 const roundCpuRatios: number[] = [];
 const togetherRatios: number[] = [];
+/** µs per call inside k6 (best of 3 loops of 100,000) */
+const callCosts: Record<string, number> = {};
 const cpu: Record<Variant, Array<Record<string, number>>> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 let n = 0;
 try {
@@ -153,6 +193,12 @@ try {
     togetherRatios.push(scenarioIps / bareIps);
     out(`together ${round}: bare ${bareIps.toFixed(0)} iterations/s, scenario ${scenarioIps.toFixed(0)} iterations/s, ratio ${(scenarioIps / bareIps).toFixed(3)}`);
   }
+  const costs = await runK6([callCostsScript], { PUBLISH_URL: `${server.url}/publish` }, join(dir, 'call-costs.json'));
+  if (costs.code !== 0) throw new Error(`k6 (call costs) exited ${costs.code}:\n${costs.stderr.slice(-2000)}`);
+  for (const m of costs.stderr.matchAll(/CALLCOST (\{.*?\})(?:"|$)/gm)) {
+    const c = JSON.parse((m[1] ?? '{}').replaceAll('\\"', '"')) as { name: string; us: number };
+    callCosts[c.name] = c.us;
+  }
 } finally {
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -171,8 +217,13 @@ out(`scenario/bare-ce-check per round: ${roundRatiosCeCheck.map((r) => r.toFixed
 out(`scenario/bare per k6 CPU-second, per round: ${roundCpuRatios.map((r) => r.toFixed(3)).join(' ')} (median ${cpuRatio.toFixed(3)})`);
 const together = togetherRatios.length > 0 ? median(togetherRatios) : NaN;
 out(`scenario/bare run together, per round: ${togetherRatios.map((r) => r.toFixed(3)).join(' ')} (median ${together.toFixed(3)})`);
+const bareIterationUs = 1e6 / median(perCpuSecond.bare);
+const checkUs = callCosts['check(res, checks)'];
+out(`k6 CPU per bare iteration: ${bareIterationUs.toFixed(0)} µs (median over rounds)`);
+for (const [name, us] of Object.entries(callCosts)) out(`one call of ${name}: ${us.toFixed(2)} µs`);
+if (checkUs !== undefined) out(`so the brief's one check() per event alone is ≈ ${(100 * checkUs / bareIterationUs).toFixed(0)} % of a bare iteration's k6 CPU (wall time of the call, the emitted sample's processing not included)`);
 out(`RESULT overhead: scenario/bare = ${ratio.toFixed(3)} back to back, ${together.toFixed(3)} run together (medians; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); scenario/bare-ce = ${ratioCe.toFixed(3)}, scenario/bare-ce-check = ${ratioCeCheck.toFixed(3)}`);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('overhead', { command, machine, loadAfter: loadNow(), goal: `scenario/bare ≥ ${GOAL}`, met, ratio, together, togetherRatios, ratioCe, ratioCeCheck, cpuRatio, roundRatios, roundRatiosCe, roundRatiosCeCheck, roundCpuRatios, perVariant, perCpuSecond, cpu, server: server.kind, vus: opts.vus, duration: opts.duration });
+saveResult('overhead', { command, machine, loadAfter: loadNow(), goal: `scenario/bare ≥ ${GOAL}`, met, ratio, together, togetherRatios, ratioCe, ratioCeCheck, cpuRatio, roundRatios, roundRatiosCe, roundRatiosCeCheck, roundCpuRatios, callCosts, bareIterationUs, perVariant, perCpuSecond, cpu, server: server.kind, vus: opts.vus, duration: opts.duration });
 process.exitCode = met ? 0 : 1;
