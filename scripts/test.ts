@@ -2,7 +2,7 @@
 // machine), then the unit and integration tests with node's test runner — one file at a time,
 // because integration tests run real clusters and real k6 on a 2-core machine.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
@@ -41,4 +41,21 @@ process.on('exit', (code) => {
   if (code === 0) rmSync(scratch, { recursive: true, force: true });
   else process.stderr.write(`test scratch directories kept for a look: ${scratch}\n`);
 });
-step(`tests (${files.length} files)`, process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files], { ...process.env, TMPDIR: scratch });
+// node --test exits 0 when tests are skipped or marked todo, or when no test ran at all. Here a
+// skip is not a pass: a TAP copy of the results is read back and any of those fails the run.
+const tapFile = join(scratch, 'results.tap');
+step(`tests (${files.length} files)`, process.execPath, [
+  '--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=900000',
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+  ...files,
+], { ...process.env, TMPDIR: scratch });
+const tap = readFileSync(tapFile, 'utf8');
+const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? NaN);
+const [tests, skipped, todo] = [count('tests'), count('skipped'), count('todo')];
+if (!(tests > 0) || skipped !== 0 || todo !== 0) {
+  const notRun = tap.split('\n').filter((l) => /^\s*(not )?ok \d+ .*# (SKIP|TODO)/i.test(l)).map((l) => `  ${l.trim()}`);
+  process.stderr.write(`✗ tests: ${tests} in all, ${skipped} skipped, ${todo} todo — a test that did not run is not a pass\n${notRun.join('\n')}\n`);
+  process.exit(1);
+}
+process.stderr.write(`✓ ${tests} tests ran and passed, none skipped\n`);

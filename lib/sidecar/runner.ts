@@ -10,6 +10,7 @@ import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../share
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
+import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import type { LocalStackHandle } from '../stack/stack.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
@@ -321,6 +322,11 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     // Its own process group: a terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
     const child = spawn(k6, args, { env, stdio: ['ignore', 'inherit', 'pipe'], detached: true });
     k6Child = child;
+    // Detached, k6 would outlive a kill -9 of this process and keep loading the target for the
+    // rest of its duration; the watchdog kills its group if we die first.
+    const k6Watchdog = new ProcessRegistry(runDir, 'k6.pid');
+    if (child.pid !== undefined) k6Watchdog.register(child.pid);
+    child.on('exit', () => k6Watchdog.dispose());
     if (child.stderr !== null) relayK6Log(child.stderr, join(runDir, 'k6.log'), log);
     const exitCode = await new Promise<number>((resolveExit) => {
       child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + 9)));

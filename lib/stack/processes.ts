@@ -25,8 +25,9 @@ export class ProcessRegistry {
   readonly pidFile: string;
   private readonly reaper: ChildProcess;
 
-  constructor(runDir: string) {
-    this.pidFile = join(runDir, 'pids');
+  /** `file`: the pid list under runDir; one registry per file (the stack's, the runner's k6). */
+  constructor(runDir: string, file = 'pids') {
+    this.pidFile = join(runDir, file);
     writeFileSync(this.pidFile, '');
     // A shell loop, not Node: it must outlive us and cost nothing while it waits.
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
@@ -42,7 +43,8 @@ export class ProcessRegistry {
   /** Normal shutdown: everything is stopped already, so the watchdog can go. */
   dispose(): void {
     try {
-      if (this.reaper.pid !== undefined) process.kill(this.reaper.pid, 'SIGKILL');
+      // The whole group: the shell's `sleep` too, which would otherwise linger for its 0.5 s.
+      if (this.reaper.pid !== undefined) process.kill(-this.reaper.pid, 'SIGKILL');
     } catch {
       // already gone
     }

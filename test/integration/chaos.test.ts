@@ -1,5 +1,6 @@
 // The sidecar end to end with real k6 and real nats-server members: leader kills at R1 and R3,
-// a gate that fails (exit 99), a sidecar killed mid-run, invalid plans, dry run, and Ctrl-C.
+// a gate that fails (exit 99), a sidecar or the whole CLI killed mid-run, invalid plans, dry run,
+// and Ctrl-C.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,7 +91,9 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.ok(wiped, 'the wipe ran');
     assert.notEqual(wiped, s.recovery[0]?.leaderBefore, 'a follower, not the leader, was wiped');
     assert.ok(timeline.some((e) => e.kind === 'restarted' && e.target === wiped));
-    assert.ok(s.recovery[0]?.recoverySeconds !== null, 'replicas current again and the consumer drained');
+    const recovery = s.recovery[0];
+    assert.ok(recovery, 'a recovery report for the wipe');
+    assert.notEqual(recovery.recoverySeconds, null, 'replicas current again and the consumer drained');
   });
 
   it('kill -9 of the sidecar mid-run: timeline.jsonl stays intact, k6 finishes with a note, nothing is left running', async () => {
@@ -98,21 +101,45 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     const dir = scratchDir('sidecar-kill');
     const file = writeExperiment(dir, base('t-sidecar-kill', 3, [{ at: '8s', action: 'kill', target: { notLeaderOf: 'sap' } }], { env: { RATE: '50', DURATION: '12s', REQUEST_TIMEOUT: '2s' } }));
     const sidecar = startCli(['sidecar', file, '--out-dir', dir], { timeoutMs: 120_000 });
-    const command = await sidecar.waitForOutput(/k6 run [^\n]+/);
-    const args = command.split(' ').slice(1);
-    const k6run = startProcess(k6, [args[0] as string, '--quiet', ...args.slice(1)], { timeoutMs: 120_000 });
-    await k6run.waitForOutput(/load starts now/);
-    await new Promise((r) => setTimeout(r, 2500));
-    sidecar.child.kill('SIGKILL');
-    const k6res = await k6run.result;
-    assert.ok(k6res.code === 0 || k6res.code === 99, `k6 finished on its own (exit ${k6res.code}):\n${k6res.stdout}\n${k6res.stderr}`);
-    assert.match(k6res.stdout + k6res.stderr, /sidecar .* did not answer|could not be reached|did not return results/);
-    const runDir = onlyRunDir(dir);
-    const lines = readFileSync(join(runDir, 'timeline.jsonl'), 'utf8').trimEnd().split('\n');
-    const events = lines.map((l) => JSON.parse(l) as { kind: string });
-    assert.ok(events.some((e) => e.kind === 'load-started'), 'the events before the crash were flushed');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.deepEqual(await leftoverProcesses(runDir), [], 'the reaper stopped the stack the dead sidecar left');
+    let k6run: ReturnType<typeof startProcess> | null = null;
+    try {
+      const command = await sidecar.waitForOutput(/k6 run [^\n]+/);
+      const args = command.split(' ').slice(1);
+      k6run = startProcess(k6, [args[0] as string, '--quiet', ...args.slice(1)], { timeoutMs: 120_000 });
+      await k6run.waitForOutput(/load starts now/);
+      await new Promise((r) => setTimeout(r, 2500));
+      sidecar.child.kill('SIGKILL');
+      const k6res = await k6run.result;
+      assert.ok(k6res.code === 0 || k6res.code === 99, `k6 finished on its own (exit ${k6res.code}):\n${k6res.stdout}\n${k6res.stderr}`);
+      assert.match(k6res.stdout + k6res.stderr, /sidecar .* did not answer|could not be reached|did not return results/);
+      const runDir = onlyRunDir(dir);
+      const lines = readFileSync(join(runDir, 'timeline.jsonl'), 'utf8').trimEnd().split('\n');
+      const events = lines.map((l) => JSON.parse(l) as { kind: string });
+      assert.ok(events.some((e) => e.kind === 'load-started'), 'the events before the crash were flushed');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(await leftoverProcesses(sidecar.marker), [], 'the reaper stopped the stack the dead sidecar left');
+    } finally {
+      sidecar.child.kill('SIGKILL');
+      k6run?.child.kill('SIGKILL');
+    }
+  });
+
+  it('kill -9 of `k6-ha run` mid-run: its watchdogs stop k6 and the stack, the timeline so far is kept', async () => {
+    await requireK6();
+    const dir = scratchDir('cli-kill');
+    const file = writeExperiment(dir, base('t-cli-kill', 3, [], { env: { RATE: '50', DURATION: '60s', REQUEST_TIMEOUT: '2s' } }));
+    const run = startCli(['run', file, '--out-dir', dir], { timeoutMs: 120_000 });
+    try {
+      await run.waitForOutput(/load starts now/, 90_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      run.child.kill('SIGKILL');
+      await run.result;
+      // The watchdogs poll every 0.5 s; 5 s is the margin for a busy CI machine.
+      assert.deepEqual(await leftoverProcesses(run.marker, 5000), [], 'k6 (in its own process group) and the stack went with the CLI');
+      assert.ok(readTimeline(onlyRunDir(dir)).some((e) => e.kind === 'load-started'), 'the timeline up to the kill is on disk');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
   });
 
   it('refuses invalid plans with exit 2, naming the problem, starting nothing', async () => {
@@ -167,6 +194,6 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.ok(timeline.some((e) => e.kind === 'cancelled'), 'the pending leader kill was cancelled');
     assert.ok(!timeline.some((e) => e.source === 'plan' && e.kind === 'executed' && e.detail['action_id'] === 'never'));
     assert.ok(existsSync(join(runDir, 'summary.json')));
-    assert.deepEqual(await leftoverProcesses(runDir), []);
+    assert.deepEqual(await leftoverProcesses(run.marker), [], 'nothing the run started is still running (k6, stack)');
   });
 });

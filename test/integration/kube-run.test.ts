@@ -16,7 +16,7 @@ import { parseExperiment } from '../../lib/sidecar/experiment.ts';
 import { LocalStack } from '../../lib/stack/local-stack.ts';
 import type { KubernetesReport, RecoveryReport } from '../../lib/shared/types.ts';
 import type { KubeCluster } from '../support/kube-cluster.ts';
-import { onlyRunDir, readJson, readTimeline, requireK6, requireNatsServer, runCli, scratchDir, startCli, writeExperiment } from '../support/cli.ts';
+import { leftoverProcesses, onlyRunDir, readJson, readTimeline, requireK6, requireNatsServer, runCli, scratchDir, startCli, writeExperiment } from '../support/cli.ts';
 import { createDeployment, createNamespace, createNodes, createStatefulSet, kubeClusterForTests, plan, readyPods, runPlan, scratchTimeline, TEST_CONTEXT, uniqueName, waitFor } from '../support/kube-fixtures.ts';
 
 describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real kube-apiserver, nats-server, k6)', { timeout: 300_000, concurrency: false }, () => {
@@ -164,12 +164,13 @@ describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real ku
     await waitFor('scaled to 1', async () => (await clients.apps.readNamespacedDeploymentScale({ name: 'eventing-publisher-proxy', namespace: ns })).spec?.replicas === 1);
     run.child.kill('SIGINT');
     const res = await run.result;
-    assert.ok(res.code !== null && res.code !== 0, `an interrupted run does not report success (exit ${res.code})`);
+    assert.equal(res.code, 130, `an interrupted run exits 130:\n${res.stderr.slice(-2000)}`);
     assert.match(res.stderr, /restored deployment\/.*\/eventing-publisher-proxy scaled back to 2/);
     assert.equal((await clients.apps.readNamespacedDeploymentScale({ name: 'eventing-publisher-proxy', namespace: ns })).spec?.replicas, 2);
     const timeline = readTimeline(onlyRunDir(dir));
     assert.ok(timeline.some((e) => e.kind === 'restored' && String(e.target).includes('scaled back to 2')));
     assert.ok(timeline.some((e) => e.kind === 'cancelled' || e.kind === 'stopped'));
+    assert.deepEqual(await leftoverProcesses(run.marker), [], 'nothing the run started is still running (k6, sidecar)');
   });
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LocalStack } from '../../lib/stack/local-stack.ts';
 import { memberGoMaxProcs } from '../../lib/stack/nats-cluster.ts';
-import { leftoverProcesses, requireNatsServer, scratchDir } from '../support/cli.ts';
+import { leftoverProcesses, markChildrenOfThisProcess, requireNatsServer, scratchDir } from '../support/cli.ts';
 
 const ce = (id: string, extra: Record<string, string> = {}): Record<string, string> => ({
   'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'order.created.v1', 'ce-source': 'test', ...extra,
@@ -12,10 +12,11 @@ const ce = (id: string, extra: Record<string, string> = {}): Record<string, stri
 
 describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 120_000 }, () => {
   let stack: LocalStack;
-  let runDir: string;
+  let marker: string;
 
   before(async () => {
-    runDir = scratchDir('stack');
+    const runDir = scratchDir('stack');
+    marker = markChildrenOfThisProcess();
     stack = await LocalStack.start({ runDir, natsServerBin: await requireNatsServer(), replicas: 3 });
   });
 
@@ -89,17 +90,21 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
     }
   });
 
-  it('answers 504 (no stream response) while the stream has no leader, and recovers', async () => {
+  it('answers 5xx (502 not connected, 503, 504 no stream response) while the stream has no leader, and recovers', async () => {
     const members = stack.members().filter((m) => m.name.startsWith('eventing-nats-'));
     // Two of three down: no quorum, so the stream cannot accept writes.
     await members[0]?.kill();
     await members[1]?.kill();
-    const started = Date.now();
-    const res = await fetch(stack.publishUrl, { method: 'POST', headers: ce('during-outage'), body: '{}' });
-    assert.ok([502, 503, 504].includes(res.status), `status ${res.status}`);
-    assert.ok(Date.now() - started < 7000, 'the publisher gives up within its 5 s timeout');
-    await members[0]?.start();
-    await members[1]?.start();
+    try {
+      const started = Date.now();
+      const res = await fetch(stack.publishUrl, { method: 'POST', headers: ce('during-outage'), body: '{}' });
+      assert.ok([502, 503, 504].includes(res.status), `status ${res.status}`);
+      // The publisher's own timeout is 5 s; the margin is for a busy 2-core CI machine.
+      assert.ok(Date.now() - started < 15_000, 'the publisher gives up after its 5 s timeout, not later');
+    } finally {
+      await members[0]?.start();
+      await members[1]?.start();
+    }
     const deadline = Date.now() + 30_000;
     let status = 0;
     while (Date.now() < deadline && status !== 204) {
@@ -111,6 +116,6 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
 
   it('leaves no process behind when stopped', async () => {
     await stack.stop();
-    assert.deepEqual(await leftoverProcesses(runDir), []);
+    assert.deepEqual(await leftoverProcesses(marker), [], 'members, publisher, sink and the reaper are all gone');
   });
 });

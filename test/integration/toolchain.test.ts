@@ -6,7 +6,8 @@ import { runCli, scratchDir } from '../support/cli.ts';
 describe('toolchain', () => {
   it('without k6 and without Go, says how to install k6 and exits 3', async () => {
     const res = await runCli(['run', 'experiments/steady-state.json', '--out-dir', scratchDir('notools')], {
-      env: { PATH: '/usr/bin:/bin', K6HA_TOOLS_BIN: scratchDir('empty-tools') },
+      // An empty PATH directory: a k6 or Go installed in /usr/bin (apt) must not leak in.
+      env: { PATH: scratchDir('empty-path'), K6HA_TOOLS_BIN: scratchDir('empty-tools') },
     });
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /k6 not found, and Go is not installed to build it/);

@@ -1,5 +1,6 @@
 // Runs the real k6-ha CLI (and real k6) as a user would, capturing output, with a hard timeout.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +15,16 @@ export interface CliResult {
 
 export interface RunningCli {
   child: ChildProcess;
+  /** In the environment of the process and of everything it starts: see leftoverProcesses(). */
+  marker: string;
   result: Promise<CliResult>;
   /** resolves when the combined output matches */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 export function startProcess(command: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const marker = newProcessMarker();
+  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...opts.env, [MARKER_VAR]: marker }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const watchers: Array<() => void> = [];
@@ -34,7 +38,15 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
   });
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const result = new Promise<CliResult>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // On timeout, everything the process started goes too (k6 runs in its own process group).
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      killMarked(marker);
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout, stderr: `${stderr}\ncould not start ${command}: ${err.message}` });
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       // let the pipes drain
@@ -43,17 +55,24 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
   });
   return {
     child,
+    marker,
     result,
     waitForOutput(pattern, waitMs = 60_000) {
       return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)), waitMs);
         const check = (): void => {
           const m = pattern.exec(stdout + stderr);
-          if (m) resolve(m[0]);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
         };
         watchers.push(check);
         check();
-        setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)), waitMs);
-        void result.then((r) => reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`)));
+        void result.then((r) => {
+          clearTimeout(timer);
+          reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`));
+        });
       });
     },
   };
@@ -102,13 +121,60 @@ export function readTimeline(runDir: string): Array<{ source: string; kind: stri
   return readFileSync(join(runDir, 'timeline.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
 }
 
-/** Processes of ours still alive (nats-server members, stack components, k6). */
-export async function leftoverProcesses(marker: string): Promise<string[]> {
-  const out = await new Promise<string>((resolve) => {
-    const ps = spawn('ps', ['-eo', 'pid,args'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let text = '';
-    ps.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    ps.on('exit', () => resolve(text));
-  });
-  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+const MARKER_VAR = 'K6HA_TEST_MARKER';
+
+/** A value for K6HA_TEST_MARKER: every process started with it, and all they start, carry it. */
+export function newProcessMarker(): string {
+  return randomUUID();
+}
+
+/** Marks everything this test process starts from now on (for code run in-process, like LocalStack). */
+export function markChildrenOfThisProcess(): string {
+  const marker = newProcessMarker();
+  process.env[MARKER_VAR] = marker;
+  return marker;
+}
+
+/**
+ * Processes still alive that carry the marker in their environment (inherited by every child:
+ * nats-server members, publisher, sink, k6, the reaper) or in their command line (a run dir).
+ * Read from /proc: a process's environment there is the one it was started with. A process sent
+ * SIGKILL a moment ago may still be listed, so the scan repeats for up to `graceMs` until none.
+ */
+export async function leftoverProcesses(marker: string, graceMs = 3000): Promise<string[]> {
+  const deadline = Date.now() + graceMs;
+  let found = markedProcesses(marker);
+  while (found.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    found = markedProcesses(marker);
+  }
+  return found;
+}
+
+function markedProcesses(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    let environ: string;
+    let cmdline: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (cmdline === '') continue; // a zombie: exited, not yet reaped
+    if (environ.split('\0').includes(`${MARKER_VAR}=${marker}`) || cmdline.includes(marker)) found.push(`${pid} ${cmdline}`);
+  }
+  return found;
+}
+
+function killMarked(marker: string): void {
+  for (const line of markedProcesses(marker)) {
+    try {
+      process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }
