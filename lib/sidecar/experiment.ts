@@ -152,7 +152,7 @@ export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
 const localTarget = z.object({
   kind: z.literal('local'),
   stack: z.enum(['jetstream', 'eventstore']).default('jetstream'),
-  replicas: z.union([z.literal(1), z.literal(3)]).default(3),
+  replicas: z.union([z.literal(1), z.literal(3)], { message: '1 or 3 (the stream\'s replicas)' }).default(3),
   /** eventstore fixture only: fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
   storage: z.enum(['fsync', 'memory']).optional(),
 }).strict();
@@ -177,7 +177,7 @@ const kubernetesTarget = z.object({
   sinkUrl: z.string().url().optional(),
 }).strict();
 
-const envValue = z.union([z.string(), z.number()]).transform(String);
+const envValue = z.union([z.string(), z.number()], { message: 'a string or a number' }).transform(String);
 
 const presetSchema = z.object({
   description: z.string().optional(),
@@ -192,7 +192,8 @@ export const experimentSchema = z.object({
   scenario: z.enum(SCENARIOS),
   target: z.discriminatedUnion('kind', [localTarget, kubernetesTarget]),
   env: z.record(z.string(), envValue).default({}),
-  thresholds: z.string().refine((v) => v in THRESHOLD_PROFILES, { message: `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` }),
+  thresholds: z.string({ message: `a gate profile: one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` })
+    .refine((v) => v in THRESHOLD_PROFILES, { message: `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` }),
   /** the most members one action may touch */
   blastRadius: z.number().int().min(1).default(1),
   plan: z.array(actionSchema).default([]),
@@ -225,14 +226,28 @@ function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '') || '(top level)';
 }
 
+/**
+ * What was expected, from zod's message without its framing ("Invalid input: expected string,
+ * received number", "Too small: expected number to be >=1"): the value itself is shown beside it.
+ */
+function expectedFrom(message: string): string {
+  const size = /^Too (?:small|big): expected (\w+) to (?:be|have) (.+)$/.exec(message);
+  if (size) return `a ${size[1]} ${(size[2] ?? '').replace(/^([<>]=?)(?=\d)/, '$1 ')}`;
+  return message
+    .replace(/^Invalid (input|option): expected /, '')
+    .replace(/^Invalid discriminator value\. Expected /, 'one of ')
+    .replace(/, received \w+$/, '');
+}
+
 /** Every problem on its own line: `plan[0].at: "3x" is not allowed — expected a duration such as …`. */
 export function describeIssues(input: unknown, error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     const value = valueAt(input, issue.path);
-    const shown = value === undefined ? 'missing' : JSON.stringify(value);
-    return `${path}: ${shown} is not allowed — expected ${issue.message.replace(/^Invalid (input|option): expected /, '')}`;
+    const expected = expectedFrom(issue.message);
+    if (value === undefined) return `${path}: missing — required: ${expected}`;
+    return `${path}: ${JSON.stringify(value)} is not allowed — expected ${expected}`;
   });
 }
 

@@ -32,7 +32,13 @@ describe('experiment files', () => {
     });
     assert.throws(() => parseExperiment({ ...valid, plan: [{ at: '3x', action: 'kill', target: { leaderOf: 'sap' } }] }, 'b.json'), /plan\[0\]\.at: "3x" is not allowed — expected a duration such as 30s/);
     assert.throws(() => parseExperiment({ ...valid, thresholds: 'nope' }, 'b.json'), /thresholds: "nope" is not allowed — expected one of steady, ha-strict/);
-    assert.throws(() => parseExperiment({ ...valid, target: { kind: 'local', replicas: 2 } }, 'b.json'), /target\.replicas: 2 is not allowed/);
+    assert.throws(() => parseExperiment({ ...valid, target: { kind: 'local', replicas: 2 } }, 'b.json'), /target\.replicas: 2 is not allowed — expected 1 or 3/);
+    const { thresholds: _dropped, ...noThresholds } = valid;
+    assert.throws(() => parseExperiment(noThresholds, 'b.json'), /thresholds: missing — required: a gate profile: one of steady, ha-strict/);
+    assert.throws(() => parseExperiment({ ...valid, blastRadius: 0 }, 'b.json'), /blastRadius: 0 is not allowed — expected a number >= 1$/m);
+    assert.throws(() => parseExperiment({ ...valid, env: { RATE: true } }, 'b.json'), /env\.RATE: true is not allowed — expected a string or a number$/m);
+    assert.throws(() => parseExperiment({ ...valid, plan: [{ at: '3s', action: 'explode' }] }, 'b.json'), /plan\[0\]\.action: "explode" is not allowed — expected one of 'kill' \| 'stop' .*'execKill'$/m);
+    assert.throws(() => parseExperiment({ ...valid, plan: [{ at: '3s', action: 'kill' }] }, 'b.json'), /plan\[0\]\.target: missing — required: a target: \{ "name": … \}/);
     assert.throws(() => parseExperiment({ ...valid, surprise: true }, 'b.json'), /unknown field\(s\) "surprise"/);
     assert.throws(() => parseExperiment({ ...valid, plan: [{ ...valid.plan[0], at: '40s' }] }, 'b.json'), /plan\[0\]\.at: "40s" is not allowed — expected an offset before the end of the load/);
   });
