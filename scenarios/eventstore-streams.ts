@@ -91,7 +91,7 @@ export const options = {
       gracefulStop: formatDuration(Math.max(30_000, config.requestTimeoutMs * 2)),
     },
   },
-  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }),
+  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, { withChaos: config.sidecarUrl !== undefined }),
   setupTimeout: '60s',
   teardownTimeout: '180s',
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],

@@ -50,7 +50,7 @@ export const options = {
       gracefulStop: formatDuration(config.requestTimeoutMs + 5000),
     },
   },
-  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }),
+  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, { withChaos: config.sidecarUrl !== undefined }),
   setupTimeout: '60s',
   // finish() reads the stream back and waits for the consumer to drain.
   teardownTimeout: '180s',
@@ -121,7 +121,7 @@ export function handleSummary(data: unknown): Record<string, string> {
     metrics: [
       'iterations', 'checks', 'publish_failed', 'publish_unknown', 'http_req_duration{name:publish}',
       'http_reqs', 'dropped_iterations', 'vus_max',
-      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected',
+      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected', 'chaos_unmeasured',
       'chaos_unavailable_seconds', 'chaos_leader_failover_seconds', 'chaos_recovery_seconds',
     ],
   });

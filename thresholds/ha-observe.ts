@@ -8,6 +8,9 @@ export const haObserve: ThresholdProfile = {
     dropped_iterations: [
       { threshold: 'count==0', reason: 'events the harness never sent would make every other number wrong (coordinated omission)' },
     ],
+    chaos_unmeasured: [
+      { threshold: 'count==0', reason: 'the numbers this profile reports come from the final read of the stream; if it failed there is nothing to trust' },
+    ],
     chaos_unexpected: [
       { threshold: 'count==0', reason: 'an event in the stream that k6 never sent means the run was polluted by another writer' },
     ],

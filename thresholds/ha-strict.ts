@@ -4,6 +4,9 @@ import type { ThresholdProfile } from '../lib/shared/thresholds.ts';
 export const haStrict: ThresholdProfile = {
   description: 'Replicated stream under member loss: zero acked loss, zero duplicates, a short failover',
   gates: {
+    chaos_unmeasured: [
+      { threshold: 'count==0', reason: 'the gates on loss and duplicates judge the final read of the stream; if that read failed they would pass on zeros nobody measured' },
+    ],
     chaos_acked_lost: [
       { threshold: 'count==0', reason: 'an acked event must survive the loss of any one member: losing one breaks the publisher contract' },
     ],

@@ -13,6 +13,9 @@ export const steady: ThresholdProfile = {
     'http_req_duration{name:publish}': [
       { threshold: 'p(95)<1000', reason: 'a healthy publisher acks in milliseconds; a p95 near a second means saturation, not HA behaviour' },
     ],
+    chaos_unmeasured: [
+      { threshold: 'count==0', reason: 'the gates on loss and duplicates judge the final read of the stream; if that read failed they would pass on zeros nobody measured' },
+    ],
     chaos_acked_lost: [
       { threshold: 'count==0', reason: 'an acked event missing from the stream is data loss (only measured when the sidecar runs)' },
     ],

@@ -26,6 +26,8 @@ Examples:
   k6-ha sidecar experiments/x.json                          stack + sidecar only; run k6 yourself with the printed -e flags
 
 Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a tool is missing · 130 interrupted`);
+  // Before the subcommands exist: they copy it, so a usage error in any of them exits 2, not 1.
+  program.exitOverride();
   registerRunCommands(program);
   registerStackCommands(program);
   registerCompareCommand(program);
@@ -40,14 +42,13 @@ export function exitCodeFor(err: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('commander.')) {
-      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 2;
+      return ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(code) ? 0 : 2;
     }
     process.stderr.write(`k6-ha: ${(err as Error).message}\n`);
     if (exitCodeFor(err) === 1 && process.env['K6HA_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);

@@ -5,6 +5,7 @@ import { relative } from 'node:path';
 import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../sidecar/runner.ts';
 import { writeArtifacts } from '../sidecar/artifacts.ts';
 import { freePort } from '../stack/free-port.ts';
+import { parsePort } from '../shared/env-parse.ts';
 
 /** The command's options as commander parses them: RunOptions without the positional file. */
 type RunFlags = Omit<RunOptions, 'experimentFile' | 'log'>;
@@ -50,6 +51,7 @@ export function registerRunCommands(program: Command): void {
     .option('--port <port>', 'control API port on 127.0.0.1 (default: random)', '0')
     .action(async (file: string, flags: RunFlags & { port: string }) => {
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
+      const controlPort = parsePort('--port', flags.port, { allowZero: true });
       const runOptions = toRunOptions(file, flags);
       const { experiment } = prepareExperiment(runOptions);
       const kube = experiment.target.kind === 'kubernetes' ? await connectKubernetes(experiment, runOptions) : null;
@@ -63,7 +65,7 @@ export function registerRunCommands(program: Command): void {
       }
       const { runId, runDir } = createRunDir(experiment, flags.outDir);
       const k6ApiAddress = `127.0.0.1:${await freePort()}`;
-      const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, Number(flags.port), kube);
+      const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, controlPort, kube);
       const env = { ...target.stack.k6Env(), ...experiment.env, THRESHOLDS: experiment.thresholds, SIDECAR_URL: target.control.url };
       process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
       let stopping = false;
@@ -78,7 +80,11 @@ export function registerRunCommands(program: Command): void {
         log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
       };
       await new Promise<void>((resolve) => {
-        const onSignal = (): void => void stop('interrupted').then(resolve);
+        const onSignal = (): void => {
+          // Like `run`: an interrupted sidecar reports the interruption.
+          process.exitCode = 130;
+          void stop('interrupted').then(resolve);
+        };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         void target.sidecar.waitForSummary().then(() => stop('k6 delivered its summary')).then(resolve);

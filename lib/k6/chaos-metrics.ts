@@ -7,7 +7,13 @@ const counters = {
   chaos_duplicates: new Counter('chaos_duplicates'),
   chaos_unknown: new Counter('chaos_unknown'),
   chaos_unexpected: new Counter('chaos_unexpected'),
+  chaos_unmeasured: new Counter('chaos_unmeasured'),
 };
+
+/** The sidecar was configured but returned nothing: every chaos gate would judge an empty metric. */
+export function recordChaosUnmeasured(): void {
+  counters.chaos_unmeasured.add(1);
+}
 const trends = {
   chaos_unavailable_seconds: new Trend('chaos_unavailable_seconds'),
   chaos_leader_failover_seconds: new Trend('chaos_leader_failover_seconds'),

@@ -40,7 +40,7 @@ function validated<T>(scenario: string, read: () => T): T {
 
 export function thresholdProfileName(fallback: string): string {
   const name = raw('THRESHOLDS') ?? fallback;
-  if (!(name in THRESHOLD_PROFILES)) {
+  if (!Object.hasOwn(THRESHOLD_PROFILES, name)) {
     throw new InvalidSettingError('THRESHOLDS', name, `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}`);
   }
   return name;

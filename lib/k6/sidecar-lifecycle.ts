@@ -1,7 +1,7 @@
 // The setup() and teardown() halves every k6-ha scenario shares: tell the sidecar that load starts
 // (the zero of its chaos schedule) and, at the end, record its results as chaos_* metrics.
 import type { StartRequest } from '../shared/control-api.ts';
-import { recordChaosMetrics } from './chaos-metrics.ts';
+import { recordChaosMetrics, recordChaosUnmeasured } from './chaos-metrics.ts';
 import { sidecarFinish, sidecarStart } from './sidecar-client.ts';
 
 export interface SidecarSetupData {
@@ -30,7 +30,8 @@ export function finishWithSidecar(data: SidecarSetupData): void {
   // teardown() cannot read k6's iteration counters; the sidecar asks k6's REST API instead.
   const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
   if (finished === null) {
-    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty (see results/<run-id>/timeline.jsonl)');
+    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty and chaos_unmeasured fails the run (see results/<run-id>/timeline.jsonl)');
+    recordChaosUnmeasured();
     return;
   }
   recordChaosMetrics(finished.metrics);

@@ -71,3 +71,13 @@ export function parseEventType(setting: string, raw: string): string {
   }
   return text;
 }
+
+/** A TCP port on 127.0.0.1: 1–65535, or 0 (any free port) where `allowZero`. */
+export function parsePort(name: string, value: string, opts: { allowZero?: boolean } = {}): number {
+  const n = Number(value);
+  const min = opts.allowZero === true ? 0 : 1;
+  if (!/^\d+$/.test(value) || n < min || n > 65535) {
+    throw new InvalidSettingError(name, value, `a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`);
+  }
+  return n;
+}

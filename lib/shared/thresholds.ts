@@ -16,9 +16,14 @@ export interface ThresholdProfile {
 
 type K6Threshold = string | { threshold: string; abortOnFail: boolean };
 
-export function toK6Thresholds(profile: ThresholdProfile): Record<string, K6Threshold[]> {
+/**
+ * k6's thresholds for a profile. Without a sidecar (`withChaos` false) the chaos_* gates are left
+ * out: nothing fills those metrics, and an empty counter would show a `count==0` gate as passed.
+ */
+export function toK6Thresholds(profile: ThresholdProfile, opts: { withChaos: boolean } = { withChaos: true }): Record<string, K6Threshold[]> {
   const out: Record<string, K6Threshold[]> = {};
   for (const [metric, lines] of Object.entries(profile.gates)) {
+    if (!opts.withChaos && metric.startsWith('chaos_')) continue;
     out[metric] = lines.map((line) =>
       line.abortOnFail === true ? { threshold: line.threshold, abortOnFail: true } : line.threshold,
     );

@@ -147,6 +147,8 @@ export interface ChaosMetricValues {
   chaos_duplicates: number;
   chaos_unknown: number;
   chaos_unexpected: number;
+  /** 1 when the sidecar could not take the measurement the gates above judge (the final stream read failed) */
+  chaos_unmeasured: number;
   chaos_unavailable_seconds: number[];
   chaos_leader_failover_seconds: number[];
   chaos_recovery_seconds: number[];

@@ -193,7 +193,7 @@ export const experimentSchema = z.object({
   target: z.discriminatedUnion('kind', [localTarget, kubernetesTarget]),
   env: z.record(z.string(), envValue).default({}),
   thresholds: z.string({ message: `a gate profile: one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` })
-    .refine((v) => v in THRESHOLD_PROFILES, { message: `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` }),
+    .refine((v) => Object.hasOwn(THRESHOLD_PROFILES, v), { message: `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` }),
   /** the most members one action may touch */
   blastRadius: z.number().int().min(1).default(1),
   plan: z.array(actionSchema).default([]),

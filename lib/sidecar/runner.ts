@@ -128,7 +128,11 @@ export function createRunDir(exp: Experiment, outDir?: string): { runId: string;
   let runId = runIdFor(exp);
   if (existsSync(join(base, runId))) runId = `${runId}-${process.pid}`;
   const runDir = join(base, runId);
-  mkdirSync(runDir, { recursive: true });
+  try {
+    mkdirSync(runDir, { recursive: true });
+  } catch (err) {
+    throw new InvalidSettingError('--out-dir', outDir ?? base, `a directory k6-ha can create run directories in (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   const latest = join(base, 'latest');
   rmSync(latest, { force: true });
   try {

@@ -214,6 +214,8 @@ export class Sidecar {
       chaos_duplicates: this.accounting?.duplicates ?? 0,
       chaos_unknown: this.accounting?.unknown ?? [...this.notAcked.values()].filter((r) => r.outcome === 'unknown').length,
       chaos_unexpected: this.accounting?.unexpected ?? 0,
+      // The zeros above stand for "not measured" when the final read failed: this gate says so.
+      chaos_unmeasured: probe !== null && this.accounting === null ? 1 : 0,
       chaos_unavailable_seconds: this.recovery.map((r) => r.unavailableSeconds ?? 0),
       chaos_leader_failover_seconds: this.recovery.flatMap((r) => (r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds])),
       chaos_recovery_seconds: this.recovery.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds])),

@@ -76,7 +76,11 @@ export class Sink {
     while (this.nc !== null && !this.nc.isClosed()) {
       try {
         const consumer = await js.consumers.get(this.opts.stream, this.opts.consumer);
-        this.messages = await consumer.consume({ max_messages: 500 });
+        // A pull that went to a member that then died is only noticed after two missed idle
+        // heartbeats, which nats.js spaces at expires / 2: with the default 30 s expiry the sink
+        // stood still for ~30 s after a leader kill, past the sidecar's 10 s drain patience.
+        // 5 s pulls notice within ~5 s and re-pull; an idle pull every 5 s costs nothing.
+        this.messages = await consumer.consume({ max_messages: 500, expires: 5000 });
         // The consumer acks "all up to here" (AckPolicy.All): one ack per batch instead of one per
         // message keeps the replicated consumer state cheap. Always recorded durably first.
         let last: JsMsg | null = null;
