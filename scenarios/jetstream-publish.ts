@@ -22,6 +22,7 @@ import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar }
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { metricCount } from '../lib/k6/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
+import { publishVus } from '../lib/shared/publish-load.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
 
@@ -32,10 +33,9 @@ const statusCheck = `is status ${expectedStatus}`;
 /** What the arrival rate owes: RATE events a second for DURATION (the summary checks k6 kept up). */
 const arrival = { rate: config.rate, durationMs: config.durationMs };
 
-// Enough VUs that every one of them can be stuck in a request for the whole timeout (an outage)
-// while the arrival rate keeps going: otherwise k6 would silently send fewer events exactly
-// when it matters (coordinated omission). Pre-allocated so none is initialised mid-outage.
-const vus = Math.ceil(config.rate * (config.requestTimeoutMs / 1000 + 1) * 1.1) + 5;
+// Enough VUs to ride out an outage of REQUEST_TIMEOUT (see publishVus), pre-allocated so none
+// is initialised mid-outage.
+const vus = publishVus(config.rate, config.requestTimeoutMs);
 
 export const options = {
   scenarios: {

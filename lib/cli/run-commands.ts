@@ -22,7 +22,7 @@ function withExperimentFlags(cmd: Command): Command {
     .option('-e, --env <KEY=VALUE>', 'extra k6 environment (repeatable)', collect)
     .option('-o, --out-dir <dir>', 'where run directories go', 'results')
     .option('--context <name>', 'kubernetes targets: the kube context to use; overrides target.context (any other context is refused)')
-    .option('--namespace <ns>', 'kubernetes targets: the only namespace the plan may touch (replaces target.namespaces)')
+    .option('--namespace <ns>', 'kubernetes targets: narrow target.namespaces to this one of them (it cannot add a namespace)')
     .option('--kubeconfig <file>', 'kubernetes targets: kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');
 }
 

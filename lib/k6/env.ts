@@ -18,7 +18,9 @@ import {
   parseEventType,
   parseHttpUrl,
   parsePositiveInt,
+  parseRunDurationMs,
 } from '../shared/env-parse.ts';
+import { MAX_PUBLISH_VUS, publishVus } from '../shared/publish-load.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 function raw(name: string): string | undefined {
@@ -80,14 +82,24 @@ export function publishConfig(): PublishConfig {
     if (runTag !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(runTag)) {
       throw new InvalidSettingError('RUN_TAG', runTag, 'up to 40 letters, digits, - or _');
     }
+    const rate = parsePositiveInt('RATE', raw('RATE') ?? String(DEFAULT_RATE), 100_000);
+    const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
+    const vus = publishVus(rate, requestTimeoutMs);
+    if (vus > MAX_PUBLISH_VUS) {
+      const why = `riding out an outage takes a VU per event in flight for a whole timeout, ${vus} VUs here, and k6 holds at most ${MAX_PUBLISH_VUS} (≈ 350 KB each)`;
+      const maxRate = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1));
+      if (maxRate >= 1) throw new InvalidSettingError('RATE', String(rate), `at most ${maxRate} with REQUEST_TIMEOUT=${requestTimeout}: ${why}; lower RATE or REQUEST_TIMEOUT`);
+      const maxTimeoutS = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / rate - 1);
+      throw new InvalidSettingError('REQUEST_TIMEOUT', requestTimeout, `at most ${maxTimeoutS}s at RATE=${rate}: ${why}`);
+    }
     return {
       publishUrl,
       legacy: /\/v1\/events$/.test(publishUrl),
-      rate: parsePositiveInt('RATE', raw('RATE') ?? String(DEFAULT_RATE), 100_000),
+      rate,
       duration,
-      durationMs: parseDurationMs('DURATION', duration),
+      durationMs: parseRunDurationMs('DURATION', duration),
       requestTimeout,
-      requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
+      requestTimeoutMs,
       ceMode: parseChoice('CE_MODE', raw('CE_MODE') ?? 'binary', CE_MODES),
       eventType: parseEventType('EVENT_TYPE', raw('EVENT_TYPE') ?? DEFAULT_EVENT_TYPE),
       eventSource: (raw('EVENT_SOURCE') ?? DEFAULT_EVENT_SOURCE).trim(),
@@ -154,7 +166,7 @@ export function eventstoreConfig(): EventStoreConfig {
       esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL),
       vus: parsePositiveInt('VUS', raw('VUS') ?? '10', 10_000),
       duration,
-      durationMs: parseDurationMs('DURATION', duration),
+      durationMs: parseRunDurationMs('DURATION', duration),
       eventsPerStream: parsePositiveInt('EVENTS_PER_STREAM', raw('EVENTS_PER_STREAM') ?? '10', 1000),
       batch: parseChoice('ES_BATCH', raw('ES_BATCH') ?? 'false', ES_BOOLEANS) === 'true',
       dialect: parseChoice('ES_DIALECT', raw('ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),

@@ -33,6 +33,13 @@ export function parseDurationMs(setting: string, raw: string): number {
   return total;
 }
 
+/** A load's length: k6 refuses a scenario shorter than 1 s and cannot parse ~290 years. */
+export function parseRunDurationMs(setting: string, raw: string): number {
+  const ms = parseDurationMs(setting, raw);
+  if (ms < 1000 || ms > 168 * 3_600_000) throw new InvalidSettingError(setting, raw, 'a duration from 1s to 168h, such as 30s, 5m or 1h');
+  return ms;
+}
+
 /** Formats milliseconds as the k6 duration string k6 itself accepts. */
 export function formatDuration(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;

@@ -3,7 +3,7 @@
 // field path, the value found and what is allowed.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { InvalidSettingError, parseDurationMs } from '../shared/env-parse.ts';
+import { InvalidSettingError, parseDurationMs, parseRunDurationMs } from '../shared/env-parse.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 export const SCENARIOS = ['jetstream-publish', 'eventstore-streams'] as const;
@@ -297,7 +297,7 @@ function checkPlanConsistency(exp: Experiment, file: string): void {
   const durationText = exp.env['DURATION'];
   if (durationText !== undefined) {
     try {
-      runMs = parseDurationMs('env.DURATION', durationText);
+      runMs = parseRunDurationMs('env.DURATION', durationText);
     } catch (err) {
       if (err instanceof InvalidSettingError) problems.push(`env.DURATION: ${JSON.stringify(durationText)} is not allowed — expected ${err.allowed}`);
     }

@@ -6,7 +6,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, symlinkSync } from 'n
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { join, relative, resolve } from 'node:path';
-import { InvalidSettingError, parseDurationMs, parsePositiveInt } from '../shared/env-parse.ts';
+import { InvalidSettingError, parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
@@ -19,6 +19,7 @@ import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText 
 import { ControlServer } from './control-server.ts';
 import { actionId, applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
 import { JetStreamProbe } from './jetstream-probe.ts';
+import { checkScenarioEnv, ScenarioEnvError } from './scenario-env.ts';
 import { Sidecar } from './sidecar.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 
@@ -65,7 +66,7 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   const env = { ...exp.env };
   try {
     if (opts.duration !== undefined) {
-      parseDurationMs('--duration', opts.duration);
+      parseRunDurationMs('--duration', opts.duration);
       env['DURATION'] = opts.duration;
     }
     if (opts.rate !== undefined) env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
@@ -81,7 +82,12 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   const target = { ...exp.target } as Record<string, unknown>;
   if (opts.namespace !== undefined || opts.context !== undefined || opts.kubeconfig !== undefined) {
     if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', file);
-    if (opts.namespace !== undefined) target['namespaces'] = [opts.namespace];
+    if (opts.namespace !== undefined) {
+      // It narrows the allow-list to one of its namespaces; it cannot point the run elsewhere.
+      const allowed = exp.target.kind === 'kubernetes' ? exp.target.namespaces : [];
+      if (!allowed.includes(opts.namespace)) throw new ExperimentError(`--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`, file);
+      target['namespaces'] = [opts.namespace];
+    }
     if (opts.context !== undefined) target['context'] = opts.context;
   }
   if (opts.replicas !== undefined) {
@@ -91,6 +97,12 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
   exp = parseExperiment({ ...exp, env, target, thresholds: opts.thresholds ?? exp.thresholds }, file);
+  try {
+    checkScenarioEnv(exp.scenario, exp.env, exp.thresholds);
+  } catch (err) {
+    if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, file, { cause: err });
+    throw err;
+  }
   // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
   const previews = exp.target.kind === 'local' ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius) : unresolvedPreviews(exp);
   return { experiment: exp, previews };
