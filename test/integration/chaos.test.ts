@@ -11,7 +11,7 @@ import { leftoverProcesses, onlyRunDir, readJson, readTimeline, requireK6, runCl
 interface RunSummary {
   accounting: Accounting;
   recovery: RecoveryReport[];
-  k6ha: { notes: string[] };
+  k6ha: { notes: string[]; derived: Record<string, number | null> };
 }
 
 const base = (name: string, replicas: 1 | 3, plan: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -49,6 +49,7 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.equal(s.accounting.lost, 0);
     assert.equal(s.accounting.duplicates, 0);
     assertConsistent(s.accounting, runDir);
+    assert.equal(typeof s.k6ha.derived['publish_latency_p95_ms'], 'number', 'publish latency is reported under a profile with no latency gate');
     const r = s.recovery[0];
     assert.ok(r, 'a recovery report for the action');
     assert.ok(r.leaderBefore !== null && r.leaderAfter !== null && r.leaderAfter !== r.leaderBefore, `leader moved: ${r.leaderBefore} → ${r.leaderAfter}`);
