@@ -67,7 +67,7 @@ type SetupData = SidecarSetupData;
 export function setup(): SetupData {
   return startWithSidecar(
     config.sidecarUrl,
-    { runTag: config.runTag ?? newRunTag(), scenario: SCENARIO, rate: config.rate },
+    { runTag: config.runTag ?? newRunTag(), scenario: SCENARIO, rate: config.rate, durationMs: config.durationMs, requestTimeoutMs: config.requestTimeoutMs },
     'plain load: no chaos plan, no accounting, no chaos_* metrics',
   );
 }

@@ -146,7 +146,7 @@ export function renderAccounting(a: Accounting): string {
     ['sent by k6 (attempted)', a.attempted, ''],
     ['acked (2xx)', a.acked, ''],
     ['failed (definite 4xx)', a.failed, ''],
-    ['unknown (timeout/5xx)', a.unknown, ''],
+    ['unknown (timeout/5xx)', a.unknown, (a.inFlightAtStop ?? 0) > 0 ? `incl. ${a.inFlightAtStop} in flight when the load was cut short` : ''],
     ['stream last_seq delta', a.streamDelta, ''],
     ['in stream (distinct, read back)', a.inStream, ''],
     ['consumed (ack-floor delta)', a.consumed, ''],

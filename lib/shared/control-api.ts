@@ -17,6 +17,10 @@ export interface StartRequest {
   scenario: string;
   /** events per second, when the scenario has a fixed arrival rate */
   rate?: number;
+  /** the load's scheduled length: a finish well before it means the run was cut short */
+  durationMs?: number;
+  /** how long one publish may stay in flight (bounds what a cut-short run leaves unreported) */
+  requestTimeoutMs?: number;
 }
 export interface StartResponse {
   runId: string;

@@ -46,6 +46,12 @@ export interface Accounting {
   lost: number;
   /** Unknown outcome, but found in the stream. */
   recovered: number;
+  /**
+   * The load was cut short (Ctrl-C, k6 stopped early): events in flight at the stop whose outcome
+   * k6 could not report. Counted in `unknown` (and in `recovered` when stored), never as lost or
+   * unexpected. Null when the load ran its full duration.
+   */
+  inFlightAtStop?: number | null;
   /** Stream copies beyond the first per event. */
   duplicates: number;
   /** Events of this run in the stream that k6 never attempted. */

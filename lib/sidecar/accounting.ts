@@ -16,6 +16,12 @@ export interface AccountingInput {
   consumed: number | null;
   /** ce-id → times received by the sink; null when the sink cannot be asked (e.g. a remote cluster) */
   sinkIds: Map<string, number> | null;
+  /**
+   * When the load was cut short: how many ids either side of `attempted` may have been in flight
+   * at the stop. k6 could not report their outcomes (the VUs' requests were cancelled), and ids
+   * are numbered at start while `attempted` counts finished iterations.
+   */
+  inFlightWindow?: number;
 }
 
 const EXAMPLES = 20;
@@ -31,11 +37,18 @@ export function computeAccounting(input: AccountingInput): Accounting {
   let lost = 0;
   let recovered = 0;
   const examples: Accounting['examples'] = { lost: [], duplicates: [], unexpected: [], missingAtSink: [] };
+  const window = input.inFlightWindow ?? 0;
+  const inFlightFrom = Math.max(0, attempted - window);
+  let inFlightAtStop = 0;
   for (let seq = 0; seq < attempted; seq++) {
     const id = idFor(runTag, seq);
     const report = notAcked.get(seq);
     const inStream = (streamIds.get(id) ?? 0) > 0;
-    if (report === undefined) {
+    if (report === undefined && !inStream && seq >= inFlightFrom) {
+      // Cancelled mid-request at the stop: its outcome is unknown, not an acked event lost.
+      unknown++;
+      inFlightAtStop++;
+    } else if (report === undefined) {
       if (!inStream) {
         lost++;
         if (examples.lost.length < EXAMPLES) examples.lost.push(id);
@@ -49,6 +62,7 @@ export function computeAccounting(input: AccountingInput): Accounting {
   }
   let duplicates = 0;
   let unexpected = 0;
+  let sentUncounted = 0;
   const prefix = `${runTag}-`;
   for (const [id, copies] of streamIds) {
     if (copies > 1) {
@@ -56,7 +70,11 @@ export function computeAccounting(input: AccountingInput): Accounting {
       if (examples.duplicates.length < EXAMPLES) examples.duplicates.push(id);
     }
     const seq = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : Number.NaN;
-    if (!Number.isInteger(seq) || seq < 0 || seq >= attempted) {
+    if (Number.isInteger(seq) && seq >= attempted && seq < attempted + window) {
+      // Started just before the stop and stored, but its iteration never finished, so k6 did not
+      // count it: sent, outcome unknown to k6, found in the stream.
+      sentUncounted++;
+    } else if (!Number.isInteger(seq) || seq < 0 || seq >= attempted) {
       unexpected++;
       if (examples.unexpected.length < EXAMPLES) examples.unexpected.push(id);
     }
@@ -84,17 +102,18 @@ export function computeAccounting(input: AccountingInput): Accounting {
     scheduled: null,
     dropped: null,
     notStarted: null,
-    attempted,
+    attempted: attempted + sentUncounted,
     acked: attempted - failed - unknown,
     failed,
-    unknown,
+    unknown: unknown + sentUncounted,
     streamDelta: input.streamDelta,
     inStream: streamIds.size,
     consumed: input.consumed,
     sinkReceived,
     sinkDuplicates,
     lost,
-    recovered,
+    recovered: recovered + sentUncounted,
+    inFlightAtStop: window > 0 ? inFlightAtStop + sentUncounted : null,
     duplicates,
     unexpected,
     missingAtSink,

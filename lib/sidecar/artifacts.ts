@@ -70,6 +70,7 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
       `| Received by **sink** | ${n(a.sinkReceived)} |`,
       `| **Lost** (acked, not in stream) | ${n(a.lost)} |`,
       `| Recovered (unknown outcome, stored) | ${n(a.recovered)} |`,
+      ...((a.inFlightAtStop ?? 0) > 0 ? [`| In flight when the load was cut short (counted as unknown) | ${n(a.inFlightAtStop)} |`] : []),
       `| Duplicates in stream / at sink | ${n(a.duplicates)} / ${n(a.sinkDuplicates)} |`,
       `| Missing at sink | ${n(a.missingAtSink)} |`,
       `| Unexpected (never sent) | ${n(a.unexpected)} |`,

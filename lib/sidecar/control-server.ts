@@ -83,8 +83,11 @@ export class ControlServer {
     switch (route) {
       case CONTROL_PATHS.start: {
         const start: StartRequest = { runTag: field(body, 'runTag', isString, 'a run tag'), scenario: field(body, 'scenario', isString, 'a scenario name') };
-        const rate = (body as Record<string, unknown>)['rate'];
-        if (typeof rate === 'number') start.rate = rate;
+        // Optional numbers: a scenario without a fixed arrival rate leaves them out.
+        for (const name of ['rate', 'durationMs', 'requestTimeoutMs'] as const) {
+          const value = (body as Record<string, unknown>)[name];
+          if (typeof value === 'number' && Number.isFinite(value) && value > 0) start[name] = value;
+        }
         return send(res, 200, await this.sidecar.start(start));
       }
       case CONTROL_PATHS.outcomes: {

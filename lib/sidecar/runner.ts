@@ -309,8 +309,11 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupted++;
     if (interrupted === 1) {
-      log(`${sig}: stopping the chaos schedule and restoring members; k6 finishes its teardown (press Ctrl-C again to abort)`);
+      log(k6Child === null
+        ? `${sig}: stopping; k6 has not started, nothing more will be`
+        : `${sig}: stopping the chaos schedule and restoring members; k6 finishes its teardown (press Ctrl-C again to abort)`);
       if (target !== null) {
+        target.sidecar.markInterrupted(sig);
         target.sidecar.chaos.stop(`${sig} received`);
         void target.sidecar.chaos.settle().then(() => target?.sidecar.chaos.restore(`${sig} received`));
       }

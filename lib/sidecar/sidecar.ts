@@ -58,6 +58,10 @@ export class Sidecar {
   private readonly notAcked = new Map<number, OutcomeRecord>();
   private runTag: string | null = null;
   private rate: number | null = null;
+  private loadDurationMs: number | null = null;
+  private requestTimeoutMs: number | null = null;
+  /** when the runner passed on a Ctrl-C or SIGTERM to k6 */
+  private interruptedAt: number | null = null;
   private streamSeqBefore = 0;
   private ackFloorBefore = 0;
   private lastFailureAt = 0;
@@ -127,6 +131,8 @@ export class Sidecar {
     if (this.timeline.zero !== null) throw new Error('load already started for this run');
     this.runTag = req.runTag;
     this.rate = req.rate ?? null;
+    this.loadDurationMs = req.durationMs ?? null;
+    this.requestTimeoutMs = req.requestTimeoutMs ?? null;
     if (this.opts.probe !== null) {
       try {
         this.streamSeqBefore = (await this.opts.probe.streamInfo()).lastSeq;
@@ -141,6 +147,25 @@ export class Sidecar {
     this.chaos.start(zero);
     this.opts.log?.(`load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`);
     return { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
+  }
+
+  /** The run is being interrupted: events in flight now will have no outcome k6 can report. */
+  markInterrupted(signal: string): void {
+    if (this.interruptedAt !== null || this.timeline.zero === null) return;
+    this.interruptedAt = Date.now();
+    this.timeline.record('sidecar', 'interrupted', null, { signal });
+  }
+
+  /**
+   * How many ids around k6's final count may have been in flight when the load was cut short
+   * (interrupted, or finished well before its duration): RATE × (REQUEST_TIMEOUT + 1 s). Zero
+   * when the load ran its course, or when the scenario did not say its rate and timeout.
+   */
+  private inFlightWindow(endedAt: number): number {
+    const zero = this.timeline.zero;
+    if (zero === null || this.rate === null || this.requestTimeoutMs === null) return 0;
+    const cutShort = this.interruptedAt !== null || (this.loadDurationMs !== null && endedAt - zero < this.loadDurationMs - 1000);
+    return cutShort ? Math.ceil(this.rate * (this.requestTimeoutMs / 1000 + 1)) : 0;
   }
 
   recordOutcomes(records: OutcomeRecord[]): void {
@@ -186,7 +211,12 @@ export class Sidecar {
           streamDelta: read.lastSeq - this.streamSeqBefore,
           consumed: consumer === null ? null : consumer.ackFloorStreamSeq - this.ackFloorBefore,
           sinkIds,
+          inFlightWindow: this.inFlightWindow(endedAt),
         });
+        const inFlight = this.accounting.inFlightAtStop ?? 0;
+        if (inFlight > 0) {
+          this.notes.push(`the load was cut short${this.interruptedAt === null ? '' : ` (interrupted at t+${((this.interruptedAt - (this.timeline.zero ?? 0)) / 1000).toFixed(1)}s)`}: ${inFlight} event(s) in flight at the stop had no outcome k6 could report; they count as unknown (${this.accounting.recovered} of all unknown were found stored), not as lost or unexpected`);
+        }
         if (read.foreign > 0) this.notes.push(`${read.foreign} message(s) in the stream during the run were not k6's (another publisher)`);
         this.timeline.record('sidecar', 'accounting', null, { ...this.accounting, examples: undefined });
       } catch (err) {

@@ -199,7 +199,13 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.ok(timeline.some((e) => e.kind === 'restored' && e.target === stopped), `${stopped} was restored`);
     assert.ok(timeline.some((e) => e.kind === 'cancelled'), 'the pending leader kill was cancelled');
     assert.ok(!timeline.some((e) => e.source === 'plan' && e.kind === 'executed' && e.detail['action_id'] === 'never'));
-    assert.ok(existsSync(join(runDir, 'summary.json')));
+    assert.ok(timeline.some((e) => e.source === 'sidecar' && e.kind === 'interrupted'), 'the moment of the Ctrl-C is on the timeline');
+    const s = readJson<RunSummary>(join(runDir, 'summary.json'));
+    // Requests cancelled by the stop have no outcome k6 could report: unknown, never "lost" or
+    // "unexpected" (a follower was down, so nothing acked was really lost).
+    assert.equal(s.accounting.lost, 0, JSON.stringify(s.accounting));
+    assert.equal(s.accounting.unexpected, 0, JSON.stringify(s.accounting));
+    assert.equal(s.accounting.acked + s.accounting.failed + s.accounting.unknown, s.accounting.attempted);
     assert.deepEqual(await leftoverProcesses(run.marker), [], 'nothing the run started is still running (k6, stack)');
   });
 });

@@ -27,6 +27,22 @@ describe('accounting by event id', () => {
     assert.deepEqual([a.acked, a.failed, a.unknown, a.recovered, a.lost], [1, 1, 2, 1, 0]);
   });
 
+  it('a cut-short load: unreported events near the stop are unknown, not lost, and stored ones past the count are not unexpected', () => {
+    // 10 finished iterations; 8 and 9 were cancelled mid-request (not stored), 10 and 11 started
+    // before the stop and were stored but never finished; 2 is an acked event really lost, far
+    // from the stop; 40 is outside any window: not this run's.
+    const stream = ids([0, 1], [1, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1], [10, 1], [11, 1], [40, 1]);
+    const input = { runTag: 'r', attempted: 10, notAcked: new Map<number, OutcomeRecord>(), streamIds: stream, streamDelta: 10, consumed: null, sinkIds: null };
+    const cut = computeAccounting({ ...input, inFlightWindow: 5 });
+    assert.deepEqual([cut.attempted, cut.acked, cut.unknown, cut.recovered, cut.lost, cut.unexpected, cut.inFlightAtStop], [12, 8, 4, 2, 1, 1, 4]);
+    assert.deepEqual(cut.examples.lost, ['r-2']);
+    assert.equal(cut.acked + cut.failed + cut.unknown, cut.attempted, 'every event sent has exactly one outcome');
+    assert.equal(cut.inStream, cut.acked - cut.lost + cut.recovered + cut.unexpected, 'the stream holds the acked events not lost, recovered unknowns and the foreign one');
+    // The same read of a run that went its full length: those are losses and a foreign writer.
+    const full = computeAccounting(input);
+    assert.deepEqual([full.lost, full.unexpected, full.inFlightAtStop], [3, 3, null]);
+  });
+
   it('counts duplicates, unexpected ids and events missing at the sink', () => {
     const stream = new Map([['r-0', 2], ['r-1', 1], ['r-9', 1], ['other-1', 1]]);
     const sink = new Map([['r-0', 3], ['r-9', 1]]);
