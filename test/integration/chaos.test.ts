@@ -2,7 +2,7 @@
 // a gate that fails (exit 99), a sidecar or the whole CLI killed mid-run, invalid plans, dry run,
 // and Ctrl-C.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Accounting, RecoveryReport } from '../../lib/shared/types.ts';
