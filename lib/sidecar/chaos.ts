@@ -65,10 +65,13 @@ export function selectorText(a: ChaosAction): string {
 /** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
 export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastRadius: number): ResolvedPreview[] {
   const problems: string[] = [];
+  /** members each action takes down (a stream leader, a follower, or all a selector matches) */
+  const touches: number[] = [];
   const previews = plan.map((a, i) => {
     const id = actionId(a, i);
     let candidates: string[] = [];
     let note = '';
+    touches[i] = 1;
     if (a.action === 'command') {
       note = `runs locally: ${a.command.join(' ')}`;
     } else if (!isLocalAction(a) && a.action !== 'wait') {
@@ -88,6 +91,7 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
           const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
           if (hits === 0) problems.push(`plan[${i}] (${id}): notLeaderOf ${stream} matches nothing: the stream has a single replica`);
           note = 'leaderOf' in t ? 'resolved at action time: the current leader' : 'resolved at action time: a member that is not the leader';
+          if (a.pick === 'all') touches[i] = hits;
           if (a.pick === 'all' && hits > blastRadius) problems.push(`plan[${i}] (${id}): would touch ${hits} members, more than blastRadius ${blastRadius}`);
         }
       } else {
@@ -97,8 +101,35 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
     }
     return { id, at: a.at, action: a.action, target: selectorText(a), candidates, note };
   });
+  if (problems.length === 0) problems.push(...concurrentDownProblems(plan, touches, blastRadius));
   if (problems.length > 0) throw new PlanRefusedError(`plan refused, nothing was started:\n  ${problems.join('\n  ')}`);
   return previews;
+}
+
+/**
+ * The cap holds across the plan, not only per action: three one-member kills a second apart with
+ * no restart take a whole R3 cluster down. A kill, stop or wipe keeps its members down until its
+ * restartAfter, else until the plan's next `start` (which may bring them back), else to the end.
+ */
+function concurrentDownProblems(plan: ChaosAction[], touches: number[], blastRadius: number): string[] {
+  // The schema has checked every duration already; only a zero (a wipe's default restartAfter) is left.
+  const ms = (d: string): number => (/^0+(?:\.0+)?(?:ms|s|m|h)$/.test(d) ? 0 : parseDurationMs('duration', d));
+  const starts = plan.filter((a) => a.action === 'start').map((a) => ms(a.at));
+  const windows = plan.flatMap((a, i) => {
+    if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return [];
+    const at = ms(a.at);
+    const nextStart = Math.min(...starts.filter((s) => s > at));
+    const until = a.restartAfter !== undefined ? at + ms(a.restartAfter) : nextStart;
+    return [{ id: actionId(a, i), at, until: Math.max(until, at + 1), members: touches[i] ?? 1 }];
+  });
+  for (const w of windows) {
+    const down = windows.filter((v) => v.at <= w.at && w.at < v.until);
+    const members = down.reduce((n, v) => n + v.members, 0);
+    if (members > blastRadius) {
+      return [`${down.map((v) => v.id).join(', ')}: ${members} members would be down at once at ${w.at / 1000}s, more than blastRadius ${blastRadius} (give each a restartAfter that ends before the next, or raise blastRadius)`];
+    }
+  }
+  return [];
 }
 
 /** A delay that ends early when the plan is stopped (Ctrl-C must not wait out a long down time). */

@@ -185,7 +185,8 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     const file = writeExperiment(dir, base('t-ctrl-c', 3, [
       { id: 'stop-other', at: '3s', action: 'stop', target: { notLeaderOf: 'sap' }, restartAfter: '2m' },
       { id: 'never', at: '25s', action: 'kill', target: { leaderOf: 'sap' } },
-    ], { env: { RATE: '50', DURATION: '40s', REQUEST_TIMEOUT: '2s' } }));
+    // Two members down at once at 25 s, had it run: the plan must say it may touch two.
+    ], { env: { RATE: '50', DURATION: '40s', REQUEST_TIMEOUT: '2s' }, blastRadius: 2 }));
     const run = startCli(['run', file, '--out-dir', dir], { timeoutMs: 120_000 });
     await run.waitForOutput(/plan executed (eventing-nats-\d)/, 60_000);
     await new Promise((r) => setTimeout(r, 1000));

@@ -43,6 +43,20 @@ describe('experiment files', () => {
     assert.throws(() => parseExperiment({ ...valid, plan: [{ ...valid.plan[0], at: '40s' }] }, 'b.json'), /plan\[0\]\.at: "40s" is not allowed — expected an offset before the end of the load/);
   });
 
+  it('holds the blast radius across the plan: members down at the same time, not only per action', () => {
+    const world = localPreflightWorld(parseExperiment(valid, 'x.json'));
+    const kill = (at: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ at, action: 'kill', target: { notLeaderOf: 'sap' }, pick: 'one', ...extra });
+    const plan = (...actions: Array<Record<string, unknown>>): Parameters<typeof preflightPlan>[0] => parseExperiment({ ...valid, plan: actions }, 'p.json').plan;
+    // Three kills a second apart, none restarted: the whole R3 cluster down with blastRadius 1.
+    assert.throws(() => preflightPlan(plan(kill('5s'), kill('6s'), kill('7s')), world, 1), /a1-kill, a2-kill: 2 members would be down at once at 6s, more than blastRadius 1/);
+    // Each back before the next goes down: one at a time.
+    preflightPlan(plan(kill('5s', { restartAfter: '1s' }), kill('6s', { restartAfter: '1s' }), kill('7s')), world, 1);
+    // Overlapping, but the experiment allows two.
+    preflightPlan(plan(kill('5s'), kill('6s')), world, 2);
+    // An explicit start may bring a stopped member back before the next action.
+    preflightPlan(plan({ at: '5s', action: 'stop', target: { name: 'eventing-nats-1' } }, { at: '8s', action: 'start', target: { name: 'eventing-nats-1' } }, kill('9s')), world, 1);
+  });
+
   it('refuses selectors that match nothing or exceed the blast radius, before anything starts', () => {
     const exp = parseExperiment(valid, 'x.json');
     const world = localPreflightWorld(exp);
