@@ -32,8 +32,11 @@ step('build scenarios', process.execPath, ['scripts/build.mjs']);
 step('tools (k6, nats-server: found or built into .tools/bin)', process.execPath, ['--import', 'tsx', 'scripts/setup.ts']);
 // The Kubernetes driver's tests run against a real kube-apiserver (+ etcd, controller-manager,
 // scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache).
-step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
 const files = only.length > 0 ? only : [...testFiles('unit'), ...testFiles('integration')];
+// Only the files that drive a cluster need it (one unit file should not wait for a 20-min build).
+if (files.some((f) => /kube-(driver|run)\.test\.ts$/.test(f))) {
+  step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
+}
 // Every scratch directory the tests make (run dirs, stores, kubeconfigs) goes under one TMPDIR,
 // removed when the tests pass and kept, with its path printed, when they fail.
 const scratch = mkdtempSync(join(tmpdir(), 'k6-ha-test-'));

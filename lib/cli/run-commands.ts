@@ -48,7 +48,7 @@ export function registerRunCommands(program: Command): void {
       .description('start the local stack and the sidecar only, print the k6 flags to use, and wait for k6 to finish (Ctrl-C to stop)')
       .argument('<experiment>', 'experiment file'),
   )
-    .option('--port <port>', 'control API port on 127.0.0.1 (default: random)', '0')
+    .option('--port <port>', 'control API port on 127.0.0.1 (0: any free port)', '0')
     .action(async (file: string, flags: RunFlags & { port: string }) => {
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
       const controlPort = parsePort('--port', flags.port, { allowZero: true });

@@ -17,7 +17,7 @@ function viaParser<T>(parse: (raw: string) => T): (raw: string) => T {
   };
 }
 
-function collectEnv(pair: string, previous: Record<string, string>): Record<string, string> {
+function collectEnv(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
   const eq = pair.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE');
   return { ...previous, [pair.slice(0, eq)]: pair.slice(eq + 1) };
@@ -33,7 +33,7 @@ interface CompareFlags {
   bStorage: StorageMode;
   vus: number;
   duration: string;
-  env: Record<string, string>;
+  env?: Record<string, string>;
   killAt?: string;
   restartAfter: string;
   out?: string;
@@ -53,14 +53,14 @@ export function registerCompareCommand(program: Command): void {
     .argument('[b-summary]', 'summary JSON of run B')
     .option('--a-label <text>', 'column title for A')
     .option('--b-label <text>', 'column title for B')
-    .option('--a-url <url>', 'run the workload against this EventStore first (A)', viaParser((v) => parseHttpUrl('--a-url', v)))
-    .option('--b-url <url>', '… then against this one (B)', viaParser((v) => parseHttpUrl('--b-url', v)))
+    .option('--a-url <url>', 'run the workload against this EventStore first (A)', viaParser((v) => parseHttpUrl('--a-url', v, 'http://127.0.0.1:2113')))
+    .option('--b-url <url>', '… then against this one (B)', viaParser((v) => parseHttpUrl('--b-url', v, 'http://127.0.0.1:2113')))
     .option('--local', 'run against two local EventStore FIXTURES instead: A with --a-storage, B with --b-storage')
     .addOption(new Option('--a-storage <mode>', 'storage of the local fixture A').choices(STORAGE_MODES).default('memory'))
     .addOption(new Option('--b-storage <mode>', 'storage of the local fixture B').choices(STORAGE_MODES).default('fsync'))
     .option('--vus <n>', 'concurrent users (the seed: 10, 100, 1000; 500 with kills)', viaParser((v) => parsePositiveInt('--vus', v, 10_000)), 10)
     .option('--duration <d>', 'length of each run (the seed: 5m)', viaParser((v) => (parseDurationMs('--duration', v), v)), '30s')
-    .option('-e, --env <KEY=VALUE>', 'more k6 environment for both runs (ES_DIALECT, ES_USER, ES_PASSWORD, ES_BATCH, THRESHOLDS, …)', collectEnv, {})
+    .option('-e, --env <KEY=VALUE>', 'more k6 environment for both runs (ES_DIALECT, ES_USER, ES_PASSWORD, ES_BATCH, THRESHOLDS, …)', collectEnv)
     .option('--kill-at <d>', 'local fixtures only: kill -9 the node this long after k6 starts, then restart it', viaParser((v) => (parseDurationMs('--kill-at', v), v)))
     .option('--restart-after <d>', 'with --kill-at: how long the node stays down', viaParser((v) => (parseDurationMs('--restart-after', v), v)), '1s')
     .option('--out <dir>', 'output directory (default results/compare-<timestamp>)')
@@ -92,7 +92,7 @@ Examples:
         b: remote ? { label: flags.bLabel ?? `B ${flags.bUrl}`, url: flags.bUrl } : { label: flags.bLabel ?? STORAGE_LABEL[flags.bStorage], local: { storage: flags.bStorage } },
         vus: flags.vus,
         duration: flags.duration,
-        env: flags.env,
+        env: flags.env ?? {},
         killAt: flags.killAt,
         restartAfter: flags.restartAfter,
         outDir: flags.out,

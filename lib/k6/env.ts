@@ -51,7 +51,7 @@ export function thresholdProfileName(fallback: string): string {
 /** Optional: the chaos sidecar's control URL (with its token as ?token=...). */
 export function sidecarUrl(): string | undefined {
   const value = raw('SIDECAR_URL');
-  return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value);
+  return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value, 'http://127.0.0.1:41234/<token> (k6-ha run sets it)');
 }
 
 export interface PublishConfig {
@@ -163,7 +163,7 @@ export function eventstoreConfig(): EventStoreConfig {
     const reverifyRaw = raw('ES_REVERIFY_EVERY') ?? '0';
     const pauseRaw = raw('ES_ERROR_PAUSE') ?? '1s';
     return {
-      esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL),
+      esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL, ES_DEFAULT_URL),
       vus: parsePositiveInt('VUS', raw('VUS') ?? '10', 10_000),
       duration,
       durationMs: parseRunDurationMs('DURATION', duration),

@@ -62,10 +62,13 @@ export function parseChoice<T extends string>(setting: string, raw: string, choi
   return found;
 }
 
-export function parseHttpUrl(setting: string, raw: string): string {
+export function parseHttpUrl(setting: string, raw: string, example = 'http://127.0.0.1:18080/publish'): string {
   const text = raw.trim();
-  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(text)) {
-    throw new InvalidSettingError(setting, raw, 'an http:// or https:// URL such as http://127.0.0.1:8080/publish');
+  // No URL class inside k6: host, optional [IPv6] and port, checked by hand.
+  const m = /^https?:\/\/(?:[^\s/:[\]@]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(\/\S*)?$/.exec(text);
+  const port = m?.[1] === undefined ? null : Number(m[1]);
+  if (m === null || (port !== null && (port < 1 || port > 65535))) {
+    throw new InvalidSettingError(setting, raw, `an http:// or https:// URL (port 1–65535) such as ${example}`);
   }
   return text.replace(/\/+$/, '');
 }

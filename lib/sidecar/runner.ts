@@ -3,6 +3,7 @@
 // gate failed). Ctrl-C stops the chaos schedule, restores members and lets k6 finish cleanly.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { join, relative, resolve } from 'node:path';
@@ -69,7 +70,10 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
       parseRunDurationMs('--duration', opts.duration);
       env['DURATION'] = opts.duration;
     }
-    if (opts.rate !== undefined) env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
+    if (opts.rate !== undefined) {
+      if (exp.scenario !== 'jetstream-publish') throw new ExperimentError(`--rate applies to jetstream-publish (a fixed arrival rate); ${exp.scenario} is sized by -e VUS=…`, file);
+      env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
+    }
     for (const pair of opts.env ?? []) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new InvalidSettingError('--env', pair, 'KEY=VALUE');
@@ -93,6 +97,7 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   if (opts.replicas !== undefined) {
     if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, file);
     if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', file);
+    if (exp.target.stack !== 'jetstream') throw new ExperimentError(`--replicas applies to the local JetStream stack only (this experiment's stack is ${exp.target.stack})`, file);
     target['replicas'] = Number(opts.replicas);
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
@@ -348,7 +353,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     child.on('exit', () => k6Watchdog.dispose());
     if (child.stderr !== null) relayK6Log(child.stderr, join(runDir, 'k6.log'), log);
     const exitCode = await new Promise<number>((resolveExit) => {
-      child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + 9)));
+      // A shell's convention for a signal death: 128 + the signal's number (130 for SIGINT).
+      child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + (osConstants.signals[signal] ?? 9))));
       child.on('error', (err) => {
         log(`could not run k6: ${err.message}`);
         resolveExit(1);
@@ -358,7 +364,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
     writeArtifacts({ runDir, experiment: exp, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: exitCode });
-    log(`k6 exited ${exitCode}${exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : ''}; report: ${relative(process.cwd(), join(runDir, 'report.md'))}`);
+    const verdict = interrupted > 0 ? ' — interrupted, the gates judged a shortened run' : exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : '';
+    log(`k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))}`);
     // An interrupted run reports the interruption (130), whatever k6 made of its shortened test.
     return interrupted > 0 ? 130 : exitCode;
   } finally {

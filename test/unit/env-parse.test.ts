@@ -30,6 +30,15 @@ describe('shared setting parsers', () => {
     assert.equal(parsePositiveInt('RATE', '150'), 150);
     assert.equal(parseChoice('CE_MODE', 'structured', ['binary', 'structured']), 'structured');
     assert.equal(parseHttpUrl('PUBLISH_URL', 'http://127.0.0.1:8080/publish/'), 'http://127.0.0.1:8080/publish');
+    assert.equal(parseHttpUrl('ES_URL', 'https://[::1]:2113'), 'https://[::1]:2113');
+    assert.equal(parseHttpUrl('PUBLISH_URL', 'http://publisher.kyma-system/publish'), 'http://publisher.kyma-system/publish');
+  });
+
+  it('refuses URLs with an impossible port or a broken host, naming an example that fits the setting', () => {
+    assert.throws(() => parseHttpUrl('PUBLISH_URL', 'http://127.0.0.1:99999/publish'), /invalid PUBLISH_URL="http:\/\/127\.0\.0\.1:99999\/publish": an http:\/\/ or https:\/\/ URL \(port 1–65535\) such as http:\/\/127\.0\.0\.1:18080\/publish/);
+    assert.throws(() => parseHttpUrl('PUBLISH_URL', 'http://[::1/x'), /invalid PUBLISH_URL/);
+    assert.throws(() => parseHttpUrl('PUBLISH_URL', 'http://host:0/x'), /invalid PUBLISH_URL/);
+    assert.throws(() => parseHttpUrl('ES_URL', 'ftp://x', 'http://127.0.0.1:2113'), /such as http:\/\/127\.0\.0\.1:2113$/);
     assert.equal(parseEventType('EVENT_TYPE', 'order.created.v1'), 'order.created.v1');
   });
 });
