@@ -160,6 +160,19 @@ export function createRunDir(exp: Experiment, outDir?: string): { runId: string;
   return { runId, runDir };
 }
 
+/** "k6: t+45s, 6,751 events sent (150.0/s)" from k6's REST API, or null while it cannot answer. */
+async function k6Progress(apiUrl: string): Promise<string | null> {
+  try {
+    const res = await fetch(`${apiUrl}/v1/metrics/iterations`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { data?: { attributes?: { sample?: { count?: number; rate?: number } } } };
+    const sample = body.data?.attributes?.sample;
+    if (sample?.count === undefined) return null;
+    return `k6: ${sample.count.toLocaleString('en-US')} events sent (${(sample.rate ?? 0).toFixed(1)}/s)`;
+  } catch {
+    return null;
+  }
+}
+
 export async function buildScenarios(): Promise<void> {
   await new Promise<void>((resolveBuild, reject) => {
     const child = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -352,6 +365,18 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     if (child.pid !== undefined) k6Watchdog.register(child.pid);
     child.on('exit', () => k6Watchdog.dispose());
     if (child.stderr !== null) relayK6Log(child.stderr, join(runDir, 'k6.log'), log);
+    // Without a terminal k6 runs --quiet, and a steady run has no timeline events to print: a
+    // line every 15 s says the load is going (a 5-minute seed run would otherwise be silent).
+    const sidecar = target.sidecar;
+    const progress = process.stdout.isTTY ? null : setInterval(() => {
+      void k6Progress(`http://${k6ApiAddress}`).then((p) => {
+        const zero = sidecar.timeline.zero;
+        if (p !== null && k6Child !== null && zero !== null) log(`t+${((Date.now() - zero) / 1000).toFixed(1)}s ${p}, ${sidecar.notAckedSoFar} not acked so far`);
+      });
+    }, 15_000);
+    child.on('exit', () => {
+      if (progress !== null) clearInterval(progress);
+    });
     const exitCode = await new Promise<number>((resolveExit) => {
       // A shell's convention for a signal death: 128 + the signal's number (130 for SIGINT).
       child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + (osConstants.signals[signal] ?? 9))));

@@ -149,6 +149,11 @@ export class Sidecar {
     return { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
   }
 
+  /** Outcomes k6 reported as not acked so far (failed or unknown). */
+  get notAckedSoFar(): number {
+    return this.notAcked.size;
+  }
+
   /** The run is being interrupted: events in flight now will have no outcome k6 can report. */
   markInterrupted(signal: string): void {
     if (this.interruptedAt !== null || this.timeline.zero === null) return;
