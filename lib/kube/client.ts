@@ -4,6 +4,9 @@
 //
 // The client library is loaded on first connect, not imported: it costs ~75 MB and ~0.8 s at
 // start, and the bundled CLI would otherwise load it for every local run too.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { PlanRefusedError } from '../sidecar/chaos.ts';
 
@@ -107,9 +110,19 @@ export async function connectKube(opts: ConnectOptions): Promise<KubeClients> {
   const lib = await loadClientNode();
   const kc: KubeConfig = new lib.KubeConfig();
   try {
-    if (opts.kubeconfigFile !== undefined) kc.loadFromFile(opts.kubeconfigFile);
-    else kc.loadFromDefault();
+    if (opts.kubeconfigFile !== undefined) {
+      kc.loadFromFile(opts.kubeconfigFile);
+    } else {
+      // With nothing to load, client-node quietly invents a "loaded-context" for localhost:8080,
+      // and the context check would then talk about a context nobody wrote.
+      const homeConfig = join(homedir(), '.kube', 'config');
+      if (!process.env['KUBECONFIG'] && !existsSync(homeConfig) && process.env['KUBERNETES_SERVICE_HOST'] === undefined) {
+        throw new KubeContextError(`no kubeconfig: KUBECONFIG is not set and ${homeConfig} does not exist; pass --kubeconfig <file>; nothing was started`);
+      }
+      kc.loadFromDefault();
+    }
   } catch (err) {
+    if (err instanceof KubeContextError) throw err;
     throw new KubeContextError(`cannot load the kubeconfig${opts.kubeconfigFile === undefined ? '' : ` ${opts.kubeconfigFile}`}: ${(err as Error).message}`, { cause: err });
   }
   const required = opts.contextOverride ?? opts.planContext;

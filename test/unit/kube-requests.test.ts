@@ -146,6 +146,21 @@ describe('kube context check', () => {
     assert.equal(c.server, 'https://prod:6443');
     assert.equal((await connectKube({ planContext: 'dev', kubeconfigFile: file })).context, 'dev');
   });
+
+  it('says there is no kubeconfig, instead of naming the context client-node invents for that case', async () => {
+    const saved = { HOME: process.env['HOME'], KUBECONFIG: process.env['KUBECONFIG'], KUBERNETES_SERVICE_HOST: process.env['KUBERNETES_SERVICE_HOST'] };
+    process.env['HOME'] = mkdtempSync(join(tmpdir(), 'k6ha-home-'));
+    delete process.env['KUBECONFIG'];
+    delete process.env['KUBERNETES_SERVICE_HOST'];
+    try {
+      await assert.rejects(connectKube({ planContext: 'kyma-prod' }), (err: unknown) => err instanceof KubeContextError && /^no kubeconfig: KUBECONFIG is not set and .*\.kube\/config does not exist; pass --kubeconfig <file>/.test(err.message));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });
 
 describe('execKill request (client-node Exec; kwok cannot exec, so this is the only check of the socket side)', () => {
