@@ -175,8 +175,9 @@ export function eventstoreConfig(): EventStoreConfig {
       eventRead: parseChoice('ES_EVENT_READ', raw('ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
       expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw('ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
       retries: Number(retriesRaw.trim()),
-      reverifyEvery: reverifyRaw.trim() === '0' ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
-      errorPauseSeconds: pauseRaw.trim() === '0' ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
+      // 0 turns each off, however it is written (0, 00, 0s, 0ms).
+      reverifyEvery: /^0+$/.test(reverifyRaw.trim()) ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
+      errorPauseSeconds: /^0+(?:\.0+)?(?:ms|s|m|h)?$/.test(pauseRaw.trim()) ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
       requestTimeout,
       requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
       thresholds: thresholdProfileName('es-steady'),

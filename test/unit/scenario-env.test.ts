@@ -7,6 +7,7 @@ describe("an experiment's k6 environment, checked in Node before anything starts
   it('accepts what the scenario accepts, and leaves no __ENV behind', () => {
     checkScenarioEnv('jetstream-publish', { RATE: '150', DURATION: '5m', CE_MODE: 'structured' }, 'ha-strict');
     checkScenarioEnv('eventstore-streams', { VUS: '10', DURATION: '30s', ES_BATCH: 'true' }, 'es-steady');
+    checkScenarioEnv('eventstore-streams', { ES_REVERIFY_EVERY: '00', ES_ERROR_PAUSE: '0s' }, 'es-steady');
     assert.equal((globalThis as { __ENV?: unknown }).__ENV, undefined);
   });
 
