@@ -1,7 +1,8 @@
 // The Kubernetes driver and watches against a real kube-apiserver (etcd, controller-manager,
 // scheduler; kwok as the kubelet): pod deletion and rescheduling seen on the timeline, node
 // deletion, cordon + drain against a PodDisruptionBudget, scale and its restore on abort, restart
-// series from container statuses, the namespace allow-list, and exec (which kwok cannot serve: the
+// series from container statuses, rollout restart and wait, cordon/uncordon, the namespace
+// allow-list, and exec (which kwok cannot serve: the
 // request reaches the apiserver, which fails to reach a kubelet — end-to-end exec is untested here).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -176,6 +177,43 @@ describe('kubernetes driver against a real kube-apiserver', { timeout: 240_000, 
     await readyPods(clients, ns, 'app=pg', 2);
     assert.ok(timeline.events.some((e) => e.kind === 'restored' && e.detail['reason'] === 'SIGINT received'));
     timeline.close();
+  });
+
+  it('rolloutRestart starts a rolling update that waitRollout sees through; cordon with uncordonAfter and uncordon change the node', async () => {
+    const ns = await createNamespace(clients, 'rollout');
+    const group = uniqueName('rollout');
+    const [node] = await createNodes(clients, group, 1);
+    await createDeployment(clients, ns, 'epp', { replicas: 2, group });
+    await readyPods(clients, ns, 'app=epp', 2);
+    const timeline = scratchTimeline('rollout');
+    try {
+      const driver = kubeDriver(clients, [ns]);
+      const generationBefore = (await clients.apps.readNamespacedDeployment({ name: 'epp', namespace: ns })).metadata?.generation ?? 0;
+      const rollout = await runPlan(driver, plan([
+        { id: 'restart', at: '1ms', action: 'rolloutRestart', target: { deployment: 'epp' } },
+        // After the patch has landed, so it waits for the new pods, not for the old rollout.
+        { id: 'wait', at: '1s', action: 'waitRollout', target: { deployment: 'epp' }, timeout: '90s' },
+      ]), timeline);
+      assert.deepEqual(rollout.executed.map((e) => e.error), [null, null]);
+      const d = await clients.apps.readNamespacedDeployment({ name: 'epp', namespace: ns });
+      assert.ok(d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], 'the pod template carries restartedAt, as kubectl rollout restart does');
+      assert.ok((d.metadata?.generation ?? 0) > generationBefore);
+      assert.equal(d.status?.updatedReplicas, 2, 'both pods replaced before waitRollout returned');
+      assert.equal(d.status?.readyReplicas, 2);
+      assert.ok(timeline.events.some((e) => e.kind === 'rollout-complete' && e.target === `deployment/${ns}/epp`));
+
+      const unschedulable = async (): Promise<boolean> => (await clients.core.readNode({ name: node as string })).spec?.unschedulable === true;
+      const cordon = await runPlan(driver, plan([{ id: 'cordon', at: '1ms', action: 'cordon', target: { name: node as string }, uncordonAfter: '1s' }]), timeline);
+      assert.equal(cordon.executed[0]?.error, null);
+      assert.equal(await unschedulable(), false, 'uncordoned after 1 s');
+      assert.ok(timeline.events.some((e) => e.kind === 'uncordoned' && e.target === node));
+      await runPlan(driver, plan([{ id: 'cordon-only', at: '1ms', action: 'cordon', target: { name: node as string } }]), timeline);
+      assert.equal(await unschedulable(), true);
+      await runPlan(driver, plan([{ id: 'uncordon', at: '1ms', action: 'uncordon', target: { name: node as string } }]), timeline);
+      assert.equal(await unschedulable(), false);
+    } finally {
+      timeline.close();
+    }
   });
 
   it('records restarts, waiting reasons and the back-off from container statuses (a kubelet\'s updates, written by the test)', async () => {
