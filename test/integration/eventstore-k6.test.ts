@@ -46,7 +46,7 @@ function checkTotals(s: NormalizedSummary): { passes: number; fails: number } {
   return s.checks.reduce((t, c) => ({ passes: t.passes + c.passes, fails: t.fails + c.fails }), { passes: 0, fails: 0 });
 }
 
-describe('eventstore-streams with real k6 against the fixture', () => {
+describe('eventstore-streams with real k6 against the fixture', { timeout: 300_000 }, () => {
   before(async () => {
     // ensureTool throws ToolMissingError with install instructions: the suite fails, never skips.
     k6 = await ensureTool('k6', { install: false });
