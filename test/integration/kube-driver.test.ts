@@ -2,22 +2,53 @@
 // scheduler; kwok as the kubelet): pod deletion and rescheduling seen on the timeline, node
 // deletion, cordon + drain against a PodDisruptionBudget, scale and its restore on abort, restart
 // series from container statuses, rollout restart and wait, cordon/uncordon, the namespace
-// allow-list, and exec (which kwok cannot serve: the
-// request reaches the apiserver, which fails to reach a kubelet — end-to-end exec is untested here).
+// allow-list, and exec. kwok runs no containers, so an exec request reaches the apiserver, which
+// fails to reach a kubelet; execKill's side after the exec (waiting for each restart, exit codes)
+// runs against the real apiserver with KubeletExecFixture writing what a kubelet would report.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeClients } from '../../lib/kube/client.ts';
 import { NamespaceGuard } from '../../lib/kube/client.ts';
 import { KubernetesDriver } from '../../lib/kube/driver.ts';
+import type { ExecOutcome, ExecRunner } from '../../lib/kube/exec-kill.ts';
 import { kubernetesReport } from '../../lib/kube/kube-target.ts';
 import { KubernetesObserver } from '../../lib/kube/observer.ts';
 import { TargetResolver } from '../../lib/kube/resolve.ts';
 import type { KubeCluster } from '../support/kube-cluster.ts';
 import { createDeployment, createNamespace, createNodes, createStatefulSet, kubeClusterForTests, plan, readyPods, runPlan, scratchTimeline, uniqueName, waitFor } from '../support/kube-fixtures.ts';
 
-function kubeDriver(clients: KubeClients, namespaces: string[], opts: { blastRadius?: number; allowNodeDeletion?: boolean } = {}): KubernetesDriver {
+function kubeDriver(clients: KubeClients, namespaces: string[], opts: { blastRadius?: number; allowNodeDeletion?: boolean; exec?: ExecRunner } = {}): KubernetesDriver {
   const resolver = new TargetResolver({ clients, guard: new NamespaceGuard(namespaces) });
-  return new KubernetesDriver({ clients, resolver, blastRadius: opts.blastRadius ?? 1, allowNodeDeletion: opts.allowNodeDeletion ?? false, evictionRetryMs: 200, outOfServiceWaitMs: 20_000 });
+  return new KubernetesDriver({ clients, resolver, blastRadius: opts.blastRadius ?? 1, allowNodeDeletion: opts.allowNodeDeletion ?? false, evictionRetryMs: 200, outOfServiceWaitMs: 20_000, exec: opts.exec });
+}
+
+/**
+ * Fixture for the kubelet's side of `kill -s TERM 1` (kwok runs no containers, so nothing can be
+ * exec'd): records the command, then writes to the real apiserver what a kubelet reports when
+ * PID 1 dies of it and the container is restarted: terminated with 128 + 15, then running again
+ * with restartCount + 1. The connection closes without a status, as it does when PID 1 dies.
+ */
+class KubeletExecFixture implements ExecRunner {
+  readonly commands: string[][] = [];
+  constructor(private readonly clients: KubeClients) {}
+
+  async run(namespace: string, pod: string, container: string, command: string[]): Promise<ExecOutcome> {
+    this.commands.push(command);
+    const { setHeaderOptions } = await import('@kubernetes/client-node');
+    const merge = setHeaderOptions('Content-Type', 'application/merge-patch+json');
+    const current = await this.clients.core.readNamespacedPod({ name: pod, namespace });
+    const restarts = current.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
+    const now = new Date().toISOString();
+    const terminated = { exitCode: 143, reason: 'Error', startedAt: now, finishedAt: now };
+    const status = (state: Record<string, unknown>, restartCount: number, last?: Record<string, unknown>): Record<string, unknown> => ({
+      status: { containerStatuses: [{ name: container, image: 'registry.invalid/fake:1', imageID: '', ready: 'running' in state, restartCount, state, ...(last === undefined ? {} : { lastState: { terminated: last } }) }] },
+    });
+    await this.clients.core.patchNamespacedPodStatus({ name: pod, namespace, body: status({ terminated }, restarts) }, merge);
+    setTimeout(() => {
+      void this.clients.core.patchNamespacedPodStatus({ name: pod, namespace, body: status({ running: { startedAt: new Date().toISOString() } }, restarts + 1, terminated) }, merge);
+    }, 300);
+    return { status: 'closed', exitCode: null, message: null, stdout: '', stderr: '' };
+  }
 }
 
 describe('kubernetes driver against a real kube-apiserver', { timeout: 240_000, concurrency: false }, () => {
@@ -211,6 +242,34 @@ describe('kubernetes driver against a real kube-apiserver', { timeout: 240_000, 
       assert.equal(await unschedulable(), true);
       await runPlan(driver, plan([{ id: 'uncordon', at: '1ms', action: 'uncordon', target: { name: node as string } }]), timeline);
       assert.equal(await unschedulable(), false);
+    } finally {
+      timeline.close();
+    }
+  });
+
+  it('execKill kills PID 1 times over, waits for each restart, and notes an exit code it did not expect', async () => {
+    const ns = await createNamespace(clients, 'execkill');
+    const group = uniqueName('execkill');
+    await createNodes(clients, group, 1);
+    await createStatefulSet(clients, ns, 's3gw', { replicas: 1, group });
+    await readyPods(clients, ns, 'app=s3gw', 1);
+    const timeline = scratchTimeline('execkill');
+    try {
+      const kubelet = new KubeletExecFixture(clients);
+      const driver = kubeDriver(clients, [ns], { exec: kubelet });
+      const probe = await runPlan(driver, plan([{ id: 'probe', at: '1ms', action: 'execKill', target: { name: 's3gw-0' }, times: 2, interval: '200ms', expectExitCode: 143, restartTimeout: '30s' }]), timeline);
+      assert.equal(probe.executed[0]?.error, null);
+      assert.deepEqual(kubelet.commands, [['sh', '-c', 'kill -s TERM 1'], ['sh', '-c', 'kill -s TERM 1']]);
+      const back = timeline.events.filter((e) => e.kind === 'container-back' && e.detail['action_id'] === 'probe');
+      assert.deepEqual(back.map((e) => [e.detail['round'], e.detail['exit_code'], e.detail['expected_exit_code']]), [[1, 143, undefined], [2, 143, undefined]]);
+      assert.ok(back.every((e) => typeof e.detail['down_ms'] === 'number' && (e.detail['down_ms'] as number) >= 300), 'down from the kill until running again');
+      const pod = await clients.core.readNamespacedPod({ name: 's3gw-0', namespace: ns });
+      assert.equal(pod.status?.containerStatuses?.[0]?.restartCount, 2);
+
+      await runPlan(driver, plan([{ id: 'expect-1', at: '1ms', action: 'execKill', target: { name: 's3gw-0' }, expectExitCode: 1, restartTimeout: '30s' }]), timeline);
+      const mismatch = timeline.events.find((e) => e.kind === 'container-back' && e.detail['action_id'] === 'expect-1');
+      assert.equal(mismatch?.detail['exit_code'], 143);
+      assert.equal(mismatch?.detail['expected_exit_code'], 1, 'the mismatch is on the timeline');
     } finally {
       timeline.close();
     }
