@@ -34,7 +34,7 @@ step('tools (k6, nats-server: found or built into .tools/bin)', process.execPath
 // scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache).
 const files = only.length > 0 ? only : [...testFiles('unit'), ...testFiles('integration')];
 // Only the files that drive a cluster need it (one unit file should not wait for a 20-min build).
-if (files.some((f) => /kube-(driver|run)\.test\.ts$/.test(f))) {
+if (files.some((f) => /integration\/kube-[\w-]+\.test\.ts$/.test(f))) {
   step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
 }
 // Every scratch directory the tests make (run dirs, stores, kubeconfigs) goes under one TMPDIR,
