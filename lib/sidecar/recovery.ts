@@ -38,8 +38,12 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
   const executed = input.actions.filter((a) => a.executedAt !== null && a.action !== 'wait' && a.action !== 'start').sort((a, b) => (a.executedAt ?? 0) - (b.executedAt ?? 0));
   const reports = executed.map((a, i): RecoveryReport => {
     const at = a.executedAt as number;
-    const until = executed[i + 1]?.executedAt ?? Number.POSITIVE_INFINITY;
-    const mine = failures.filter((f) => f.t >= at && f.sentAt < until);
+    // executedAt is stamped once the action has done its work (a kill waits for the exit), so the
+    // first failures it causes can be seen a few ms before it: the window opens when it began.
+    const began = (b: ExecutedAction): number => Math.min(b.executedAt ?? b.scheduledAt, b.scheduledAt);
+    const next = executed[i + 1];
+    const until = next === undefined ? Number.POSITIVE_INFINITY : began(next);
+    const mine = failures.filter((f) => f.t >= began(a) && f.sentAt < until);
     const first = mine[0];
     let unavailable = 0;
     if (first !== undefined) {
@@ -59,7 +63,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
         actionId: a.id, kind: a.action, target: a.targets.join(',') || null,
         scheduledOffsetMs: a.scheduledAt - input.zero, executedOffsetMs: at - input.zero,
         leaderBefore: null, leaderAfter: null,
-        timeToFirstErrorSeconds: first === undefined ? null : secs(first.t - at),
+        timeToFirstErrorSeconds: first === undefined ? null : secs(Math.max(0, first.t - at)),
         unavailableSeconds: unavailable, leaderFailoverSeconds: null, recoverySeconds: back,
       };
     }
@@ -103,7 +107,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       executedOffsetMs: at - input.zero,
       leaderBefore: a.leaderBefore,
       leaderAfter,
-      timeToFirstErrorSeconds: first === undefined ? null : secs(first.t - at),
+      timeToFirstErrorSeconds: first === undefined ? null : secs(Math.max(0, first.t - at)),
       unavailableSeconds: unavailable,
       leaderFailoverSeconds: failover,
       recoverySeconds: recovery,

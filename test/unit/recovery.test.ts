@@ -37,6 +37,25 @@ describe('recovery per action', () => {
     assert.deepEqual(notes, []);
   });
 
+  it('counts failures seen between the action\'s start and its executed stamp (a kill waits for the exit)', () => {
+    // Scheduled at 10 s, stamped executed at 10.003 s; the publisher refused at once at 10.001 s.
+    const failures = Array.from({ length: 30 }, (_, i) => fail(10_000 + i * 100, 10_001 + i * 100));
+    const { reports } = computeRecovery({
+      actions: [action({ scheduledAt: 10_000, executedAt: 10_003 })],
+      failures,
+      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 14_000, leader: 'n2' }],
+      streamSamples: [snap(15_000, 'n2', true)],
+      consumerSamples: [{ at: 15_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 }],
+      rate: 150,
+      endedAt: 40_000,
+      zero: 0,
+    });
+    const r = reports[0];
+    assert.ok(r);
+    assert.equal(r.timeToFirstErrorSeconds, 0, 'the first error is the one right after the kill, not one 5 s later');
+    assert.equal(r.unavailableSeconds, 2.9, 'the whole burst, from its first failure');
+  });
+
   it('ends a burst at a gap where publishes got through', () => {
     const failures = [fail(10_000), fail(10_500), fail(14_000)];
     const { reports } = computeRecovery({ actions: [action()], failures, leaderHistory: [], streamSamples: [], consumerSamples: [], rate: 150, endedAt: 30_000, zero: 0 });
