@@ -5,7 +5,7 @@
  *
  * Run with the embedded local stack and a verdict:   npm start            (or: npx k6-ha run experiments/steady-state.json)
  * Run plain against any publisher:                   npm run build && k6 run -e PUBLISH_URL=http://127.0.0.1:18080/publish build/jetstream-publish.js
- * Against Kyma (port-forwarded publisher proxy):     k6 run -e PUBLISH_URL=http://127.0.0.1:8080/publish -e RATE=150 -e DURATION=5m build/jetstream-publish.js
+ * Against Kyma (publisher proxy port-forwarded to 18080, as in README): k6 run -e PUBLISH_URL=http://127.0.0.1:18080/publish -e RATE=150 -e DURATION=5m build/jetstream-publish.js
  *
  * Environment (validated in lib/k6/env.ts): PUBLISH_URL, RATE, DURATION, REQUEST_TIMEOUT, CE_MODE
  * (binary|structured), EVENT_TYPE, EVENT_SOURCE, THRESHOLDS (steady|ha-strict|ha-observe),
