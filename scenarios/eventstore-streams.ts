@@ -61,9 +61,10 @@ import {
   sentEventText,
   streamVerdict,
 } from '../lib/k6/eventstore-protocol.ts';
-import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
+import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
+import { UNDELIVERED_METRIC } from '../lib/shared/control-api.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
@@ -142,14 +143,16 @@ const isCreated = { 'is status 201': (r: Response) => r.status === 201 };
 const isOk = { 'is status 200': (r: Response) => r.status === 200 };
 
 let appendsReported = 0;
+/** This VU's channel for failed appends (queued and retried when the sidecar misses one). */
+const reporter = config.sidecarUrl === undefined ? null : new OutcomeReporter(config.sidecarUrl);
 
 /** A failed append, told to the sidecar (when there is one) so it can measure unavailability. */
 function reportFailedAppend(status: number, sentAt: number): void {
   const outcome = classifyAppend(status);
-  if (outcome === 'acked' || config.sidecarUrl === undefined) return;
+  if (outcome === 'acked' || reporter === null) return;
   // Unique across VUs: these numbers only time the outage; event ids are verified by k6 itself.
   const seq = __VU * 1_000_000_000 + appendsReported++;
-  sidecarReportOutcome(config.sidecarUrl, { seq, outcome, status, sentAt, t: Date.now() });
+  reporter.report({ seq, outcome, status, sentAt, t: Date.now() });
 }
 
 const appendParams = { headers: {} as Record<string, string>, timeout: config.requestTimeoutMs, tags: { name: 'append' } };
@@ -352,6 +355,8 @@ function readEvents(streamUrl: string, sent: SentEvent[]): void {
 }
 
 export default function streams(): void {
+  // Reports an earlier try could not deliver go out first (one length check when there are none).
+  if (reporter !== null && reporter.queue.length > 0) reporter.retryQueued();
   const stream = `k6ha-${crypto.randomUUID()}`;
   const streamUrl = `${config.esUrl}/streams/${stream}`;
   const sent: SentEvent[] = [];
@@ -410,7 +415,7 @@ export function handleSummary(data: unknown): Record<string, string> {
       'es_appends_attempted', 'es_appends_acked', 'es_appends_failed', 'es_appends_unknown', 'es_appends_retried', 'es_wrong_version',
       'es_events_verified', 'es_verified', 'es_acked_missing', 'es_lost_after_verify', 'es_streams_reverified', 'es_unverified', 'es_stale_reads', 'es_read_mismatches',
       'es_duplicates', 'es_unknown_stored', 'es_unexpected_events',
-      'chaos_unavailable_seconds', 'chaos_recovery_seconds',
+      'chaos_unavailable_seconds', 'chaos_recovery_seconds', 'chaos_unmeasured', UNDELIVERED_METRIC,
     ],
   });
 }

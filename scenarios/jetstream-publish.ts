@@ -17,10 +17,11 @@ import http from 'k6/http';
 import { classifyStatus, EventRequestTemplate } from '../lib/k6/cloudevents.ts';
 import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
-import { sidecarReportOutcome } from '../lib/k6/sidecar-client.ts';
+import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { metricCount } from '../lib/k6/summary.ts';
+import { UNDELIVERED_METRIC } from '../lib/shared/control-api.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { publishVus } from '../lib/shared/publish-load.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
@@ -77,6 +78,8 @@ export function setup(): SetupData {
 // state, so one object serves every iteration; the request template is reused the same way.
 let scenarioInfo: typeof exec.scenario | null = null;
 let request: EventRequestTemplate | null = null;
+/** This VU's channel for non-acked outcomes (queued and retried when the sidecar misses one). */
+let reporter: OutcomeReporter | null = null;
 // Every reference to an imported k6 function looks its binding up again and wraps it anew; the
 // check's callbacks object would be a new object per call. Both made once here.
 const checkStatus = check;
@@ -85,6 +88,9 @@ const statusChecks = { [statusCheck]: (r: { status: number }) => r.status === ex
 export default function publish(data: SetupData): void {
   scenarioInfo ??= exec.scenario;
   request ??= new EventRequestTemplate(config.legacy ? 'legacy' : config.ceMode, config.eventType, config.eventSource, config.requestTimeoutMs);
+  if (reporter === null && data.sidecar !== null) reporter = new OutcomeReporter(data.sidecar);
+  // Reports an earlier try could not deliver go out first (one length check when there are none).
+  if (reporter !== null && reporter.queue.length > 0) reporter.retryQueued();
   // Sequential across all VUs (no gaps: dropped iterations take no number), so the sidecar knows
   // every id that was sent from the count alone and only the failures need reporting.
   const seq = scenarioInfo.iterationInTest;
@@ -98,9 +104,7 @@ export default function publish(data: SetupData): void {
   checkStatus(res, statusChecks);
   if (outcome === 'failed') publishFailed.add(1, { status: String(status) });
   else if (outcome === 'unknown') publishUnknown.add(1, { status: String(status) });
-  if (outcome !== 'acked' && data.sidecar !== null) {
-    sidecarReportOutcome(data.sidecar, { seq, outcome, status, sentAt, t: Date.now() });
-  }
+  if (outcome !== 'acked' && reporter !== null) reporter.report({ seq, outcome, status, sentAt, t: Date.now() });
 }
 
 export function teardown(data: SetupData): void {
@@ -126,7 +130,7 @@ export function handleSummary(data: unknown): Record<string, string> {
     metrics: [
       'iterations', 'checks', 'publish_failed', 'publish_unknown', 'http_req_duration{name:publish}',
       'http_reqs', 'dropped_iterations', 'vus_max',
-      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected', 'chaos_unmeasured',
+      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected', 'chaos_unmeasured', UNDELIVERED_METRIC,
       'chaos_unavailable_seconds', 'chaos_leader_failover_seconds', 'chaos_recovery_seconds',
     ],
   });

@@ -1,21 +1,32 @@
 // Talks to the chaos sidecar from inside k6. Every call is optional: without SIDECAR_URL the
 // scenario runs plain; if the sidecar dies mid-run, load goes on and the summary says so.
+// Outcome reports go through outcome-reporter.ts (queued, retried, counted when lost).
 import http from 'k6/http';
-import { CONTROL_PATHS, type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse } from '../shared/control-api.ts';
+import { CONTROL_PATHS, type FinishRequest, type FinishResponse, type ReportResponse, type StartRequest, type StartResponse } from '../shared/control-api.ts';
 
 const CONTROL_TIMEOUT = '10s';
+/** k6's error_code for a request that hit its timeout: waiting that long again is not a quick retry. */
+const K6_REQUEST_TIMEOUT = 1050;
 /** finish reads the whole stream back and waits for the consumer to drain. */
 const FINISH_TIMEOUT = '120s';
+
+/** Tries per call on a connection error (reset, EOF): every control call is idempotent, so a retry is safe. */
+const CONNECTION_TRIES = 3;
 
 let unreachableNoted = false;
 
 function post<T>(base: string, path: string, body: unknown, timeout = CONTROL_TIMEOUT): T | null {
-  const res = http.post(`${base}${path}`, JSON.stringify(body), {
+  const params = {
     headers: { 'content-type': 'application/json' },
     timeout,
     tags: { name: `sidecar ${path}`, k6ha: 'control' },
     responseCallback: http.expectedStatuses({ min: 200, max: 299 }),
-  });
+  };
+  const payload = JSON.stringify(body);
+  let res = http.post(`${base}${path}`, payload, params);
+  for (let attempt = 1; attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT; attempt++) {
+    res = http.post(`${base}${path}`, payload, params);
+  }
   if (res.status < 200 || res.status >= 300) {
     if (!unreachableNoted) {
       unreachableNoted = true;
@@ -31,16 +42,16 @@ export function sidecarStart(base: string, body: StartRequest): StartResponse | 
   return post<StartResponse>(base, CONTROL_PATHS.start, body);
 }
 
-export function sidecarReportOutcome(base: string, record: OutcomeRecord): boolean {
-  return post<unknown>(base, CONTROL_PATHS.outcomes, [record], '2s') !== null;
-}
-
 export function sidecarFinish(base: string, body: FinishRequest): FinishResponse | null {
   return post<FinishResponse>(base, CONTROL_PATHS.finish, body, FINISH_TIMEOUT);
 }
 
 export function sidecarReport(base: string): ReportResponse | null {
-  const res = http.get(`${base}${CONTROL_PATHS.report}`, { timeout: CONTROL_TIMEOUT, tags: { k6ha: 'control' } });
+  const params = { timeout: CONTROL_TIMEOUT, tags: { name: `sidecar ${CONTROL_PATHS.report}`, k6ha: 'control' } };
+  let res = http.get(`${base}${CONTROL_PATHS.report}`, params);
+  for (let attempt = 1; attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT; attempt++) {
+    res = http.get(`${base}${CONTROL_PATHS.report}`, params);
+  }
   if (res.status !== 200 || typeof res.body !== 'string') return null;
   return JSON.parse(res.body) as ReportResponse;
 }

@@ -139,6 +139,13 @@ export function notStartedOf(arrival: ArrivalRate | undefined, runMs: number | n
   return { due, notStarted: Math.max(0, due - attempted - dropped) };
 }
 
+function unknownNote(a: Accounting): string {
+  const parts: string[] = [];
+  if ((a.inFlightAtStop ?? 0) > 0) parts.push(`${a.inFlightAtStop} in flight when the load was cut short`);
+  if ((a.unknownReportLost ?? 0) > 0) parts.push(`${a.unknownReportLost} with no report and not in the stream (report lost), e.g. ${(a.examples.noReport ?? []).slice(0, 3).join(', ')}`);
+  return parts.length > 0 ? `incl. ${parts.join('; ')}` : '';
+}
+
 export function renderAccounting(a: Accounting): string {
   const rows: Array<[string, number | null, string]> = [
     ['scheduled (attempted + dropped)', a.scheduled, 'no coordinated omission: every scheduled event is sent or counted'],
@@ -146,11 +153,12 @@ export function renderAccounting(a: Accounting): string {
     ['sent by k6 (attempted)', a.attempted, ''],
     ['acked (2xx)', a.acked, ''],
     ['failed (definite 4xx)', a.failed, ''],
-    ['unknown (timeout/5xx)', a.unknown, (a.inFlightAtStop ?? 0) > 0 ? `incl. ${a.inFlightAtStop} in flight when the load was cut short` : ''],
+    ['unknown (timeout/5xx)', a.unknown, unknownNote(a)],
     ['stream last_seq delta', a.streamDelta, ''],
     ['in stream (distinct, read back)', a.inStream, ''],
     ['consumed (ack-floor delta)', a.consumed, ''],
     ['received by sink (distinct)', a.sinkReceived, ''],
+    ['outcome reports undelivered', a.reportsUndelivered ?? null, (a.reportsUndelivered ?? 0) > 0 ? 'never reached the sidecar: the run is unmeasured (chaos_unmeasured)' : ''],
     ['LOST (acked, not in stream)', a.lost, a.lost > 0 ? `e.g. ${a.examples.lost.slice(0, 3).join(', ')}` : ''],
     ['recovered (unknown, but stored)', a.recovered, ''],
     ['duplicates in stream', a.duplicates, ''],

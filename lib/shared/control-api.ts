@@ -11,6 +11,16 @@ export const CONTROL_PATHS = {
   summary: '/v1/summary',
 } as const;
 
+/** A control call that cannot be carried out: the HTTP status says why (400 invalid, 409 out of turn, …). */
+export class ControlRequestError extends Error {
+  readonly status: number;
+  constructor(message: string, options: { status: 400 | 404 | 405 | 409 | 413; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'ControlRequestError';
+    this.status = options.status;
+  }
+}
+
 /** setup(): load starts now; this is the zero of the chaos schedule. */
 export interface StartRequest {
   runTag: string;
@@ -29,7 +39,9 @@ export interface StartResponse {
 }
 
 /** A publish that was not acked. Acks are implied: every id from 0 to attempted-1 that is not
- * reported here was acked, which keeps the happy path free of extra requests. */
+ * reported here was acked, which keeps the happy path free of extra requests. That makes a lost
+ * report look like an acked event: lib/k6/outcome-reporter.ts retries and counts what never
+ * arrives (UNDELIVERED_METRIC), and the accounting counts those as unknown, never as lost. */
 export interface OutcomeRecord {
   seq: number;
   outcome: 'failed' | 'unknown';
@@ -39,6 +51,16 @@ export interface OutcomeRecord {
   /** epoch ms when the response (or timeout) arrived */
   t: number;
 }
+
+/** The most records one POST /v1/outcomes may carry (a VU sends what it queued in batches). */
+export const OUTCOME_BATCH_MAX = 1000;
+
+/**
+ * The k6 Counter that holds how many outcome reports have not reached the sidecar (+n when a
+ * delivery fails, −n when the same records arrive later): its final value is the number lost.
+ * The sidecar reads it from k6's REST API when the load is over.
+ */
+export const UNDELIVERED_METRIC = 'outcome_reports_undelivered';
 
 /** teardown(): load is over; settle the accounting. */
 export interface FinishRequest {

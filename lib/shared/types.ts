@@ -52,6 +52,14 @@ export interface Accounting {
    * unexpected. Null when the load ran its full duration.
    */
   inFlightAtStop?: number | null;
+  /**
+   * Outcome reports k6 sent that never reached the sidecar; null when k6's API could not be asked.
+   * Above zero the run is unmeasured (chaos_unmeasured), and as many events as were lost to the
+   * eye are counted as `unknownReportLost` instead of lost.
+   */
+  reportsUndelivered?: number | null;
+  /** Events with no report and not in the stream that a lost report may explain: in `unknown`, not in `lost`. */
+  unknownReportLost?: number;
   /** Stream copies beyond the first per event. */
   duplicates: number;
   /** Events of this run in the stream that k6 never attempted. */
@@ -59,7 +67,14 @@ export interface Accounting {
   /** In the stream but never reached the sink. */
   missingAtSink: number | null;
   /** Up to 20 example ids per problem class, for the report. */
-  examples: { lost: string[]; duplicates: string[]; unexpected: string[]; missingAtSink: string[] };
+  examples: {
+    lost: string[];
+    duplicates: string[];
+    unexpected: string[];
+    missingAtSink: string[];
+    /** With lost reports: ids with no report and not in the stream (lost, or failed with the report lost). */
+    noReport?: string[];
+  };
 }
 
 /** Recovery measured around one chaos action. Times in seconds; null when not observed. */

@@ -22,6 +22,12 @@ export interface AccountingInput {
    * are numbered at start while `attempted` counts finished iterations.
    */
   inFlightWindow?: number;
+  /**
+   * Outcome reports k6 sent that never reached the sidecar (k6's outcome_reports_undelivered).
+   * Each stands for an event that was not acked but has no report here: without it that event
+   * would read as acked and, missing from the stream, as LOST.
+   */
+  reportsUndelivered?: number;
 }
 
 const EXAMPLES = 20;
@@ -50,6 +56,7 @@ export function computeAccounting(input: AccountingInput): Accounting {
       inFlightAtStop++;
     } else if (report === undefined) {
       if (!inStream) {
+        // Acked, or failed with its report lost on the way: told apart below by the count of lost reports.
         lost++;
         if (examples.lost.length < EXAMPLES) examples.lost.push(id);
       }
@@ -59,6 +66,17 @@ export function computeAccounting(input: AccountingInput): Accounting {
       unknown++;
       if (inStream) recovered++;
     }
+  }
+  // Fail closed: each lost report may belong to any of the events counted lost above, so up to that
+  // many of them are unknown (report lost); only the rest are provably acked and missing.
+  const reportsUndelivered = input.reportsUndelivered ?? 0;
+  const unknownReportLost = Math.min(reportsUndelivered, lost);
+  lost -= unknownReportLost;
+  unknown += unknownReportLost;
+  if (unknownReportLost > 0) {
+    // Which of these ids had the lost reports cannot be told: all of them are listed as such.
+    examples.noReport = examples.lost;
+    examples.lost = [];
   }
   let duplicates = 0;
   let unexpected = 0;
@@ -114,6 +132,8 @@ export function computeAccounting(input: AccountingInput): Accounting {
     lost,
     recovered: recovered + sentUncounted,
     inFlightAtStop: window > 0 ? inFlightAtStop + sentUncounted : null,
+    reportsUndelivered: input.reportsUndelivered ?? null,
+    unknownReportLost,
     duplicates,
     unexpected,
     missingAtSink,

@@ -71,12 +71,18 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
       `| **Lost** (acked, not in stream) | ${n(a.lost)} |`,
       `| Recovered (unknown outcome, stored) | ${n(a.recovered)} |`,
       ...((a.inFlightAtStop ?? 0) > 0 ? [`| In flight when the load was cut short (counted as unknown) | ${n(a.inFlightAtStop)} |`] : []),
+      ...((a.reportsUndelivered ?? 0) > 0 ? [
+        `| Outcome reports that never reached the sidecar (the run is unmeasured) | ${n(a.reportsUndelivered)} |`,
+        `| No report and not in stream: lost, or failed with the report lost (counted as unknown) | ${n(a.unknownReportLost ?? 0)} |`,
+      ] : []),
       `| Duplicates in stream / at sink | ${n(a.duplicates)} / ${n(a.sinkDuplicates)} |`,
       `| Missing at sink | ${n(a.missingAtSink)} |`,
       `| Unexpected (never sent) | ${n(a.unexpected)} |`,
       '',
     );
     if (a.examples.lost.length > 0) lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
+    const noReport = a.examples.noReport ?? [];
+    if (noReport.length > 0) lines.push(`Ids with no report and not in the stream (first ${noReport.length}): ${noReport.join(', ')}`, '');
   }
   if (report.recovery.length > 0) {
     lines.push('## Recovery', '', '| action | target | leader before → after | first error | unavailable | failover | full recovery |', '|---|---|---|---:|---:|---:|---:|');

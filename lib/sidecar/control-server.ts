@@ -1,30 +1,98 @@
 // The sidecar's control API over HTTP: 127.0.0.1 only, a random port, and a per-run token as the
 // first path segment, so nothing else on the machine can start, feed or read a run by accident.
+//
+// Every body is input: each endpoint has a schema, and a body that does not fit is answered 400
+// with the field, the value and what is allowed — nothing reaches the accounting unchecked.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { CONTROL_PATHS, type FinishRequest, type OutcomeRecord, type StartRequest, type SummaryUpload } from '../shared/control-api.ts';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { z } from 'zod';
+import { CONTROL_PATHS, ControlRequestError, OUTCOME_BATCH_MAX } from '../shared/control-api.ts';
 import type { Sidecar } from './sidecar.ts';
 import { readBodyWithin } from '../stack/http-body.ts';
 
-const MAX_BODY = 256 * 1024 * 1024;
+/**
+ * Idle kept-alive connections stay open this long. k6 keeps its idle connections with no limit
+ * and reuses them; with Node's default 5 s a VU that reported every ~6 s during an outage (after
+ * its 5 s publish timeout) wrote its report on a connection the server was closing: EOF or reset,
+ * and the report was lost. Longer than any gap between a VU's reports; the clients retry anyway.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 10 * 60_000;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
+/** Per-endpoint body limits: a batch of outcomes is ~150 bytes a record; a summary holds the whole timeline. */
+const BODY_LIMITS: Record<string, number> = {
+  [CONTROL_PATHS.start]: 16 * 1024,
+  [CONTROL_PATHS.finish]: 16 * 1024,
+  [CONTROL_PATHS.outcomes]: OUTCOME_BATCH_MAX * 1024,
+  [CONTROL_PATHS.summary]: 256 * 1024 * 1024,
+};
+
+/** Epoch milliseconds: a whole, non-negative number. */
+const epochMs = z.number().int().nonnegative();
+/** The run tag prefixes every event id (`<tag>-<n>`): letters, digits, `.`, `_` and `-`. */
+const runTag = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: '1–64 letters, digits, ".", "_" or "-"' });
+
+export const startBody = z.object({
+  runTag,
+  scenario: z.string().min(1),
+  rate: z.number().positive().max(1_000_000).optional(),
+  durationMs: z.number().int().positive().optional(),
+  requestTimeoutMs: z.number().int().positive().optional(),
+}).strict();
+
+export const outcomeRecord = z.object({
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  outcome: z.enum(['failed', 'unknown']),
+  status: z.number().int().min(0).max(999),
+  sentAt: epochMs,
+  t: epochMs,
+}).strict();
+export const outcomesBody = z.array(outcomeRecord).max(OUTCOME_BATCH_MAX);
+
+export const finishBody = z.object({
+  runTag,
+  attempted: z.number().int().nonnegative().nullable(),
+}).strict();
+
+export const summaryBody = z.object({
+  summary: z.record(z.string(), z.unknown()),
+  text: z.string(),
+}).strict();
+
+function pathOf(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '') || '(body)';
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBodyWithin(req, MAX_BODY);
-  if (body === null) throw new HttpError(413, 'body too large');
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur = input;
+  for (const key of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[key] : undefined;
+  return cur;
+}
+
+/** The first problem of a body as one line: `seq: "a" is not allowed — expected a number`. */
+function describeProblem(body: unknown, error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid body';
+  const at = pathOf(issue.path);
+  if (issue.code === 'unrecognized_keys') return `${at}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  const value = valueAt(body, issue.path);
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
+  return `${at}: ${value === undefined ? 'missing' : `${JSON.stringify(value)} is not allowed`} — expected ${issue.message.replace(/^Invalid input: expected /, '')}${more}`;
+}
+
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new ControlRequestError(describeProblem(body, result.error), { status: 400, cause: result.error });
+  return result.data;
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const body = await readBodyWithin(req, limit);
+  if (body === null) throw new ControlRequestError(`body larger than ${limit} bytes`, { status: 413 });
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {
-    throw new HttpError(400, 'body is not JSON');
+    throw new ControlRequestError('body is not JSON', { status: 400 });
   }
 }
 
@@ -36,20 +104,47 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function field<T>(obj: unknown, name: string, check: (v: unknown) => v is T, what: string): T {
-  const v = typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[name] : undefined;
-  if (!check(v)) throw new HttpError(400, `field ${name}: expected ${what}, got ${JSON.stringify(v)}`);
-  return v;
+/** What the control API took during a run: how much k6 sent it and how fast it answered. */
+export interface ControlStats {
+  requests: Record<string, number>;
+  /** outcome records received (a batch counts each record) */
+  outcomeRecords: number;
+  /** answered 4xx (refused input) */
+  refused: number;
+  /** per outcomes request, arrival → response written */
+  outcomesHandlingP99Ms: number | null;
+  outcomesHandlingMaxMs: number | null;
+  /** the sidecar's event loop: how late a timer ran (requests queue behind the same delay) */
+  eventLoopDelayP99Ms: number | null;
+  eventLoopDelayMaxMs: number | null;
 }
-const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 export class ControlServer {
   readonly token = randomBytes(16).toString('hex');
   private server: Server | null = null;
   port = 0;
+  private readonly requests: Record<string, number> = {};
+  private outcomeRecords = 0;
+  private refused = 0;
+  private readonly outcomeHandlingMs: number[] = [];
+  private loopDelay: IntervalHistogram | null = null;
 
   constructor(private readonly sidecar: Sidecar) {}
+
+  stats(): ControlStats {
+    const sorted = [...this.outcomeHandlingMs].sort((a, b) => a - b);
+    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    const loop = this.loopDelay;
+    return {
+      requests: { ...this.requests },
+      outcomeRecords: this.outcomeRecords,
+      refused: this.refused,
+      outcomesHandlingP99Ms: sorted.length === 0 ? null : Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0) * 100) / 100,
+      outcomesHandlingMaxMs: sorted.length === 0 ? null : Math.round((sorted[sorted.length - 1] ?? 0) * 100) / 100,
+      eventLoopDelayP99Ms: loop === null || loop.count === 0 ? null : ms(loop.percentile(99)),
+      eventLoopDelayMaxMs: loop === null || loop.count === 0 ? null : ms(loop.max),
+    };
+  }
 
   /** The base URL k6 gets as SIDECAR_URL. */
   get url(): string {
@@ -57,12 +152,20 @@ export class ControlServer {
   }
 
   async listen(port = 0): Promise<string> {
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
     this.server = createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => {
-        const status = err instanceof HttpError ? err.status : 500;
+      const arrived = performance.now();
+      this.route(req, res, arrived).catch((err: unknown) => {
+        const status = err instanceof ControlRequestError ? err.status : 500;
+        if (status >= 400 && status < 500) this.refused++;
         if (!res.headersSent) send(res, status, { error: (err as Error).message });
       });
     });
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // Node closes a connection whose next request's headers take longer than this; it must not
+    // cut in before the keep-alive timeout does.
+    this.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(port, '127.0.0.1', () => resolve());
@@ -72,40 +175,39 @@ export class ControlServer {
     return this.url;
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse, arrived: number): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const prefix = `/${this.token}`;
-    if (!path.startsWith(`${prefix}/`)) throw new HttpError(404, 'not found');
+    if (!path.startsWith(`${prefix}/`)) throw new ControlRequestError('not found', { status: 404 });
     const route = path.slice(prefix.length);
     if (req.method === 'GET' && route === CONTROL_PATHS.report) return send(res, 200, this.sidecar.report());
-    if (req.method !== 'POST') throw new HttpError(405, 'use POST');
-    const body = await readJson(req);
+    const limit = BODY_LIMITS[route];
+    if (limit === undefined) throw new ControlRequestError(`no route ${route}`, { status: 404 });
+    if (req.method !== 'POST') throw new ControlRequestError('use POST', { status: 405 });
+    this.requests[route] = (this.requests[route] ?? 0) + 1;
+    const body = await readJson(req, limit);
     switch (route) {
-      case CONTROL_PATHS.start: {
-        const start: StartRequest = { runTag: field(body, 'runTag', isString, 'a run tag'), scenario: field(body, 'scenario', isString, 'a scenario name') };
-        // Optional numbers: a scenario without a fixed arrival rate leaves them out.
-        for (const name of ['rate', 'durationMs', 'requestTimeoutMs'] as const) {
-          const value = (body as Record<string, unknown>)[name];
-          if (typeof value === 'number' && Number.isFinite(value) && value > 0) start[name] = value;
-        }
-        return send(res, 200, await this.sidecar.start(start));
-      }
+      case CONTROL_PATHS.start:
+        return send(res, 200, await this.sidecar.start(parseBody(startBody, body)));
       case CONTROL_PATHS.outcomes: {
-        if (!Array.isArray(body)) throw new HttpError(400, 'expected an array of outcome records');
-        this.sidecar.recordOutcomes(body as OutcomeRecord[]);
-        return send(res, 204);
+        const records = parseBody(outcomesBody, body);
+        this.sidecar.recordOutcomes(records);
+        this.outcomeRecords += records.length;
+        send(res, 204);
+        this.outcomeHandlingMs.push(performance.now() - arrived);
+        return;
       }
       case CONTROL_PATHS.finish: {
-        const attempted = (body as Record<string, unknown>)['attempted'];
-        const finish: FinishRequest = { runTag: field(body, 'runTag', isString, 'a run tag'), attempted: attempted === null || attempted === undefined ? null : field(body, 'attempted', isCount, 'a whole number or null') };
+        const finish = parseBody(finishBody, body);
+        // The load is over: what the control API carried during it goes on the timeline.
+        this.sidecar.timeline.record('sidecar', 'control-api', null, { ...this.stats() });
         return send(res, 200, await this.sidecar.finish(finish));
       }
-      case CONTROL_PATHS.summary: {
-        this.sidecar.storeSummary(body as SummaryUpload);
+      case CONTROL_PATHS.summary:
+        this.sidecar.storeSummary(parseBody(summaryBody, body));
         return send(res, 204);
-      }
       default:
-        throw new HttpError(404, `no route ${route}`);
+        throw new ControlRequestError(`no route ${route}`, { status: 404 });
     }
   }
 
@@ -113,6 +215,7 @@ export class ControlServer {
     const server = this.server;
     this.server = null;
     if (server === null) return;
+    this.loopDelay?.disable();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

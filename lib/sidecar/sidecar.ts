@@ -1,7 +1,7 @@
 // The sidecar: owns the timeline, the chaos executor and the observers for one run, and answers
 // k6's control calls (load started, outcomes, finish, report, summary). See control-server.ts
 // for the HTTP side and runner.ts for how `k6-ha run` wires it to a stack and to k6.
-import type { FinishRequest, FinishResponse, OutcomeRecord, ReportResponse, StartRequest, StartResponse, SummaryUpload } from '../shared/control-api.ts';
+import { ControlRequestError, type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
 import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport } from '../shared/types.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { computeAccounting } from './accounting.ts';
@@ -70,6 +70,7 @@ export class Sidecar {
   notes: string[] = [];
   summary: SummaryUpload | null = null;
   private finished: Promise<FinishResponse> | null = null;
+  private started: StartResponse | null = null;
   private summaryWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: SidecarOptions) {
@@ -128,7 +129,15 @@ export class Sidecar {
   }
 
   async start(req: StartRequest): Promise<StartResponse> {
-    if (this.timeline.zero !== null) throw new Error('load already started for this run');
+    const scenario = this.opts.experiment.scenario;
+    if (req.scenario !== scenario) {
+      throw new ControlRequestError(`scenario: ${JSON.stringify(req.scenario)} is not allowed — expected ${JSON.stringify(scenario)}, the scenario of experiment ${this.opts.experiment.name}`, { status: 400 });
+    }
+    if (this.started !== null) {
+      // A retried setup() (its first answer lost on the way) gets the same answer; another run does not.
+      if (req.runTag === this.runTag) return this.started;
+      throw new ControlRequestError(`load already started for this run (run tag ${this.runTag}); one sidecar serves one k6 run`, { status: 409 });
+    }
     this.runTag = req.runTag;
     this.rate = req.rate ?? null;
     this.loadDurationMs = req.durationMs ?? null;
@@ -146,7 +155,8 @@ export class Sidecar {
     this.timeline.record('k6', 'load-started', null, { run_tag: req.runTag, scenario: req.scenario, rate: req.rate ?? null, stream_last_seq: this.streamSeqBefore });
     this.chaos.start(zero);
     this.opts.log?.(`load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`);
-    return { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
+    this.started = { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
+    return this.started;
   }
 
   /** Outcomes k6 reported as not acked so far (failed or unknown). */
@@ -174,6 +184,8 @@ export class Sidecar {
   }
 
   recordOutcomes(records: OutcomeRecord[]): void {
+    if (this.started === null) throw new ControlRequestError('no load has started: outcomes come after /v1/start', { status: 409 });
+    if (this.finished !== null) throw new ControlRequestError('the load is finished and accounted for: outcomes come before /v1/finish', { status: 409 });
     for (const r of records) {
       if (r.t - this.lastFailureAt > 1000) {
         this.timeline.record('k6', 'errors-began', null, { status: r.status, outcome: r.outcome, seq: r.seq }, r.t);
@@ -185,6 +197,9 @@ export class Sidecar {
 
   /** Idempotent: a retried teardown gets the same answer. */
   finish(req: FinishRequest): Promise<FinishResponse> {
+    if (this.runTag !== null && req.runTag !== this.runTag) {
+      return Promise.reject(new ControlRequestError(`runTag: ${JSON.stringify(req.runTag)} is not allowed — expected ${JSON.stringify(this.runTag)}, the run that started`, { status: 409 }));
+    }
     this.finished ??= this.doFinish(req);
     return this.finished;
   }
@@ -197,7 +212,15 @@ export class Sidecar {
     await this.chaos.restore('load finished: bringing back members the plan took down');
     const runTag = this.runTag ?? req.runTag;
     const probe = this.opts.probe;
-    let attempted = req.attempted ?? (await this.attemptedFromK6());
+    const fromK6 = await this.countsFromK6();
+    let attempted = req.attempted ?? fromK6.iterations;
+    const undelivered = fromK6.undelivered;
+    if (undelivered === null) {
+      this.notes.push(`k6's API was not reachable, so outcome reports lost on the way to the sidecar cannot be counted here; see ${UNDELIVERED_METRIC} in k6's summary`);
+    } else if (undelivered > 0) {
+      this.notes.push(`${undelivered} outcome report(s) never reached the sidecar (${UNDELIVERED_METRIC}): events with no report are counted as unknown (report lost), not as acked, and chaos_unmeasured fails the run`);
+      this.timeline.record('sidecar', 'reports-undelivered', null, { count: undelivered });
+    }
     if (probe !== null) {
       await this.drain(probe);
       try {
@@ -217,6 +240,7 @@ export class Sidecar {
           consumed: consumer === null ? null : consumer.ackFloorStreamSeq - this.ackFloorBefore,
           sinkIds,
           inFlightWindow: this.inFlightWindow(endedAt),
+          reportsUndelivered: undelivered ?? 0,
         });
         const inFlight = this.accounting.inFlightAtStop ?? 0;
         if (inFlight > 0) {
@@ -249,8 +273,9 @@ export class Sidecar {
       chaos_duplicates: this.accounting?.duplicates ?? 0,
       chaos_unknown: this.accounting?.unknown ?? [...this.notAcked.values()].filter((r) => r.outcome === 'unknown').length,
       chaos_unexpected: this.accounting?.unexpected ?? 0,
-      // The zeros above stand for "not measured" when the final read failed: this gate says so.
-      chaos_unmeasured: probe !== null && this.accounting === null ? 1 : 0,
+      // The zeros above stand for "not measured" when the final read failed, and every outcome
+      // report lost on the way leaves an event whose fate nobody measured: this gate says so.
+      chaos_unmeasured: (probe !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),
       chaos_unavailable_seconds: this.recovery.map((r) => r.unavailableSeconds ?? 0),
       chaos_leader_failover_seconds: this.recovery.flatMap((r) => (r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds])),
       chaos_recovery_seconds: this.recovery.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds])),
@@ -258,19 +283,30 @@ export class Sidecar {
     return { metrics, accounting: this.accounting as Accounting, notes: this.notes };
   }
 
-  /** Asks k6's REST API for `iterations` (one publish each) until two reads agree (samples arrive in batches). */
-  private async attemptedFromK6(): Promise<number | null> {
-    if (this.opts.k6ApiUrl === null) return null;
-    let previous: number | null = null;
+  /**
+   * Asks k6's REST API for `iterations` (one publish each) and for the outcome reports that never
+   * arrived (UNDELIVERED_METRIC), until two reads agree (samples arrive in batches). A metric k6
+   * has no sample of is answered 404: for the undelivered count that is a measured zero (the VUs
+   * add samples only when a delivery fails). Null where k6's API could not be asked.
+   */
+  private async countsFromK6(): Promise<{ iterations: number | null; undelivered: number | null }> {
+    if (this.opts.k6ApiUrl === null) return { iterations: null, undelivered: null };
+    const read = async (metric: string): Promise<number | null> => {
+      const res = await fetch(`${this.opts.k6ApiUrl}/v1/metrics/${metric}`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return 0;
+      }
+      const body = (await res.json()) as { data?: { attributes?: { sample?: { count?: number } } } };
+      const count = body.data?.attributes?.sample?.count;
+      return typeof count === 'number' ? count : null;
+    };
+    let previous: { iterations: number | null; undelivered: number | null } = { iterations: null, undelivered: null };
     for (let i = 0; i < 20; i++) {
       try {
-        const res = await fetch(`${this.opts.k6ApiUrl}/v1/metrics/iterations`, { signal: AbortSignal.timeout(2000) });
-        const body = (await res.json()) as { data?: { attributes?: { sample?: { count?: number } } } };
-        const count = body.data?.attributes?.sample?.count;
-        if (typeof count === 'number') {
-          if (count === previous) return count;
-          previous = count;
-        }
+        const now = { iterations: await read('iterations'), undelivered: await read(UNDELIVERED_METRIC) };
+        if (now.iterations !== null && now.iterations === previous.iterations && now.undelivered === previous.undelivered) return now;
+        previous = now;
       } catch {
         // k6 may be busy finishing; try again
       }

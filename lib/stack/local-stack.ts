@@ -143,7 +143,7 @@ export class LocalStack implements LocalStackHandle {
     }
     const natsUrls = cluster.clientUrls;
     const stream = opts.stream ?? DEFAULT_STREAM;
-    const publisherOptions = { natsUrls, port: opts.publisherPort ?? 0, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX };
+    const publisherOptions = { natsUrls, port: opts.publisherPort ?? 0, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, ackedIdsFile: join(opts.runDir, 'publisher-acked-ids.log') };
     const sinkOptions = { natsUrls, stream, consumer: opts.consumer ?? DEFAULT_CONSUMER, port: 0, idsFile: join(opts.runDir, 'sink-ids.log') };
     const publisher = componentProcess('publisher', publisherOptions, opts.runDir, registry);
     const sink = componentProcess('sink', sinkOptions, opts.runDir, registry);

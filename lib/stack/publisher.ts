@@ -1,6 +1,7 @@
 // An HTTP → JetStream publisher with Kyma eventing-publisher-proxy semantics: the local stand-in
 // for the seed's eventing-publisher-proxy. CloudEvents in (binary or structured), a JetStream
 // publish with ack out, and the proxy's status codes for each way that can fail.
+import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
@@ -14,6 +15,11 @@ export interface PublisherOptions {
   port: number;
   host?: string;
   subjectPrefix: string;
+  /**
+   * The publisher's own record of what it acked: one event id a line, written before the 2xx goes
+   * out, so a test can hold k6's accounting against it. Off when not set.
+   */
+  ackedIdsFile?: string;
 }
 
 export interface CloudEvent {
@@ -162,6 +168,8 @@ export class Publisher {
   private js: JetStreamClient | null = null;
   private server: Server | null = null;
   private turn: Promise<void> | null = null;
+  private ackedPending: string[] = [];
+  private ackedWritten: Promise<void> | null = null;
   readonly counters = { accepted: 0, acked: 0, rejected: 0, errors: 0 };
 
   constructor(private readonly opts: PublisherOptions) {}
@@ -247,6 +255,7 @@ export class Publisher {
     const result = await this.publish(event);
     if (result.status === 204) {
       this.counters.acked++;
+      if (this.opts.ackedIdsFile !== undefined) await this.recordAcked(this.opts.ackedIdsFile, event.id);
       if (legacy !== null) {
         reply(res, 200, { 'event-id': event.id, status: 200, reason: 'Message successfully published to the channel' });
       } else {
@@ -270,6 +279,23 @@ export class Publisher {
       resolve();
     }));
     return this.turn;
+  }
+
+  /** Appends the id to the acked record, one write per event-loop turn for all acks of that turn. */
+  private recordAcked(file: string, id: string): Promise<void> {
+    this.ackedPending.push(id);
+    this.ackedWritten ??= new Promise((resolve, reject) => setImmediate(() => {
+      const ids = this.ackedPending;
+      this.ackedPending = [];
+      this.ackedWritten = null;
+      try {
+        appendFileSync(file, `${ids.join('\n')}\n`);
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    }));
+    return this.ackedWritten;
   }
 
   private async publish(event: CloudEvent): Promise<PublishResult> {

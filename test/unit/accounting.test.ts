@@ -21,6 +21,30 @@ describe('accounting by event id', () => {
     assert.equal(a.sinkReceived, null);
   });
 
+  it('lost outcome reports: events with no report and not in the stream are unknown (report lost), never acked and lost', () => {
+    // 6 sent: 0, 1 stored; 2 reported failed; 3, 4, 5 neither reported nor stored; 2 reports were lost.
+    const notAcked = new Map([[2, rec(2, 'failed')]]);
+    const a = computeAccounting({ runTag: 'r', attempted: 6, notAcked, streamIds: ids([0, 1], [1, 1]), streamDelta: 2, consumed: 2, sinkIds: null, reportsUndelivered: 2 });
+    // At most 2 of the 3 may be failures whose report was lost; the third is provably lost.
+    assert.deepEqual([a.acked, a.failed, a.unknown, a.lost, a.unknownReportLost, a.reportsUndelivered], [3, 1, 2, 1, 2, 2]);
+    assert.deepEqual(a.examples.lost, [], 'which id is the lost one cannot be told');
+    assert.deepEqual(a.examples.noReport, ['r-3', 'r-4', 'r-5']);
+    assert.equal(a.acked + a.failed + a.unknown, a.attempted);
+    assert.equal(a.inStream, a.acked - a.lost + a.recovered);
+  });
+
+  it('more lost reports than unexplained events: nothing is lost', () => {
+    const a = computeAccounting({ runTag: 'r', attempted: 3, notAcked: new Map(), streamIds: ids([0, 1]), streamDelta: 1, consumed: 1, sinkIds: null, reportsUndelivered: 10 });
+    assert.deepEqual([a.acked, a.unknown, a.lost, a.unknownReportLost], [1, 2, 0, 2]);
+  });
+
+  it('no lost reports: the accounting is as before and says it measured zero', () => {
+    const a = computeAccounting({ runTag: 'r', attempted: 2, notAcked: new Map(), streamIds: ids([0, 1]), streamDelta: 1, consumed: 1, sinkIds: null, reportsUndelivered: 0 });
+    assert.deepEqual([a.lost, a.unknownReportLost, a.reportsUndelivered], [1, 0, 0]);
+    assert.deepEqual(a.examples.lost, ['r-1']);
+    assert.equal(a.examples.noReport, undefined);
+  });
+
   it('separates definite failures from unknown outcomes and finds recovered ones', () => {
     const notAcked = new Map([[1, rec(1, 'failed')], [2, rec(2, 'unknown')], [3, rec(3, 'unknown')]]);
     const a = computeAccounting({ runTag: 'r', attempted: 4, notAcked, streamIds: ids([0, 1], [3, 1]), streamDelta: 2, consumed: 2, sinkIds: null });
