@@ -355,8 +355,8 @@ function readEvents(streamUrl: string, sent: SentEvent[]): void {
 }
 
 export default function streams(): void {
-  // Reports an earlier try could not deliver go out first (one length check when there are none).
-  if (reporter !== null && reporter.queue.length > 0) reporter.retryQueued();
+  // Its connection to the sidecar first, and reports an earlier try could not deliver (one field read when there is nothing to do).
+  if (reporter !== null && reporter.needsWork) reporter.beforeIteration();
   const stream = `k6ha-${crypto.randomUUID()}`;
   const streamUrl = `${config.esUrl}/streams/${stream}`;
   const sent: SentEvent[] = [];

@@ -39,8 +39,15 @@ const params = {
 };
 
 export class OutcomeReporter {
-  /** Records not yet delivered, oldest first (read by the scenario: a length check per iteration). */
+  /**
+   * True while this VU has something to do before its iteration: open its connection (the first
+   * time) or send what an earlier try left queued. A field, so the scenario's per-iteration check
+   * is one property read.
+   */
+  needsWork = true;
+  /** Records not yet delivered, oldest first. */
   readonly queue: OutcomeRecord[] = [];
+  private connected = false;
   /** How many of the oldest queued records are already counted in the metric. */
   private counted = 0;
   private pausedUntil = 0;
@@ -54,16 +61,24 @@ export class OutcomeReporter {
   /** Reports one non-acked outcome (with whatever is still queued from earlier tries). */
   report(record: OutcomeRecord): void {
     this.queue.push(record);
-    if (Date.now() < this.pausedUntil) {
-      this.countQueued();
-      return;
-    }
-    this.flush();
+    if (Date.now() >= this.pausedUntil) this.flush();
+    else this.countQueued();
+    this.needsWork = this.queue.length > 0 || !this.connected;
   }
 
-  /** Cheap when nothing is queued: call at the start of each iteration so queued reports go out. */
-  retryQueued(): void {
+  /**
+   * Call at the start of an iteration when `needsWork` is set. The first time it opens this VU's
+   * connection with an empty report: otherwise every VU would connect at the first failure of an
+   * outage, all at once, and overflow the sidecar's accept queue (each VU has its own connections;
+   * thousands of SYNs dropped meant reports timing out). After that it sends what is queued.
+   */
+  beforeIteration(): void {
+    if (!this.connected) {
+      this.connected = true;
+      if (this.deliver([]) === 'later') this.pausedUntil = Date.now() + RETRY_PAUSE_MS;
+    }
     if (this.queue.length > 0 && Date.now() >= this.pausedUntil) this.flush();
+    this.needsWork = this.queue.length > 0;
   }
 
   private flush(): void {

@@ -19,6 +19,9 @@ import { readBodyWithin } from '../stack/http-body.ts';
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 10 * 60_000;
 
+/** Asked of listen(); Linux caps it at net.core.somaxconn (4096 by default), as Go's net.Listen uses. */
+export const LISTEN_BACKLOG = 65_535;
+
 /** Per-endpoint body limits: a batch of outcomes is ~150 bytes a record; a summary holds the whole timeline. */
 const BODY_LIMITS: Record<string, number> = {
   [CONTROL_PATHS.start]: 16 * 1024,
@@ -168,7 +171,10 @@ export class ControlServer {
     this.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
-      this.server?.listen(port, '127.0.0.1', () => resolve());
+      // Every k6 VU has connections of its own: at an outage's start thousands of them may report at
+      // once. Node's default accept backlog (511) overflowed (ListenOverflows in nstat) and the
+      // dropped SYNs made reports time out; the kernel caps this at net.core.somaxconn.
+      this.server?.listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;

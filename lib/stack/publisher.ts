@@ -198,7 +198,9 @@ export class Publisher {
     this.server.requestTimeout = PUBLISH_TIMEOUT_MS + 5000;
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
-      this.server?.listen(this.opts.port, this.opts.host ?? '127.0.0.1', () => resolve());
+      // The real proxy is Go, whose listener asks for net.core.somaxconn; Node's default of 511
+      // drops the SYNs of a burst of new k6 connections (every VU has its own).
+      this.server?.listen({ port: this.opts.port, host: this.opts.host ?? '127.0.0.1', backlog: 65_535 }, () => resolve());
     });
   }
 
