@@ -11,18 +11,19 @@ export const SCENARIOS = ['jetstream-publish', 'eventstore-streams'] as const;
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const DURATION_ALLOWED = 'a duration such as 30s, 3m, 1m30s or 500ms';
 // On the type too, so a number or a missing offset reads the same as a malformed one.
-const duration = z.string({ error: DURATION_ALLOWED }).regex(DURATION, { error: DURATION_ALLOWED });
+// Every `.meta({ id })` names a definition in experiment.schema.json (reused parts are $refs there).
+const duration = z.string({ error: DURATION_ALLOWED }).regex(DURATION, { error: DURATION_ALLOWED }).meta({ id: 'duration' });
 
 const selector = z.union([
   z.object({ name: z.string().min(1) }).strict(),
   z.object({ leaderOf: z.string().min(1) }).strict(),
   z.object({ notLeaderOf: z.string().min(1) }).strict(),
   z.object({ labelSelector: z.string().min(1) }).strict(),
-], { error: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' });
+], { error: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' }).meta({ id: 'localSelector' });
 
 /** Kubernetes names (RFC 1123 subdomain); checked here so a typo fails before anything starts. */
 const KUBE_NAME_ALLOWED = 'a Kubernetes name (lower-case letters, digits, - and .)';
-const kubeName = z.string({ error: KUBE_NAME_ALLOWED }).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: KUBE_NAME_ALLOWED }).max(253, { error: `${KUBE_NAME_ALLOWED}, at most 253 characters` });
+const kubeName = z.string({ error: KUBE_NAME_ALLOWED }).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: KUBE_NAME_ALLOWED }).max(253, { error: `${KUBE_NAME_ALLOWED}, at most 253 characters` }).meta({ id: 'kubernetesName' });
 /** The namespace of a selector; the first of target.namespaces when left out. */
 const namespaceField = { namespace: kubeName.optional() };
 
@@ -32,7 +33,7 @@ export const podSelectorSchema = z.union([
   z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
   z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
   z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
-], { error: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' });
+], { error: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' }).meta({ id: 'podSelector' });
 export type PodSelector = z.infer<typeof podSelectorSchema>;
 
 /** Nodes: by name, by label, or the node(s) hosting some pods; `notNodeOf` excludes the nodes of other pods. */
@@ -40,17 +41,17 @@ export const nodeSelectorSchema = z.union([
   z.object({ name: kubeName }).strict(),
   z.object({ labelSelector: z.string().min(1), notNodeOf: podSelectorSchema.optional() }).strict(),
   z.object({ nodeOf: podSelectorSchema, notNodeOf: podSelectorSchema.optional() }).strict(),
-], { error: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' });
+], { error: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' }).meta({ id: 'nodeSelector' });
 export type NodeSelector = z.infer<typeof nodeSelectorSchema>;
 
 export const workloadSelectorSchema = z.union([
   z.object({ deployment: kubeName, ...namespaceField }).strict(),
   z.object({ statefulSet: kubeName, ...namespaceField }).strict(),
-], { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' });
+], { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' }).meta({ id: 'workloadSelector' });
 export type WorkloadSelector = z.infer<typeof workloadSelectorSchema>;
 
 const base = {
-  id: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  id: z.string().regex(/^[A-Za-z0-9_.-]+$/).meta({ id: 'actionId' }).optional(),
   at: duration,
   note: z.string().optional(),
 };
@@ -60,7 +61,7 @@ const targeted = {
   /** one (the first match, sorted by name) or every match; the blast-radius cap applies to the count */
   pick: z.enum(['one', 'all']).default('one'),
 };
-const pick = z.enum(['one', 'all']).default('one');
+const pick = z.enum(['one', 'all']).default('one').meta({ id: 'pick' });
 const SIGNALS = ['TERM', 'INT', 'QUIT', 'HUP', 'KILL', 'USR1', 'USR2', 'ABRT', 'SEGV'] as const;
 
 export const actionSchema = z.discriminatedUnion('action', [
@@ -134,7 +135,7 @@ export const actionSchema = z.discriminatedUnion('action', [
     /** how long to wait for the container to run again (CrashLoopBackOff reaches 5 minutes) */
     restartTimeout: duration.default('10m'),
   }).strict(),
-]);
+]).meta({ id: 'action' });
 export type ChaosAction = z.infer<typeof actionSchema>;
 
 export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start'] as const;
@@ -180,7 +181,7 @@ const kubernetesTarget = z.object({
   sinkUrl: z.string().url().optional(),
 }).strict();
 
-const envValue = z.union([z.string(), z.number()], { error: 'a string or a number' }).transform(String);
+const envValue = z.union([z.string(), z.number()], { error: 'a string or a number' }).transform(String).meta({ id: 'envValue' });
 
 const presetSchema = z.object({
   description: z.string().optional(),
