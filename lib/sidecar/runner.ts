@@ -199,11 +199,6 @@ export interface StartedTarget {
   control: ControlServer;
 }
 
-/** Starts the local stack and a sidecar for it. Used by `run` and by standalone `sidecar`. */
-export async function startLocalTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort = 0): Promise<StartedTarget> {
-  return startTarget(exp, runId, runDir, log, k6ApiUrl, controlPort, null);
-}
-
 /**
  * The target and a sidecar for it: the embedded local stack, or — for kubernetes targets — the
  * connected cluster (its driver, watches and JetStream's view through target.natsUrl) and no
