@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../sidecar/runner.ts';
-import { writeArtifacts } from '../sidecar/artifacts.ts';
+import { DEFAULT_RESULTS_DIR_HELP, writeArtifacts } from '../sidecar/artifacts.ts';
 import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';
 
@@ -20,7 +20,7 @@ function withExperimentFlags(cmd: Command): Command {
     .option('--preset <name>', 'apply a preset from the experiment file, e.g. "seed" for the seed\'s 5–10 minute timings')
     .option('--thresholds <profile>', 'gate profile from thresholds/ (overrides the experiment)')
     .option('-e, --env <KEY=VALUE>', 'extra k6 environment (repeatable)', collect)
-    .option('-o, --out-dir <dir>', 'where run directories go', 'results')
+    .option('-o, --out-dir <dir>', `where run directories go (default: ${DEFAULT_RESULTS_DIR_HELP})`)
     .option('--context <name>', 'kubernetes targets: the kube context to use; overrides target.context (any other context is refused)')
     .option('--namespace <ns>', 'kubernetes targets: narrow target.namespaces to this one of them (it cannot add a namespace)')
     .option('--kubeconfig <file>', 'kubernetes targets: kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)');

@@ -4,20 +4,21 @@ import { join, relative } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { InvalidSettingError, parsePort } from '../shared/env-parse.ts';
 import { LocalStack } from '../stack/local-stack.ts';
-import { ensureTool, PROJECT_ROOT, TOOLS } from '../tools/toolchain.ts';
+import { DEFAULT_RESULTS_DIR_HELP, resultsDir } from '../sidecar/artifacts.ts';
+import { ensureTool, TOOLS } from '../tools/toolchain.ts';
 
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the embedded local stack (3 nats-server members, publisher, sink)');
   stack
     .command('up')
-    .description('start the local JetStream stack and keep it running until Ctrl-C (for `k6 run build/jetstream-publish.js`)')
+    .description(`start the local JetStream stack and keep it running until Ctrl-C (for \`k6 run build/jetstream-publish.js\`); logs go to stack-<timestamp>/ in ${DEFAULT_RESULTS_DIR_HELP}`)
     .option('--replicas <1|3>', 'stream replicas', '3')
     .option('--port <port>', 'publisher port on 127.0.0.1 (the scenario\'s default PUBLISH_URL uses 18080)', '18080')
     .action(async (flags: { replicas: string; port: string }) => {
       if (flags.replicas !== '1' && flags.replicas !== '3') throw new InvalidSettingError('--replicas', flags.replicas, '1 or 3');
       const port = parsePort('--port', flags.port);
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
-      const runDir = join(PROJECT_ROOT, 'results', `stack-${Date.now()}`);
+      const runDir = join(resultsDir(), `stack-${Date.now()}`);
       mkdirSync(runDir, { recursive: true });
       const natsServerBin = await ensureTool('nats-server', { log });
       const s = await LocalStack.start({ runDir, natsServerBin, replicas: Number(flags.replicas) as 1 | 3, publisherPort: port, log });

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { join, relative } from 'node:path';
 import { STORAGE_MODES, type StorageMode } from '../fixtures/eventstore-store.ts';
 import { InvalidSettingError, parseDurationMs, parseHttpUrl, parsePositiveInt } from '../shared/env-parse.ts';
+import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
 import { newCompareDir, readSummaryFile, runComparison, writeComparison } from './run.ts';
 
 /** Turns a shared parser's InvalidSettingError into commander's own argument error. */
@@ -63,7 +64,7 @@ export function registerCompareCommand(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'more k6 environment for both runs (ES_DIALECT, ES_USER, ES_PASSWORD, ES_BATCH, THRESHOLDS, …)', collectEnv)
     .option('--kill-at <d>', 'local fixtures only: kill -9 the node this long after k6 starts, then restart it', viaParser((v) => (parseDurationMs('--kill-at', v), v)))
     .option('--restart-after <d>', 'with --kill-at: how long the node stays down', viaParser((v) => (parseDurationMs('--restart-after', v), v)), '1s')
-    .option('--out <dir>', 'output directory (default results/compare-<timestamp>)')
+    .option('--out <dir>', `output directory (default: compare-<timestamp>/ in ${DEFAULT_RESULTS_DIR_HELP})`)
     .addHelpText('after', `
 Examples:
   k6-ha compare results/pod/summary.json results/disk/summary.json --a-label "pod-local storage" --b-label "persistent disk"

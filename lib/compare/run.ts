@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { type EventStoreStack, startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import type { StorageMode } from '../fixtures/eventstore-store.ts';
 import { parseDurationMs } from '../shared/env-parse.ts';
+import { resultsDir } from '../sidecar/artifacts.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { buildComparison, CompareInputError, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
 
@@ -52,7 +53,7 @@ export interface CompareOutput {
 
 export function newCompareDir(outDir: string | undefined): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const dir = resolve(outDir ?? join(PROJECT_ROOT, 'results', `compare-${stamp}`));
+  const dir = outDir === undefined ? join(resultsDir(), `compare-${stamp}`) : resolve(outDir);
   mkdirSync(dir, { recursive: true });
   return dir;
 }

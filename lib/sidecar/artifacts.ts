@@ -2,12 +2,25 @@
 // timeline, accounting and recovery merged in), report.md (the seed's table plus the timeline)
 // and junit.xml (one test case per gate, for CI).
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { normalizeSummary, type NormalizedSummary } from '../k6/summary.ts';
 import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
 import type { KubernetesReport, SeriesStats } from '../shared/types.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 import type { Experiment } from './experiment.ts';
+
+/**
+ * Where run, sidecar, stack up and compare write unless told otherwise. Relative on purpose: under
+ * the current directory (as the README says), not inside wherever k6-ha is installed.
+ */
+export const DEFAULT_RESULTS_DIR = 'results';
+/** How --help names the default. */
+export const DEFAULT_RESULTS_DIR_HELP = `${DEFAULT_RESULTS_DIR}/ under the current directory`;
+
+/** The absolute results directory: the one given (relative to the current directory), else the default. */
+export function resultsDir(outDir?: string): string {
+  return resolve(outDir ?? DEFAULT_RESULTS_DIR);
+}
 
 export interface ArtifactInput {
   runDir: string;

@@ -9,17 +9,21 @@ import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 export const SCENARIOS = ['jetstream-publish', 'eventstore-streams'] as const;
 
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const duration = z.string().regex(DURATION, { message: 'a duration such as 30s, 3m, 1m30s or 500ms' });
+const DURATION_ALLOWED = 'a duration such as 30s, 3m, 1m30s or 500ms';
+// On the type too, so a number or a missing offset reads the same as a malformed one.
+// Every `.meta({ id })` names a definition in experiment.schema.json (reused parts are $refs there).
+const duration = z.string({ error: DURATION_ALLOWED }).regex(DURATION, { error: DURATION_ALLOWED }).meta({ id: 'duration' });
 
 const selector = z.union([
   z.object({ name: z.string().min(1) }).strict(),
   z.object({ leaderOf: z.string().min(1) }).strict(),
   z.object({ notLeaderOf: z.string().min(1) }).strict(),
   z.object({ labelSelector: z.string().min(1) }).strict(),
-], { message: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' });
+], { error: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' }).meta({ id: 'localSelector' });
 
 /** Kubernetes names (RFC 1123 subdomain); checked here so a typo fails before anything starts. */
-const kubeName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { message: 'a Kubernetes name (lower-case letters, digits, - and .)' }).max(253);
+const KUBE_NAME_ALLOWED = 'a Kubernetes name (lower-case letters, digits, - and .)';
+const kubeName = z.string({ error: KUBE_NAME_ALLOWED }).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: KUBE_NAME_ALLOWED }).max(253, { error: `${KUBE_NAME_ALLOWED}, at most 253 characters` }).meta({ id: 'kubernetesName' });
 /** The namespace of a selector; the first of target.namespaces when left out. */
 const namespaceField = { namespace: kubeName.optional() };
 
@@ -29,7 +33,7 @@ export const podSelectorSchema = z.union([
   z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
   z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
   z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
-], { message: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' });
+], { error: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' }).meta({ id: 'podSelector' });
 export type PodSelector = z.infer<typeof podSelectorSchema>;
 
 /** Nodes: by name, by label, or the node(s) hosting some pods; `notNodeOf` excludes the nodes of other pods. */
@@ -37,17 +41,17 @@ export const nodeSelectorSchema = z.union([
   z.object({ name: kubeName }).strict(),
   z.object({ labelSelector: z.string().min(1), notNodeOf: podSelectorSchema.optional() }).strict(),
   z.object({ nodeOf: podSelectorSchema, notNodeOf: podSelectorSchema.optional() }).strict(),
-], { message: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' });
+], { error: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' }).meta({ id: 'nodeSelector' });
 export type NodeSelector = z.infer<typeof nodeSelectorSchema>;
 
 export const workloadSelectorSchema = z.union([
   z.object({ deployment: kubeName, ...namespaceField }).strict(),
   z.object({ statefulSet: kubeName, ...namespaceField }).strict(),
-], { message: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' });
+], { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' }).meta({ id: 'workloadSelector' });
 export type WorkloadSelector = z.infer<typeof workloadSelectorSchema>;
 
 const base = {
-  id: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+  id: z.string().regex(/^[A-Za-z0-9_.-]+$/).meta({ id: 'actionId' }).optional(),
   at: duration,
   note: z.string().optional(),
 };
@@ -57,7 +61,7 @@ const targeted = {
   /** one (the first match, sorted by name) or every match; the blast-radius cap applies to the count */
   pick: z.enum(['one', 'all']).default('one'),
 };
-const pick = z.enum(['one', 'all']).default('one');
+const pick = z.enum(['one', 'all']).default('one').meta({ id: 'pick' });
 const SIGNALS = ['TERM', 'INT', 'QUIT', 'HUP', 'KILL', 'USR1', 'USR2', 'ABRT', 'SEGV'] as const;
 
 export const actionSchema = z.discriminatedUnion('action', [
@@ -131,7 +135,7 @@ export const actionSchema = z.discriminatedUnion('action', [
     /** how long to wait for the container to run again (CrashLoopBackOff reaches 5 minutes) */
     restartTimeout: duration.default('10m'),
   }).strict(),
-]);
+]).meta({ id: 'action' });
 export type ChaosAction = z.infer<typeof actionSchema>;
 
 export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start'] as const;
@@ -152,7 +156,7 @@ export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
 const localTarget = z.object({
   kind: z.literal('local'),
   stack: z.enum(['jetstream', 'eventstore']).default('jetstream'),
-  replicas: z.union([z.literal(1), z.literal(3)], { message: '1 or 3 (the stream\'s replicas)' }).default(3),
+  replicas: z.union([z.literal(1), z.literal(3)], { error: '1 or 3 (the stream\'s replicas)' }).default(3),
   /** eventstore fixture only: fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
   storage: z.enum(['fsync', 'memory']).optional(),
 }).strict();
@@ -165,7 +169,7 @@ const kubernetesTarget = z.object({
   namespaces: z.array(kubeName).min(1),
   /** NATS client URL(s), comma-separated, for JetStream's view (leaderOf, leader changes, accounting):
    * port-forwards of each member (a forward to one pod dies with it) or, in-cluster, the service */
-  natsUrl: z.string().regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, { message: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)' }).optional(),
+  natsUrl: z.string().regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, { error: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)' }).optional(),
   /** the stream under test and the consumer whose progress counts as "consumed" */
   stream: z.string().min(1).default('sap'),
   consumer: z.string().min(1).optional(),
@@ -177,7 +181,7 @@ const kubernetesTarget = z.object({
   sinkUrl: z.string().url().optional(),
 }).strict();
 
-const envValue = z.union([z.string(), z.number()], { message: 'a string or a number' }).transform(String);
+const envValue = z.union([z.string(), z.number()], { error: 'a string or a number' }).transform(String).meta({ id: 'envValue' });
 
 const presetSchema = z.object({
   description: z.string().optional(),
@@ -185,22 +189,27 @@ const presetSchema = z.object({
   plan: z.array(actionSchema).optional(),
 }).strict();
 
+const PROFILE_NAMES = Object.keys(THRESHOLD_PROFILES) as [string, ...string[]];
+
 export const experimentSchema = z.object({
+  /** where editors find experiment.schema.json; the run ignores it */
   $schema: z.string().optional(),
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'lower-case letters, digits and -' }),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'lower-case letters, digits and -' }),
   description: z.string().default(''),
   scenario: z.enum(SCENARIOS),
   target: z.discriminatedUnion('kind', [localTarget, kubernetesTarget]),
   env: z.record(z.string(), envValue).default({}),
-  thresholds: z.string({ message: `a gate profile: one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` })
-    .refine((v) => Object.hasOwn(THRESHOLD_PROFILES, v), { message: `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}` }),
+  // An enum rather than a refinement so the JSON Schema lists the profiles too.
+  thresholds: z.enum(PROFILE_NAMES, {
+    error: (issue) => `${typeof issue.input === 'string' ? '' : 'a gate profile: '}one of ${PROFILE_NAMES.join(', ')}`,
+  }),
   /** the most members one action may touch */
   blastRadius: z.number().int().min(1).default(1),
   plan: z.array(actionSchema).default([]),
   presets: z.record(z.string(), presetSchema).default({}),
 }).strict();
 
-export type Experiment = z.infer<typeof experimentSchema>;
+export type Experiment = Omit<z.infer<typeof experimentSchema>, '$schema'>;
 
 export class ExperimentError extends Error {
   constructor(
@@ -226,37 +235,86 @@ function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '') || '(top level)';
 }
 
-/**
- * What was expected, from zod's message without its framing ("Invalid input: expected string,
- * received number", "Too small: expected number to be >=1"): the value itself is shown beside it.
- */
-function expectedFrom(message: string): string {
-  const size = /^Too (?:small|big): expected (\w+) to (?:be|have) (.+)$/.exec(message);
-  if (size) return `a ${size[1]} ${(size[2] ?? '').replace(/^([<>]=?)(?=\d)/, '$1 ')}`;
-  return message
-    .replace(/^Invalid (input|option): expected /, '')
-    .replace(/^Invalid discriminator value\. Expected /, 'one of ')
-    .replace(/, received \w+$/, '');
+const quoted = (values: readonly unknown[]): string => values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' | ');
+const counted = (n: number | bigint, unit: string): string => `${n} ${unit}${n === 1 || n === 1n ? '' : 's'}`;
+
+const TYPE_ALLOWED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'an object',
+  record: 'an object',
+  array: 'an array',
+};
+
+/** too_small / too_big: "a number >= 1", "a string of at least 1 character", "an array of at most 3 items". */
+function sizeAllowed(origin: string, bound: number | bigint, side: 'min' | 'max', inclusive: boolean, exact: boolean): string {
+  if (origin === 'number' || origin === 'int' || origin === 'bigint') {
+    const op = exact ? '=' : side === 'min' ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<';
+    return `a number ${op} ${bound}`;
+  }
+  const edge = exact ? 'exactly' : side === 'min' ? 'at least' : 'at most';
+  if (origin === 'string') return `a string of ${edge} ${counted(bound, 'character')}`;
+  if (origin === 'array' || origin === 'set') return `an array of ${edge} ${counted(bound, 'item')}`;
+  return `${edge} ${bound}`;
 }
 
-/** Every problem on its own line: `plan[0].at: "3x" is not allowed — expected a duration such as …`. */
+/**
+ * zod's error map for experiments: what is allowed, for the checks whose schema does not say it
+ * itself (a schema's own `error` takes precedence). describeIssues() puts the field path and the
+ * value found in front, so the text here is only the "expected …" part.
+ */
+export const allowedByExperiment: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      return TYPE_ALLOWED[issue.expected] ?? issue.expected;
+    case 'invalid_value':
+      return issue.values.length === 1 ? quoted(issue.values) : `one of ${quoted(issue.values)}`;
+    case 'invalid_union':
+      // A discriminated union whose discriminator matched no option (e.g. an unknown action).
+      if (Array.isArray(issue.options) && issue.options.length > 0) return `one of ${quoted(issue.options)}`;
+      return issue.inclusive === false ? 'exactly one of the allowed forms (several match)' : 'one of the allowed forms';
+    case 'too_small':
+      return sizeAllowed(issue.origin, issue.minimum, 'min', issue.inclusive ?? false, issue.exact ?? false);
+    case 'too_big':
+      return sizeAllowed(issue.origin, issue.maximum, 'max', issue.inclusive ?? false, issue.exact ?? false);
+    case 'invalid_format':
+      if (issue.format === 'regex') return `a string matching ${issue.pattern ?? 'the pattern'}`;
+      return issue.format === 'url' ? 'a URL' : `a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `a multiple of ${issue.divisor}`;
+    case 'unrecognized_keys':
+      return `no field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    case 'invalid_key':
+      return `valid keys in the ${issue.origin}`;
+    case 'invalid_element':
+      return `valid elements in the ${issue.origin}`;
+    default:
+      return 'a valid value';
+  }
+};
+
+/**
+ * Every problem on its own line: `plan[0].at: "3x" is not allowed — expected a duration such as …`.
+ * The messages are the "expected …" texts of the schema's `error`s and of allowedByExperiment.
+ */
 export function describeIssues(input: unknown, error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     const value = valueAt(input, issue.path);
-    const expected = expectedFrom(issue.message);
-    if (value === undefined) return `${path}: missing — required: ${expected}`;
-    return `${path}: ${JSON.stringify(value)} is not allowed — expected ${expected}`;
+    if (value === undefined) return `${path}: missing — required: ${issue.message}`;
+    return `${path}: ${JSON.stringify(value)} is not allowed — expected ${issue.message}`;
   });
 }
 
 export function parseExperiment(input: unknown, file: string): Experiment {
-  const result = experimentSchema.safeParse(input);
+  const result = experimentSchema.safeParse(input, { error: allowedByExperiment });
   if (!result.success) {
     throw new ExperimentError(`invalid experiment ${file}:\n  ${describeIssues(input, result.error).join('\n  ')}`, file, { cause: result.error });
   }
-  const exp = result.data;
+  const { $schema: _editorSchema, ...exp } = result.data;
   checkPlanConsistency(exp, file);
   return exp;
 }

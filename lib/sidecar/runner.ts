@@ -7,7 +7,7 @@ import { get as httpGet } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { InvalidSettingError, parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
@@ -16,7 +16,7 @@ import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import type { LocalStackHandle } from '../stack/stack.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
-import { writeArtifacts } from './artifacts.ts';
+import { resultsDir, writeArtifacts } from './artifacts.ts';
 import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from './chaos.ts';
 import { ControlServer } from './control-server.ts';
 import { actionId, applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
@@ -142,7 +142,7 @@ function runIdFor(exp: Experiment): string {
 }
 
 export function createRunDir(exp: Experiment, outDir?: string): { runId: string; runDir: string } {
-  const base = resolve(outDir ?? join(PROJECT_ROOT, 'results'));
+  const base = resultsDir(outDir);
   let runId = runIdFor(exp);
   if (existsSync(join(base, runId))) runId = `${runId}-${process.pid}`;
   const runDir = join(base, runId);
@@ -197,11 +197,6 @@ export interface StartedTarget {
   stack: LocalStackHandle;
   sidecar: Sidecar;
   control: ControlServer;
-}
-
-/** Starts the local stack and a sidecar for it. Used by `run` and by standalone `sidecar`. */
-export async function startLocalTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort = 0): Promise<StartedTarget> {
-  return startTarget(exp, runId, runDir, log, k6ApiUrl, controlPort, null);
 }
 
 /**
