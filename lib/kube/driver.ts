@@ -6,10 +6,11 @@
 // controllers recreate pods; a deleted node comes back only when its kubelet registers again).
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs } from '../shared/env-parse.ts';
-import { type ActionContext, type ChaosDriver, type ChaosWorld, PlanRefusedError, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
+import { NamespaceRefusedError, PlanRefusedError } from '../shared/errors.ts';
+import { type ActionContext, type ChaosDriver, type ChaosWorld, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
 import { executeCommandAction } from '../sidecar/command-action.ts';
 import { actionId, type ChaosAction, isKubernetesAction, type KubernetesChaosAction, type NodeSelector } from '../sidecar/experiment.ts';
-import { apiMessage, KubeApiError, type KubeClients, NamespaceRefusedError, statusOf } from './client.ts';
+import { apiMessage, KubeApiError, type KubeClients, statusOf } from './client.ts';
 import { ClientExecRunner, type ExecRunner, killCommand } from './exec-kill.ts';
 import type { AffectedPod } from './kube-metrics.ts';
 import { ownerOf } from './lifecycle.ts';

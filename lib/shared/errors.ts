@@ -1,0 +1,122 @@
+// Every error k6-ha throws on purpose, in one module (the style of nats.js core/src/errors.ts):
+// each class takes (message, options?), where options carries the error that led to it (`cause`)
+// and the class's own fields, and sets its `name`. Errors that mean "the user's input is wrong"
+// extend UsageError: the CLI exits 2 for them (lib/cli/main.ts). Exit codes: UsageError 2,
+// ToolMissingError 3, anything else 1.
+//
+// No Node or k6 imports: InvalidSettingError is also thrown inside k6 (lib/k6/env.ts, bundled into
+// the scenarios), whose runtime (sobek) may not honour Error's ES2022 options argument; `cause` is
+// therefore set here explicitly, not through super(message, options).
+//
+// Not here: the private HttpErrors of lib/sidecar/control-server.ts and
+// lib/fixtures/eventstore-fixture.ts (each server's own HTTP answer: status, reason, headers, never
+// leaving the module), and, for now, DrainError (lib/kube/driver.ts) and SelectorError
+// (lib/kube/resolve.ts).
+
+/** What every error here accepts: the error that led to it. */
+export interface CauseOptions {
+  cause?: unknown;
+}
+
+/** Sets `cause` like ES2022's Error(message, { cause }) does: an own, non-enumerable property, present when options has one. */
+function setCause(err: Error, options: CauseOptions | undefined): void {
+  if (options !== undefined && 'cause' in options) {
+    Object.defineProperty(err, 'cause', { value: options.cause, writable: true, enumerable: false, configurable: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage errors: the user's input is wrong (a setting, a flag, an experiment, a plan); exit 2.
+// ---------------------------------------------------------------------------------------------
+
+/** The base of every error that means "the input is wrong": the CLI exits 2 for it. */
+export class UsageError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'UsageError';
+    setCause(this, options);
+  }
+}
+
+export interface InvalidSettingOptions extends CauseOptions {
+  /** the variable or flag: DURATION, --port, … */
+  setting: string;
+  /** the value as given */
+  value: string;
+  /** what would have been accepted */
+  allowed: string;
+}
+
+/** A configuration value that is not allowed. Names the variable, the value and what is allowed. */
+export class InvalidSettingError extends UsageError {
+  readonly setting: string;
+  readonly value: string;
+  readonly allowed: string;
+
+  /** The usual message, `invalid NAME="value": what is allowed`, with the fields set. */
+  static format(setting: string, value: string, allowed: string, options?: CauseOptions): InvalidSettingError {
+    return new InvalidSettingError(`invalid ${setting}=${JSON.stringify(value)}: ${allowed}`, { ...options, setting, value, allowed });
+  }
+
+  constructor(message: string, options: InvalidSettingOptions);
+  /**
+   * @deprecated the positional form, kept only while lib/k6/env.ts (edited elsewhere) still calls
+   * it; the same as InvalidSettingError.format(setting, value, allowed).
+   */
+  constructor(setting: string, value: string, allowed: string);
+  constructor(messageOrSetting: string, optionsOrValue: InvalidSettingOptions | string, allowed?: string) {
+    const options: InvalidSettingOptions = typeof optionsOrValue === 'string'
+      ? { setting: messageOrSetting, value: optionsOrValue, allowed: allowed ?? '' }
+      : optionsOrValue;
+    super(typeof optionsOrValue === 'string' ? `invalid ${options.setting}=${JSON.stringify(options.value)}: ${options.allowed}` : messageOrSetting, options);
+    this.name = 'InvalidSettingError';
+    this.setting = options.setting;
+    this.value = options.value;
+    this.allowed = options.allowed;
+  }
+}
+
+/** An experiment file that cannot be read, parsed or validated, or a flag that does not fit it. */
+export class ExperimentError extends UsageError {
+  /** the experiment file (or the experiment's name when there is no file) */
+  readonly file: string;
+  constructor(message: string, options: CauseOptions & { file: string }) {
+    super(message, options);
+    this.name = 'ExperimentError';
+    this.file = options.file;
+  }
+}
+
+/** An experiment's k6 environment (env.*) that the scenario would refuse at init. */
+export class ScenarioEnvError extends UsageError {
+  constructor(message: string, options?: CauseOptions) {
+    super(message, options);
+    this.name = 'ScenarioEnvError';
+  }
+}
+
+/** A chaos plan that cannot be carried out as written (nothing matches, more than blastRadius, …). */
+export class PlanRefusedError extends UsageError {
+  constructor(message: string, options?: CauseOptions) {
+    super(message, options);
+    this.name = 'PlanRefusedError';
+  }
+}
+
+/** The kube context is not the one the experiment names: refused before anything starts (exit 2). */
+export class KubeContextError extends PlanRefusedError {
+  constructor(message: string, options?: CauseOptions) {
+    super(message, options);
+    this.name = 'KubeContextError';
+  }
+}
+
+/** An object outside target.namespaces: refused (exit 2 before the run; a failed action during it). */
+export class NamespaceRefusedError extends PlanRefusedError {
+  readonly namespace: string;
+  constructor(message: string, options: CauseOptions & { namespace: string }) {
+    super(message, options);
+    this.name = 'NamespaceRefusedError';
+    this.namespace = options.namespace;
+  }
+}
