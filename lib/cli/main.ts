@@ -2,8 +2,7 @@
 // (stack up) and lib/tools (setup). Exit codes: 0 ok, 99 a gate failed (k6's own), 2 bad input,
 // 3 a required tool is missing, 1 anything else.
 import { Command } from 'commander';
-import { UsageError } from '../shared/errors.ts';
-import { ToolMissingError } from '../tools/toolchain.ts';
+import { ToolMissingError, UsageError } from '../shared/errors.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { KubeContextError, NamespaceRefusedError } from '../shared/errors.ts';
+import { KubeApiError, KubeContextError, NamespaceRefusedError } from '../shared/errors.ts';
 
 /** @kubernetes/client-node, loaded by connectKube() */
 export type ClientNode = typeof import('@kubernetes/client-node');
@@ -19,18 +19,6 @@ export function loadClientNode(): Promise<ClientNode> {
 
 // Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
 export { KubeContextError, NamespaceRefusedError };
-
-/** A Kubernetes API call failed; `code` is the HTTP status (404, 409, 429, …) or null for a transport error. */
-export class KubeApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: number | null,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'KubeApiError';
-  }
-}
 
 /** client-node's ApiException (HTTP status in `code`, the Status object in `body`), told by shape: the class is loaded lazily. */
 function isApiException(err: unknown): err is ApiException<unknown> {

@@ -120,3 +120,154 @@ export class NamespaceRefusedError extends PlanRefusedError {
     this.namespace = options.namespace;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tools: a required binary is missing or cannot be built; exit 3.
+// ---------------------------------------------------------------------------------------------
+
+export class ToolMissingError extends Error {
+  /** the tool's name (k6, nats-server, …) */
+  readonly tool: string;
+  constructor(message: string, options: CauseOptions & { tool: string }) {
+    super(message);
+    this.name = 'ToolMissingError';
+    setCause(this, options);
+    this.tool = options.tool;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local stack: its processes and the publisher's HTTP input.
+// ---------------------------------------------------------------------------------------------
+
+/** A stack process exited, could not be spawned or was not ready in time. */
+export class ProcessStartError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'ProcessStartError';
+    setCause(this, options);
+  }
+}
+
+/** A request to the publisher that is not a valid CloudEvent (answered 400, never thrown to the CLI). */
+export class InvalidCloudEventError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'InvalidCloudEventError';
+    setCause(this, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sidecar: the JetStream probe and the `command` chaos action.
+// ---------------------------------------------------------------------------------------------
+
+/** The JetStream probe cannot reach NATS. */
+export class ProbeError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'ProbeError';
+    setCause(this, options);
+  }
+}
+
+/** What a `command` action's process did. */
+export interface CommandResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+}
+
+/** A `command` action that timed out or exited with another code than expected. */
+export class CommandActionError extends Error {
+  readonly result: CommandResult;
+  constructor(message: string, options: CauseOptions & { result: CommandResult }) {
+    super(message);
+    this.name = 'CommandActionError';
+    setCause(this, options);
+    this.result = options.result;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes: API calls, exec and watches.
+// ---------------------------------------------------------------------------------------------
+
+/** A Kubernetes API call failed; `code` is the HTTP status (404, 409, 429, …) or null for a transport error. */
+export class KubeApiError extends Error {
+  readonly code: number | null;
+  constructor(message: string, options?: CauseOptions & { code?: number | null }) {
+    super(message);
+    this.name = 'KubeApiError';
+    setCause(this, options);
+    this.code = options?.code ?? null;
+  }
+}
+
+/** The exec connection to a container failed. */
+export class ExecError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'ExecError';
+    setCause(this, options);
+  }
+}
+
+/** A watch did not see its condition in time, or was stopped. */
+export class WaitTimeoutError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'WaitTimeoutError';
+    setCause(this, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// compare: the two summaries and the two runs.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A summary that cannot be read or is not a k6 summary. Not a UsageError (exit 1, as before):
+ * it is also thrown for the summary k6 wrote itself in run mode.
+ */
+export class CompareInputError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'CompareInputError';
+    setCause(this, options);
+  }
+}
+
+/** A compare run that could not be made (k6 did not start, wrote no summary, …). */
+export class CompareRunError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'CompareRunError';
+    setCause(this, options);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The EventStore fixture's log.
+// ---------------------------------------------------------------------------------------------
+
+/** The fixture's log file holds a line that is not a record, or records out of order. */
+export class StoreCorruptError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'StoreCorruptError';
+    setCause(this, options);
+  }
+}
+
+/** Writing the fixture's log failed: it must stop acknowledging appends. */
+export class StoreWriteError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'StoreWriteError';
+    setCause(this, options);
+  }
+}
