@@ -2,10 +2,7 @@
 // (stack up) and lib/tools (setup). Exit codes: 0 ok, 99 a gate failed (k6's own), 2 bad input,
 // 3 a required tool is missing, 1 anything else.
 import { Command } from 'commander';
-import { ExperimentError } from '../sidecar/experiment.ts';
-import { PlanRefusedError } from '../sidecar/chaos.ts';
-import { ToolMissingError } from '../tools/toolchain.ts';
-import { InvalidSettingError } from '../shared/env-parse.ts';
+import { ToolMissingError, UsageError } from '../shared/errors.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
@@ -35,7 +32,7 @@ Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a too
 }
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof ExperimentError || err instanceof PlanRefusedError || err instanceof InvalidSettingError) return 2;
+  if (err instanceof UsageError) return 2;
   if (err instanceof ToolMissingError) return 3;
   return 1;
 }

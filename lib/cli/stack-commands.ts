@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { join, relative } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { InvalidSettingError, parsePort } from '../shared/env-parse.ts';
+import { parsePort } from '../shared/env-parse.ts';
+import { InvalidSettingError } from '../shared/errors.ts';
 import { LocalStack } from '../stack/local-stack.ts';
 import { DEFAULT_RESULTS_DIR_HELP, resultsDir } from '../sidecar/artifacts.ts';
 import { ensureTool, TOOLS } from '../tools/toolchain.ts';
@@ -15,7 +16,7 @@ export function registerStackCommands(program: Command): void {
     .option('--replicas <1|3>', 'stream replicas', '3')
     .option('--port <port>', 'publisher port on 127.0.0.1 (the scenario\'s default PUBLISH_URL uses 18080)', '18080')
     .action(async (flags: { replicas: string; port: string }) => {
-      if (flags.replicas !== '1' && flags.replicas !== '3') throw new InvalidSettingError('--replicas', flags.replicas, '1 or 3');
+      if (flags.replicas !== '1' && flags.replicas !== '3') throw InvalidSettingError.format('--replicas', flags.replicas, '1 or 3');
       const port = parsePort('--port', flags.port);
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
       const runDir = join(resultsDir(), `stack-${Date.now()}`);

@@ -2,7 +2,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { join, relative } from 'node:path';
 import { STORAGE_MODES, type StorageMode } from '../fixtures/eventstore-store.ts';
-import { InvalidSettingError, parseDurationMs, parseHttpUrl, parsePositiveInt } from '../shared/env-parse.ts';
+import { parseDurationMs, parseHttpUrl, parsePositiveInt } from '../shared/env-parse.ts';
+import { InvalidSettingError } from '../shared/errors.ts';
 import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
 import { newCompareDir, readSummaryFile, runComparison, writeComparison } from './run.ts';
 

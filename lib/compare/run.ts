@@ -9,18 +9,12 @@ import { type EventStoreStack, startEventStoreStack } from '../fixtures/eventsto
 import type { StorageMode } from '../fixtures/eventstore-store.ts';
 import { parseDurationMs } from '../shared/env-parse.ts';
 import { resultsDir } from '../sidecar/artifacts.ts';
+import { CompareInputError, CompareRunError } from '../shared/errors.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
-import { buildComparison, CompareInputError, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
+import { buildComparison, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
 
 const execFileAsync = promisify(execFile);
 export const SCENARIO = 'eventstore-streams';
-
-export class CompareRunError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'CompareRunError';
-  }
-}
 
 export interface CompareTarget {
   label: string;

@@ -3,13 +3,10 @@
 // avg/med/p90/p95/max, failures, plus the read-back verification numbers k6-ha adds.
 // Pure: both k6 summary shapes come in through normalizeSummary (lib/k6/summary.ts).
 import { type NormalizedSummary, normalizeSummary } from '../k6/summary.ts';
+import { CompareInputError } from '../shared/errors.ts';
 
-export class CompareInputError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'CompareInputError';
-  }
-}
+// Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
+export { CompareInputError };
 
 export interface RunSide {
   label: string;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiException, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { PlanRefusedError } from '../sidecar/chaos.ts';
+import { KubeApiError, KubeContextError, NamespaceRefusedError } from '../shared/errors.ts';
 
 /** @kubernetes/client-node, loaded by connectKube() */
 export type ClientNode = typeof import('@kubernetes/client-node');
@@ -17,37 +17,8 @@ export function loadClientNode(): Promise<ClientNode> {
   return import('@kubernetes/client-node');
 }
 
-/** The kube context is not the one the experiment names: refused before anything starts (exit 2). */
-export class KubeContextError extends PlanRefusedError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message);
-    this.name = 'KubeContextError';
-    if (options?.cause !== undefined) this.cause = options.cause;
-  }
-}
-
-/** An object outside target.namespaces: refused (exit 2 before the run; a failed action during it). */
-export class NamespaceRefusedError extends PlanRefusedError {
-  constructor(
-    message: string,
-    readonly namespace: string,
-  ) {
-    super(message);
-    this.name = 'NamespaceRefusedError';
-  }
-}
-
-/** A Kubernetes API call failed; `code` is the HTTP status (404, 409, 429, …) or null for a transport error. */
-export class KubeApiError extends Error {
-  constructor(
-    message: string,
-    readonly code: number | null,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'KubeApiError';
-  }
-}
+// Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
+export { KubeContextError, NamespaceRefusedError };
 
 /** client-node's ApiException (HTTP status in `code`, the Status object in `body`), told by shape: the class is loaded lazily. */
 function isApiException(err: unknown): err is ApiException<unknown> {
@@ -160,7 +131,7 @@ export class NamespaceGuard {
   check(namespace: string | undefined, what: string): string {
     const ns = namespace ?? this.defaultNamespace;
     if (!this.allows(ns)) {
-      throw new NamespaceRefusedError(`${what} is in namespace ${JSON.stringify(ns)}, outside target.namespaces (${this.allowed.join(', ')}); refused`, ns);
+      throw new NamespaceRefusedError(`${what} is in namespace ${JSON.stringify(ns)}, outside target.namespaces (${this.allowed.join(', ')}); refused`, { namespace: ns });
     }
     return ns;
   }

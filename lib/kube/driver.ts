@@ -6,10 +6,11 @@
 // controllers recreate pods; a deleted node comes back only when its kubelet registers again).
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs } from '../shared/env-parse.ts';
-import { type ActionContext, type ChaosDriver, type ChaosWorld, PlanRefusedError, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
+import { KubeApiError, NamespaceRefusedError, PlanRefusedError } from '../shared/errors.ts';
+import { type ActionContext, type ChaosDriver, type ChaosWorld, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
 import { executeCommandAction } from '../sidecar/command-action.ts';
 import { actionId, type ChaosAction, isKubernetesAction, type KubernetesChaosAction, type NodeSelector } from '../sidecar/experiment.ts';
-import { apiMessage, KubeApiError, type KubeClients, NamespaceRefusedError, statusOf } from './client.ts';
+import { apiMessage, type KubeClients, statusOf } from './client.ts';
 import { ClientExecRunner, type ExecRunner, killCommand } from './exec-kill.ts';
 import type { AffectedPod } from './kube-metrics.ts';
 import { ownerOf } from './lifecycle.ts';
@@ -55,7 +56,7 @@ function drainSkips(p: V1Pod): string | null {
 }
 
 function apiError(what: string, err: unknown): KubeApiError {
-  return new KubeApiError(`${what}: ${apiMessage(err)}`, statusOf(err), { cause: err });
+  return new KubeApiError(`${what}: ${apiMessage(err)}`, { code: statusOf(err), cause: err });
 }
 
 export class KubernetesDriver implements ChaosDriver {
@@ -414,7 +415,7 @@ export class KubernetesDriver implements ChaosDriver {
         const sentAt = Date.now();
         const outcome = await this.exec.run(namespace, name, container, command, 30_000);
         ctx.timeline.record('plan', 'exec-kill', `${namespace}/${name}`, { action_id: ctx.id, container, round: i, status: outcome.status, exit_code: outcome.exitCode, message: outcome.message, stderr_tail: outcome.stderr || undefined });
-        if (outcome.status === 'Failure' && outcome.exitCode === null) throw new KubeApiError(`exec in ${namespace}/${name} was refused: ${outcome.message ?? 'no reason given'}`, null);
+        if (outcome.status === 'Failure' && outcome.exitCode === null) throw new KubeApiError(`exec in ${namespace}/${name} was refused: ${outcome.message ?? 'no reason given'}`, { code: null });
         const back = await watchUntil<V1Pod, { exitCode: number | null; startedAt: number }>({
           clients: this.opts.clients,
           path: `/api/v1/namespaces/${namespace}/pods`,

@@ -4,6 +4,7 @@
 // is asked with its own `command`. The kubelet then restarts the container (and backs off).
 import { Writable } from 'node:stream';
 import type { Exec, V1Status } from '@kubernetes/client-node';
+import { ExecError } from '../shared/errors.ts';
 
 export type KillSignal = 'TERM' | 'INT' | 'QUIT' | 'HUP' | 'KILL' | 'USR1' | 'USR2' | 'ABRT' | 'SEGV';
 
@@ -19,13 +20,6 @@ export interface ExecOutcome {
   message: string | null;
   stdout: string;
   stderr: string;
-}
-
-export class ExecError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ExecError';
-  }
 }
 
 /** Runs a command in a container; a seam so the request can be checked without a kubelet. */

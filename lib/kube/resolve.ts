@@ -3,7 +3,8 @@
 // pods they host, workloads by name. Read-only calls only; namespaces are checked first.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeSelector, PodSelector, WorkloadSelector } from '../sidecar/experiment.ts';
-import { KubeApiError, type KubeClients, type NamespaceGuard, statusOf } from './client.ts';
+import { KubeApiError } from '../shared/errors.ts';
+import { type KubeClients, type NamespaceGuard, statusOf } from './client.ts';
 
 /** JetStream's view of a stream: the leader's server name and every replica's. */
 export interface StreamView {
@@ -61,7 +62,7 @@ export class TargetResolver {
       return await this.opts.clients.core.readNamespacedPod({ name, namespace });
     } catch (err) {
       if (statusOf(err) === 404) return null;
-      throw new KubeApiError(`cannot read pod ${namespace}/${name}: ${(err as Error).message}`, statusOf(err), { cause: err });
+      throw new KubeApiError(`cannot read pod ${namespace}/${name}: ${(err as Error).message}`, { code: statusOf(err), cause: err });
     }
   }
 
@@ -104,7 +105,7 @@ export class TargetResolver {
         await this.opts.clients.core.readNode({ name: sel.name });
         names = [sel.name];
       } catch (err) {
-        if (statusOf(err) !== 404) throw new KubeApiError(`cannot read node ${sel.name}: ${(err as Error).message}`, statusOf(err), { cause: err });
+        if (statusOf(err) !== 404) throw new KubeApiError(`cannot read node ${sel.name}: ${(err as Error).message}`, { code: statusOf(err), cause: err });
         names = [];
       }
     } else if ('labelSelector' in sel) {

@@ -3,6 +3,7 @@
 // after timeoutSeconds, a network blip) reconnects from the last version seen (bookmarks keep it
 // fresh), and "410 Gone" (that version was compacted away) relists. Nothing is polled.
 import type { Watch } from '@kubernetes/client-node';
+import { WaitTimeoutError } from '../shared/errors.ts';
 import { type KubeClients, statusOf } from './client.ts';
 
 export interface KubeObject {
@@ -144,13 +145,6 @@ export class ResourceWatch<T extends KubeObject> {
         })
         .catch(done);
     });
-  }
-}
-
-export class WaitTimeoutError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaitTimeoutError';
   }
 }
 

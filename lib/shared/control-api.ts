@@ -11,16 +11,6 @@ export const CONTROL_PATHS = {
   summary: '/v1/summary',
 } as const;
 
-/** A control call that cannot be carried out: the HTTP status says why (400 invalid, 409 out of turn, …). */
-export class ControlRequestError extends Error {
-  readonly status: number;
-  constructor(message: string, options: { status: 400 | 404 | 405 | 409 | 413; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.name = 'ControlRequestError';
-    this.status = options.status;
-  }
-}
-
 /** setup(): load starts now; this is the zero of the chaos schedule. */
 export interface StartRequest {
   runTag: string;

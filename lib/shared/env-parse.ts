@@ -1,19 +1,10 @@
 // Parsers shared by k6 scenarios (reading __ENV) and the Node CLI (reading flags), so that
 // "5m", "150" or "binary" mean exactly the same thing on both sides. No k6 or Node imports here.
 
-/** A configuration value that is not allowed. Names the variable, the value and what is allowed. */
-export class InvalidSettingError extends Error {
-  readonly setting: string;
-  readonly value: string;
-  readonly allowed: string;
-  constructor(setting: string, value: string, allowed: string) {
-    super(`invalid ${setting}=${JSON.stringify(value)}: ${allowed}`);
-    this.name = 'InvalidSettingError';
-    this.setting = setting;
-    this.value = value;
-    this.allowed = allowed;
-  }
-}
+import { InvalidSettingError } from './errors.ts';
+
+// Re-exported for the importers that predate lib/shared/errors.ts (lib/k6/env.ts, the unit tests).
+export { InvalidSettingError };
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
@@ -23,20 +14,20 @@ const DURATION_WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 export function parseDurationMs(setting: string, raw: string): number {
   const text = raw.trim();
   if (!DURATION_WHOLE.test(text)) {
-    throw new InvalidSettingError(setting, raw, 'a duration such as 30s, 5m, 1m30s or 500ms');
+    throw InvalidSettingError.format(setting, raw, 'a duration such as 30s, 5m, 1m30s or 500ms');
   }
   let total = 0;
   for (const match of text.matchAll(DURATION_PART)) {
     total += Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] ?? 1000);
   }
-  if (total <= 0) throw new InvalidSettingError(setting, raw, 'a duration greater than zero');
+  if (total <= 0) throw InvalidSettingError.format(setting, raw, 'a duration greater than zero');
   return total;
 }
 
 /** A load's length: k6 refuses a scenario shorter than 1 s and cannot parse ~290 years. */
 export function parseRunDurationMs(setting: string, raw: string): number {
   const ms = parseDurationMs(setting, raw);
-  if (ms < 1000 || ms > 168 * 3_600_000) throw new InvalidSettingError(setting, raw, 'a duration from 1s to 168h, such as 30s, 5m or 1h');
+  if (ms < 1000 || ms > 168 * 3_600_000) throw InvalidSettingError.format(setting, raw, 'a duration from 1s to 168h, such as 30s, 5m or 1h');
   return ms;
 }
 
@@ -51,14 +42,14 @@ export function parsePositiveInt(setting: string, raw: string, max = Number.MAX_
   const text = raw.trim();
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidSettingError(setting, raw, `a whole number from 1 to ${max}`);
+    throw InvalidSettingError.format(setting, raw, `a whole number from 1 to ${max}`);
   }
   return value;
 }
 
 export function parseChoice<T extends string>(setting: string, raw: string, choices: readonly T[]): T {
   const found = choices.find((c) => c === raw.trim());
-  if (found === undefined) throw new InvalidSettingError(setting, raw, `one of ${choices.join(', ')}`);
+  if (found === undefined) throw InvalidSettingError.format(setting, raw, `one of ${choices.join(', ')}`);
   return found;
 }
 
@@ -68,7 +59,7 @@ export function parseHttpUrl(setting: string, raw: string, example = 'http://127
   const m = /^https?:\/\/(?:[^\s/:[\]@]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(\/\S*)?$/.exec(text);
   const port = m?.[1] === undefined ? null : Number(m[1]);
   if (m === null || (port !== null && (port < 1 || port > 65535))) {
-    throw new InvalidSettingError(setting, raw, `an http:// or https:// URL (port 1–65535) such as ${example}`);
+    throw InvalidSettingError.format(setting, raw, `an http:// or https:// URL (port 1–65535) such as ${example}`);
   }
   return text.replace(/\/+$/, '');
 }
@@ -77,7 +68,7 @@ export function parseHttpUrl(setting: string, raw: string, example = 'http://127
 export function parseEventType(setting: string, raw: string): string {
   const text = raw.trim();
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(text)) {
-    throw new InvalidSettingError(setting, raw, 'dot-separated tokens of letters, digits, - and _ (e.g. order.created.v1)');
+    throw InvalidSettingError.format(setting, raw, 'dot-separated tokens of letters, digits, - and _ (e.g. order.created.v1)');
   }
   return text;
 }
@@ -87,7 +78,7 @@ export function parsePort(name: string, value: string, opts: { allowZero?: boole
   const n = Number(value);
   const min = opts.allowZero === true ? 0 : 1;
   if (!/^\d+$/.test(value) || n < min || n > 65535) {
-    throw new InvalidSettingError(name, value, `a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`);
+    throw InvalidSettingError.format(name, value, `a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`);
   }
   return n;
 }

@@ -3,17 +3,14 @@
 // name is touched, no action touches more members than the blast-radius cap, and stop()
 // cancels what is still pending while restore() brings back every member we took down.
 import { parseDurationMs } from '../shared/env-parse.ts';
+import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
 import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction } from './experiment.ts';
 import type { Timeline } from './timeline.ts';
 
-export class PlanRefusedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PlanRefusedError';
-  }
-}
+// Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
+export { PlanRefusedError };
 
 export interface ChaosWorld {
   members(): StackMember[];

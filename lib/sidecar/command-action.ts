@@ -3,25 +3,10 @@
 // every other action: exit code, duration and the tails of stdout and stderr on the timeline.
 import { spawn } from 'node:child_process';
 import { parseDurationMs } from '../shared/env-parse.ts';
+import { CommandActionError, type CommandResult } from '../shared/errors.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
 import type { ActionContext } from './chaos.ts';
 import type { CommandAction } from './experiment.ts';
-
-export class CommandActionError extends Error {
-  constructor(message: string, readonly result: CommandResult, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'CommandActionError';
-  }
-}
-
-export interface CommandResult {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  durationMs: number;
-  stdoutTail: string;
-  stderrTail: string;
-}
 
 const TAIL_BYTES = 2000;
 
@@ -94,9 +79,9 @@ export async function executeCommandAction(action: CommandAction, ctx: ActionCon
     stderr_tail: result.stderrTail,
   };
   ctx.timeline.record('plan', 'command-finished', action.command[0] ?? null, detail);
-  if (result.timedOut) throw new CommandActionError(`command timed out after ${action.timeout}: ${action.command.join(' ')}`, result);
+  if (result.timedOut) throw new CommandActionError(`command timed out after ${action.timeout}: ${action.command.join(' ')}`, { result });
   if (result.exitCode !== action.expectExitCode) {
     const why = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'} or did not start` : `exited ${result.exitCode}`;
-    throw new CommandActionError(`command ${why} (expected ${action.expectExitCode}): ${action.command.join(' ')}${result.stderrTail ? ` — ${result.stderrTail.trim().split('\n').at(-1)}` : ''}`, result);
+    throw new CommandActionError(`command ${why} (expected ${action.expectExitCode}): ${action.command.join(' ')}${result.stderrTail ? ` — ${result.stderrTail.trim().split('\n').at(-1)}` : ''}`, { result });
   }
 }

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { z } from 'zod';
-import { CONTROL_PATHS, ControlRequestError, OUTCOME_BATCH_MAX } from '../shared/control-api.ts';
+import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../shared/control-api.ts';
+import { ControlRequestError } from '../shared/errors.ts';
 import type { Sidecar } from './sidecar.ts';
 import { readBodyWithin } from '../stack/http-body.ts';
 

@@ -3,7 +3,8 @@
 // field path, the value found and what is allowed.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { InvalidSettingError, parseDurationMs, parseRunDurationMs } from '../shared/env-parse.ts';
+import { parseDurationMs, parseRunDurationMs } from '../shared/env-parse.ts';
+import { ExperimentError, InvalidSettingError } from '../shared/errors.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 export const SCENARIOS = ['jetstream-publish', 'eventstore-streams'] as const;
@@ -211,16 +212,8 @@ export const experimentSchema = z.object({
 
 export type Experiment = Omit<z.infer<typeof experimentSchema>, '$schema'>;
 
-export class ExperimentError extends Error {
-  constructor(
-    message: string,
-    readonly file: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'ExperimentError';
-  }
-}
+// Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
+export { ExperimentError };
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
   let cur: unknown = input;
@@ -312,7 +305,7 @@ export function describeIssues(input: unknown, error: z.ZodError): string[] {
 export function parseExperiment(input: unknown, file: string): Experiment {
   const result = experimentSchema.safeParse(input, { error: allowedByExperiment });
   if (!result.success) {
-    throw new ExperimentError(`invalid experiment ${file}:\n  ${describeIssues(input, result.error).join('\n  ')}`, file, { cause: result.error });
+    throw new ExperimentError(`invalid experiment ${file}:\n  ${describeIssues(input, result.error).join('\n  ')}`, { file, cause: result.error });
   }
   const { $schema: _editorSchema, ...exp } = result.data;
   checkPlanConsistency(exp, file);
@@ -324,13 +317,13 @@ export function loadExperiment(file: string): Experiment {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ExperimentError(`cannot read experiment ${file}: ${(err as Error).message}`, file, { cause: err });
+    throw new ExperimentError(`cannot read experiment ${file}: ${(err as Error).message}`, { file, cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ExperimentError(`experiment ${file} is not valid JSON: ${(err as Error).message}`, file, { cause: err });
+    throw new ExperimentError(`experiment ${file} is not valid JSON: ${(err as Error).message}`, { file, cause: err });
   }
   return parseExperiment(json, file);
 }
@@ -341,7 +334,7 @@ export function applyPreset(exp: Experiment, preset: string | undefined, file: s
   const p = exp.presets[preset];
   if (p === undefined) {
     const known = Object.keys(exp.presets);
-    throw new ExperimentError(`--preset ${JSON.stringify(preset)} is not defined in ${file}; ${known.length ? `presets: ${known.join(', ')}` : 'it defines no presets'}`, file);
+    throw new ExperimentError(`--preset ${JSON.stringify(preset)} is not defined in ${file}; ${known.length ? `presets: ${known.join(', ')}` : 'it defines no presets'}`, { file });
   }
   const merged = { ...exp, env: { ...exp.env, ...p.env }, plan: p.plan ?? exp.plan };
   checkPlanConsistency(merged, file);
@@ -365,7 +358,7 @@ function checkPlanConsistency(exp: Experiment, file: string): void {
     if (runMs !== null && at >= runMs) problems.push(`plan[${i}].at: ${JSON.stringify(a.at)} is not allowed — expected an offset before the end of the load (DURATION ${durationText})`);
     problems.push(...targetKindProblems(exp, a, `plan[${i}]`));
   });
-  if (problems.length > 0) throw new ExperimentError(`invalid experiment ${file}:\n  ${problems.join('\n  ')}`, file);
+  if (problems.length > 0) throw new ExperimentError(`invalid experiment ${file}:\n  ${problems.join('\n  ')}`, { file });
 }
 
 /** The pod selectors inside a kubernetes action's target (a node selector may name pods too). */

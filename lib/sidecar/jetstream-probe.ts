@@ -3,6 +3,7 @@
 // observers and the final accounting — locally and against a port-forwarded cluster alike.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { ProbeError } from '../shared/errors.ts';
 
 export interface ReplicaState {
   name: string;
@@ -29,13 +30,6 @@ export interface ConsumerSnapshot {
   numPending: number;
   numAckPending: number;
   numRedelivered: number;
-}
-
-export class ProbeError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ProbeError';
-  }
 }
 
 /** How long a stream info request may take while the stream is already known to be down: short,

@@ -8,7 +8,8 @@ import { constants as osConstants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { join, relative } from 'node:path';
-import { InvalidSettingError, parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
+import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
+import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
@@ -19,9 +20,9 @@ import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { resultsDir, writeArtifacts } from './artifacts.ts';
 import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from './chaos.ts';
 import { ControlServer } from './control-server.ts';
-import { actionId, applyPreset, type Experiment, ExperimentError, loadExperiment, parseExperiment } from './experiment.ts';
+import { actionId, applyPreset, type Experiment, loadExperiment, parseExperiment } from './experiment.ts';
 import { JetStreamProbe } from './jetstream-probe.ts';
-import { checkScenarioEnv, ScenarioEnvError } from './scenario-env.ts';
+import { checkScenarioEnv } from './scenario-env.ts';
 import { Sidecar } from './sidecar.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 
@@ -72,33 +73,33 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
       env['DURATION'] = opts.duration;
     }
     if (opts.rate !== undefined) {
-      if (exp.scenario !== 'jetstream-publish') throw new ExperimentError(`--rate applies to jetstream-publish (a fixed arrival rate); ${exp.scenario} is sized by -e VUS=…`, file);
+      if (exp.scenario !== 'jetstream-publish') throw new ExperimentError(`--rate applies to jetstream-publish (a fixed arrival rate); ${exp.scenario} is sized by -e VUS=…`, { file });
       env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
     }
     for (const pair of opts.env ?? []) {
       const eq = pair.indexOf('=');
-      if (eq <= 0) throw new InvalidSettingError('--env', pair, 'KEY=VALUE');
+      if (eq <= 0) throw InvalidSettingError.format('--env', pair, 'KEY=VALUE');
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
   } catch (err) {
-    if (err instanceof InvalidSettingError) throw new ExperimentError(err.message, file, { cause: err });
+    if (err instanceof InvalidSettingError) throw new ExperimentError(err.message, { file, cause: err });
     throw err;
   }
   const target = { ...exp.target } as Record<string, unknown>;
   if (opts.namespace !== undefined || opts.context !== undefined || opts.kubeconfig !== undefined) {
-    if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', file);
+    if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', { file });
     if (opts.namespace !== undefined) {
       // It narrows the allow-list to one of its namespaces; it cannot point the run elsewhere.
       const allowed = exp.target.kind === 'kubernetes' ? exp.target.namespaces : [];
-      if (!allowed.includes(opts.namespace)) throw new ExperimentError(`--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`, file);
+      if (!allowed.includes(opts.namespace)) throw new ExperimentError(`--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`, { file });
       target['namespaces'] = [opts.namespace];
     }
     if (opts.context !== undefined) target['context'] = opts.context;
   }
   if (opts.replicas !== undefined) {
-    if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, file);
-    if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', file);
-    if (exp.target.stack !== 'jetstream') throw new ExperimentError(`--replicas applies to the local JetStream stack only (this experiment's stack is ${exp.target.stack})`, file);
+    if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, { file });
+    if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', { file });
+    if (exp.target.stack !== 'jetstream') throw new ExperimentError(`--replicas applies to the local JetStream stack only (this experiment's stack is ${exp.target.stack})`, { file });
     target['replicas'] = Number(opts.replicas);
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
@@ -106,7 +107,7 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   try {
     checkScenarioEnv(exp.scenario, exp.env, exp.thresholds);
   } catch (err) {
-    if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, file, { cause: err });
+    if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, { file, cause: err });
     throw err;
   }
   // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
@@ -149,7 +150,7 @@ export function createRunDir(exp: Experiment, outDir?: string): { runId: string;
   try {
     mkdirSync(runDir, { recursive: true });
   } catch (err) {
-    throw new InvalidSettingError('--out-dir', outDir ?? base, `a directory k6-ha can create run directories in (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw InvalidSettingError.format('--out-dir', outDir ?? base, `a directory k6-ha can create run directories in (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const latest = join(base, 'latest');
   rmSync(latest, { force: true });
@@ -206,7 +207,7 @@ export interface StartedTarget {
  */
 export async function startTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort: number, kube: KubernetesConnection | null): Promise<StartedTarget> {
   if (exp.target.kind === 'kubernetes') {
-    if (kube === null) throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', exp.name);
+    if (kube === null) throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', { file: exp.name });
     const stack: LocalStackHandle = { kind: 'kubernetes', runDir, members: () => [], k6Env: () => ({}), stop: () => kube.close() };
     try {
       const sidecar = new Sidecar({

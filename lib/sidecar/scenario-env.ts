@@ -2,7 +2,7 @@
 // scenario runs at k6 init (lib/k6/env.ts). They read a global __ENV, so they are handed one for
 // the call; the names they read are also the scenario's known variables, so a typo (DURATON) is
 // refused instead of silently falling back to a default.
-import { InvalidSettingError } from '../shared/env-parse.ts';
+import { InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
 import { eventstoreConfig, publishConfig, summaryJsonPath } from '../k6/env.ts';
 
 type Scenario = 'jetstream-publish' | 'eventstore-streams';
@@ -10,12 +10,8 @@ type Scenario = 'jetstream-publish' | 'eventstore-streams';
 /** Names the sidecar runner sets itself (the stack's URL, the gate profile, the control URL). */
 const SET_BY_RUNNER = ['SIDECAR_URL', 'THRESHOLDS'];
 
-export class ScenarioEnvError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ScenarioEnvError';
-  }
-}
+// Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
+export { ScenarioEnvError };
 
 /** Throws a ScenarioEnvError naming `env.<NAME>`, the value and what is allowed. */
 export function checkScenarioEnv(scenario: Scenario, env: Record<string, string>, thresholds: string): void {

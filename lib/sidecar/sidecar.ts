@@ -1,7 +1,8 @@
 // The sidecar: owns the timeline, the chaos executor and the observers for one run, and answers
 // k6's control calls (load started, outcomes, finish, report, summary). See control-server.ts
 // for the HTTP side and runner.ts for how `k6-ha run` wires it to a stack and to k6.
-import { ControlRequestError, type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
+import { ControlRequestError } from '../shared/errors.ts';
+import { type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
 import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport } from '../shared/types.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { computeAccounting } from './accounting.ts';

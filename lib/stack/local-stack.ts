@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from '../shared/defaults.ts';
+import { ProcessStartError } from '../shared/errors.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
 import { NatsCluster } from './nats-cluster.ts';
-import { describeExit, ManagedProcess, ProcessMember, ProcessRegistry, ProcessStartError, tailOf, waitFor } from './processes.ts';
+import { describeExit, ManagedProcess, ProcessMember, ProcessRegistry, tailOf, waitFor } from './processes.ts';
 import type { LocalStackHandle, StackMember } from './stack.ts';
 
 export interface LocalStackOptions {

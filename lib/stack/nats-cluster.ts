@@ -3,8 +3,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { ProcessStartError } from '../shared/errors.ts';
 import { freePort } from './free-port.ts';
-import { describeExit, ManagedProcess, ProcessStartError, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
+import { describeExit, ManagedProcess, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
 
 export interface NatsMemberInfo {
   name: string;

@@ -6,13 +6,7 @@ import { appendFileSync, createWriteStream, existsSync, readFileSync, writeFileS
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-
-export class ProcessStartError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ProcessStartError';
-  }
-}
+import { ProcessStartError } from '../shared/errors.ts';
 
 export interface ExitInfo {
   code: number | null;

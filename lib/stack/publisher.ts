@@ -5,6 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, headers as natsHeaders, errors as natsErrors, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { InvalidCloudEventError } from '../shared/errors.ts';
 import { readBodyWithin } from './http-body.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -31,13 +32,6 @@ export interface CloudEvent {
   extra: Record<string, string>;
   contentType: string;
   data: Uint8Array;
-}
-
-export class InvalidCloudEventError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidCloudEventError';
-  }
 }
 
 const REQUIRED = ['id', 'type', 'source', 'specversion'] as const;

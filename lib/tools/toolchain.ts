@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ToolMissingError } from '../shared/errors.ts';
 
 const run = promisify(execFile);
 
@@ -87,17 +88,6 @@ export const TOOLS: Record<'k6' | 'nats-server' | 'nats', ToolSpec> = {
   },
 };
 
-export class ToolMissingError extends Error {
-  constructor(
-    readonly tool: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'ToolMissingError';
-  }
-}
-
 async function versionOf(path: string, spec: ToolSpec): Promise<string | null> {
   try {
     const { stdout, stderr } = await run(path, spec.versionArgs, { timeout: 15_000 });
@@ -140,9 +130,9 @@ export async function ensureTool(name: keyof typeof TOOLS, opts: EnsureOptions =
     if (v !== null && spec.fits(v)) return fromPath;
     log(`k6-ha: ${fromPath} is ${v ?? 'of unknown version'}, which does not fit; using a pinned ${spec.version} instead`);
   }
-  if (opts.install === false) throw new ToolMissingError(name, `${spec.bin} not found.\n${spec.installHint}`);
+  if (opts.install === false) throw new ToolMissingError(`${spec.bin} not found.\n${spec.installHint}`, { tool: name });
   const go = await findGo();
-  if (go === null) throw new ToolMissingError(name, `${spec.bin} not found, and Go is not installed to build it.\n${spec.installHint}`);
+  if (go === null) throw new ToolMissingError(`${spec.bin} not found, and Go is not installed to build it.\n${spec.installHint}`, { tool: name });
   await buildWithGo(go, spec, log);
   return local;
 }
@@ -170,7 +160,7 @@ async function buildWithGo(go: string, spec: ToolSpec, log: (line: string) => vo
     });
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr ?? (err as Error).message;
-    throw new ToolMissingError(spec.bin, `building ${spec.module} failed:\n${detail.trim().split('\n').slice(-15).join('\n')}\n${spec.installHint}`, { cause: err });
+    throw new ToolMissingError(`building ${spec.module} failed:\n${detail.trim().split('\n').slice(-15).join('\n')}\n${spec.installHint}`, { tool: spec.bin, cause: err });
   }
   log(`k6-ha: built ${spec.bin} ${spec.version} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
