@@ -1,11 +1,12 @@
 // Every action a Kubernetes plan may hold, as a table of { execute, preview }: execute is what a
 // run does at the action's time; preview is what --dry-run and the preflight show — the objects
-// the action would hit now, found with read-only calls. The table is typed over the action union, so an action added to the
+// the action would hit now, found with read-only calls — and what it would keep down, for the
+// plan-wide blast radius. The table is typed over the action union, so an action added to the
 // schema without an entry here fails tsc. The cap and restore() stay with the driver (driver.ts);
 // handlers reach them through KubeActionScope.
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs } from '../shared/env-parse.ts';
-import { type ActionContext, type ChaosWorld, durationMs, PlanRefusedError, selectorText } from '../sidecar/chaos.ts';
+import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, PlanRefusedError, selectorText } from '../sidecar/chaos.ts';
 import { executeCommandAction } from '../sidecar/command-action.ts';
 import type { ChaosAction, LocalChaosAction, NodeSelector, WorkloadSelector } from '../sidecar/experiment.ts';
 import { apiMessage, KubeApiError, type KubeClients, statusOf } from './client.ts';
@@ -55,6 +56,8 @@ export interface KubeActionScope {
 export interface KubePreview {
   candidates: string[];
   note: string;
+  /** what the action would keep down over the plan; null: nothing */
+  down: DownSpan | null;
 }
 
 interface KubeActionHandler<A extends KubernetesPlanAction> {
@@ -87,6 +90,47 @@ function drainSkips(p: V1Pod): string | null {
 const gracePeriodSeconds = (gracePeriod: string | undefined): number | undefined => (gracePeriod === undefined ? undefined : Math.round(durationMs('gracePeriod', gracePeriod) / 1000));
 
 const dynamicNote = (leader: string | null): string => (leader === null ? '' : `resolved again at action time; the leader is ${leader} now`);
+
+/**
+ * The workload that recreates a pod, as workloadText writes it: a StatefulSet owns its pods; a
+ * Deployment owns them through a ReplicaSet named `<deployment>-<pod-template-hash>`.
+ */
+function workloadOf(p: V1Pod): string | null {
+  const namespace = p.metadata?.namespace ?? '';
+  const owner = p.metadata?.ownerReferences?.find((o) => o.controller === true) ?? p.metadata?.ownerReferences?.[0];
+  if (owner?.kind === 'StatefulSet') return workloadText({ kind: 'StatefulSet', namespace, name: owner.name });
+  const hash = p.metadata?.labels?.['pod-template-hash'];
+  if (owner?.kind === 'ReplicaSet' && hash !== undefined && owner.name.endsWith(`-${hash}`)) return workloadText({ kind: 'Deployment', namespace, name: owner.name.slice(0, -hash.length - 1) });
+  return null;
+}
+
+function workloadKey(scope: KubeActionScope, sel: WorkloadSelector): string | null {
+  try {
+    return workloadText(scope.resolver.workload(sel));
+  } catch {
+    // A namespace outside the allow-list: that action's own preview refuses the plan.
+    return null;
+  }
+}
+
+/** The latest a wait can return: its timeout; a wait does not hold up the actions after it. */
+const waitEndMs = (a: { at: string; timeout: string }): number => durationMs('at', a.at) + durationMs('timeout', a.timeout);
+
+/**
+ * When a later action is the plan's word that recreated pods are back: a `wait until recovered`
+ * (JetStream: every replica current), or a waitRollout of the one workload they all belong to,
+ * once its timeout has passed. `wait until leader` is not: a new leader is elected while a
+ * replica is still down.
+ */
+function backWhenReady(scope: KubeActionScope, pods: V1Pod[]): DownSpan['endedBy'] {
+  const workloads = new Set(pods.map(workloadOf));
+  const [only] = workloads;
+  return (later) => {
+    if (later.action === 'wait' && later.until === 'recovered') return waitEndMs(later);
+    if (later.action === 'waitRollout' && workloads.size === 1 && only !== null && only === workloadKey(scope, later.target)) return waitEndMs(later);
+    return null;
+  };
+}
 
 async function resolveNodes(scope: KubeActionScope, action: { target: NodeSelector; pick: 'one' | 'all' } & ChaosAction): Promise<{ nodes: string[]; leader: string | null }> {
   const r = await scope.resolver.nodes(action.target);
@@ -208,7 +252,15 @@ async function previewWorkload(scope: KubeActionScope, sel: WorkloadSelector): P
   return { ref, replicas: await readReplicas(scope.clients, ref) };
 }
 
+/**
+ * The table. Each entry's comment says what counts as "down" for the plan-wide blast radius (the
+ * preview's `down`); the units are those of the per-action cap: pods for pod actions, nodes for
+ * node actions (a node's pods go with it: one failure domain), pods removed for a scale.
+ */
 export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> } = {
+  // Down: the chosen pods. Their controller recreates them and nothing in the action waits for
+  // that, so they count as down until a later wait until recovered or waitRollout of their
+  // workload has had its timeout, else to the end of the plan.
   deletePod: {
     async execute(scope, action, ctx) {
       const { pods, leader } = await scope.resolver.pods(action.target);
@@ -234,10 +286,13 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     async preview(scope, action) {
       const { pods, leader } = await scope.resolver.pods(action.target);
       const chosen = scope.capped(selectorText(action), pods, action.pick);
-      return { candidates: chosen.map(podText), note: dynamicNote(leader) };
+      return { candidates: chosen.map(podText), note: dynamicNote(leader), down: { count: chosen.length, unit: 'pod', forMs: null, endedBy: backWhenReady(scope, chosen) } };
     },
   },
 
+  // Down: the chosen nodes, one each (their pods go with them and are recreated elsewhere). A
+  // deleted node is not restorable, so it counts until its pods are back by the rule of
+  // deletePod: a later wait until recovered or waitRollout of their workload, else to the end.
   deleteNode: {
     async execute(scope, action, ctx) {
       if (!scope.allowNodeDeletion) throw new PlanRefusedError('deleteNode is refused: target.allowNodeDeletion is not true');
@@ -269,10 +324,11 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
       const { nodes, leader } = await resolveNodes(scope, action);
       const hosted = await podsGoingWith(scope, nodes);
       const note = [dynamicNote(leader), `pods there now: ${hosted.map(podText).join(', ') || 'none of ours'}`].filter(Boolean).join('; ');
-      return { candidates: nodes, note };
+      return { candidates: nodes, note, down: { count: nodes.length, unit: 'node', forMs: null, endedBy: backWhenReady(scope, hosted) } };
     },
   },
 
+  // Down: nothing. A cordoned node keeps running its pods; only new ones go elsewhere.
   cordon: {
     async execute(scope, action, ctx) {
       const { nodes, leader } = await resolveNodes(scope, action);
@@ -282,10 +338,11 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     },
     async preview(scope, action) {
       const { nodes, leader } = await resolveNodes(scope, action);
-      return { candidates: nodes, note: dynamicNote(leader) };
+      return { candidates: nodes, note: dynamicNote(leader), down: null };
     },
   },
 
+  // Down: nothing; it undoes a cordon.
   uncordon: {
     async execute(scope, action, ctx) {
       const { nodes, leader } = await resolveNodes(scope, action);
@@ -294,10 +351,13 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     },
     async preview(scope, action) {
       const { nodes, leader } = await resolveNodes(scope, action);
-      return { candidates: nodes, note: dynamicNote(leader) };
+      return { candidates: nodes, note: dynamicNote(leader), down: null };
     },
   },
 
+  // Down: the chosen nodes, one each (cordoned, their pods evicted and recreated elsewhere),
+  // until the drain's uncordonAfter, or sooner a later wait until recovered or waitRollout of
+  // their pods' workload (after its timeout), else to the end.
   drain: {
     async execute(scope, action, ctx) {
       const { nodes, leader } = await resolveNodes(scope, action);
@@ -331,10 +391,14 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
       const { nodes, leader } = await resolveNodes(scope, action);
       const hosted = await podsGoingWith(scope, nodes);
       const note = [dynamicNote(leader), `pods there now: ${hosted.map(podText).join(', ') || 'none of ours'}`].filter(Boolean).join('; ');
-      return { candidates: nodes, note };
+      const forMs = action.uncordonAfter === undefined ? null : parseDurationMs('uncordonAfter', action.uncordonAfter);
+      return { candidates: nodes, note, down: { count: nodes.length, unit: 'node', forMs, endedBy: backWhenReady(scope, hosted) } };
     },
   },
 
+  // Down: the pods a scale-down removes (the replicas now minus the target), until its
+  // restoreAfter, else until a later scale of the same workload sets them anew, else to the end.
+  // A waitRollout does not bring them back: the rollout completes at the lower count.
   scale: {
     async execute(scope, action, ctx) {
       const ref = scope.resolver.workload(action.target);
@@ -353,13 +417,21 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     async preview(scope, action) {
       const { ref, replicas: before } = await previewWorkload(scope, action.target);
       scope.capScaleDown(ref, before, action.replicas);
+      const key = workloadText(ref);
+      const forMs = action.restoreAfter === undefined ? null : parseDurationMs('restoreAfter', action.restoreAfter);
+      const rescaled = (later: ChaosAction): number | null => (later.action === 'scale' && workloadKey(scope, later.target) === key ? durationMs('at', later.at) : null);
       return {
-        candidates: [workloadText(ref)],
+        candidates: [key],
         note: `replicas ${before} → ${action.replicas}${action.restoreAfter === undefined ? '' : ` → ${before} after ${action.restoreAfter}`}`,
+        down: { count: Math.max(0, before - action.replicas), unit: 'pod', forMs, endedBy: rescaled },
       };
     },
   },
 
+  // Down: one pod (a rolling update replaces pods one at a time by default; the strategy is not
+  // read, so a Deployment with Recreate is undercounted), until a later waitRollout of the
+  // workload has had its timeout, else to the end. A wait until recovered does not end it: the
+  // stream can be current between two pods of the rollout.
   rolloutRestart: {
     async execute(scope, action, ctx) {
       const ref = scope.resolver.workload(action.target);
@@ -377,10 +449,13 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     },
     async preview(scope, action) {
       const { ref } = await previewWorkload(scope, action.target);
-      return { candidates: [workloadText(ref)], note: '' };
+      const key = workloadText(ref);
+      const rolledOut = (later: ChaosAction): number | null => (later.action === 'waitRollout' && workloadKey(scope, later.target) === key ? waitEndMs(later) : null);
+      return { candidates: [key], note: '', down: { count: 1, unit: 'pod', forMs: null, endedBy: rolledOut } };
     },
   },
 
+  // Down: nothing; it ends the windows of earlier actions on its workload (see backWhenReady).
   waitRollout: {
     async execute(scope, action, ctx) {
       const ref = scope.resolver.workload(action.target);
@@ -407,10 +482,13 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     },
     async preview(scope, action) {
       const { ref } = await previewWorkload(scope, action.target);
-      return { candidates: [workloadText(ref)], note: '' };
+      return { candidates: [workloadText(ref)], note: '', down: null };
     },
   },
 
+  // Down: the chosen pods, their container killed `times` times and restarted in place by the
+  // kubelet; the action itself waits for each restart, so they count until its last one, at most
+  // times × restartTimeout plus the intervals between the rounds.
   execKill: {
     async execute(scope, action, ctx) {
       const { pods, leader } = await scope.resolver.pods(action.target);
@@ -455,11 +533,13 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     async preview(scope, action) {
       const { pods, leader } = await scope.resolver.pods(action.target);
       const chosen = scope.capped(selectorText(action), pods, action.pick);
+      const forMs = action.times * parseDurationMs('restartTimeout', action.restartTimeout) + (action.times - 1) * durationMs('interval', action.interval);
       const note = [dynamicNote(leader), `runs ${killCommand(action.signal, action.command).join(' ')} ×${action.times}`].filter(Boolean).join('; ');
-      return { candidates: chosen.map(podText), note };
+      return { candidates: chosen.map(podText), note, down: { count: chosen.length, unit: 'pod', forMs, endedBy: () => null } };
     },
   },
 
+  // Down: nothing; `until: recovered` ends earlier windows of recreated pods (see backWhenReady).
   wait: {
     async execute(scope, action, ctx) {
       if (scope.world === undefined) throw new PlanRefusedError('wait needs JetStream\'s view: set target.natsUrl');
@@ -470,13 +550,14 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
     },
     async preview(scope) {
       if (scope.world === undefined) throw new PlanRefusedError('wait needs JetStream\'s view: set target.natsUrl');
-      return { candidates: [], note: '' };
+      return { candidates: [], note: '', down: null };
     },
   },
 
+  // Down: nothing the preflight can know; it runs locally (a cloud CLI may take a VM away).
   command: {
     execute: (_scope, action, ctx) => executeCommandAction(action, ctx),
-    preview: async (_scope, action) => ({ candidates: [], note: `runs locally: ${action.command.join(' ')}` }),
+    preview: async (_scope, action) => ({ candidates: [], note: `runs locally: ${action.command.join(' ')}`, down: null }),
   },
 };
 

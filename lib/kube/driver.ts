@@ -29,6 +29,9 @@ export interface KubernetesDriverOptions {
   outOfServiceWaitMs?: number;
 }
 
+/** What a Kubernetes plan that keeps too much down at once is told to change. */
+const CONCURRENT_DOWN_HINT = 'let each come back before the next goes: a restoreAfter or uncordonAfter that ends before it, or a wait until recovered or a waitRollout in between; or raise blastRadius';
+
 export class KubernetesDriver implements ChaosDriver {
   /** pods the plan took away (deleted, evicted, gone with their node): input of the reschedule metrics */
   readonly affected: AffectedPod[] = [];
@@ -164,7 +167,8 @@ export class KubernetesDriver implements ChaosDriver {
 
   /**
    * What each action would touch now, with read-only calls only (--dry-run, and the preflight of a
-   * real run); refuses a plan whose selectors match nothing or more than the cap.
+   * real run); refuses a plan whose selectors match nothing or more than the cap, or that would
+   * keep more than blastRadius pods and nodes down at once (the rule local plans follow).
    */
   async preview(plan: ChaosAction[]): Promise<ResolvedPreview[]> {
     const resolved: ResolvedAction[] = [];
@@ -172,13 +176,12 @@ export class KubernetesDriver implements ChaosDriver {
       const preview: ResolvedPreview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' };
       try {
         if (isLocalAction(a)) throw new PlanRefusedError(`${a.action} is for local targets`);
-        const { candidates, note } = await kubeActionHandler(a.action).preview(this.scope, a);
-        // The blast radius across the plan does not hold for Kubernetes plans yet: no action keeps anything down.
-        resolved.push({ preview: { ...preview, candidates, note }, down: null, problems: [] });
+        const { candidates, note, down } = await kubeActionHandler(a.action).preview(this.scope, a);
+        resolved.push({ preview: { ...preview, candidates, note }, down, problems: [] });
       } catch (err) {
         resolved.push({ preview, down: null, problems: [(err as Error).message] });
       }
     }
-    return concludePreflight({ plan, resolved, blastRadius: this.opts.blastRadius, hint: '' });
+    return concludePreflight({ plan, resolved, blastRadius: this.opts.blastRadius, hint: CONCURRENT_DOWN_HINT });
   }
 }
