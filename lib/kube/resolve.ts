@@ -5,6 +5,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeSelector, PodSelector, WorkloadSelector } from '../sidecar/experiment.ts';
 import { KubeApiError } from '../shared/errors.ts';
 import { type KubeClients, type NamespaceGuard, statusOf } from './client.ts';
+import { SelectorError } from '../shared/errors.ts';
 
 /** JetStream's view of a stream: the leader's server name and every replica's. */
 export interface StreamView {
@@ -37,12 +38,6 @@ export interface WorkloadRef {
 export const workloadText = (w: WorkloadRef): string => `${w.kind.toLowerCase()}/${w.namespace}/${w.name}`;
 export const podText = (p: V1Pod): string => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
-export class SelectorError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'SelectorError';
-  }
-}
 
 const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }): number => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
 

@@ -9,8 +9,7 @@
 // therefore set here explicitly, not through super(message, options).
 //
 // Not here: the private HttpError of lib/fixtures/eventstore-fixture.ts (the fixture server's own
-// HTTP answer: status, reason, headers, never leaving the module), and, for now, DrainError (lib/kube/driver.ts) and SelectorError
-// (lib/kube/resolve.ts).
+// HTTP answer: status, reason, headers, never leaving the module).
 
 /** What every error here accepts: the error that led to it. */
 export interface CauseOptions {
@@ -214,6 +213,27 @@ export class KubeApiError extends Error {
     this.name = 'KubeApiError';
     setCause(this, options);
     this.code = options?.code ?? null;
+  }
+}
+
+/** A pod or node selector that cannot be resolved (nothing matches, or the leader cannot be read). */
+export class SelectorError extends Error {
+  constructor(message: string, options?: CauseOptions) {
+    super(message);
+    this.name = 'SelectorError';
+    setCause(this, options);
+  }
+}
+
+/** A drain gave up: evictions still refused (a PodDisruptionBudget) when its timeout ran out. */
+export class DrainError extends Error {
+  /** the pods whose eviction was still refused */
+  readonly blocked: string[];
+  constructor(message: string, options: CauseOptions & { blocked: string[] }) {
+    super(message);
+    this.name = 'DrainError';
+    setCause(this, options);
+    this.blocked = options.blocked;
   }
 }
 

@@ -59,74 +59,125 @@ export function selectorText(a: ChaosAction): string {
   return describeTarget(a.target);
 }
 
-/** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
-export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastRadius: number): ResolvedPreview[] {
-  const problems: string[] = [];
-  /** members each action takes down (a stream leader, a follower, or all a selector matches) */
-  const touches: number[] = [];
-  const previews = plan.map((a, i) => {
-    const id = actionId(a, i);
-    let candidates: string[] = [];
-    let note = '';
-    touches[i] = 1;
-    if (a.action === 'command') {
-      note = `runs locally: ${a.command.join(' ')}`;
-    } else if (!isLocalAction(a) && a.action !== 'wait') {
-      problems.push(`plan[${i}] (${id}): ${a.action} needs a kubernetes target`);
-    } else if (a.action !== 'wait') {
-      const t = a.target;
-      if ('name' in t) {
-        candidates = world.memberNames.includes(t.name) ? [t.name] : [];
-        if (candidates.length === 0) problems.push(`plan[${i}] (${id}): target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
-      } else if ('leaderOf' in t || 'notLeaderOf' in t) {
-        const stream = 'leaderOf' in t ? t.leaderOf : t.notLeaderOf;
-        const holders = world.streams[stream];
-        if (holders === undefined) {
-          problems.push(`plan[${i}] (${id}): stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`);
-        } else {
-          candidates = holders;
-          const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
-          if (hits === 0) problems.push(`plan[${i}] (${id}): notLeaderOf ${stream} matches nothing: the stream has a single replica`);
-          note = 'leaderOf' in t ? 'resolved at action time: the current leader' : 'resolved at action time: a member that is not the leader';
-          if (a.pick === 'all') touches[i] = hits;
-          if (a.pick === 'all' && hits > blastRadius) problems.push(`plan[${i}] (${id}): would touch ${hits} members, more than blastRadius ${blastRadius}`);
-        }
-      } else {
-        problems.push(`plan[${i}] (${id}): labelSelector needs a kubernetes target`);
-      }
-      if ('name' in t && a.pick === 'all' && candidates.length > blastRadius) problems.push(`plan[${i}] (${id}): would touch ${candidates.length} members, more than blastRadius ${blastRadius}`);
-    }
-    return { id, at: a.at, action: a.action, target: selectorText(a), candidates, note };
-  });
-  if (problems.length === 0) problems.push(...concurrentDownProblems(plan, touches, blastRadius));
+/** Like parseDurationMs, but "0s" is a valid answer (a wipe's restartAfter, a zero grace period). */
+export function durationMs(field: string, text: string): number {
+  return /^0+(?:\.0+)?(?:ms|s|m|h)$/.test(text) ? 0 : parseDurationMs(field, text);
+}
+
+/**
+ * What one action keeps down, for the plan-wide blast radius: `count` members, pods or nodes from
+ * the action's `at`, for `forMs` when the action brings them back itself, and no longer than the
+ * first later action `endedBy` names as bringing them back; with neither, to the end of the plan.
+ */
+export interface DownSpan {
+  count: number;
+  unit: 'member' | 'pod' | 'node';
+  /** null: the action does not bring them back itself */
+  forMs: number | null;
+  /** the offset (ms from load start) at which a later action brings them back, else null */
+  endedBy: (later: ChaosAction) => number | null;
+}
+
+/** One action as a preflight resolved it: its preview row, what it would keep down, why it is refused. */
+export interface ResolvedAction {
+  preview: ResolvedPreview;
+  down: DownSpan | null;
+  /** without the plan[i] prefix, which concludePreflight adds */
+  problems: string[];
+}
+
+/**
+ * The end of every preflight, local or Kubernetes: refuses the plan when an action is refused on
+ * its own (a selector matching nothing or more than the cap) or else when the whole plan would
+ * keep more than blastRadius down at once; returns what each action would hit.
+ */
+export function concludePreflight(input: { plan: ChaosAction[]; resolved: ResolvedAction[]; blastRadius: number; hint: string }): ResolvedPreview[] {
+  const { plan, resolved, blastRadius, hint } = input;
+  const problems = resolved.flatMap((r, i) => r.problems.map((p) => `plan[${i}] (${r.preview.id}): ${p}`));
+  // Windows of actions that were refused would be guesses; those problems come first.
+  if (problems.length === 0) problems.push(...concurrentDownProblems({ plan, spans: resolved.map((r) => r.down), blastRadius, hint }));
   if (problems.length > 0) throw new PlanRefusedError(`plan refused, nothing was started:\n  ${problems.join('\n  ')}`);
-  return previews;
+  return resolved.map((r) => r.preview);
 }
 
 /**
  * The cap holds across the plan, not only per action: three one-member kills a second apart with
- * no restart take a whole R3 cluster down. A kill, stop or wipe keeps its members down until its
- * restartAfter, else until the plan's next `start` (which may bring them back), else to the end.
+ * no restart take a whole R3 cluster down. Each action's DownSpan says how long what it takes down
+ * stays down; the first moment more than blastRadius are down at once refuses the plan.
  */
-function concurrentDownProblems(plan: ChaosAction[], touches: number[], blastRadius: number): string[] {
+function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownSpan | null>; blastRadius: number; hint: string }): string[] {
+  const { plan, spans, blastRadius, hint } = input;
   // The schema has checked every duration already; only a zero (a wipe's default restartAfter) is left.
-  const ms = (d: string): number => (/^0+(?:\.0+)?(?:ms|s|m|h)$/.test(d) ? 0 : parseDurationMs('duration', d));
-  const starts = plan.filter((a) => a.action === 'start').map((a) => ms(a.at));
+  const offsets = plan.map((a) => durationMs('at', a.at));
   const windows = plan.flatMap((a, i) => {
-    if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return [];
-    const at = ms(a.at);
-    const nextStart = Math.min(...starts.filter((s) => s > at));
-    const until = a.restartAfter !== undefined ? at + ms(a.restartAfter) : nextStart;
-    return [{ id: actionId(a, i), at, until: Math.max(until, at + 1), members: touches[i] ?? 1 }];
+    const span = spans[i];
+    const at = offsets[i] ?? 0;
+    if (span === null || span === undefined || span.count === 0) return [];
+    const ends = plan.filter((_, j) => (offsets[j] ?? 0) > at).map((b) => span.endedBy(b)).filter((end): end is number => end !== null);
+    const until = Math.min(span.forMs === null ? Infinity : at + span.forMs, ...ends);
+    return [{ id: actionId(a, i), at, until: Math.max(until, at + 1), count: span.count, unit: span.unit }];
   });
   for (const w of windows) {
     const down = windows.filter((v) => v.at <= w.at && w.at < v.until);
-    const members = down.reduce((n, v) => n + v.members, 0);
-    if (members > blastRadius) {
-      return [`${down.map((v) => v.id).join(', ')}: ${members} members would be down at once at ${w.at / 1000}s, more than blastRadius ${blastRadius} (give each a restartAfter that ends before the next, or raise blastRadius)`];
+    const total = down.reduce((n, v) => n + v.count, 0);
+    if (total > blastRadius) {
+      const counts = (['member', 'pod', 'node'] as const).map((unit) => [unit, down.filter((v) => v.unit === unit).reduce((n, v) => n + v.count, 0)] as const).filter(([, n]) => n > 0);
+      const what = counts.map(([unit, n]) => `${n} ${unit}${n === 1 ? '' : 's'}`).join(' and ');
+      return [`${down.map((v) => v.id).join(', ')}: ${what} would be down at once at ${w.at / 1000}s, more than blastRadius ${blastRadius} (${hint})`];
     }
   }
   return [];
+}
+
+/**
+ * Local members: a kill, stop or wipe keeps its members down until its restartAfter, else until
+ * the plan's next `start` (which may bring them back), else to the end.
+ */
+function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
+  if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return null;
+  if (a.restartAfter !== undefined) return { count: members, unit: 'member', forMs: durationMs('restartAfter', a.restartAfter), endedBy: () => null };
+  return { count: members, unit: 'member', forMs: null, endedBy: (later) => (later.action === 'start' ? durationMs('at', later.at) : null) };
+}
+
+/** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
+export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastRadius: number): ResolvedPreview[] {
+  const resolved = plan.map((a, i): ResolvedAction => {
+    const problems: string[] = [];
+    let candidates: string[] = [];
+    let note = '';
+    /** members the action takes down (a stream leader, a follower, or all a selector matches) */
+    let touches = 1;
+    if (a.action === 'command') {
+      note = `runs locally: ${a.command.join(' ')}`;
+    } else if (!isLocalAction(a) && a.action !== 'wait') {
+      problems.push(`${a.action} needs a kubernetes target`);
+    } else if (a.action !== 'wait') {
+      const t = a.target;
+      if ('name' in t) {
+        candidates = world.memberNames.includes(t.name) ? [t.name] : [];
+        if (candidates.length === 0) problems.push(`target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
+      } else if ('leaderOf' in t || 'notLeaderOf' in t) {
+        const stream = 'leaderOf' in t ? t.leaderOf : t.notLeaderOf;
+        const holders = world.streams[stream];
+        if (holders === undefined) {
+          problems.push(`stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`);
+        } else {
+          candidates = holders;
+          const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
+          if (hits === 0) problems.push(`notLeaderOf ${stream} matches nothing: the stream has a single replica`);
+          note = 'leaderOf' in t ? 'resolved at action time: the current leader' : 'resolved at action time: a member that is not the leader';
+          if (a.pick === 'all') touches = hits;
+          if (a.pick === 'all' && hits > blastRadius) problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
+        }
+      } else {
+        problems.push('labelSelector needs a kubernetes target');
+      }
+      if ('name' in t && a.pick === 'all' && candidates.length > blastRadius) problems.push(`would touch ${candidates.length} members, more than blastRadius ${blastRadius}`);
+    }
+    const preview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates, note };
+    return { preview, down: localDownSpan(a, touches), problems };
+  });
+  return concludePreflight({ plan, resolved, blastRadius, hint: 'give each a restartAfter that ends before the next, or raise blastRadius' });
 }
 
 /** A delay that ends early when the plan is stopped (Ctrl-C must not wait out a long down time). */

@@ -84,15 +84,18 @@ describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real ku
     }
   });
 
+  // One action of each kind, none waiting for the one before: by 6s three pods and two nodes are down.
+  const dryRunPlan = [
+    { id: 'leader-pod', at: '2s', action: 'deletePod', target: { leaderOf: 'sap' } },
+    { id: 'leader-node', at: '3s', action: 'deleteNode', target: { nodeOf: { leaderOf: 'sap' } } },
+    { id: 'other-node', at: '4s', action: 'drain', target: { nodeOf: { labelSelector: 'nats_cluster=eventing-nats' }, notNodeOf: { leaderOf: 'sap' } } },
+    { id: 'scale-epp', at: '5s', action: 'scale', target: { deployment: 'eventing-publisher-proxy' }, replicas: 1, restoreAfter: '2s' },
+    { id: 'restart-nats', at: '6s', action: 'rolloutRestart', target: { statefulSet: 'eventing-nats' } },
+  ];
+
   it('--dry-run resolves every selector with read-only calls: resourceVersions are unchanged', async () => {
     const dir = scratchDir('kube-dry');
-    const file = writeExperiment(dir, experiment('t-kube-dry', [
-      { id: 'leader-pod', at: '2s', action: 'deletePod', target: { leaderOf: 'sap' } },
-      { id: 'leader-node', at: '3s', action: 'deleteNode', target: { nodeOf: { leaderOf: 'sap' } } },
-      { id: 'other-node', at: '4s', action: 'drain', target: { nodeOf: { labelSelector: 'nats_cluster=eventing-nats' }, notNodeOf: { leaderOf: 'sap' } } },
-      { id: 'scale-epp', at: '5s', action: 'scale', target: { deployment: 'eventing-publisher-proxy' }, replicas: 1, restoreAfter: '2s' },
-      { id: 'restart-nats', at: '6s', action: 'rolloutRestart', target: { statefulSet: 'eventing-nats' } },
-    ]));
+    const file = writeExperiment(dir, experiment('t-kube-dry', dryRunPlan, { blastRadius: 5 }));
     const versions = async (): Promise<string[]> => {
       const pods = (await clients.core.listNamespacedPod({ namespace: ns })).items.map((p) => `${p.metadata?.name}@${p.metadata?.resourceVersion}`);
       const sts = (await clients.apps.listNamespacedStatefulSet({ namespace: ns })).items.map((s) => `${s.metadata?.name}@${s.metadata?.resourceVersion}`);
@@ -109,6 +112,16 @@ describe('kubernetes targets: leaderOf, k6-ha run, dry run and refusals (real ku
     assert.match(res.stdout, /scale-epp .*replicas 2 → 1 → 2 after 2s/);
     assert.match(res.stdout, /resolved in context k6-ha-test with read-only API calls; nothing was started or changed/);
     assert.deepEqual(await versions(), before, 'nothing changed');
+  });
+
+  it('refuses a plan with more than blastRadius down at once, resolved against the cluster, before anything starts', async () => {
+    const dir = scratchDir('kube-overlap');
+    const file = writeExperiment(dir, experiment('t-kube-overlap', dryRunPlan));
+    const before = (await clients.core.listNamespacedPod({ namespace: ns })).items.map((p) => `${p.metadata?.name}@${p.metadata?.uid}`).sort();
+    const res = await runCli(['run', file, '--dry-run', '--kubeconfig', cluster?.kubeconfig as string], { timeoutMs: 60_000 });
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /plan refused, nothing was started:\n\s+leader-pod, leader-node, other-node: 1 pod and 2 nodes would be down at once at 4s, more than blastRadius 2/);
+    assert.deepEqual((await clients.core.listNamespacedPod({ namespace: ns })).items.map((p) => `${p.metadata?.name}@${p.metadata?.uid}`).sort(), before, 'nothing was touched');
   });
 
   it('refuses another kube context, an unknown --context and a namespace outside the allow-list, before anything starts', async () => {
