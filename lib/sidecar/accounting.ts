@@ -140,3 +140,15 @@ export function computeAccounting(input: AccountingInput): Accounting {
     examples,
   };
 }
+
+/** The highest event id seen (stored or reported) + 1: a lower bound for the events sent. */
+export function inferAttempted(runTag: string, streamIds: Map<string, number>, notAcked: Map<number, OutcomeRecord>): number {
+  let max = -1;
+  const prefix = `${runTag}-`;
+  for (const id of streamIds.keys()) {
+    const seq = Number(id.slice(prefix.length));
+    if (Number.isInteger(seq) && seq > max) max = seq;
+  }
+  for (const seq of notAcked.keys()) if (seq > max) max = seq;
+  return max + 1;
+}

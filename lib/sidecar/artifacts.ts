@@ -53,6 +53,12 @@ function gatesOf(exp: Experiment, norm: NormalizedSummary | null, exitCode: numb
   return gates;
 }
 
+/** `local (stack jetstream, replicas 3)`: the target's own fields, whatever kind it is. */
+function describeTarget(target: Experiment['target']): string {
+  const fields = Object.entries(target).filter(([k, v]) => k !== 'kind' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'));
+  return fields.length === 0 ? target.kind : `${target.kind} (${fields.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
+}
+
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const n = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toLocaleString('en-US'));
 
@@ -64,7 +70,7 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     '',
     experiment.description,
     '',
-    `- scenario: \`${experiment.scenario}\`, target: ${experiment.target.kind}${experiment.target.kind === 'local' ? ` (${experiment.target.stack}, replicas ${experiment.target.replicas})` : ''}`,
+    `- scenario: \`${experiment.scenario}\`, target: ${describeTarget(experiment.target)}`,
     `- gate profile: \`${experiment.thresholds}\`${input.k6ExitCode === null ? '' : `, k6 exit code ${input.k6ExitCode}${input.k6ExitCode === 99 ? ' (a gate failed)' : ''}`}`,
     '',
   ];

@@ -154,13 +154,23 @@ export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
   return (KUBERNETES_ACTIONS as readonly string[]).includes(a.action);
 }
 
-const localTarget = z.object({
+/** The embedded JetStream stack (lib/targets/jetstream.ts); the local stack when `stack` is left out. */
+const jetstreamLocalTarget = z.object({
   kind: z.literal('local'),
-  stack: z.enum(['jetstream', 'eventstore']).default('jetstream'),
+  stack: z.literal('jetstream').default('jetstream'),
   replicas: z.union([z.literal(1), z.literal(3)], { error: '1 or 3 (the stream\'s replicas)' }).default(3),
-  /** eventstore fixture only: fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
+}).strict();
+
+/** The embedded EventStore fixture (lib/targets/eventstore.ts): one member, so no replicas. */
+const eventstoreLocalTarget = z.object({
+  kind: z.literal('local'),
+  stack: z.literal('eventstore'),
+  /** fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
   storage: z.enum(['fsync', 'memory']).optional(),
 }).strict();
+
+/** A local stack, told apart by `stack`: one schema per target module, so each takes only its own fields. */
+const localTarget = z.discriminatedUnion('stack', [jetstreamLocalTarget, eventstoreLocalTarget], { error: 'a local stack: "stack" is "jetstream" (the default) or "eventstore"' });
 
 const kubernetesTarget = z.object({
   kind: z.literal('kubernetes'),

@@ -10,20 +10,17 @@ import type { Readable } from 'node:stream';
 import { join, relative } from 'node:path';
 import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
-import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
-import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
-import { LocalStack } from '../stack/local-stack.ts';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
-import type { LocalStackHandle } from '../stack/stack.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { resultsDir, writeArtifacts } from './artifacts.ts';
 import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from './chaos.ts';
 import { ControlServer } from './control-server.ts';
 import { actionId, applyPreset, type Experiment, loadExperiment, parseExperiment } from './experiment.ts';
-import { JetStreamProbe } from './jetstream-probe.ts';
 import { checkScenarioEnv } from './scenario-env.ts';
 import { Sidecar } from './sidecar.ts';
+import type { TargetUnderTest } from './target.ts';
+import { replicaTargets, targetKey, targetModule } from '../targets/index.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 
 export interface RunOptions {
@@ -53,13 +50,9 @@ export interface PreparedExperiment {
   resolvedAgainstCluster?: boolean;
 }
 
-const NATS_MEMBERS = ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2'];
-
-/** What a local stack's plan may target, known before anything starts. */
+/** What a local stack's plan may target, known before anything starts (its target module says). */
 export function localPreflightWorld(exp: Experiment): PreflightWorld {
-  if (exp.target.kind !== 'local') return { memberNames: [], streams: {} };
-  if (exp.target.stack === 'eventstore') return { memberNames: ['eventstore-0'], streams: {} };
-  return { memberNames: [...NATS_MEMBERS, 'publisher', 'sink'], streams: { [DEFAULT_STREAM]: NATS_MEMBERS } };
+  return targetModule(exp.target).preflightWorld(exp.target);
 }
 
 /** Loads, applies preset and flag overrides, validates, and preflights the plan. Starts nothing. */
@@ -97,9 +90,10 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
     if (opts.context !== undefined) target['context'] = opts.context;
   }
   if (opts.replicas !== undefined) {
-    if (opts.replicas !== '1' && opts.replicas !== '3') throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: 1 or 3`, { file });
-    if (exp.target.kind !== 'local') throw new ExperimentError('--replicas applies to local targets only', { file });
-    if (exp.target.stack !== 'jetstream') throw new ExperimentError(`--replicas applies to the local JetStream stack only (this experiment's stack is ${exp.target.stack})`, { file });
+    // A target that has replicas to choose says so in its module; the override is then re-validated with the file.
+    const replicas = targetModule(exp.target).replicas;
+    if (replicas === undefined) throw new ExperimentError(`--replicas applies to ${replicaTargets()} only (this experiment's target is ${targetKey(exp.target)})`, { file });
+    if (!replicas.allowed.includes(opts.replicas)) throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: ${replicas.allowed.join(' or ')}`, { file });
     target['replicas'] = Number(opts.replicas);
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
@@ -195,60 +189,32 @@ export async function buildScenarios(): Promise<void> {
 }
 
 export interface StartedTarget {
-  stack: LocalStackHandle;
+  /** the target under test (named stack for the callers that predate other targets) */
+  stack: TargetUnderTest;
   sidecar: Sidecar;
   control: ControlServer;
 }
 
 /**
- * The target and a sidecar for it: the embedded local stack, or — for kubernetes targets — the
- * connected cluster (its driver, watches and JetStream's view through target.natsUrl) and no
- * local processes at all; k6 then publishes to the experiment's PUBLISH_URL.
+ * The target (its registry module starts it: a local stack of real servers, or a connected
+ * cluster) and a sidecar bound to it, with the control API listening.
  */
 export async function startTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort: number, kube: KubernetesConnection | null): Promise<StartedTarget> {
-  if (exp.target.kind === 'kubernetes') {
-    if (kube === null) throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', { file: exp.name });
-    const stack: LocalStackHandle = { kind: 'kubernetes', runDir, members: () => [], k6Env: () => ({}), stop: () => kube.close() };
-    try {
-      const sidecar = new Sidecar({
-        runId, runDir, experiment: exp, members: [], probe: kube.probe, natsMembers: [], sinkUrl: exp.target.sinkUrl ?? null, publisherHealthUrl: null, k6ApiUrl, log,
-        cluster: (timeline, world) => kube.clusterUnderTest(timeline, world),
-      });
-      await sidecar.prepare();
-      const control = new ControlServer(sidecar);
-      await control.listen(controlPort);
-      log(`cluster ${kube.clients.context} (${kube.clients.server}), namespaces ${exp.target.namespaces.join(', ')}${kube.probe === null ? '' : `, JetStream at ${kube.probe.servers.join(',')}`}; k6 publishes to ${exp.env['PUBLISH_URL'] ?? 'the scenario default PUBLISH_URL'}`);
-      return { stack, sidecar, control };
-    } catch (err) {
-      await kube.close();
-      throw err;
-    }
-  }
-  let stack: LocalStackHandle;
-  let probe: JetStreamProbe | null = null;
-  let sinkUrl: string | null = null;
-  let publisherHealth: string | null = null;
-  let natsMembers: string[] = [];
-  if (exp.target.stack === 'jetstream') {
-    const natsServerBin = await ensureTool('nats-server', { log });
-    const js = await LocalStack.start({ runDir, natsServerBin, replicas: exp.target.replicas, log });
-    stack = js;
-    probe = new JetStreamProbe(js.cluster.clientUrls, DEFAULT_STREAM, DEFAULT_CONSUMER);
-    sinkUrl = js.sinkUrl;
-    publisherHealth = `${js.publisherUrl}/healthz`;
-    natsMembers = js.cluster.members.map((m) => m.name);
-  } else {
-    stack = await startEventStoreStack({ runDir, log, storage: exp.target.storage ?? 'fsync' });
+  let target: TargetUnderTest;
+  try {
+    target = await targetModule(exp.target).start({ experiment: exp, target: exp.target, runDir, log, kube });
+  } catch (err) {
+    await kube?.close();
+    throw err;
   }
   try {
-    const sidecar = new Sidecar({ runId, runDir, experiment: exp, members: stack.members(), probe, natsMembers, sinkUrl, publisherHealthUrl: publisherHealth, k6ApiUrl, log });
+    const sidecar = new Sidecar({ runId, runDir, experiment: exp, target, k6ApiUrl, log });
     await sidecar.prepare();
     const control = new ControlServer(sidecar);
     await control.listen(controlPort);
-    return { stack, sidecar, control };
+    return { stack: target, sidecar, control };
   } catch (err) {
-    await probe?.close();
-    await stack.stop();
+    await target.stop();
     throw err;
   }
 }

@@ -1,60 +1,41 @@
-// The sidecar: owns the timeline, the chaos executor and the observers for one run, and answers
-// k6's control calls (load started, outcomes, finish, report, summary). See control-server.ts
-// for the HTTP side and runner.ts for how `k6-ha run` wires it to a stack and to k6.
-import { ControlRequestError } from '../shared/errors.ts';
+// The sidecar: owns the timeline, the chaos executor and the control calls of one run (load
+// started, outcomes, finish, report, summary). What depends on the system under test — its
+// members, roles, observers and accounting — comes from the target (lib/sidecar/target.ts,
+// implemented in lib/targets/*). See control-server.ts for the HTTP side and runner.ts for how
+// `k6-ha run` wires it to a target and to k6.
 import { type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
-import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport } from '../shared/types.ts';
-import type { StackMember } from '../stack/stack.ts';
-import { computeAccounting } from './accounting.ts';
+import { ControlRequestError } from '../shared/errors.ts';
+import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/types.ts';
 import { writeArtifacts } from './artifacts.ts';
-import { ChaosExecutor, type ChaosDriver, type ChaosWorld, type ExecutedAction, LocalMemberDriver } from './chaos.ts';
+import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
 import type { Experiment } from './experiment.ts';
-import type { JetStreamProbe } from './jetstream-probe.ts';
-import { JetStreamObserver, observeMembers, ReachabilityObserver } from './observers.ts';
+import { observeMembers } from './observers.ts';
 import { computeRecovery } from './recovery.ts';
+import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from './target.ts';
 import { Timeline } from './timeline.ts';
 import { join } from 'node:path';
+
+export type { ClusterUnderTest } from './target.ts';
 
 export interface SidecarOptions {
   runId: string;
   runDir: string;
   experiment: Experiment;
-  members: StackMember[];
-  /** JetStream's view of the stream under test; null for scenarios without one */
-  probe: JetStreamProbe | null;
-  /** names of the NATS members (candidates for leaderOf / notLeaderOf) */
-  natsMembers: string[];
-  sinkUrl: string | null;
-  publisherHealthUrl: string | null;
+  /** the started target: its members, roles, observers and accountant (lib/targets/*) */
+  target: TargetUnderTest;
   /** k6's REST API (k6 run --address), asked for the number of events sent */
   k6ApiUrl: string | null;
   log?: (line: string) => void;
   /** carries out the plan; defaults to the cluster's driver, else local stack members */
   driver?: ChaosDriver;
-  /** a cluster under test (kubernetes targets): its driver and watches, bound to this run's timeline */
-  cluster?: (timeline: Timeline, world: ChaosWorld) => ClusterUnderTest;
-  /** how long finish waits for the consumer to drain */
-  drainTimeoutMs?: number;
-  pollIntervalMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A cluster under test: the driver of its plan, the watches that put it on the timeline, and its report section. */
-export interface ClusterUnderTest {
-  driver: ChaosDriver;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  report(actions: ExecutedAction[]): KubernetesReport;
-  /** adds per-action figures (time to reschedule, to Ready) to the recovery reports */
-  enrich?(reports: RecoveryReport[], report: KubernetesReport): RecoveryReport[];
-}
-
 export class Sidecar {
   readonly timeline: Timeline;
   readonly chaos: ChaosExecutor;
-  private readonly observer: JetStreamObserver | null;
-  private readonly reachability: ReachabilityObserver | null;
+  private readonly bound: BoundTarget;
   private readonly cluster: ClusterUnderTest | null;
   private readonly notAcked = new Map<number, OutcomeRecord>();
   private runTag: string | null = null;
@@ -63,8 +44,6 @@ export class Sidecar {
   private requestTimeoutMs: number | null = null;
   /** when the runner passed on a Ctrl-C or SIGTERM to k6 */
   private interruptedAt: number | null = null;
-  private streamSeqBefore = 0;
-  private ackFloorBefore = 0;
   private lastFailureAt = 0;
   accounting: Accounting | null = null;
   recovery: RecoveryReport[] = [];
@@ -76,15 +55,9 @@ export class Sidecar {
 
   constructor(private readonly opts: SidecarOptions) {
     this.timeline = new Timeline(join(opts.runDir, 'timeline.jsonl'));
-    this.observer = opts.probe === null ? null : new JetStreamObserver(opts.probe, this.timeline, opts.pollIntervalMs ?? 250);
-    this.reachability = opts.publisherHealthUrl === null ? null : new ReachabilityObserver('publisher', opts.publisherHealthUrl, this.timeline);
-    const world: ChaosWorld = {
-      members: () => opts.members,
-      streamMembers: async (stream) => this.streamMembers(stream),
-      waitUntil: (condition, timeoutMs) => this.waitUntil(condition, timeoutMs),
-      currentLeader: () => this.observer?.currentLeader ?? null,
-    };
-    this.cluster = opts.cluster?.(this.timeline, world) ?? null;
+    this.bound = opts.target.bind(this.timeline);
+    const world: ChaosWorld = { members: () => opts.target.members(), ...this.bound.roles };
+    this.cluster = this.bound.cluster?.(world) ?? null;
     this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? this.cluster?.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
   }
 
@@ -94,39 +67,10 @@ export class Sidecar {
 
   /** Starts watching before load starts, so the timeline shows the initial leader. */
   async prepare(): Promise<void> {
-    observeMembers(this.opts.members, this.timeline);
+    observeMembers(this.opts.target.members(), this.timeline);
     await this.cluster?.start();
-    this.timeline.record('sidecar', 'ready', null, { run_id: this.opts.runId, experiment: this.opts.experiment.name, actions: this.opts.experiment.plan.length });
-    if (this.observer !== null) {
-      await this.observer.poll();
-      await this.observer.start();
-    }
-    this.reachability?.start();
-  }
-
-  private async streamMembers(stream: string): Promise<{ leader: string | null; members: string[] }> {
-    const probe = this.opts.probe;
-    if (probe === null || probe.stream !== stream) return { leader: null, members: [] };
-    try {
-      const info = await probe.streamInfo();
-      return { leader: info.leader, members: this.opts.natsMembers };
-    } catch {
-      return { leader: this.observer?.currentLeader ?? null, members: this.opts.natsMembers };
-    }
-  }
-
-  private async waitUntil(condition: 'leader' | 'recovered', timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    const since = Date.now();
-    while (Date.now() < deadline) {
-      const s = this.observer?.latestStream();
-      if (s !== undefined && s !== null && s.at >= since && s.leader !== null) {
-        if (condition === 'leader') return true;
-        if (s.replicas.every((r) => r.current && r.lag === 0)) return true;
-      }
-      await sleep(100);
-    }
-    return false;
+    this.timeline.record('sidecar', 'ready', null, { run_id: this.opts.runId, experiment: this.opts.experiment.name, target: this.opts.target.kind, actions: this.opts.experiment.plan.length });
+    await this.bound.prepare();
   }
 
   async start(req: StartRequest): Promise<StartResponse> {
@@ -143,17 +87,10 @@ export class Sidecar {
     this.rate = req.rate ?? null;
     this.loadDurationMs = req.durationMs ?? null;
     this.requestTimeoutMs = req.requestTimeoutMs ?? null;
-    if (this.opts.probe !== null) {
-      try {
-        this.streamSeqBefore = (await this.opts.probe.streamInfo()).lastSeq;
-        this.ackFloorBefore = (await this.opts.probe.consumerInfo())?.ackFloorStreamSeq ?? 0;
-      } catch (err) {
-        this.notes.push(`could not read the stream before load: ${(err as Error).message}`);
-      }
-    }
+    const baseline = (await this.bound.accountant?.atLoadStart(this.notes)) ?? {};
     const zero = Date.now();
     this.timeline.zero = zero;
-    this.timeline.record('k6', 'load-started', null, { run_tag: req.runTag, scenario: req.scenario, rate: req.rate ?? null, stream_last_seq: this.streamSeqBefore });
+    this.timeline.record('k6', 'load-started', null, { run_tag: req.runTag, scenario: req.scenario, rate: req.rate ?? null, ...baseline });
     this.chaos.start(zero);
     this.opts.log?.(`load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`);
     this.started = { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
@@ -212,9 +149,8 @@ export class Sidecar {
     await this.chaos.settle();
     await this.chaos.restore('load finished: bringing back members the plan took down');
     const runTag = this.runTag ?? req.runTag;
-    const probe = this.opts.probe;
+    const accountant = this.bound.accountant;
     const fromK6 = await this.countsFromK6();
-    let attempted = req.attempted ?? fromK6.iterations;
     const undelivered = fromK6.undelivered;
     if (undelivered === null) {
       this.notes.push(`k6's API was not reachable, so outcome reports lost on the way to the sidecar cannot be counted here; see ${UNDELIVERED_METRIC} in k6's summary`);
@@ -222,32 +158,20 @@ export class Sidecar {
       this.notes.push(`${undelivered} outcome report(s) never reached the sidecar (${UNDELIVERED_METRIC}): events with no report are counted as unknown (report lost), not as acked, and chaos_unmeasured fails the run`);
       this.timeline.record('sidecar', 'reports-undelivered', null, { count: undelivered });
     }
-    if (probe !== null) {
-      await this.drain(probe);
+    if (accountant !== null) {
       try {
-        const read = await probe.readRun(this.streamSeqBefore, `${runTag}-`);
-        if (attempted === null) {
-          attempted = inferAttempted(runTag, read.ids, this.notAcked);
-          this.notes.push(`k6's API was not reachable, so the number of events sent (${attempted}) is inferred from the highest id seen; acked events lost at the very end would go unnoticed (run k6 with --address and give the sidecar --k6-api)`);
-        }
-        const consumer = await probe.consumerInfo().catch(() => null);
-        const sinkIds = await this.sinkIds(runTag);
-        this.accounting = computeAccounting({
+        this.accounting = await accountant.account({
           runTag,
-          attempted,
+          attempted: req.attempted ?? fromK6.iterations,
           notAcked: this.notAcked,
-          streamIds: read.ids,
-          streamDelta: read.lastSeq - this.streamSeqBefore,
-          consumed: consumer === null ? null : consumer.ackFloorStreamSeq - this.ackFloorBefore,
-          sinkIds,
           inFlightWindow: this.inFlightWindow(endedAt),
           reportsUndelivered: undelivered ?? 0,
+          notes: this.notes,
         });
         const inFlight = this.accounting.inFlightAtStop ?? 0;
         if (inFlight > 0) {
           this.notes.push(`the load was cut short${this.interruptedAt === null ? '' : ` (interrupted at t+${((this.interruptedAt - (this.timeline.zero ?? 0)) / 1000).toFixed(1)}s)`}: ${inFlight} event(s) in flight at the stop had no outcome k6 could report; they count as unknown (${this.accounting.recovered} of all unknown were found stored), not as lost or unexpected`);
         }
-        if (read.foreign > 0) this.notes.push(`${read.foreign} message(s) in the stream during the run were not k6's (another publisher)`);
         this.timeline.record('sidecar', 'accounting', null, { ...this.accounting, examples: undefined });
       } catch (err) {
         this.notes.push(`final read of the stream failed: ${(err as Error).message}`);
@@ -257,13 +181,10 @@ export class Sidecar {
     const recovery = computeRecovery({
       actions: this.chaos.executed,
       failures: [...this.notAcked.values()],
-      leaderHistory: this.observer?.leaderHistory ?? [],
-      streamSamples: this.observer?.streamSamples ?? [],
-      consumerSamples: this.observer?.consumerSamples ?? [],
+      ...this.bound.recoverySignals(),
       rate: this.rate,
       endedAt: Date.now(),
       zero: this.timeline.zero ?? endedAt,
-      hasStreamView: this.opts.probe !== null,
     });
     this.recovery = recovery.reports;
     if (this.cluster !== null && this.cluster.enrich !== undefined) this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
@@ -276,7 +197,7 @@ export class Sidecar {
       chaos_unexpected: this.accounting?.unexpected ?? 0,
       // The zeros above stand for "not measured" when the final read failed, and every outcome
       // report lost on the way leaves an event whose fate nobody measured: this gate says so.
-      chaos_unmeasured: (probe !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),
+      chaos_unmeasured: (accountant !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),
       chaos_unavailable_seconds: this.recovery.map((r) => r.unavailableSeconds ?? 0),
       chaos_leader_failover_seconds: this.recovery.flatMap((r) => (r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds])),
       chaos_recovery_seconds: this.recovery.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds])),
@@ -316,50 +237,6 @@ export class Sidecar {
     return previous;
   }
 
-  /** Waits (bounded) until the consumer has nothing pending, so "consumed" and "sink" are final. */
-  private async drain(probe: JetStreamProbe): Promise<void> {
-    const deadline = Date.now() + (this.opts.drainTimeoutMs ?? 60_000);
-    let last: string = 'not asked';
-    let floor = -1;
-    let floorSince = Date.now();
-    while (Date.now() < deadline) {
-      try {
-        const c = await probe.consumerInfo();
-        if (c === null) return;
-        last = `pending ${c.numPending}, ack pending ${c.numAckPending}`;
-        if (c.numPending === 0 && c.numAckPending === 0) return;
-        if (c.ackFloorStreamSeq !== floor) {
-          floor = c.ackFloorStreamSeq;
-          floorSince = Date.now();
-        } else if (Date.now() - floorSince > 10_000) {
-          // Nothing acked for 10 s: the sink is gone or stuck; waiting longer changes nothing.
-          this.notes.push(`the consumer made no progress for 10 s (${last}); consumed and sink counts are as of then`);
-          return;
-        }
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await sleep(250);
-    }
-    this.notes.push(`the consumer did not drain within ${(this.opts.drainTimeoutMs ?? 60_000) / 1000}s (${last}); consumed and sink counts may be low`);
-  }
-
-  private async sinkIds(runTag: string): Promise<Map<string, number> | null> {
-    if (this.opts.sinkUrl === null) return null;
-    try {
-      const res = await fetch(`${this.opts.sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, { signal: AbortSignal.timeout(10_000) });
-      const ids = new Map<string, number>();
-      for (const line of (await res.text()).split('\n')) {
-        const [id, n] = line.split('\t');
-        if (id) ids.set(id, Number(n ?? 1));
-      }
-      return ids;
-    } catch (err) {
-      this.notes.push(`the sink could not be asked for its ids: ${(err as Error).message}`);
-      return null;
-    }
-  }
-
   report(): ReportResponse {
     return {
       runId: this.opts.runId,
@@ -392,24 +269,10 @@ export class Sidecar {
     this.chaos.stop(reason);
     await this.chaos.settle();
     const restored = await this.chaos.restore(reason);
-    await this.observer?.stop();
-    await this.reachability?.stop();
+    await this.bound.stop();
     await this.cluster?.stop();
-    await this.opts.probe?.close();
     this.timeline.record('sidecar', 'stopped', null, { reason, restored });
     this.timeline.close();
     return restored;
   }
-}
-
-/** The highest event id seen (stored or reported) + 1: a lower bound for the events sent. */
-export function inferAttempted(runTag: string, streamIds: Map<string, number>, notAcked: Map<number, OutcomeRecord>): number {
-  let max = -1;
-  const prefix = `${runTag}-`;
-  for (const id of streamIds.keys()) {
-    const seq = Number(id.slice(prefix.length));
-    if (Number.isInteger(seq) && seq > max) max = seq;
-  }
-  for (const seq of notAcked.keys()) if (seq > max) max = seq;
-  return max + 1;
 }

@@ -11,6 +11,7 @@ import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../../lib/shared/control-api.t
 import { ControlServer, KEEP_ALIVE_TIMEOUT_MS } from '../../lib/sidecar/control-server.ts';
 import { parseExperiment } from '../../lib/sidecar/experiment.ts';
 import { Sidecar } from '../../lib/sidecar/sidecar.ts';
+import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/sidecar/target.ts';
 
 interface Answer {
   status: number;
@@ -44,7 +45,15 @@ describe('control API: bodies are input', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k6ha-control-'));
     const experiment = parseExperiment({ name: 't-control', scenario: 'jetstream-publish', target: { kind: 'local', stack: 'jetstream', replicas: 1 }, thresholds: 'ha-observe' }, 'inline');
-    sidecar = new Sidecar({ runId: 'test-run', runDir: dir, experiment, members: [], probe: null, natsMembers: [], sinkUrl: null, publisherHealthUrl: null, k6ApiUrl: null });
+    // A target with nothing to observe or account: these tests are about the control API alone.
+    const target: TargetUnderTest = {
+      kind: 'none',
+      members: () => [],
+      k6Env: () => ({}),
+      bind: () => ({ roles: NO_ROLES, accountant: null, recoverySignals: () => NO_RECOVERY_SIGNALS, prepare: async () => undefined, stop: async () => undefined }),
+      stop: async () => undefined,
+    };
+    sidecar = new Sidecar({ runId: 'test-run', runDir: dir, experiment, target, k6ApiUrl: null });
     server = new ControlServer(sidecar);
     base = await server.listen();
   });
