@@ -1,9 +1,9 @@
 // The one module that reads __ENV. Every scenario's public interface is here, validated at
 // init time: a bad value stops k6 before any load with a message naming the variable, the value
 // and what is allowed. The parsers are pure functions of an env object (…From(env)), so the Node
-// side runs the very same checks on an experiment's env before anything starts
-// (lib/sidecar/scenario-env.ts); the scenarios call the thin adapters at the end, the only readers
-// of k6's global __ENV.
+// side runs the very same checks on an experiment's env before anything starts (the registry's
+// parse, lib/shared/scenarios.ts, called by lib/sidecar/scenario-env.ts); the scenarios call the
+// thin adapters at the end, the only readers of k6's global __ENV.
 import {
   CE_MODES,
   type CeMode,

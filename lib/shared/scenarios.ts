@@ -41,7 +41,7 @@ export interface ScenarioModule<Config = unknown> {
 }
 
 /** The gate profile (from the experiment) and the sidecar's control URL (with its per-run token). */
-const SET_BY_RUNNER = ['SIDECAR_URL', 'THRESHOLDS'] as const;
+const SET_BY_RUNNER: readonly string[] = ['SIDECAR_URL', 'THRESHOLDS'];
 
 export const SCENARIOS = {
   'jetstream-publish': {
