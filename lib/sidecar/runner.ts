@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
+import { rateFlagRefusal } from '../shared/scenarios.ts';
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import { LocalStack } from '../stack/local-stack.ts';
 import { ProcessRegistry } from '../stack/processes.ts';
@@ -73,7 +74,8 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
       env['DURATION'] = opts.duration;
     }
     if (opts.rate !== undefined) {
-      if (exp.scenario !== 'jetstream-publish') throw new ExperimentError(`--rate applies to jetstream-publish (a fixed arrival rate); ${exp.scenario} is sized by -e VUS=…`, { file });
+      const refusal = rateFlagRefusal(exp.scenario);
+      if (refusal !== null) throw new ExperimentError(refusal, { file });
       env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
     }
     for (const pair of opts.env ?? []) {
