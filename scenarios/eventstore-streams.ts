@@ -64,15 +64,15 @@ import {
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
-import { UNDELIVERED_METRIC } from '../lib/shared/control-api.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
+import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
 
 // k6 provides Web Crypto's randomUUID globally; @types/k6 does not declare it.
 declare const crypto: { randomUUID(): string };
 
-const SCENARIO = 'eventstore-streams';
+const SCENARIO = 'eventstore-streams' satisfies ScenarioName;
 const EVENT_TYPE = 'k6ha-stream-event';
 const PAGE_SIZE = 20;
 const config = eventstoreConfig();
@@ -409,13 +409,7 @@ export function handleSummary(data: unknown): Record<string, string> {
     scenario: SCENARIO,
     sidecarUrl: config.sidecarUrl,
     summaryJsonPath: summaryJsonPath(),
-    notAckedCounters: ['es_appends_failed', 'es_appends_unknown'],
-    metrics: [
-      'checks', 'http_reqs', 'http_req_duration', 'http_req_failed', 'iterations', 'vus_max',
-      'es_appends_attempted', 'es_appends_acked', 'es_appends_failed', 'es_appends_unknown', 'es_appends_retried', 'es_wrong_version',
-      'es_events_verified', 'es_verified', 'es_acked_missing', 'es_lost_after_verify', 'es_streams_reverified', 'es_unverified', 'es_stale_reads', 'es_read_mismatches',
-      'es_duplicates', 'es_unknown_stored', 'es_unexpected_events',
-      'chaos_unavailable_seconds', 'chaos_recovery_seconds', 'chaos_unmeasured', UNDELIVERED_METRIC,
-    ],
+    notAckedCounters: SCENARIOS[SCENARIO].notAckedCounters,
+    metrics: SCENARIOS[SCENARIO].reportMetrics,
   });
 }

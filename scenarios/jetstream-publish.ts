@@ -21,13 +21,13 @@ import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { metricCount } from '../lib/k6/summary.ts';
-import { UNDELIVERED_METRIC } from '../lib/shared/control-api.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { publishVus } from '../lib/shared/publish-load.ts';
+import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
 
-const SCENARIO = 'jetstream-publish';
+const SCENARIO = 'jetstream-publish' satisfies ScenarioName;
 const config = publishConfig();
 const expectedStatus = config.legacy ? 200 : 204;
 const statusCheck = `is status ${expectedStatus}`;
@@ -116,7 +116,7 @@ export function handleSummary(data: unknown): Record<string, string> {
     scenario: SCENARIO,
     sidecarUrl: config.sidecarUrl,
     summaryJsonPath: summaryJsonPath(),
-    notAckedCounters: ['publish_failed', 'publish_unknown'],
+    notAckedCounters: SCENARIOS[SCENARIO].notAckedCounters,
     arrival,
     // The publishing figures, from k6's own metrics: one publish per iteration, acks = check passes.
     derived: (s, notStarted) => ({
@@ -127,11 +127,6 @@ export function handleSummary(data: unknown): Record<string, string> {
       publish_unknown: metricCount(s, 'publish_unknown'),
       publish_latency_p95_ms: s.metrics['http_req_duration{name:publish}']?.values['p(95)'] ?? null,
     }),
-    metrics: [
-      'iterations', 'checks', 'publish_failed', 'publish_unknown', 'http_req_duration{name:publish}',
-      'http_reqs', 'dropped_iterations', 'vus_max',
-      'chaos_acked_lost', 'chaos_duplicates', 'chaos_unknown', 'chaos_unexpected', 'chaos_unmeasured', UNDELIVERED_METRIC,
-      'chaos_unavailable_seconds', 'chaos_leader_failover_seconds', 'chaos_recovery_seconds',
-    ],
+    metrics: SCENARIOS[SCENARIO].reportMetrics,
   });
 }

@@ -8,13 +8,15 @@ import { promisify } from 'node:util';
 import { type EventStoreStack, startEventStoreStack } from '../fixtures/eventstore-stack.ts';
 import type { StorageMode } from '../fixtures/eventstore-store.ts';
 import { parseDurationMs } from '../shared/env-parse.ts';
+import type { ScenarioName } from '../shared/scenarios.ts';
 import { resultsDir } from '../sidecar/artifacts.ts';
 import { CompareInputError, CompareRunError } from '../shared/errors.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
 import { buildComparison, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
 
 const execFileAsync = promisify(execFile);
-export const SCENARIO = 'eventstore-streams';
+/** The EventStore workload, by design: the comparison's table reads its es_* metrics (table.ts). */
+export const SCENARIO = 'eventstore-streams' satisfies ScenarioName;
 
 export interface CompareTarget {
   label: string;

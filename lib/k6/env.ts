@@ -1,6 +1,9 @@
 // The one module that reads __ENV. Every scenario's public interface is here, validated at
 // init time: a bad value stops k6 before any load with a message naming the variable, the value
-// and what is allowed.
+// and what is allowed. The parsers are pure functions of an env object (…From(env)), so the Node
+// side runs the very same checks on an experiment's env before anything starts (the registry's
+// parse, lib/shared/scenarios.ts, called by lib/sidecar/scenario-env.ts); the scenarios call the
+// thin adapters at the end, the only readers of k6's global __ENV.
 import {
   CE_MODES,
   type CeMode,
@@ -23,8 +26,12 @@ import {
 import { MAX_PUBLISH_VUS, publishVus } from '../shared/publish-load.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
-function raw(name: string): string | undefined {
-  const value = __ENV[name];
+/** k6's -e variables by name (or an experiment's env, checked in Node). */
+export type ScenarioEnv = Readonly<Record<string, string | undefined>>;
+
+/** Unset and empty read the same: `-e RATE=` falls back to the default like no -e at all. */
+function raw(env: ScenarioEnv, name: string): string | undefined {
+  const value = env[name];
   return value === undefined || value === '' ? undefined : value;
 }
 
@@ -40,8 +47,8 @@ function validated<T>(scenario: string, read: () => T): T {
   }
 }
 
-export function thresholdProfileName(fallback: string): string {
-  const name = raw('THRESHOLDS') ?? fallback;
+export function thresholdProfileNameFrom(env: ScenarioEnv, fallback: string): string {
+  const name = raw(env, 'THRESHOLDS') ?? fallback;
   if (!Object.hasOwn(THRESHOLD_PROFILES, name)) {
     throw new InvalidSettingError('THRESHOLDS', name, `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}`);
   }
@@ -49,8 +56,8 @@ export function thresholdProfileName(fallback: string): string {
 }
 
 /** Optional: the chaos sidecar's control URL (with its token as ?token=...). */
-export function sidecarUrl(): string | undefined {
-  const value = raw('SIDECAR_URL');
+export function sidecarUrlFrom(env: ScenarioEnv): string | undefined {
+  const value = raw(env, 'SIDECAR_URL');
   return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value, 'http://127.0.0.1:41234/<token> (k6-ha run sets it)');
 }
 
@@ -73,16 +80,19 @@ export interface PublishConfig {
   runTag: string | undefined;
 }
 
-export function publishConfig(): PublishConfig {
+/** The gate profile jetstream-publish applies when THRESHOLDS is not set (a plain `k6 run`). */
+export const PUBLISH_DEFAULT_THRESHOLDS = 'steady';
+
+export function publishConfigFrom(env: ScenarioEnv): PublishConfig {
   return validated('jetstream-publish', () => {
-    const publishUrl = parseHttpUrl('PUBLISH_URL', raw('PUBLISH_URL') ?? DEFAULT_PUBLISH_URL);
-    const duration = raw('DURATION') ?? DEFAULT_DURATION;
-    const requestTimeout = raw('REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
-    const runTag = raw('RUN_TAG');
+    const publishUrl = parseHttpUrl('PUBLISH_URL', raw(env, 'PUBLISH_URL') ?? DEFAULT_PUBLISH_URL);
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
+    const runTag = raw(env, 'RUN_TAG');
     if (runTag !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(runTag)) {
       throw new InvalidSettingError('RUN_TAG', runTag, 'up to 40 letters, digits, - or _');
     }
-    const rate = parsePositiveInt('RATE', raw('RATE') ?? String(DEFAULT_RATE), 100_000);
+    const rate = parsePositiveInt('RATE', raw(env, 'RATE') ?? String(DEFAULT_RATE), 100_000);
     const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
     const vus = publishVus(rate, requestTimeoutMs);
     if (vus > MAX_PUBLISH_VUS) {
@@ -100,19 +110,19 @@ export function publishConfig(): PublishConfig {
       durationMs: parseRunDurationMs('DURATION', duration),
       requestTimeout,
       requestTimeoutMs,
-      ceMode: parseChoice('CE_MODE', raw('CE_MODE') ?? 'binary', CE_MODES),
-      eventType: parseEventType('EVENT_TYPE', raw('EVENT_TYPE') ?? DEFAULT_EVENT_TYPE),
-      eventSource: (raw('EVENT_SOURCE') ?? DEFAULT_EVENT_SOURCE).trim(),
-      thresholds: thresholdProfileName('steady'),
-      sidecarUrl: sidecarUrl(),
+      ceMode: parseChoice('CE_MODE', raw(env, 'CE_MODE') ?? 'binary', CE_MODES),
+      eventType: parseEventType('EVENT_TYPE', raw(env, 'EVENT_TYPE') ?? DEFAULT_EVENT_TYPE),
+      eventSource: (raw(env, 'EVENT_SOURCE') ?? DEFAULT_EVENT_SOURCE).trim(),
+      thresholds: thresholdProfileNameFrom(env, PUBLISH_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
       runTag,
     };
   });
 }
 
 /** Optional: where handleSummary() writes the merged summary JSON when no sidecar collects it. */
-export function summaryJsonPath(): string | undefined {
-  return raw('SUMMARY_JSON');
+export function summaryJsonPathFrom(env: ScenarioEnv): string | undefined {
+  return raw(env, 'SUMMARY_JSON');
 }
 
 // ---- eventstore-streams (scenarios/eventstore-streams.ts) ----
@@ -154,34 +164,51 @@ export interface EventStoreConfig {
   sidecarUrl: string | undefined;
 }
 
-export function eventstoreConfig(): EventStoreConfig {
+/** The gate profile eventstore-streams applies when THRESHOLDS is not set (a plain `k6 run`). */
+export const ES_DEFAULT_THRESHOLDS = 'es-steady';
+
+export function eventstoreConfigFrom(env: ScenarioEnv): EventStoreConfig {
   return validated('eventstore-streams', () => {
-    const duration = raw('DURATION') ?? DEFAULT_DURATION;
-    const requestTimeout = raw('REQUEST_TIMEOUT') ?? '60s';
-    const retriesRaw = raw('ES_RETRIES') ?? '0';
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? '60s';
+    const retriesRaw = raw(env, 'ES_RETRIES') ?? '0';
     if (!/^[0-5]$/.test(retriesRaw.trim())) throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
-    const reverifyRaw = raw('ES_REVERIFY_EVERY') ?? '0';
-    const pauseRaw = raw('ES_ERROR_PAUSE') ?? '1s';
+    const reverifyRaw = raw(env, 'ES_REVERIFY_EVERY') ?? '0';
+    const pauseRaw = raw(env, 'ES_ERROR_PAUSE') ?? '1s';
     return {
-      esUrl: parseHttpUrl('ES_URL', raw('ES_URL') ?? ES_DEFAULT_URL, ES_DEFAULT_URL),
-      vus: parsePositiveInt('VUS', raw('VUS') ?? '10', 10_000),
+      esUrl: parseHttpUrl('ES_URL', raw(env, 'ES_URL') ?? ES_DEFAULT_URL, ES_DEFAULT_URL),
+      vus: parsePositiveInt('VUS', raw(env, 'VUS') ?? '10', 10_000),
       duration,
       durationMs: parseRunDurationMs('DURATION', duration),
-      eventsPerStream: parsePositiveInt('EVENTS_PER_STREAM', raw('EVENTS_PER_STREAM') ?? '10', 1000),
-      batch: parseChoice('ES_BATCH', raw('ES_BATCH') ?? 'false', ES_BOOLEANS) === 'true',
-      dialect: parseChoice('ES_DIALECT', raw('ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),
-      user: raw('ES_USER') ?? 'admin',
-      password: raw('ES_PASSWORD') ?? 'changeit',
-      eventRead: parseChoice('ES_EVENT_READ', raw('ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
-      expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw('ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
+      eventsPerStream: parsePositiveInt('EVENTS_PER_STREAM', raw(env, 'EVENTS_PER_STREAM') ?? '10', 1000),
+      batch: parseChoice('ES_BATCH', raw(env, 'ES_BATCH') ?? 'false', ES_BOOLEANS) === 'true',
+      dialect: parseChoice('ES_DIALECT', raw(env, 'ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),
+      user: raw(env, 'ES_USER') ?? 'admin',
+      password: raw(env, 'ES_PASSWORD') ?? 'changeit',
+      eventRead: parseChoice('ES_EVENT_READ', raw(env, 'ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
+      expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw(env, 'ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
       retries: Number(retriesRaw.trim()),
       // 0 turns each off, however it is written (0, 00, 0s, 0ms).
       reverifyEvery: /^0+$/.test(reverifyRaw.trim()) ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
       errorPauseSeconds: /^0+(?:\.0+)?(?:ms|s|m|h)?$/.test(pauseRaw.trim()) ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
       requestTimeout,
       requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
-      thresholds: thresholdProfileName('es-steady'),
-      sidecarUrl: sidecarUrl(),
+      thresholds: thresholdProfileNameFrom(env, ES_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
     };
   });
+}
+
+// ---- the scenarios' view: k6's __ENV, read at init time ----
+
+export function publishConfig(): PublishConfig {
+  return publishConfigFrom(__ENV);
+}
+
+export function eventstoreConfig(): EventStoreConfig {
+  return eventstoreConfigFrom(__ENV);
+}
+
+export function summaryJsonPath(): string | undefined {
+  return summaryJsonPathFrom(__ENV);
 }

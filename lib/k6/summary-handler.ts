@@ -8,11 +8,11 @@ import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary
 export interface SummaryOptions {
   scenario: string;
   /** Metrics printed in this order; the rest stay in the JSON. */
-  metrics: string[];
+  metrics: readonly string[];
   sidecarUrl: string | undefined;
   summaryJsonPath: string | undefined;
   /** Counters whose sum is the number of non-acked outcomes k6 saw, to cross-check what the sidecar heard. */
-  notAckedCounters: string[];
+  notAckedCounters: readonly string[];
   /** Figures derived from k6's own metrics (not sampled separately, which would cost k6 CPU per
    * iteration): printed as one block and stored under `k6ha.derived` in the summary JSON. */
   derived?: (summary: NormalizedSummary, notStarted: number | null) => Record<string, number | null>;

@@ -107,7 +107,7 @@ function fmtValue(name: string, type: string, key: string, v: number): string {
 
 const SHOWN_KEYS = ['count', 'rate', 'avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'value'];
 
-export function renderMetrics(summary: NormalizedSummary, names: string[]): string {
+export function renderMetrics(summary: NormalizedSummary, names: readonly string[]): string {
   const lines: string[] = [];
   for (const name of names) {
     const m = summary.metrics[name];

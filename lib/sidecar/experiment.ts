@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDurationMs, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError } from '../shared/errors.ts';
+import { SCENARIO_NAMES } from '../shared/scenarios.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
-export const SCENARIOS = ['jetstream-publish', 'eventstore-streams'] as const;
+export const SCENARIOS = SCENARIO_NAMES;
 
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const DURATION_ALLOWED = 'a duration such as 30s, 3m, 1m30s or 500ms';

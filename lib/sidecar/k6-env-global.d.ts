@@ -1,2 +1,3 @@
-// lib/k6/env.ts reads k6's global __ENV; scenario-env.ts runs it in Node with one set for the call.
+// lib/k6/env.ts's adapters read k6's global __ENV. The Node side imports env.ts too (through
+// lib/shared/scenarios.ts) but calls only its pure …From(env) parsers: this lets it type-check.
 declare const __ENV: Record<string, string | undefined>;

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { join, relative } from 'node:path';
 import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
+import { rateFlagRefusal } from '../shared/scenarios.ts';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
@@ -66,7 +67,8 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
       env['DURATION'] = opts.duration;
     }
     if (opts.rate !== undefined) {
-      if (exp.scenario !== 'jetstream-publish') throw new ExperimentError(`--rate applies to jetstream-publish (a fixed arrival rate); ${exp.scenario} is sized by -e VUS=…`, { file });
+      const refusal = rateFlagRefusal(exp.scenario);
+      if (refusal !== null) throw new ExperimentError(refusal, { file });
       env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
     }
     for (const pair of opts.env ?? []) {
