@@ -138,7 +138,7 @@ export class ToolMissingError extends Error {
 // The local stack: its processes and the publisher's HTTP input.
 // ---------------------------------------------------------------------------------------------
 
-/** A stack process exited, could not be spawned or was not ready in time. */
+/** A stack process exited, could not be spawned or was not ready in time; or k6 could not be spawned (lib/run/k6-process.ts). */
 export class ProcessStartError extends Error {
   constructor(message: string, options?: CauseOptions) {
     super(message);
