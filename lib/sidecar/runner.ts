@@ -41,6 +41,10 @@ export interface RunOptions {
   /** kubernetes targets: the kubeconfig file (default $KUBECONFIG, ~/.kube/config or in-cluster) */
   kubeconfig?: string;
   log?: (line: string) => void;
+  /** k6's stdout (its progress bar and end-of-test summary): ours (default), or 'log': with its log, on stderr — `compare` keeps stdout for its table */
+  k6Stdout?: 'inherit' | 'log';
+  /** told the run directory as soon as it exists (`compare --local` names each side's) */
+  onRunDir?: (runDir: string) => void;
 }
 
 export interface PreparedExperiment {
@@ -294,6 +298,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
   const script = scenarioScript(exp.scenario);
   const { runId, runDir } = createRunDir(exp, opts.outDir);
   log(`run ${runId} → ${relative(process.cwd(), runDir) || runDir}`);
+  opts.onRunDir?.(runDir);
 
   let interrupted = 0;
   let k6Child: ChildProcess | null = null;
@@ -336,7 +341,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
-      stdout: 'inherit',
+      stdout: opts.k6Stdout ?? 'inherit',
       // A terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
       detached: true,
     });
