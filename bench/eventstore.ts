@@ -6,17 +6,16 @@
 // the machine. Goal: scenario / bare ≥ 0.9.
 //
 //   node --import tsx bench/eventstore.ts [--vus 10] [--duration 20s] [--rounds 2] [--storage fsync]
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
 import { startEventStoreStack } from '../lib/fixtures/eventstore-stack.ts';
 import { STORAGE_MODES, type StorageMode } from '../lib/fixtures/eventstore-store.ts';
 import { metricCount, normalizeSummary } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
-import { ensureTool, PROJECT_ROOT } from '../lib/tools/toolchain.ts';
+import { buildScenarios, scenarioScript, startK6 } from '../lib/run/k6-process.ts';
+import { ensureTool } from '../lib/tools/toolchain.ts';
 import { intArg } from './support.ts';
 
 const GOAL = 0.9;
@@ -59,11 +58,11 @@ const opts = new Command('bench/eventstore.ts')
   .opts<{ vus: number; duration: string; rounds: number; storage: StorageMode }>();
 
 const k6 = await ensureTool('k6', { install: false });
-await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { cwd: PROJECT_ROOT });
+await buildScenarios();
 const dir = mkdtempSync(join(tmpdir(), 'bench-eventstore-'));
 const bareScript = join(dir, 'bare.js');
 writeFileSync(bareScript, BARE_SCRIPT);
-const scenarioScript = join(PROJECT_ROOT, 'build', 'eventstore-streams.js');
+const eventstoreScript = scenarioScript('eventstore-streams');
 
 /** GNU time reports k6's own CPU seconds: a cost per iteration that other load on the machine barely moves. */
 const GNU_TIME = '/usr/bin/time';
@@ -79,17 +78,18 @@ interface RunResult {
 async function k6Run(script: string, env: Record<string, string>): Promise<RunResult> {
   const summaryPath = join(dir, `summary-${Date.now()}.json`);
   const timePath = `${summaryPath}.time`;
-  const args = ['run', '--quiet'];
-  for (const [k, v] of Object.entries({ ...env, SUMMARY_JSON: summaryPath })) args.push('-e', `${k}=${v}`);
-  args.push(script);
   const timed = existsSync(GNU_TIME);
-  const [command, commandArgs] = timed ? [GNU_TIME, ['-f', '%U %S', '-o', timePath, k6, ...args]] : [k6, args];
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
-    child.on('error', reject);
-    child.on('exit', (c) => resolve(c ?? 1));
-  });
-  if (code !== 0) throw new Error(`k6 run ${script} exited ${code}`);
+  const { exitCode, lastLines } = await startK6({
+    k6,
+    script,
+    env,
+    args: ['--quiet'],
+    summaryPath,
+    // k6's log on the terminal, as a hand-run k6 would show it.
+    onLine: (line) => process.stderr.write(`${line}\n`),
+    ...(timed ? { prefix: [GNU_TIME, '-f', '%U %S', '-o', timePath] } : {}),
+  }).done;
+  if (exitCode !== 0) throw new Error(`k6 run ${script} exited ${exitCode}:\n${lastLines.join('\n')}`);
   const s = normalizeSummary(JSON.parse(readFileSync(summaryPath, 'utf8')));
   const seconds = (s.durationMs ?? parseDurationMs('duration', opts.duration)) / 1000;
   const iterations = metricCount(s, 'iterations');
@@ -114,7 +114,7 @@ try {
     // Alternate which goes first, so drift (a growing log, a warming page cache) hits both alike.
     const order = round % 2 === 1 ? (['bare', 'scenario'] as const) : (['scenario', 'bare'] as const);
     for (const which of order) {
-      const r = await k6Run(which === 'bare' ? bareScript : scenarioScript, env);
+      const r = await k6Run(which === 'bare' ? bareScript : eventstoreScript, env);
       (which === 'bare' ? bare : scenario).push(r.iterationsPerSecond);
       if (r.cpuMsPerIteration !== null) cpu[which].push(r.cpuMsPerIteration);
       if (which === order[1]) pairRatios.push((scenario.at(-1) ?? 0) / (bare.at(-1) ?? 1));

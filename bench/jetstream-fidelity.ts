@@ -12,7 +12,8 @@ import { Command } from 'commander';
 import { metricCount } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { baselineNodeRss, buildScenarios, loadNow, machineInfo, out, readRunSummary, readTimeline, RssSampler, runK6Ha, saveResult } from './support.ts';
+import { buildScenarios } from '../lib/run/k6-process.ts';
+import { baselineNodeRss, loadNow, machineInfo, out, readRunSummary, readTimeline, RssSampler, runK6Ha, saveResult } from './support.ts';
 
 const RATE_TOLERANCE = 0.01;
 const RSS_GOAL_MB = 120;

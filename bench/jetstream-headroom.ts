@@ -30,7 +30,7 @@ import { metricCount } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { LocalStack } from '../lib/stack/local-stack.ts';
 import { ensureTool } from '../lib/tools/toolchain.ts';
-import { CpuMeter, loadNow, machineInfo, out, PUBLISH_EVENT_JS, saveResult, startK6 } from './support.ts';
+import { CpuMeter, loadNow, machineInfo, out, PUBLISH_EVENT_JS, saveResult, startK6WithSummary } from './support.ts';
 
 const GOAL = 2000;
 const ACK_GOAL = 0.999;
@@ -142,7 +142,11 @@ try {
     // short stall (a raft snapshot, a GC pause) is absorbed as latency, as the scenario (sized
     // for its whole request timeout) would, instead of dropping events the stack could still ack.
     const vus = Math.max(50, Math.ceil(rate * Number(opts.vuSeconds)));
-    const started = await startK6([driver], { PUBLISH_URL: stack.publishUrl, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, WARMUP: opts.warmup, RUN_TAG: `h${rate}-${Date.now().toString(36)}` }, join(dir, `summary-${rate}.json`));
+    const started = await startK6WithSummary({
+      script: driver,
+      env: { PUBLISH_URL: stack.publishUrl, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, WARMUP: opts.warmup, RUN_TAG: `h${rate}-${Date.now().toString(36)}` },
+      summaryPath: join(dir, `summary-${rate}.json`),
+    });
     const meter = new CpuMeter(() => ({
       k6: started.child.pid,
       publisher: stack.publisher.pid,

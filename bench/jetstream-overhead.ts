@@ -30,7 +30,8 @@ import { Command } from 'commander';
 import { metricCount } from '../lib/k6/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, CpuMeter, loadNow, machineInfo, mean, median, out, runK6, saveResult, startK6, startNoContentServer, intArg, PUBLISH_EVENT_JS } from './support.ts';
+import { buildScenarios } from '../lib/run/k6-process.ts';
+import { CpuMeter, loadNow, machineInfo, mean, median, out, runK6WithSummary, saveResult, startK6WithSummary, startNoContentServer, intArg, PUBLISH_EVENT_JS } from './support.ts';
 
 const GOAL = 0.9;
 
@@ -148,17 +149,17 @@ const cpu: Record<Variant, Array<Record<string, number>>> = { bare: [], 'bare-ce
 let n = 0;
 try {
   // A short warm-up so the first measured run does not pay for cold caches.
-  await runK6(['--vus', String(opts.vus), '--duration', '2s', scripts.bare], { PUBLISH_URL: `${server.url}/publish` }, join(dir, 'warmup.json'));
+  await runK6WithSummary({ script: scripts.bare, args: ['--vus', String(opts.vus), '--duration', '2s'], env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, 'warmup.json') });
   for (let round = 1; round <= opts.rounds; round++) {
     const order = variants.map((_, i) => variants[(i + round - 1) % variants.length] as Variant);
     const got: Partial<Record<Variant, number>> = {};
     for (const v of order) {
-      const started = await startK6(['--vus', String(opts.vus), '--duration', opts.duration, scripts[v]], { PUBLISH_URL: `${server.url}/publish` }, join(dir, `summary-${n++}.json`));
+      const started = await startK6WithSummary({ script: scripts[v], args: ['--vus', String(opts.vus), '--duration', opts.duration], env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, `summary-${n++}.json`) });
       const meter = new CpuMeter(() => ({ k6: started.child.pid, server: server.pid }));
       meter.begin();
       const r = await started.done;
       const used = meter.end();
-      if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}) exited ${r.code}:\n${r.stderr.slice(-2000)}`);
+      if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}) exited ${r.code}:\n${r.output.slice(-2000)}`);
       const seconds = parseDurationMs('duration', opts.duration) / 1000;
       const iterations = metricCount(r.summary, 'iterations');
       const ips = iterations / seconds;
@@ -181,11 +182,11 @@ try {
   for (let round = 1; round <= opts.together; round++) {
     const env = { PUBLISH_URL: `${server.url}/publish` };
     const [b, s] = await Promise.all([
-      runK6(['--vus', String(opts.vus), '--duration', opts.duration, scripts.bare], env, join(dir, `together-bare-${round}.json`)),
-      runK6(['--vus', String(opts.vus), '--duration', opts.duration, scripts.scenario], env, join(dir, `together-scenario-${round}.json`)),
+      runK6WithSummary({ script: scripts.bare, args: ['--vus', String(opts.vus), '--duration', opts.duration], env, summaryPath: join(dir, `together-bare-${round}.json`) }),
+      runK6WithSummary({ script: scripts.scenario, args: ['--vus', String(opts.vus), '--duration', opts.duration], env, summaryPath: join(dir, `together-scenario-${round}.json`) }),
     ]);
     for (const [v, r] of [['bare', b], ['scenario', s]] as const) {
-      if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}, together) exited ${r.code}:\n${r.stderr.slice(-2000)}`);
+      if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}, together) exited ${r.code}:\n${r.output.slice(-2000)}`);
     }
     const seconds = parseDurationMs('duration', opts.duration) / 1000;
     const bareIps = metricCount(b.summary, 'iterations') / seconds;
@@ -193,9 +194,9 @@ try {
     togetherRatios.push(scenarioIps / bareIps);
     out(`together ${round}: bare ${bareIps.toFixed(0)} iterations/s, scenario ${scenarioIps.toFixed(0)} iterations/s, ratio ${(scenarioIps / bareIps).toFixed(3)}`);
   }
-  const costs = await runK6([callCostsScript], { PUBLISH_URL: `${server.url}/publish` }, join(dir, 'call-costs.json'));
-  if (costs.code !== 0) throw new Error(`k6 (call costs) exited ${costs.code}:\n${costs.stderr.slice(-2000)}`);
-  for (const m of costs.stderr.matchAll(/CALLCOST (\{.*?\})(?:"|$)/gm)) {
+  const costs = await runK6WithSummary({ script: callCostsScript, env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, 'call-costs.json') });
+  if (costs.code !== 0) throw new Error(`k6 (call costs) exited ${costs.code}:\n${costs.output.slice(-2000)}`);
+  for (const m of costs.output.matchAll(/CALLCOST (\{.*?\})(?:"|$)/gm)) {
     const c = JSON.parse((m[1] ?? '{}').replaceAll('\\"', '"')) as { name: string; us: number };
     callCosts[c.name] = c.us;
   }

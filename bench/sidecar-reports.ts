@@ -15,7 +15,8 @@ import { join, relative } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Accounting } from '../lib/shared/types.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, CpuMeter, loadNow, machineInfo, out, readTimeline, runK6Ha, saveResult } from './support.ts';
+import { buildScenarios } from '../lib/run/k6-process.ts';
+import { CpuMeter, loadNow, machineInfo, out, readTimeline, runK6Ha, saveResult } from './support.ts';
 
 const opts = new Command('bench/sidecar-reports.ts')
   .description('failure reports one sidecar absorbs with none lost: an R1 leader outage at several event rates')

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Command } from 'commander';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { buildScenarios, loadNow, machineInfo, median, out, percentile, readTimeline, RssSampler, runK6Ha, saveResult, intArg } from './support.ts';
+import { buildScenarios } from '../lib/run/k6-process.ts';
+import { loadNow, machineInfo, median, out, percentile, readTimeline, RssSampler, runK6Ha, saveResult, intArg } from './support.ts';
 
 const SKEW_GOAL_MS = 50;
 const DETECTION_GOAL_MS = 200;

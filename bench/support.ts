@@ -1,6 +1,7 @@
-// Shared helpers of the benchmarks in bench/: running real k6 and `k6-ha run` as child processes,
-// sampling CPU and RSS from /proc, a trivial HTTP 204 server, statistics, the machine's
-// description and the result file each benchmark leaves in results/bench/<name>.json.
+// Shared helpers of the benchmarks in bench/: running real k6 (through lib/run/k6-process.ts, with
+// its summary read back) and `k6-ha run` as child processes, sampling CPU and RSS from /proc, a
+// trivial HTTP 204 server, statistics, the machine's description and the result file each
+// benchmark leaves in results/bench/<name>.json.
 import { InvalidArgumentError } from 'commander';
 import { parsePositiveInt } from '../lib/shared/env-parse.ts';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { normalizeSummary, type NormalizedSummary } from '../lib/k6/summary.ts';
+import { startK6 } from '../lib/run/k6-process.ts';
 import { freePort } from '../lib/stack/free-port.ts';
 import type { TimelineEvent } from '../lib/shared/types.ts';
 import { ensureTool, PROJECT_ROOT } from '../lib/tools/toolchain.ts';
@@ -199,42 +201,37 @@ export async function baselineNodeRss(): Promise<{ nodeMb: number; nodeTsxMb: nu
 // ---------------------------------------------------------------- k6
 
 export interface K6Result {
+  /** k6ExitCode: 0, 99 (a gate failed), 128 + signal, … */
   code: number;
   summary: NormalizedSummary;
   raw: Record<string, unknown>;
-  stderr: string;
+  /** everything k6 printed: its log (console.log lines too) and stdout */
+  output: string;
 }
 
-/** Starts k6 with a summary JSON path; returns the child (for CPU sampling) and its result. */
-export async function startK6(args: string[], env: Record<string, string>, summaryPath: string): Promise<{ child: ChildProcess; done: Promise<K6Result> }> {
+export interface BenchK6Options {
+  script: string;
+  /** k6 flags before the script (--quiet is always given): --vus 10, --duration 20s, … */
+  args?: string[];
+  env: Record<string, string>;
+  summaryPath: string;
+}
+
+/** Starts k6 --quiet with a summary JSON path; returns the child (for CPU sampling) and its result with the summary read. */
+export async function startK6WithSummary(opts: BenchK6Options): Promise<{ child: ChildProcess; done: Promise<K6Result> }> {
   const k6 = await ensureTool('k6', { install: false });
-  const full = ['run', '--quiet', ...args.slice(0, -1)];
-  for (const [k, v] of Object.entries({ ...env, SUMMARY_JSON: summaryPath })) full.push('-e', `${k}=${v}`);
-  full.push(args.at(-1) as string);
-  const child = spawn(k6, full, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, K6_NO_USAGE_REPORT: 'true' } });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<K6Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (c) => {
-      const code = c ?? 1;
-      if (!existsSync(summaryPath)) {
-        reject(new Error(`k6 ${full.join(' ')} exited ${code} without a summary:\n${stderr.slice(-2000)}`));
-        return;
-      }
-      const raw = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
-      resolve({ code, summary: normalizeSummary(raw), raw, stderr });
-    });
+  let output = '';
+  const started = startK6({ k6, script: opts.script, env: opts.env, args: ['--quiet', ...(opts.args ?? [])], summaryPath: opts.summaryPath, onLine: (line) => (output += `${line}\n`) });
+  const done = started.done.then(({ exitCode }): K6Result => {
+    if (!existsSync(opts.summaryPath)) throw new Error(`k6 run ${opts.script} exited ${exitCode} without a summary:\n${output.slice(-2000)}`);
+    const raw = JSON.parse(readFileSync(opts.summaryPath, 'utf8')) as Record<string, unknown>;
+    return { code: exitCode, summary: normalizeSummary(raw), raw, output };
   });
-  return { child, done };
+  return { child: started.child, done };
 }
 
-export async function runK6(args: string[], env: Record<string, string>, summaryPath: string): Promise<K6Result> {
-  return (await startK6(args, env, summaryPath)).done;
-}
-
-export async function buildScenarios(): Promise<void> {
-  await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { cwd: PROJECT_ROOT });
+export async function runK6WithSummary(opts: BenchK6Options): Promise<K6Result> {
+  return (await startK6WithSummary(opts)).done;
 }
 
 // ---------------------------------------------------------------- a trivial 204 server

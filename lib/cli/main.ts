@@ -2,7 +2,7 @@
 // (stack up) and lib/tools (setup). Exit codes: 0 ok, 99 a gate failed (k6's own), 2 bad input,
 // 3 a required tool is missing, 1 anything else.
 import { Command } from 'commander';
-import { ToolMissingError, UsageError } from '../shared/errors.ts';
+import { CompareInterruptedError, ToolMissingError, UsageError } from '../shared/errors.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
@@ -34,6 +34,7 @@ Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a too
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
   if (err instanceof ToolMissingError) return 3;
+  if (err instanceof CompareInterruptedError) return 130;
   return 1;
 }
 

@@ -8,7 +8,7 @@ import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';
 
 /** The command's options as commander parses them: RunOptions without the positional file. */
-type RunFlags = Omit<RunOptions, 'experimentFile' | 'log'>;
+type RunFlags = Omit<RunOptions, 'experimentFile' | 'log' | 'k6Stdout' | 'onRunDir'>;
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -1,11 +1,10 @@
 // `k6-ha compare`: the seed's side-by-side table from two finished runs, or from two runs it makes.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { join, relative } from 'node:path';
-import { STORAGE_MODES, type StorageMode } from '../fixtures/eventstore-store.ts';
 import { parseDurationMs, parseHttpUrl, parsePositiveInt } from '../shared/env-parse.ts';
 import { InvalidSettingError } from '../shared/errors.ts';
 import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
-import { newCompareDir, readSummaryFile, runComparison, writeComparison } from './run.ts';
+import { LOCAL_STORAGES, type LocalStorage, newCompareDir, readSummaryFile, runComparison, writeComparison } from './run.ts';
 
 /** Turns a shared parser's InvalidSettingError into commander's own argument error. */
 function viaParser<T>(parse: (raw: string) => T): (raw: string) => T {
@@ -31,8 +30,8 @@ interface CompareFlags {
   aUrl?: string;
   bUrl?: string;
   local?: boolean;
-  aStorage: StorageMode;
-  bStorage: StorageMode;
+  aStorage: LocalStorage;
+  bStorage: LocalStorage;
   vus: number;
   duration: string;
   env?: Record<string, string>;
@@ -41,9 +40,8 @@ interface CompareFlags {
   out?: string;
 }
 
-const STORAGE_LABEL: Record<StorageMode, string> = {
+const STORAGE_LABEL: Record<LocalStorage, string> = {
   memory: 'fixture, memory storage (stand-in for pod-local storage lost with its pod)',
-  nosync: 'fixture, log without fsync',
   fsync: 'fixture, fsync\'d log (stand-in for a persistent disk)',
 };
 
@@ -57,13 +55,13 @@ export function registerCompareCommand(program: Command): void {
     .option('--b-label <text>', 'column title for B')
     .option('--a-url <url>', 'run the workload against this EventStore first (A)', viaParser((v) => parseHttpUrl('--a-url', v, 'http://127.0.0.1:2113')))
     .option('--b-url <url>', '… then against this one (B)', viaParser((v) => parseHttpUrl('--b-url', v, 'http://127.0.0.1:2113')))
-    .option('--local', 'run against two local EventStore FIXTURES instead: A with --a-storage, B with --b-storage')
-    .addOption(new Option('--a-storage <mode>', 'storage of the local fixture A').choices(STORAGE_MODES).default('memory'))
-    .addOption(new Option('--b-storage <mode>', 'storage of the local fixture B').choices(STORAGE_MODES).default('fsync'))
+    .option('--local', 'run against two local EventStore FIXTURES instead (each a `k6-ha run` with its own run dir): A with --a-storage, B with --b-storage')
+    .addOption(new Option('--a-storage <mode>', 'storage of the local fixture A').choices(LOCAL_STORAGES).default('memory'))
+    .addOption(new Option('--b-storage <mode>', 'storage of the local fixture B').choices(LOCAL_STORAGES).default('fsync'))
     .option('--vus <n>', 'concurrent users (the seed: 10, 100, 1000; 500 with kills)', viaParser((v) => parsePositiveInt('--vus', v, 10_000)), 10)
     .option('--duration <d>', 'length of each run (the seed: 5m)', viaParser((v) => (parseDurationMs('--duration', v), v)), '30s')
     .option('-e, --env <KEY=VALUE>', 'more k6 environment for both runs (ES_DIALECT, ES_USER, ES_PASSWORD, ES_BATCH, THRESHOLDS, …)', collectEnv)
-    .option('--kill-at <d>', 'local fixtures only: kill -9 the node this long after k6 starts, then restart it', viaParser((v) => (parseDurationMs('--kill-at', v), v)))
+    .option('--kill-at <d>', 'local fixtures only: kill -9 the node this long after the load starts, then restart it', viaParser((v) => (parseDurationMs('--kill-at', v), v)))
     .option('--restart-after <d>', 'with --kill-at: how long the node stays down', viaParser((v) => (parseDurationMs('--restart-after', v), v)), '1s')
     .option('--out <dir>', `output directory (default: compare-<timestamp>/ in ${DEFAULT_RESULTS_DIR_HELP})`)
     .addHelpText('after', `
@@ -101,5 +99,8 @@ Examples:
       });
       out(result.markdown);
       process.stderr.write(`k6-ha compare: wrote ${relative(process.cwd(), result.outDir) || result.outDir}/{a,b}.summary.json, comparison.md, comparison.json\n`);
+      for (const [side, runDir] of Object.entries(result.runDirs)) {
+        if (runDir !== null) process.stderr.write(`k6-ha compare: ${side.toUpperCase()}'s run (timeline, report, k6.log): ${relative(process.cwd(), runDir) || runDir}\n`);
+      }
     });
 }

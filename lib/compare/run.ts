@@ -1,28 +1,35 @@
 // Runs the same eventstore-streams workload against two targets, one after the other (never at
 // once: on a small machine two runs would share the CPU and each would measure the other), and
-// writes results/compare-<id>/{a,b}.summary.json, comparison.md and comparison.json.
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// writes results/compare-<id>/{a,b}.summary.json, comparison.md and comparison.json. A local side
+// (a fixture) is a whole `k6-ha run` of a generated experiment, with its own run dir (<id>-compare-a/
+// …); a side against a running server is plain k6 (lib/run/k6-process.ts), logged to <side>.k6.log.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { type EventStoreStack, startEventStoreStack } from '../fixtures/eventstore-stack.ts';
-import type { StorageMode } from '../fixtures/eventstore-store.ts';
-import { parseDurationMs } from '../shared/env-parse.ts';
 import type { ScenarioName } from '../shared/scenarios.ts';
 import { resultsDir } from '../sidecar/artifacts.ts';
-import { CompareInputError, CompareRunError } from '../shared/errors.ts';
-import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
+import type { Experiment } from '../sidecar/experiment.ts';
+import { runExperiment } from '../sidecar/runner.ts';
+import { buildScenarios, scenarioScript, startK6 } from '../run/k6-process.ts';
+import { CompareInputError, CompareInterruptedError, CompareRunError } from '../shared/errors.ts';
+import { ensureTool } from '../tools/toolchain.ts';
 import { buildComparison, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
 
-const execFileAsync = promisify(execFile);
 /** The EventStore workload, by design: the comparison's table reads its es_* metrics (table.ts). */
 export const SCENARIO = 'eventstore-streams' satisfies ScenarioName;
+/** The fixture's one member, as a local eventstore stack names it. */
+const FIXTURE_MEMBER = 'eventstore-0';
+
+type Side = 'a' | 'b';
+
+/** The fixture storages an experiment's local target can name (nosync is the fixture's own, not an experiment's). */
+export type LocalStorage = NonNullable<Extract<Experiment['target'], { stack: 'eventstore' }>['storage']>;
+export const LOCAL_STORAGES: readonly LocalStorage[] = ['memory', 'fsync'];
 
 export interface CompareTarget {
   label: string;
-  /** A running server; or `local` to start a fixture with this storage for the run. */
+  /** A running server; or `local` to run against a fixture with this storage. */
   url?: string;
-  local?: { storage: StorageMode };
+  local?: { storage: LocalStorage };
 }
 
 export interface CompareRunOptions {
@@ -45,6 +52,8 @@ export interface CompareOutput {
   markdown: string;
   /** k6's exit code per side (99: a gate failed — still compared). */
   exitCodes: { a: number; b: number };
+  /** a local side's `k6-ha run` directory (timeline, report, k6.log); null for a server's side */
+  runDirs: { a: string | null; b: string | null };
 }
 
 export function newCompareDir(outDir: string | undefined): string {
@@ -73,106 +82,109 @@ export function readSummaryFile(label: string, path: string): RunSide {
   return sideFromSummaryJson(label, path, json);
 }
 
-/** Bundles the scenario when build/ is missing or older than its source. */
-async function ensureBuilt(): Promise<string> {
-  const script = join(PROJECT_ROOT, 'build', `${SCENARIO}.js`);
-  const source = join(PROJECT_ROOT, 'scenarios', `${SCENARIO}.ts`);
-  if (!existsSync(script) || statSync(script).mtimeMs < statSync(source).mtimeMs) {
-    await execFileAsync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { cwd: PROJECT_ROOT });
+/** A side against a server k6-ha did not start: plain k6, no sidecar (nothing here can be killed). */
+async function runRemoteSide(input: { side: Side; url: string; opts: CompareRunOptions; k6: string; summaryPath: string; logFile: string }): Promise<number> {
+  const { side, url, opts } = input;
+  const script = scenarioScript(SCENARIO);
+  opts.log?.(`${side.toUpperCase()}: k6 run ${relative(process.cwd(), script)} against ${url} (${opts.vus} VUs, ${opts.duration})`);
+  try {
+    const { exitCode } = await startK6({
+      k6: input.k6,
+      script,
+      env: { ...opts.env, ES_URL: url, VUS: String(opts.vus), DURATION: opts.duration },
+      args: ['--quiet'],
+      summaryPath: input.summaryPath,
+      logFile: input.logFile,
+    }).done;
+    return exitCode;
+  } catch (err) {
+    throw new CompareRunError(`${side.toUpperCase()}: ${(err as Error).message}`, { cause: err });
   }
-  return script;
 }
 
-async function runK6(k6: string, script: string, env: Record<string, string>, logFile: string): Promise<number> {
-  const args = ['run', '--quiet'];
-  for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);
-  args.push(script);
-  const child = spawn(k6, args, { env: { ...process.env, K6_NO_USAGE_REPORT: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => chunks.push(c));
-  child.stderr.on('data', (c: Buffer) => chunks.push(c));
-  const code = await new Promise<number>((done, fail) => {
-    child.on('error', (err) => fail(new CompareRunError(`could not run ${k6}: ${err.message}`, { cause: err })));
-    child.on('exit', (c, signal) => done(c ?? (signal === null ? 1 : 128)));
-  });
-  writeFileSync(logFile, Buffer.concat(chunks));
-  return code;
-}
+/** What the fixture sets for k6 itself: a -e for these would point the side at another server. */
+const SET_BY_FIXTURE = ['ES_URL', 'ES_USER', 'ES_PASSWORD'];
 
-/** Kills the local fixture at `killAt` and starts it again `restartAfter` later, with its data. */
-function scheduleKill(stack: EventStoreStack, killAtMs: number, restartAfterMs: number, log: (l: string) => void): { done: Promise<void>; cancel: () => void } {
-  let cancelled = false;
-  let timer: NodeJS.Timeout | undefined;
-  const done = new Promise<void>((resolveDone, rejectDone) => {
-    timer = setTimeout(() => {
-      if (cancelled) return resolveDone();
-      const member = stack.member;
-      log(`kill -9 ${member.name} (storage ${stack.storage}); restart in ${restartAfterMs} ms`);
-      member
-        .kill()
-        .then(() => new Promise((r) => setTimeout(r, restartAfterMs)))
-        .then(() => member.start())
-        .then(() => log(`${member.name} is back`))
-        .then(resolveDone, rejectDone);
-    }, killAtMs);
-  });
+/**
+ * The experiment `compare --local` runs for one side: the workload against a fixture with the
+ * side's storage and, with --kill-at, one kill -9 of its node restarted --restart-after later.
+ * Written next to the comparison, so what ran can be run again with `k6-ha run`.
+ */
+export function localSideExperiment(input: { side: Side; storage: LocalStorage; label: string; opts: CompareRunOptions; summaryPath: string }): Record<string, unknown> {
+  const { side, storage, opts } = input;
+  const { THRESHOLDS: thresholds, ...env } = opts.env;
+  for (const name of SET_BY_FIXTURE) delete env[name];
   return {
-    done,
-    cancel: () => {
-      cancelled = true;
-      clearTimeout(timer);
-    },
+    name: `compare-${side}`,
+    description: `k6-ha compare --local, side ${side.toUpperCase()}: ${input.label}`,
+    scenario: SCENARIO,
+    target: { kind: 'local', stack: 'eventstore', storage },
+    env: { ...env, VUS: String(opts.vus), DURATION: opts.duration, SUMMARY_JSON: input.summaryPath },
+    // The scenario's own default without a sidecar (lib/k6/env.ts eventstoreConfig).
+    thresholds: thresholds ?? 'es-steady',
+    plan: opts.killAt === undefined ? [] : [{ at: opts.killAt, action: 'kill', target: { name: FIXTURE_MEMBER }, restartAfter: opts.restartAfter ?? '1s' }],
   };
 }
 
-async function runSide(
-  side: 'a' | 'b',
-  target: CompareTarget,
-  opts: CompareRunOptions,
-  k6: string,
-  script: string,
-  dir: string,
-  log: (l: string) => void,
-): Promise<{ side: RunSide; exitCode: number }> {
+/**
+ * A side against a fixture: a whole `k6-ha run` of localSideExperiment — its own run dir with
+ * timeline, sidecar accounting, restore at the end (or on Ctrl-C) and report, the same path as
+ * every other experiment.
+ */
+async function runLocalSide(input: { side: Side; storage: LocalStorage; label: string; opts: CompareRunOptions; dir: string; summaryPath: string }): Promise<{ exitCode: number; runDir: string | null }> {
+  const { side, opts } = input;
+  const experimentFile = join(input.dir, `${side}.experiment.json`);
+  writeFileSync(experimentFile, `${JSON.stringify(localSideExperiment(input), null, 2)}\n`);
+  let runDir: string | null = null;
+  opts.log?.(`${side.toUpperCase()}: ${input.label} — k6-ha run ${relative(process.cwd(), experimentFile)} (${opts.vus} VUs, ${opts.duration}${opts.killAt === undefined ? '' : `, ${FIXTURE_MEMBER} killed at ${opts.killAt}`})`);
+  const exitCode = await runExperiment({
+    experimentFile,
+    outDir: input.dir,
+    // The table goes to stdout; k6's end-of-test summaries go to stderr with its log.
+    k6Stdout: 'log',
+    onRunDir: (created) => (runDir = created),
+    ...(opts.log === undefined ? {} : { log: opts.log }),
+  });
+  return { exitCode, runDir };
+}
+
+async function runSide(input: { side: Side; target: CompareTarget; opts: CompareRunOptions; k6: string; dir: string }): Promise<{ side: RunSide; exitCode: number; runDir: string | null }> {
+  const { side, target, opts, dir } = input;
   const summaryPath = join(dir, `${side}.summary.json`);
-  let stack: EventStoreStack | null = null;
-  let kill: ReturnType<typeof scheduleKill> | null = null;
-  try {
-    let url = target.url;
-    if (target.local !== undefined) {
-      stack = await startEventStoreStack({ runDir: join(dir, `${side}-fixture`), storage: target.local.storage, log });
-      url = stack.url;
+  let exitCode: number;
+  let runDir: string | null = null;
+  let logHint: string;
+  if (target.local !== undefined) {
+    ({ exitCode, runDir } = await runLocalSide({ side, storage: target.local.storage, label: target.label, opts, dir, summaryPath }));
+    logHint = runDir === null ? 'its run dir' : join(runDir, 'k6.log');
+    if (exitCode === 130) {
+      throw new CompareInterruptedError(`interrupted while running ${side.toUpperCase()}${side === 'a' ? '; B was not run' : ''}: nothing compared${runDir === null ? '' : ` (what ran is in ${relative(process.cwd(), runDir) || runDir})`}`);
     }
-    if (url === undefined) throw new CompareRunError(`target ${side.toUpperCase()} has neither a URL nor a local fixture`);
-    const env = { ...opts.env, ...(stack?.k6Env() ?? {}), ES_URL: url, VUS: String(opts.vus), DURATION: opts.duration, SUMMARY_JSON: summaryPath };
-    if (opts.killAt !== undefined) {
-      if (stack === null) throw new CompareRunError('--kill-at works only with local fixture targets: k6-ha cannot kill a server it did not start');
-      // k6 needs a moment before load starts (init, setup); the offset is from spawning k6.
-      kill = scheduleKill(stack, parseDurationMs('--kill-at', opts.killAt), parseDurationMs('--restart-after', opts.restartAfter ?? '1s'), log);
-    }
-    log(`${side.toUpperCase()}: ${target.label} — k6 run ${relative(process.cwd(), script)} against ${url} (${opts.vus} VUs, ${opts.duration})`);
-    const exitCode = await runK6(k6, script, env, join(dir, `${side}.k6.log`));
-    await kill?.done;
-    if (!existsSync(summaryPath)) {
-      throw new CompareRunError(`k6 exited ${exitCode} for ${side.toUpperCase()} without writing ${summaryPath}; see ${join(dir, `${side}.k6.log`)}`);
-    }
-    log(`${side.toUpperCase()}: k6 exited ${exitCode}${exitCode === 99 ? ' (a gate failed; compared anyway)' : ''}`);
-    return { side: readSummaryFile(target.label, summaryPath), exitCode };
-  } finally {
-    kill?.cancel();
-    await stack?.stop();
+  } else {
+    if (target.url === undefined) throw new CompareRunError(`target ${side.toUpperCase()} has neither a URL nor a local fixture`);
+    if (opts.killAt !== undefined) throw new CompareRunError('--kill-at works only with local fixture targets: k6-ha cannot kill a server it did not start');
+    const logFile = join(dir, `${side}.k6.log`);
+    exitCode = await runRemoteSide({ side, url: target.url, opts, k6: input.k6, summaryPath, logFile });
+    logHint = logFile;
   }
+  if (!existsSync(summaryPath)) {
+    throw new CompareRunError(`k6 exited ${exitCode} for ${side.toUpperCase()} without writing ${summaryPath}; see ${logHint}`);
+  }
+  opts.log?.(`${side.toUpperCase()}: k6 exited ${exitCode}${exitCode === 99 ? ' (a gate failed; compared anyway)' : ''}`);
+  return { side: readSummaryFile(target.label, summaryPath), exitCode, runDir };
 }
 
 export async function runComparison(opts: CompareRunOptions): Promise<CompareOutput> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`k6-ha compare: ${line}\n`));
+  const withLog = { ...opts, log };
+  // Before anything starts: a missing k6 or a broken build fails both sides alike, at once.
   const k6 = await ensureTool('k6', { log });
-  const script = await ensureBuilt();
+  await buildScenarios();
   const dir = newCompareDir(opts.outDir);
   log(`writing to ${relative(process.cwd(), dir) || dir}`);
-  const a = await runSide('a', opts.a, opts, k6, script, dir, log);
-  const b = await runSide('b', opts.b, opts, k6, script, dir, log);
+  const a = await runSide({ side: 'a', target: opts.a, opts: withLog, k6, dir });
+  const b = await runSide({ side: 'b', target: opts.b, opts: withLog, k6, dir });
   const title = `${SCENARIO}: ${opts.vus} VUs for ${opts.duration}${opts.killAt !== undefined ? `, node killed at ${opts.killAt}` : ''}`;
   const { comparison, markdown } = writeComparison(dir, a.side, b.side, title);
-  return { outDir: dir, comparison, markdown, exitCodes: { a: a.exitCode, b: b.exitCode } };
+  return { outDir: dir, comparison, markdown, exitCodes: { a: a.exitCode, b: b.exitCode }, runDirs: { a: a.runDir, b: b.runDir } };
 }

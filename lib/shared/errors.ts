@@ -2,7 +2,7 @@
 // each class takes (message, options?), where options carries the error that led to it (`cause`)
 // and the class's own fields, and sets its `name`. Errors that mean "the user's input is wrong"
 // extend UsageError: the CLI exits 2 for them (lib/cli/main.ts). Exit codes: UsageError 2,
-// ToolMissingError 3, anything else 1.
+// ToolMissingError 3, CompareInterruptedError 130, anything else 1.
 //
 // No Node or k6 imports: InvalidSettingError is also thrown inside k6 (lib/k6/env.ts, bundled into
 // the scenarios), whose runtime (sobek) may not honour Error's ES2022 options argument; `cause` is
@@ -138,7 +138,7 @@ export class ToolMissingError extends Error {
 // The local stack: its processes and the publisher's HTTP input.
 // ---------------------------------------------------------------------------------------------
 
-/** A stack process exited, could not be spawned or was not ready in time. */
+/** A stack process exited, could not be spawned or was not ready in time; or k6 could not be spawned (lib/run/k6-process.ts). */
 export class ProcessStartError extends Error {
   constructor(message: string, options?: CauseOptions) {
     super(message);
@@ -277,6 +277,17 @@ export class CompareRunError extends Error {
     super(message);
     this.name = 'CompareRunError';
     setCause(this, options);
+  }
+}
+
+/**
+ * One of compare's runs was stopped by SIGINT or SIGTERM (its members restored, its run dir
+ * written): the other is not run and nothing is compared. The CLI exits 130, like an interrupted `run`.
+ */
+export class CompareInterruptedError extends CompareRunError {
+  constructor(message: string, options?: CauseOptions) {
+    super(message, options);
+    this.name = 'CompareInterruptedError';
   }
 }
 

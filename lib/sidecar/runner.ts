@@ -1,12 +1,8 @@
 // `k6-ha run`: one experiment, end to end — validate, start the stack and the sidecar, run real
 // k6 against them, write the artifacts, stop everything, and return k6's exit code (99 when a
 // gate failed). Ctrl-C stops the chaos schedule, restores members and lets k6 finish cleanly.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
-import { constants as osConstants } from 'node:os';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
@@ -14,6 +10,7 @@ import { rateFlagRefusal } from '../shared/scenarios.ts';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
+import { buildScenarios, readK6Metric, scenarioScript, startK6 } from '../run/k6-process.ts';
 import { resultsDir, writeArtifacts } from './artifacts.ts';
 import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from './chaos.ts';
 import { ControlServer } from './control-server.ts';
@@ -42,6 +39,10 @@ export interface RunOptions {
   /** kubernetes targets: the kubeconfig file (default $KUBECONFIG, ~/.kube/config or in-cluster) */
   kubeconfig?: string;
   log?: (line: string) => void;
+  /** k6's stdout (its progress bar and end-of-test summary): ours (default), or 'log': with its log, on stderr — `compare` keeps stdout for its table */
+  k6Stdout?: 'inherit' | 'log';
+  /** told the run directory as soon as it exists (`compare --local` names each side's) */
+  onRunDir?: (runDir: string) => void;
 }
 
 export interface PreparedExperiment {
@@ -158,38 +159,6 @@ export function createRunDir(exp: Experiment, outDir?: string): { runId: string;
   return { runId, runDir };
 }
 
-/**
- * "k6: 6,751 events sent (150.0/s)" from k6's REST API, or null while it cannot answer. Through
- * node:http, already loaded for the control server: fetch() would load undici mid-run (≈ 10 MB).
- */
-function k6Progress(apiUrl: string): Promise<string | null> {
-  return new Promise((resolveProgress) => {
-    const req = httpGet(`${apiUrl}/v1/metrics/iterations`, { timeout: 2000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        try {
-          const body = JSON.parse(text) as { data?: { attributes?: { sample?: { count?: number; rate?: number } } } };
-          const sample = body.data?.attributes?.sample;
-          resolveProgress(sample?.count === undefined ? null : `k6: ${sample.count.toLocaleString('en-US')} events sent (${(sample.rate ?? 0).toFixed(1)}/s)`);
-        } catch {
-          resolveProgress(null);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolveProgress(null));
-  });
-}
-
-export async function buildScenarios(): Promise<void> {
-  await new Promise<void>((resolveBuild, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('exit', (code) => (code === 0 ? resolveBuild() : reject(new Error(`scenario build failed (exit ${code})`))));
-  });
-}
-
 export interface StartedTarget {
   /** the target under test (named stack for the callers that predate other targets) */
   stack: TargetUnderTest;
@@ -222,28 +191,28 @@ export async function startTarget(exp: Experiment, runId: string, runDir: string
 }
 
 /**
- * k6's log goes to k6.log in full; on the terminal, the per-request "Request Failed" warnings of an
- * outage (hundreds a second) are folded into one count every few seconds.
+ * k6's log for the terminal (k6.log has all of it): the per-request "Request Failed" warnings of
+ * an outage (hundreds a second) are folded into one count every few seconds.
  */
-function relayK6Log(stream: Readable, file: string, log: (l: string) => void): void {
-  const out = createWriteStream(file);
+function foldedK6Log(file: string, log: (l: string) => void): { onLine: (line: string) => void; finish: () => void } {
   let folded = 0;
   let lastNotice = 0;
-  createInterface({ input: stream }).on('line', (line) => {
-    out.write(`${line}\n`);
-    if (line.includes('msg="Request Failed"')) {
-      folded++;
-      if (Date.now() - lastNotice > 5000) {
-        lastNotice = Date.now();
-        log(`k6: ${folded} request(s) failed at transport level so far (timeouts, refused connections; details in ${file})`);
+  return {
+    onLine: (line) => {
+      if (line.includes('msg="Request Failed"')) {
+        folded++;
+        if (Date.now() - lastNotice > 5000) {
+          lastNotice = Date.now();
+          log(`k6: ${folded} request(s) failed at transport level so far (timeouts, refused connections; details in ${file})`);
+        }
+        return;
       }
-      return;
-    }
-    process.stderr.write(`${line}\n`);
-  }).on('close', () => {
-    if (folded > 0) log(`k6: ${folded} request(s) failed at transport level in all (see ${file})`);
-    out.end();
-  });
+      process.stderr.write(`${line}\n`);
+    },
+    finish: () => {
+      if (folded > 0) log(`k6: ${folded} request(s) failed at transport level in all (see ${file})`);
+    },
+  };
 }
 
 /** Prints chaos-relevant timeline events as they happen: the progress of a long run. */
@@ -294,9 +263,10 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     await kube?.close();
     throw err;
   }
-  const script = join(PROJECT_ROOT, 'build', `${exp.scenario}.js`);
+  const script = scenarioScript(exp.scenario);
   const { runId, runDir } = createRunDir(exp, opts.outDir);
   log(`run ${runId} → ${relative(process.cwd(), runDir) || runDir}`);
+  opts.onRunDir?.(runDir);
 
   let interrupted = 0;
   let k6Child: ChildProcess | null = null;
@@ -326,42 +296,53 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     target = await startTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`, 0, kube);
     if (interrupted > 0) return 130;
     echoTimeline(target.sidecar, log);
-    const env: NodeJS.ProcessEnv = { ...process.env, K6_NO_USAGE_REPORT: 'true' };
-    // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
-    const args = ['run', ...(process.stdout.isTTY ? [] : ['--quiet']), '--address', k6ApiAddress];
     const k6Env: Record<string, string> = { ...target.stack.k6Env(), ...exp.env, THRESHOLDS: exp.thresholds, SIDECAR_URL: target.control.url };
-    for (const [k, v] of Object.entries(k6Env)) args.push('-e', `${k}=${v}`);
-    args.push(script);
     log(`k6 run ${script.replace(`${PROJECT_ROOT}/`, '')} (${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults'}, gates ${exp.thresholds})`);
-    // Its own process group: a terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
-    const child = spawn(k6, args, { env, stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+    const k6LogFile = join(runDir, 'k6.log');
+    const terminalLog = foldedK6Log(k6LogFile, log);
+    const k6Run = startK6({
+      k6,
+      script,
+      env: k6Env,
+      // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
+      args: process.stdout.isTTY ? [] : ['--quiet'],
+      address: k6ApiAddress,
+      logFile: k6LogFile,
+      onLine: terminalLog.onLine,
+      stdout: opts.k6Stdout ?? 'inherit',
+      // A terminal Ctrl-C reaches only us, and we pass exactly one SIGINT on.
+      detached: true,
+    });
+    const child = k6Run.child;
     k6Child = child;
     // Detached, k6 would outlive a kill -9 of this process and keep loading the target for the
     // rest of its duration; the watchdog kills its group if we die first.
     const k6Watchdog = new ProcessRegistry(runDir, 'k6.pid');
     if (child.pid !== undefined) k6Watchdog.register(child.pid);
     child.on('exit', () => k6Watchdog.dispose());
-    if (child.stderr !== null) relayK6Log(child.stderr, join(runDir, 'k6.log'), log);
     // Without a terminal k6 runs --quiet, and a steady run has no timeline events to print: a
     // line every 15 s says the load is going (a 5-minute seed run would otherwise be silent).
     const sidecar = target.sidecar;
     const progress = process.stdout.isTTY ? null : setInterval(() => {
-      void k6Progress(`http://${k6ApiAddress}`).then((p) => {
+      void readK6Metric(`http://${k6ApiAddress}`, 'iterations').then((sent) => {
         const zero = sidecar.timeline.zero;
-        if (p !== null && k6Child !== null && zero !== null) log(`t+${((Date.now() - zero) / 1000).toFixed(1)}s ${p}, ${sidecar.notAckedSoFar} not acked so far`);
+        if (sent === null || k6Child === null || zero === null) return;
+        const seconds = (Date.now() - zero) / 1000;
+        // Over the load so far, as k6's own rate of a counter is.
+        const rate = seconds > 0 ? sent / seconds : 0;
+        log(`t+${seconds.toFixed(1)}s k6: ${sent.toLocaleString('en-US')} events sent (${rate.toFixed(1)}/s), ${sidecar.notAckedSoFar} not acked so far`);
       });
     }, 15_000);
-    child.on('exit', () => {
-      if (progress !== null) clearInterval(progress);
-    });
-    const exitCode = await new Promise<number>((resolveExit) => {
-      // A shell's convention for a signal death: 128 + the signal's number (130 for SIGINT).
-      child.on('exit', (code, signal) => resolveExit(code ?? (signal === null ? 1 : 128 + (osConstants.signals[signal] ?? 9))));
-      child.on('error', (err) => {
-        log(`could not run k6: ${err.message}`);
-        resolveExit(1);
-      });
-    });
+    let exitCode: number;
+    try {
+      ({ exitCode } = await k6Run.done);
+    } catch (err) {
+      // k6 could not be started (ProcessStartError): a failed run, reported like any other.
+      log((err as Error).message);
+      exitCode = 1;
+    }
+    if (progress !== null) clearInterval(progress);
+    terminalLog.finish();
     k6Child = null;
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);

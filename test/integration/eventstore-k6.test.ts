@@ -2,39 +2,30 @@
 // verification without faults, no acked loss across a kill -9 and restart, the A/B table from two
 // runs, and bad environment values refused by name. Needs k6 v2 (fails with install help if absent).
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import { runComparison } from '../../lib/compare/run.ts';
 import { startEventStoreStack } from '../../lib/fixtures/eventstore-stack.ts';
 import { metricCount, type NormalizedSummary, normalizeSummary } from '../../lib/k6/summary.ts';
-import { ensureTool, PROJECT_ROOT } from '../../lib/tools/toolchain.ts';
+import { buildScenarios, scenarioScript, startK6 } from '../../lib/run/k6-process.ts';
+import { ensureTool } from '../../lib/tools/toolchain.ts';
 
-const execFileAsync = promisify(execFile);
-const SCRIPT = join(PROJECT_ROOT, 'build', 'eventstore-streams.js');
+const SCRIPT = scenarioScript('eventstore-streams');
 
 let k6 = '';
 
 /** Runs k6 to completion; returns its exit code and everything it printed. */
-function runK6(env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number; output: string }> {
-  const args = ['run', '--quiet'];
-  for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);
-  args.push(SCRIPT);
-  return new Promise((resolve, reject) => {
-    const child = spawn(k6, args, { env: { ...process.env, K6_NO_USAGE_REPORT: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, output });
-    });
-  });
+async function runK6(env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number; output: string }> {
+  let output = '';
+  const { child, done } = startK6({ k6, script: SCRIPT, env, args: ['--quiet'], onLine: (line) => (output += `${line}\n`) });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    return { code: (await done).exitCode, output };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function readSummary(path: string): NormalizedSummary {
@@ -50,7 +41,7 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
   before(async () => {
     // ensureTool throws ToolMissingError with install instructions: the suite fails, never skips.
     k6 = await ensureTool('k6', { install: false });
-    await execFileAsync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { cwd: PROJECT_ROOT });
+    await buildScenarios();
   });
 
   test('no faults: every acked event reads back, checks 100 %, gates pass', async () => {
