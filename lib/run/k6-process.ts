@@ -4,7 +4,6 @@
 // the tests all start k6 through here, so a fix to any of these reaches every one of them.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync, statSync, type WriteStream } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -167,30 +166,5 @@ export function startK6(opts: K6StartOptions): StartedK6 {
   return { child, done };
 }
 
-/**
- * The sample count of one of k6's metrics (`iterations`: events sent) from its REST API, or null
- * while it cannot answer. Through node:http, already loaded for the control server: fetch() would
- * load undici mid-run (≈ 10 MB in the sidecar's process).
- */
-export function readK6Metric(apiUrl: string, name: string): Promise<number | null> {
-  return new Promise((resolveCount) => {
-    const req = httpGet(`${apiUrl}/v1/metrics/${encodeURIComponent(name)}`, { timeout: 2000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return resolveCount(null);
-        try {
-          const body = JSON.parse(text) as { data?: { attributes?: { sample?: { count?: unknown } } } };
-          const count = body.data?.attributes?.sample?.count;
-          resolveCount(typeof count === 'number' ? count : null);
-        } catch {
-          resolveCount(null);
-        }
-      });
-      res.on('error', () => resolveCount(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolveCount(null));
-  });
-}
+// The REST API reader lives with its other user, the sidecar (which asks k6 for its counts at the end).
+export { readK6Metric } from '../sidecar/k6-api.ts';

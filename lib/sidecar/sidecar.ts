@@ -9,6 +9,7 @@ import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/ty
 import { writeArtifacts } from './artifacts.ts';
 import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
 import type { Experiment } from './experiment.ts';
+import { readK6Metric } from './k6-api.ts';
 import { observeMembers } from './observers.ts';
 import { computeRecovery } from './recovery.ts';
 import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from './target.ts';
@@ -212,30 +213,18 @@ export class Sidecar {
    * add samples only when a delivery fails). Null where k6's API could not be asked.
    */
   private async countsFromK6(): Promise<{ iterations: number | null; undelivered: number | null }> {
-    if (this.opts.k6ApiUrl === null) return { iterations: null, undelivered: null };
-    const read = async (metric: string): Promise<number | null> => {
-      const res = await fetch(`${this.opts.k6ApiUrl}/v1/metrics/${metric}`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return 0;
-      }
-      const body = (await res.json()) as { data?: { attributes?: { sample?: { count?: number } } } };
-      const count = body.data?.attributes?.sample?.count;
-      return typeof count === 'number' ? count : null;
-    };
+    const api = this.opts.k6ApiUrl;
+    if (api === null) return { iterations: null, undelivered: null };
     let previous: { iterations: number | null; undelivered: number | null } = { iterations: null, undelivered: null };
     for (let i = 0; i < 20; i++) {
-      try {
-        const now = { iterations: await read('iterations'), undelivered: await read(UNDELIVERED_METRIC) };
-        if (now.iterations !== null && now.iterations === previous.iterations && now.undelivered === previous.undelivered) return now;
-        previous = now;
-      } catch {
-        // k6 may be busy finishing; try again
-      }
+      const now = { iterations: await readK6Metric(api, 'iterations'), undelivered: await readK6Metric(api, UNDELIVERED_METRIC, { missingIs: 0 }) };
+      if (now.iterations !== null && now.iterations === previous.iterations && now.undelivered === previous.undelivered) return now;
+      previous = now;
       await sleep(250);
     }
     return previous;
   }
+
 
   report(): ReportResponse {
     return {

@@ -1,0 +1,32 @@
+// k6's REST API, read from Node: the counts the runner shows as progress and the sidecar settles with.
+import { get as httpGet } from 'node:http';
+
+/**
+ * The sample count of one of k6's metrics (`iterations`: events sent) from its REST API (`k6 run
+ * --address`), or null while it cannot answer. Through node:http, already loaded for the control server: fetch() would
+ * load undici mid-run (≈ 10 MB in the sidecar's process).
+ */
+export function readK6Metric(apiUrl: string, name: string, opts: { missingIs?: number } = {}): Promise<number | null> {
+  return new Promise((resolveCount) => {
+    const req = httpGet(`${apiUrl}/v1/metrics/${encodeURIComponent(name)}`, { timeout: 2000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        // k6 answers 404 for a metric with no sample yet: for a counter that only moves on trouble, that is a zero.
+        if (res.statusCode === 404 && opts.missingIs !== undefined) return resolveCount(opts.missingIs);
+        if (res.statusCode !== 200) return resolveCount(null);
+        try {
+          const body = JSON.parse(text) as { data?: { attributes?: { sample?: { count?: unknown } } } };
+          const count = body.data?.attributes?.sample?.count;
+          resolveCount(typeof count === 'number' ? count : null);
+        } catch {
+          resolveCount(null);
+        }
+      });
+      res.on('error', () => resolveCount(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveCount(null));
+  });
+}
