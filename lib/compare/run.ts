@@ -120,7 +120,7 @@ export function localSideExperiment(input: { side: Side; storage: LocalStorage; 
     scenario: SCENARIO,
     target: { kind: 'local', stack: 'eventstore', storage },
     env: { ...env, VUS: String(opts.vus), DURATION: opts.duration, SUMMARY_JSON: input.summaryPath },
-    // The scenario's own default without a sidecar (lib/k6/env.ts eventstoreConfig).
+    // The scenario's own default without a sidecar (lib/shared/scenario-config.ts eventstoreConfigFrom).
     thresholds: thresholds ?? 'es-steady',
     plan: opts.killAt === undefined ? [] : [{ at: opts.killAt, action: 'kill', target: { name: FIXTURE_MEMBER }, restartAfter: opts.restartAfter ?? '1s' }],
   };

@@ -3,7 +3,7 @@
 
 import { InvalidSettingError } from './errors.ts';
 
-// Re-exported for the importers that predate lib/shared/errors.ts (lib/k6/env.ts, the unit tests).
+// Re-exported for the importers that predate lib/shared/errors.ts (lib/shared/scenario-config.ts, the unit tests).
 export { InvalidSettingError };
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

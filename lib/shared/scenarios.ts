@@ -7,14 +7,14 @@
 // (the experiment schema, the env check before a run, the runner's flags) and the k6 bundles (their
 // handleSummary). lib/shared is type-checked under tsconfig.k6.json too, where no Node module
 // resolves, and bundled for k6 with platform 'neutral'; the Node side runs it in plain Node, where
-// no k6 module exists. So it imports neither, only the pure parsers of lib/k6/env.ts.
+// no k6 module exists. So it imports neither, only the pure parsers of lib/shared/scenario-config.ts.
 import {
   ES_DEFAULT_THRESHOLDS,
   eventstoreConfigFrom,
   PUBLISH_DEFAULT_THRESHOLDS,
   publishConfigFrom,
   type ScenarioEnv,
-} from '../k6/env.ts';
+} from './scenario-config.ts';
 import { UNDELIVERED_METRIC } from './control-api.ts';
 
 /** How a scenario's load is sized, and by which -e variable. */

@@ -2,7 +2,6 @@
 // stream and consumer (polled, one request at a time, plus JetStream's leader-elected advisories),
 // member processes starting and exiting (pushed by the process itself), and whether the publisher
 // answers.
-import type { StackMember } from '../stack/stack.ts';
 import type { ConsumerSnapshot, JetStreamProbe, StreamSnapshot } from './jetstream-probe.ts';
 import type { Timeline } from './timeline.ts';
 
@@ -128,16 +127,6 @@ export class JetStreamObserver {
       await this.poll();
       await sleep(Math.max(0, this.intervalMs - (Date.now() - started)));
     }
-  }
-}
-
-/** Member processes report their own exits and starts: no polling delay. */
-export function observeMembers(members: StackMember[], timeline: Timeline): void {
-  for (const m of members) {
-    m.onExit((info) => {
-      timeline.record('member', info.expected ? 'member-stopped' : 'member-exited', m.name, { code: info.code, signal: info.signal, expected: info.expected });
-    });
-    m.onStart((pid) => timeline.record('member', 'member-started', m.name, { pid }));
   }
 }
 

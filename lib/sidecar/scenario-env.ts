@@ -1,9 +1,9 @@
 // An experiment's k6 environment checked in Node before anything starts, by the very parsers the
-// scenario runs at k6 init (its registry entry's parse, from lib/k6/env.ts). The env is handed to
+// scenario runs at k6 init (its registry entry's parse, from lib/shared/scenario-config.ts). The env is handed to
 // them through a Proxy that records every name they read: those are the scenario's known
 // variables, so a typo (DURATON) is refused instead of silently falling back to a default.
 import { InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
-import { summaryJsonPathFrom } from '../k6/env.ts';
+import { summaryJsonPathFrom } from '../shared/scenario-config.ts';
 import { type ScenarioName, SCENARIOS } from '../shared/scenarios.ts';
 
 // Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).

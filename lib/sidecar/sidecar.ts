@@ -10,7 +10,7 @@ import { writeArtifacts } from './artifacts.ts';
 import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
 import type { Experiment } from './experiment.ts';
 import { readK6Metric } from './k6-api.ts';
-import { observeMembers } from './observers.ts';
+import { observeMembers } from './member-observer.ts';
 import { computeRecovery } from './recovery.ts';
 import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from './target.ts';
 import { Timeline } from './timeline.ts';

@@ -1,0 +1,199 @@
+// Every scenario's public interface: its environment, parsed by pure functions of an env object
+// (…From(env)). Inside k6 they validate at init time (lib/k6/env.ts hands them __ENV): a bad value
+// stops k6 before any load with a message naming the variable, the value and what is allowed. The
+// Node side runs the very same checks on an experiment's env before anything starts (the
+// registry's parse, lib/shared/scenarios.ts, called by lib/experiment/scenario-env.ts).
+import {
+  CE_MODES,
+  type CeMode,
+  DEFAULT_DURATION,
+  DEFAULT_EVENT_SOURCE,
+  DEFAULT_EVENT_TYPE,
+  DEFAULT_PUBLISH_URL,
+  DEFAULT_RATE,
+  DEFAULT_REQUEST_TIMEOUT,
+} from './defaults.ts';
+import {
+  InvalidSettingError,
+  parseChoice,
+  parseDurationMs,
+  parseEventType,
+  parseHttpUrl,
+  parsePositiveInt,
+  parseRunDurationMs,
+} from './env-parse.ts';
+import { MAX_PUBLISH_VUS, publishVus } from './publish-load.ts';
+import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
+
+/** k6's -e variables by name (or an experiment's env, checked in Node). */
+export type ScenarioEnv = Readonly<Record<string, string | undefined>>;
+
+/** Unset and empty read the same: `-e RATE=` falls back to the default like no -e at all. */
+function raw(env: ScenarioEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Runs the parsers and turns their errors into one clear init-time failure. */
+function validated<T>(scenario: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof InvalidSettingError) {
+      throw new Error(`${scenario}: ${err.message} (set it with -e ${err.setting}=...)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export function thresholdProfileNameFrom(env: ScenarioEnv, fallback: string): string {
+  const name = raw(env, 'THRESHOLDS') ?? fallback;
+  if (!Object.hasOwn(THRESHOLD_PROFILES, name)) {
+    throw new InvalidSettingError('THRESHOLDS', name, `one of ${Object.keys(THRESHOLD_PROFILES).join(', ')}`);
+  }
+  return name;
+}
+
+/** Optional: the chaos sidecar's control URL (with its token as ?token=...). */
+export function sidecarUrlFrom(env: ScenarioEnv): string | undefined {
+  const value = raw(env, 'SIDECAR_URL');
+  return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value, 'http://127.0.0.1:41234/<token> (k6-ha run sets it)');
+}
+
+export interface PublishConfig {
+  publishUrl: string;
+  /** True for the legacy `/{app}/v1/events` route (200 + JSON) instead of CloudEvents (204). */
+  legacy: boolean;
+  rate: number;
+  duration: string;
+  durationMs: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  ceMode: CeMode;
+  eventType: string;
+  eventSource: string;
+  thresholds: string;
+  sidecarUrl: string | undefined;
+  /** Distinguishes this run's event ids from earlier runs into the same stream; when unset,
+   * setup() makes one (init code runs once per VU, so a default here would differ per VU). */
+  runTag: string | undefined;
+}
+
+/** The gate profile jetstream-publish applies when THRESHOLDS is not set (a plain `k6 run`). */
+export const PUBLISH_DEFAULT_THRESHOLDS = 'steady';
+
+export function publishConfigFrom(env: ScenarioEnv): PublishConfig {
+  return validated('jetstream-publish', () => {
+    const publishUrl = parseHttpUrl('PUBLISH_URL', raw(env, 'PUBLISH_URL') ?? DEFAULT_PUBLISH_URL);
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
+    const runTag = raw(env, 'RUN_TAG');
+    if (runTag !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(runTag)) {
+      throw new InvalidSettingError('RUN_TAG', runTag, 'up to 40 letters, digits, - or _');
+    }
+    const rate = parsePositiveInt('RATE', raw(env, 'RATE') ?? String(DEFAULT_RATE), 100_000);
+    const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
+    const vus = publishVus(rate, requestTimeoutMs);
+    if (vus > MAX_PUBLISH_VUS) {
+      const why = `riding out an outage takes a VU per event in flight for a whole timeout, ${vus} VUs here, and k6 holds at most ${MAX_PUBLISH_VUS} (≈ 350 KB each)`;
+      const maxRate = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1));
+      if (maxRate >= 1) throw new InvalidSettingError('RATE', String(rate), `at most ${maxRate} with REQUEST_TIMEOUT=${requestTimeout}: ${why}; lower RATE or REQUEST_TIMEOUT`);
+      const maxTimeoutS = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / rate - 1);
+      throw new InvalidSettingError('REQUEST_TIMEOUT', requestTimeout, `at most ${maxTimeoutS}s at RATE=${rate}: ${why}`);
+    }
+    return {
+      publishUrl,
+      legacy: /\/v1\/events$/.test(publishUrl),
+      rate,
+      duration,
+      durationMs: parseRunDurationMs('DURATION', duration),
+      requestTimeout,
+      requestTimeoutMs,
+      ceMode: parseChoice('CE_MODE', raw(env, 'CE_MODE') ?? 'binary', CE_MODES),
+      eventType: parseEventType('EVENT_TYPE', raw(env, 'EVENT_TYPE') ?? DEFAULT_EVENT_TYPE),
+      eventSource: (raw(env, 'EVENT_SOURCE') ?? DEFAULT_EVENT_SOURCE).trim(),
+      thresholds: thresholdProfileNameFrom(env, PUBLISH_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
+      runTag,
+    };
+  });
+}
+
+/** Optional: where handleSummary() writes the merged summary JSON when no sidecar collects it. */
+export function summaryJsonPathFrom(env: ScenarioEnv): string | undefined {
+  return raw(env, 'SUMMARY_JSON');
+}
+
+// ---- eventstore-streams (scenarios/eventstore-streams.ts) ----
+
+export const ES_DEFAULT_URL = 'http://127.0.0.1:2113';
+const ES_BOOLEANS = ['true', 'false'] as const;
+const ES_DIALECT_CHOICES = ['eventstore', 'kurrent'] as const;
+
+export interface EventStoreConfig {
+  /** Base URL of the server (no /streams): EventStoreDB/KurrentDB with AtomPub enabled, or the fixture. */
+  esUrl: string;
+  vus: number;
+  duration: string;
+  durationMs: number;
+  /** Events appended to each new stream (the seed: 10). */
+  eventsPerStream: number;
+  /** One request with all events (application/vnd.*.events+json) instead of one request per event. */
+  batch: boolean;
+  dialect: (typeof ES_DIALECT_CHOICES)[number];
+  /** Basic auth; a fresh EventStore has admin:changeit. */
+  user: string;
+  password: string;
+  /** How GET /streams/{s}/{n} is read: json (bare body, cheap) or atom (the entry: id and number too). */
+  eventRead: 'json' | 'atom';
+  /** Send ES-ExpectedVersion (-1 for the first append, then the last acked number) instead of "any". */
+  expectedVersion: boolean;
+  /** Re-sends of an append whose outcome is unknown, with the same event id (idempotent). */
+  retries: number;
+  /** Every Nth iteration also re-reads one of this VU's earlier, verified streams (0: never):
+   * finds acked events lost after their own iteration ended, e.g. by a node that restarted empty. */
+  reverifyEvery: number;
+  /** Seconds a VU waits after a request got no answer at all (refused, reset, timed out): without
+   * it a dead node is hammered by instantly failing requests and the failure counts measure the
+   * client's loop speed rather than the outage. 0 disables it. */
+  errorPauseSeconds: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  thresholds: string;
+  sidecarUrl: string | undefined;
+}
+
+/** The gate profile eventstore-streams applies when THRESHOLDS is not set (a plain `k6 run`). */
+export const ES_DEFAULT_THRESHOLDS = 'es-steady';
+
+export function eventstoreConfigFrom(env: ScenarioEnv): EventStoreConfig {
+  return validated('eventstore-streams', () => {
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? '60s';
+    const retriesRaw = raw(env, 'ES_RETRIES') ?? '0';
+    if (!/^[0-5]$/.test(retriesRaw.trim())) throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
+    const reverifyRaw = raw(env, 'ES_REVERIFY_EVERY') ?? '0';
+    const pauseRaw = raw(env, 'ES_ERROR_PAUSE') ?? '1s';
+    return {
+      esUrl: parseHttpUrl('ES_URL', raw(env, 'ES_URL') ?? ES_DEFAULT_URL, ES_DEFAULT_URL),
+      vus: parsePositiveInt('VUS', raw(env, 'VUS') ?? '10', 10_000),
+      duration,
+      durationMs: parseRunDurationMs('DURATION', duration),
+      eventsPerStream: parsePositiveInt('EVENTS_PER_STREAM', raw(env, 'EVENTS_PER_STREAM') ?? '10', 1000),
+      batch: parseChoice('ES_BATCH', raw(env, 'ES_BATCH') ?? 'false', ES_BOOLEANS) === 'true',
+      dialect: parseChoice('ES_DIALECT', raw(env, 'ES_DIALECT') ?? 'eventstore', ES_DIALECT_CHOICES),
+      user: raw(env, 'ES_USER') ?? 'admin',
+      password: raw(env, 'ES_PASSWORD') ?? 'changeit',
+      eventRead: parseChoice('ES_EVENT_READ', raw(env, 'ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
+      expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw(env, 'ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
+      retries: Number(retriesRaw.trim()),
+      // 0 turns each off, however it is written (0, 00, 0s, 0ms).
+      reverifyEvery: /^0+$/.test(reverifyRaw.trim()) ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
+      errorPauseSeconds: /^0+(?:\.0+)?(?:ms|s|m|h)?$/.test(pauseRaw.trim()) ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
+      requestTimeout,
+      requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
+      thresholds: thresholdProfileNameFrom(env, ES_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
+    };
+  });
+}
