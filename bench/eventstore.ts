@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { startEventStoreStack } from '../lib/fixtures/eventstore-stack.ts';
 import { STORAGE_MODES, type StorageMode } from '../lib/fixtures/eventstore-store.ts';
-import { metricCount, normalizeSummary } from '../lib/k6/summary.ts';
+import { metricCount, normalizeSummary } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { buildScenarios, scenarioScript, startK6 } from '../lib/run/k6-process.ts';
 import { ensureTool } from '../lib/tools/toolchain.ts';

@@ -9,7 +9,7 @@
 //   node --import tsx bench/jetstream-fidelity.ts [--duration 60s] [--rate 150]
 import { join, relative } from 'node:path';
 import { Command } from 'commander';
-import { metricCount } from '../lib/k6/summary.ts';
+import { metricCount } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 import { buildScenarios } from '../lib/run/k6-process.ts';

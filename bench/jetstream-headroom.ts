@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { metricCount } from '../lib/k6/summary.ts';
+import { metricCount } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { LocalStack } from '../lib/stack/local-stack.ts';
 import { ensureTool } from '../lib/tools/toolchain.ts';

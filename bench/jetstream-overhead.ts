@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { metricCount } from '../lib/k6/summary.ts';
+import { metricCount } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 import { buildScenarios } from '../lib/run/k6-process.ts';

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { normalizeSummary, type NormalizedSummary } from '../lib/k6/summary.ts';
+import { normalizeSummary, type NormalizedSummary } from '../lib/shared/summary.ts';
 import { startK6 } from '../lib/run/k6-process.ts';
 import { freePort } from '../lib/stack/free-port.ts';
 import type { TimelineEvent } from '../lib/shared/types.ts';

@@ -12,7 +12,7 @@
  *   k6 run -e ES_URL=http://127.0.0.1:2113 -e ES_DIALECT=kurrent -e VUS=100 -e DURATION=5m build/eventstore-streams.js
  * Side by side (the seed's table):  k6-ha compare a.summary.json b.summary.json   (see lib/compare/cli.ts)
  *
- * Environment (validated in lib/k6/env.ts): ES_URL, VUS, DURATION, EVENTS_PER_STREAM (10), ES_BATCH
+ * Environment (parsed by lib/shared/scenario-config.ts, read from __ENV in lib/k6/env.ts): ES_URL, VUS, DURATION, EVENTS_PER_STREAM (10), ES_BATCH
  * (true: one request per stream), ES_DIALECT (eventstore|kurrent), ES_USER, ES_PASSWORD,
  * ES_EVENT_READ (json: the bare body, compared as text; atom: the Atom entry, id checked too),
  * ES_EXPECTED_VERSION (true|false), ES_RETRIES (0-5), ES_REVERIFY_EVERY (0: off; N: every Nth

@@ -7,7 +7,7 @@
  * Run plain against any publisher:                   npm run build && k6 run -e PUBLISH_URL=http://127.0.0.1:18080/publish build/jetstream-publish.js
  * Against Kyma (publisher proxy port-forwarded to 18080, as in README): k6 run -e PUBLISH_URL=http://127.0.0.1:18080/publish -e RATE=150 -e DURATION=5m build/jetstream-publish.js
  *
- * Environment (validated in lib/k6/env.ts): PUBLISH_URL, RATE, DURATION, REQUEST_TIMEOUT, CE_MODE
+ * Environment (parsed by lib/shared/scenario-config.ts, read from __ENV in lib/k6/env.ts): PUBLISH_URL, RATE, DURATION, REQUEST_TIMEOUT, CE_MODE
  * (binary|structured), EVENT_TYPE, EVENT_SOURCE, THRESHOLDS (steady|ha-strict|ha-observe),
  * SIDECAR_URL, RUN_TAG, SUMMARY_JSON. A PUBLISH_URL ending in /{app}/v1/events uses the legacy route.
  */
@@ -20,7 +20,7 @@ import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
-import { metricCount } from '../lib/k6/summary.ts';
+import { metricCount } from '../lib/shared/summary.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
 import { publishVus } from '../lib/shared/publish-load.ts';
 import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';

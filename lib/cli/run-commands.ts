@@ -2,7 +2,7 @@
 // or a Kubernetes cluster (target kind "kubernetes": --context, --namespace, --kubeconfig).
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../sidecar/runner.ts';
+import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../run/run.ts';
 import { DEFAULT_RESULTS_DIR_HELP, writeArtifacts } from '../sidecar/artifacts.ts';
 import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';

@@ -1,8 +1,8 @@
 // The seed's side-by-side table ("PodVersion (local pod storage) | Persistent Disk") built from two
 // finished runs' summaries: checks per check, requests and requests/s, http_req_duration
 // avg/med/p90/p95/max, failures, plus the read-back verification numbers k6-ha adds.
-// Pure: both k6 summary shapes come in through normalizeSummary (lib/k6/summary.ts).
-import { type NormalizedSummary, normalizeSummary } from '../k6/summary.ts';
+// Pure: both k6 summary shapes come in through normalizeSummary (lib/shared/summary.ts).
+import { type NormalizedSummary, normalizeSummary } from '../shared/summary.ts';
 import { CompareInputError } from '../shared/errors.ts';
 
 // Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).

@@ -3,7 +3,7 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
-import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from './summary.ts';
+import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from '../shared/summary.ts';
 
 export interface SummaryOptions {
   scenario: string;

@@ -6,10 +6,10 @@
 // handlers reach them through KubeActionScope.
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { parseDurationMs } from '../shared/env-parse.ts';
-import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../sidecar/chaos.ts';
+import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../chaos/chaos.ts';
 import { DrainError, KubeApiError, PlanRefusedError } from '../shared/errors.ts';
-import { executeCommandAction } from '../sidecar/command-action.ts';
-import type { ChaosAction, LocalChaosAction, NodeSelector, WorkloadSelector } from '../sidecar/experiment.ts';
+import { executeCommandAction } from '../chaos/command-action.ts';
+import type { ChaosAction, LocalChaosAction, NodeSelector, WorkloadSelector } from '../experiment/experiment.ts';
 import { apiMessage, type KubeClients, statusOf } from './client.ts';
 import { type ExecRunner, killCommand } from './exec-kill.ts';
 import { podText, type TargetResolver, type WorkloadRef, workloadText } from './resolve.ts';

@@ -5,8 +5,8 @@
 // pods and nodes cannot be restored (their controllers recreate pods; a deleted node comes back
 // only when its kubelet registers again).
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
-import { type ActionContext, type ChaosDriver, type ChaosWorld, concludePreflight, type ResolvedAction, type ResolvedPreview, selectorText } from '../sidecar/chaos.ts';
-import { actionId, type ChaosAction, isLocalAction } from '../sidecar/experiment.ts';
+import { type ActionContext, type ChaosDriver, type ChaosWorld, concludePreflight, type ResolvedAction, type ResolvedPreview, selectorText } from '../chaos/chaos.ts';
+import { actionId, type ChaosAction, isLocalAction } from '../experiment/experiment.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import { apiError, type KubeActionScope, kubeActionHandler } from './actions.ts';
 import { type KubeClients, statusOf } from './client.ts';

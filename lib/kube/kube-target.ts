@@ -2,11 +2,11 @@
 // through target.natsUrl, the driver, the observer, and the Kubernetes section of the report.
 // No local stack: k6 publishes to the experiment's PUBLISH_URL (e.g. a kubectl port-forward).
 import type { KubernetesReport, RecoveryReport } from '../shared/types.ts';
-import type { ChaosWorld, ResolvedPreview } from '../sidecar/chaos.ts';
-import type { Experiment } from '../sidecar/experiment.ts';
-import { JetStreamProbe } from '../sidecar/jetstream-probe.ts';
-import type { ClusterUnderTest } from '../sidecar/sidecar.ts';
-import type { Timeline } from '../sidecar/timeline.ts';
+import type { ChaosWorld, ResolvedPreview } from '../chaos/chaos.ts';
+import type { Experiment } from '../experiment/experiment.ts';
+import { JetStreamProbe } from '../jetstream/probe.ts';
+import type { ClusterUnderTest } from '../chaos/target.ts';
+import type { Timeline } from '../chaos/timeline.ts';
 import { connectKube, type KubeClients, NamespaceGuard } from './client.ts';
 import { KubernetesDriver } from './driver.ts';
 import type { ExecRunner } from './exec-kill.ts';

@@ -3,7 +3,7 @@
 // nodes (Ready/NotReady, cordoned, tainted, deleted) and events (FailedAttachVolume / Multi-Attach,
 // FailedMount, BackOff, FailedScheduling, …). Watches only, with resourceVersion and reconnect.
 import type { CoreV1Event } from '@kubernetes/client-node';
-import type { Timeline } from '../sidecar/timeline.ts';
+import type { Timeline } from '../chaos/timeline.ts';
 import { statusOf, type KubeClients } from './client.ts';
 import { type ClusterEvent, diffNode, diffPod, type NodeEvent, type NodeLike, type PodEvent, type PodLike, toMs } from './lifecycle.ts';
 import { ResourceWatch } from './watch.ts';

@@ -2,7 +2,7 @@
 // JetStream role (the stream leader's server name mapped to its pod), nodes by name, label or the
 // pods they host, workloads by name. Read-only calls only; namespaces are checked first.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { NodeSelector, PodSelector, WorkloadSelector } from '../sidecar/experiment.ts';
+import type { NodeSelector, PodSelector, WorkloadSelector } from '../experiment/experiment.ts';
 import { KubeApiError } from '../shared/errors.ts';
 import { type KubeClients, type NamespaceGuard, statusOf } from './client.ts';
 import { SelectorError } from '../shared/errors.ts';

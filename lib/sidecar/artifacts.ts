@@ -3,11 +3,11 @@
 // and junit.xml (one test case per gate, for CI).
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { normalizeSummary, type NormalizedSummary } from '../k6/summary.ts';
+import { normalizeSummary, type NormalizedSummary } from '../shared/summary.ts';
 import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
 import type { KubernetesReport, SeriesStats } from '../shared/types.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
-import type { Experiment } from './experiment.ts';
+import type { Experiment } from '../experiment/experiment.ts';
 
 /**
  * Where run, sidecar, stack up and compare write unless told otherwise. Relative on purpose: under

@@ -1,22 +1,21 @@
 // The sidecar: owns the timeline, the chaos executor and the control calls of one run (load
 // started, outcomes, finish, report, summary). What depends on the system under test — its
-// members, roles, observers and accounting — comes from the target (lib/sidecar/target.ts,
+// members, roles, observers and accounting — comes from the target (lib/chaos/target.ts,
 // implemented in lib/targets/*). See control-server.ts for the HTTP side and runner.ts for how
 // `k6-ha run` wires it to a target and to k6.
 import { type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
 import { ControlRequestError } from '../shared/errors.ts';
 import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/types.ts';
 import { writeArtifacts } from './artifacts.ts';
-import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from './chaos.ts';
-import type { Experiment } from './experiment.ts';
+import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from '../chaos/chaos.ts';
+import type { Experiment } from '../experiment/experiment.ts';
 import { readK6Metric } from './k6-api.ts';
 import { observeMembers } from './member-observer.ts';
-import { computeRecovery } from './recovery.ts';
-import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from './target.ts';
-import { Timeline } from './timeline.ts';
+import { computeRecovery } from '../measure/recovery.ts';
+import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from '../chaos/target.ts';
+import { Timeline } from '../chaos/timeline.ts';
 import { join } from 'node:path';
 
-export type { ClusterUnderTest } from './target.ts';
 
 export interface SidecarOptions {
   runId: string;

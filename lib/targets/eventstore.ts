@@ -2,7 +2,7 @@
 // member eventstore-0. The scenario verifies every event itself (reads back in k6), so the target
 // has no accountant and no roles; the sidecar times the outage from the failed appends.
 import { startEventStoreStack } from '../fixtures/eventstore-stack.ts';
-import { NO_RECOVERY_SIGNALS, NO_ROLES } from '../sidecar/target.ts';
+import { NO_RECOVERY_SIGNALS, NO_ROLES } from '../chaos/target.ts';
 import type { LocalEventStoreTarget, TargetModule } from './target-module.ts';
 
 export const eventstoreTarget: TargetModule<LocalEventStoreTarget> = {

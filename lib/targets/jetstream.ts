@@ -1,10 +1,10 @@
 // The embedded JetStream target: 3 nats-server members (JetStream, file storage under the run
 // directory), the publisher and the sink as local processes, and JetStream's view of stream `sap`.
 import { DEFAULT_CONSUMER, DEFAULT_STREAM } from '../shared/defaults.ts';
-import { JetStreamProbe } from '../sidecar/jetstream-probe.ts';
+import { JetStreamProbe } from '../jetstream/probe.ts';
 import { LocalStack } from '../stack/local-stack.ts';
 import { ensureTool } from '../tools/toolchain.ts';
-import { JetStreamView } from './jetstream-view.ts';
+import { JetStreamView } from '../jetstream/view.ts';
 import type { LocalJetStreamTarget, TargetModule } from './target-module.ts';
 
 export const NATS_MEMBERS = ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2'];

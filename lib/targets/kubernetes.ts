@@ -3,8 +3,8 @@
 // the stream gives leaderOf, the observers and the accounting. k6 publishes to the experiment's
 // PUBLISH_URL (e.g. a port-forwarded eventing-publisher-proxy).
 import { ExperimentError } from '../shared/errors.ts';
-import { NO_RECOVERY_SIGNALS, NO_ROLES, type BoundTarget } from '../sidecar/target.ts';
-import { JetStreamView } from './jetstream-view.ts';
+import { NO_RECOVERY_SIGNALS, NO_ROLES, type BoundTarget } from '../chaos/target.ts';
+import { JetStreamView } from '../jetstream/view.ts';
 import type { KubernetesTargetSpec, TargetModule } from './target-module.ts';
 
 export const kubernetesTarget: TargetModule<KubernetesTargetSpec> = {

@@ -1,9 +1,9 @@
 // One module per kind of target, one registry map (lib/targets/index.ts) — the shape of unjs/giget's
 // providers and of our TOOLS and THRESHOLD_PROFILES maps. A module says what a plan may name
 // before anything runs (its preflight world) and starts the target for a run.
-import type { PreflightWorld } from '../sidecar/chaos.ts';
-import type { Experiment } from '../sidecar/experiment.ts';
-import type { TargetUnderTest } from '../sidecar/target.ts';
+import type { PreflightWorld } from '../chaos/chaos.ts';
+import type { Experiment } from '../experiment/experiment.ts';
+import type { TargetUnderTest } from '../chaos/target.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 
 export type ExperimentTarget = Experiment['target'];

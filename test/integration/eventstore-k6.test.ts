@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { runComparison } from '../../lib/compare/run.ts';
 import { startEventStoreStack } from '../../lib/fixtures/eventstore-stack.ts';
-import { metricCount, type NormalizedSummary, normalizeSummary } from '../../lib/k6/summary.ts';
+import { metricCount, type NormalizedSummary, normalizeSummary } from '../../lib/shared/summary.ts';
 import { buildScenarios, scenarioScript, startK6 } from '../../lib/run/k6-process.ts';
 import { ensureTool } from '../../lib/tools/toolchain.ts';
 

@@ -194,7 +194,7 @@ describe('kubernetes driver against a real kube-apiserver', { timeout: 240_000, 
     assert.match(capped.executed[0]?.error ?? '', /removes 2 pods, more than blastRadius 1/);
     assert.equal(await replicas(), 2, 'nothing scaled');
 
-    const { ChaosExecutor } = await import('../../lib/sidecar/chaos.ts');
+    const { ChaosExecutor } = await import('../../lib/chaos/chaos.ts');
     const executor = new ChaosExecutor(plan([{ id: 'long-scale', at: '1ms', action: 'scale', target: { deployment: 'pg' }, replicas: 1, restoreAfter: '5m' }]), driver, timeline);
     executor.start(Date.now());
     await waitFor('scaled to 1', async () => (await replicas()) === 1);

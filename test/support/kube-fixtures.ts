@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { connectKube, type KubeClients } from '../../lib/kube/client.ts';
-import { type ChaosDriver, ChaosExecutor, type ExecutedAction } from '../../lib/sidecar/chaos.ts';
-import { actionSchema, type ChaosAction } from '../../lib/sidecar/experiment.ts';
-import { Timeline } from '../../lib/sidecar/timeline.ts';
+import { type ChaosDriver, ChaosExecutor, type ExecutedAction } from '../../lib/chaos/chaos.ts';
+import { actionSchema, type ChaosAction } from '../../lib/experiment/experiment.ts';
+import { Timeline } from '../../lib/chaos/timeline.ts';
 import { startKubeCluster, type KubeCluster } from './kube-cluster.ts';
 
 export const TEST_CONTEXT = 'k6-ha-test';

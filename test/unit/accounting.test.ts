@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { computeAccounting } from '../../lib/sidecar/accounting.ts';
-import { inferAttempted } from '../../lib/sidecar/accounting.ts';
+import { computeAccounting } from '../../lib/measure/accounting.ts';
+import { inferAttempted } from '../../lib/measure/accounting.ts';
 import type { OutcomeRecord } from '../../lib/shared/control-api.ts';
 
 const rec = (seq: number, outcome: 'failed' | 'unknown', status = outcome === 'failed' ? 400 : 504): OutcomeRecord => ({ seq, outcome, status, sentAt: seq, t: seq + 1 });

@@ -5,10 +5,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ChaosExecutor, type ChaosWorld, LocalMemberDriver } from '../../lib/sidecar/chaos.ts';
-import { runCommand } from '../../lib/sidecar/command-action.ts';
-import { actionSchema } from '../../lib/sidecar/experiment.ts';
-import { Timeline } from '../../lib/sidecar/timeline.ts';
+import { ChaosExecutor, type ChaosWorld, LocalMemberDriver } from '../../lib/chaos/chaos.ts';
+import { runCommand } from '../../lib/chaos/command-action.ts';
+import { actionSchema } from '../../lib/experiment/experiment.ts';
+import { Timeline } from '../../lib/chaos/timeline.ts';
 
 const world: ChaosWorld = { members: () => [], streamMembers: async () => ({ leader: null, members: [] }), waitUntil: async () => true, currentLeader: () => null };
 

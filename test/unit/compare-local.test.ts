@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type CompareRunOptions, localSideExperiment } from '../../lib/compare/run.ts';
 import { ExperimentError } from '../../lib/shared/errors.ts';
-import { prepareExperiment } from '../../lib/sidecar/runner.ts';
+import { prepareExperiment } from '../../lib/run/run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'compare-local-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

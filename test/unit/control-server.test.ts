@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../../lib/shared/control-api.ts';
 import { ControlServer, KEEP_ALIVE_TIMEOUT_MS } from '../../lib/sidecar/control-server.ts';
-import { parseExperiment } from '../../lib/sidecar/experiment.ts';
+import { parseExperiment } from '../../lib/experiment/experiment.ts';
 import { Sidecar } from '../../lib/sidecar/sidecar.ts';
-import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/sidecar/target.ts';
+import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/chaos/target.ts';
 
 interface Answer {
   status: number;

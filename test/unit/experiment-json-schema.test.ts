@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { EXPERIMENT_JSON_SCHEMA_FILE, experimentJsonSchemaText } from '../../lib/sidecar/experiment-json-schema.ts';
+import { EXPERIMENT_JSON_SCHEMA_FILE, experimentJsonSchemaText } from '../../lib/experiment/json-schema.ts';
 
 describe('experiments/experiment.schema.json', () => {
   it('matches the zod schema it is generated from', () => {
     const onDisk = readFileSync(EXPERIMENT_JSON_SCHEMA_FILE, 'utf8');
     // Compared as text: a stale file is stale even when only its order or wording moved.
-    assert.ok(onDisk === experimentJsonSchemaText(), 'experiments/experiment.schema.json is stale: the zod schema in lib/sidecar/experiment.ts changed — run `npm run gen:schema` and commit the result');
+    assert.ok(onDisk === experimentJsonSchemaText(), 'experiments/experiment.schema.json is stale: the zod schema in lib/experiment/experiment.ts changed — run `npm run gen:schema` and commit the result');
   });
 
   it('is what every shipped experiment names as its $schema', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { PlanRefusedError, preflightPlan } from '../../lib/sidecar/chaos.ts';
-import { applyPreset, ExperimentError, loadExperiment, parseExperiment } from '../../lib/sidecar/experiment.ts';
-import { localPreflightWorld } from '../../lib/sidecar/runner.ts';
+import { PlanRefusedError, preflightPlan } from '../../lib/chaos/chaos.ts';
+import { applyPreset, ExperimentError, loadExperiment, parseExperiment } from '../../lib/experiment/experiment.ts';
+import { localPreflightWorld } from '../../lib/run/run.ts';
 
 const valid = {
   name: 'x',

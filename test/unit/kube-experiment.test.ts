@@ -3,7 +3,7 @@
 // leaderOf without a NATS URL and node deletion without consent are refused naming the field.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ExperimentError, parseExperiment } from '../../lib/sidecar/experiment.ts';
+import { ExperimentError, parseExperiment } from '../../lib/experiment/experiment.ts';
 
 const kube = (plan: unknown[], target: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'k',

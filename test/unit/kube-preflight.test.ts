@@ -10,8 +10,8 @@ import { KUBE_ACTIONS } from '../../lib/kube/actions.ts';
 import { NamespaceGuard } from '../../lib/kube/client.ts';
 import { KubernetesDriver } from '../../lib/kube/driver.ts';
 import { TargetResolver } from '../../lib/kube/resolve.ts';
-import { PlanRefusedError } from '../../lib/sidecar/chaos.ts';
-import { COMMON_ACTIONS, KUBERNETES_ACTIONS } from '../../lib/sidecar/experiment.ts';
+import { PlanRefusedError } from '../../lib/chaos/chaos.ts';
+import { COMMON_ACTIONS, KUBERNETES_ACTIONS } from '../../lib/experiment/experiment.ts';
 import { plan } from '../support/kube-fixtures.ts';
 
 const SERVER = 'https://kube.test:6443';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ExecutedAction } from '../../lib/sidecar/chaos.ts';
-import { computeRecovery } from '../../lib/sidecar/recovery.ts';
-import type { StreamSnapshot } from '../../lib/sidecar/jetstream-probe.ts';
+import type { ExecutedAction } from '../../lib/chaos/chaos.ts';
+import { computeRecovery } from '../../lib/measure/recovery.ts';
+import type { StreamSnapshot } from '../../lib/chaos/signals.ts';
 
 const action = (over: Partial<ExecutedAction> = {}): ExecutedAction => ({
   id: 'kill-leader', action: 'kill', scheduledAt: 10_000, executedAt: 10_000, targets: ['n0'], leaderBefore: 'n0', restartedAt: 20_000, error: null, ...over,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkScenarioEnv, ScenarioEnvError } from '../../lib/sidecar/scenario-env.ts';
+import { checkScenarioEnv, ScenarioEnvError } from '../../lib/experiment/scenario-env.ts';
 import { MAX_PUBLISH_VUS, publishVus } from '../../lib/shared/publish-load.ts';
 
 describe("an experiment's k6 environment, checked in Node before anything starts", () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { metricCount, normalizeSummary, notStartedOf, renderMetrics } from '../../lib/k6/summary.ts';
+import { metricCount, normalizeSummary, notStartedOf, renderMetrics } from '../../lib/shared/summary.ts';
 
 const classic = {
   metrics: {

@@ -3,11 +3,11 @@
 // reachability) and the accountant (a final full read of the stream, the consumer's ack floor and
 // the sink's ids, reconciled by event id). Shared by the local JetStream stack and by Kubernetes
 // targets that give a natsUrl.
-import { computeAccounting, inferAttempted } from '../sidecar/accounting.ts';
-import type { JetStreamProbe } from '../sidecar/jetstream-probe.ts';
-import { JetStreamObserver, ReachabilityObserver } from '../sidecar/observers.ts';
-import type { AccountingRequest, BoundTarget, RecoverySignals, TargetAccountant, TargetRoles } from '../sidecar/target.ts';
-import type { Timeline } from '../sidecar/timeline.ts';
+import { computeAccounting, inferAttempted } from '../measure/accounting.ts';
+import type { JetStreamProbe } from './probe.ts';
+import { JetStreamObserver, ReachabilityObserver } from './observers.ts';
+import type { AccountingRequest, BoundTarget, RecoverySignals, TargetAccountant, TargetRoles } from '../chaos/target.ts';
+import type { Timeline } from '../chaos/timeline.ts';
 import type { Accounting } from '../shared/types.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

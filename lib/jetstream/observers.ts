@@ -2,15 +2,13 @@
 // stream and consumer (polled, one request at a time, plus JetStream's leader-elected advisories),
 // member processes starting and exiting (pushed by the process itself), and whether the publisher
 // answers.
-import type { ConsumerSnapshot, JetStreamProbe, StreamSnapshot } from './jetstream-probe.ts';
-import type { Timeline } from './timeline.ts';
+import type { ConsumerSnapshot, LeaderChange, StreamSnapshot } from '../chaos/signals.ts';
+import type { JetStreamProbe } from './probe.ts';
+import type { Timeline } from '../chaos/timeline.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export interface LeaderChange {
-  at: number;
-  leader: string | null;
-}
+export type { LeaderChange } from '../chaos/signals.ts';
 
 /** Polls stream and consumer info; records leader changes, replica state changes and samples. */
 export class JetStreamObserver {

@@ -1,7 +1,7 @@
 // Reads k6's end-of-test data in either shape it comes in — the classic handleSummary object
 // (`metrics[name].values`) or k6 v2's machine-readable summary (`--new-machine-readable-summary`:
 // `results.metrics[]`) — and renders the text k6-ha prints. Pure: unit-tested in Node.
-import type { Accounting, RecoveryReport, TimelineEvent } from '../shared/types.ts';
+import type { Accounting, RecoveryReport, TimelineEvent } from './types.ts';
 
 export interface MetricSummary {
   type: string;

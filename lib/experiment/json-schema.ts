@@ -19,7 +19,7 @@ export function experimentJsonSchemaText(): string {
   const schema = {
     $schema,
     title: 'k6-ha experiment',
-    description: 'An experiment file (experiments/*.json): scenario, target, chaos plan and gate profile. Generated from lib/sidecar/experiment.ts by `npm run gen:schema`.',
+    description: 'An experiment file (experiments/*.json): scenario, target, chaos plan and gate profile. Generated from lib/experiment/experiment.ts by `npm run gen:schema`.',
     ...rest,
   };
   return `${JSON.stringify(schema, null, 2)}\n`;

@@ -1,9 +1,8 @@
 // Recovery around each chaos action, from what k6 reported and what the observers saw. Pure.
 import type { OutcomeRecord } from '../shared/control-api.ts';
 import type { RecoveryReport } from '../shared/types.ts';
-import type { ExecutedAction } from './chaos.ts';
-import type { ConsumerSnapshot, StreamSnapshot } from './jetstream-probe.ts';
-import type { LeaderChange } from './observers.ts';
+import type { ExecutedAction } from '../chaos/chaos.ts';
+import type { ConsumerSnapshot, LeaderChange, StreamSnapshot } from '../chaos/signals.ts';
 
 export interface RecoveryInput {
   actions: ExecutedAction[];

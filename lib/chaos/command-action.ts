@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { parseDurationMs } from '../shared/env-parse.ts';
 import { CommandActionError, type CommandResult } from '../shared/errors.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
-import type { ActionContext } from './chaos.ts';
-import type { CommandAction } from './experiment.ts';
+import type { ActionContext } from './contracts.ts';
+import type { CommandAction } from '../experiment/experiment.ts';
 
 const TAIL_BYTES = 2000;
 

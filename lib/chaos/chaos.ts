@@ -6,47 +6,14 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
-import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction } from './experiment.ts';
+import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction } from '../experiment/experiment.ts';
 import type { Timeline } from './timeline.ts';
+import type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
+
+export type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
 
 // Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
 export { PlanRefusedError };
-
-export interface ChaosWorld {
-  members(): StackMember[];
-  /** names of the members that hold replicas of `stream` (leader first when known) */
-  streamMembers(stream: string): Promise<{ leader: string | null; members: string[] }>;
-  waitUntil(condition: 'leader' | 'recovered', timeoutMs: number): Promise<boolean>;
-  /** the stream leader as last observed, for the record */
-  currentLeader(): string | null;
-}
-
-export interface ExecutedAction {
-  id: string;
-  action: ChaosAction['action'];
-  scheduledAt: number;
-  executedAt: number | null;
-  targets: string[];
-  leaderBefore: string | null;
-  restartedAt: number | null;
-  error: string | null;
-}
-
-/** What a plan's selectors can match before the stack runs: used by validation and --dry-run. */
-export interface PreflightWorld {
-  memberNames: string[];
-  /** stream name → the members that may hold it */
-  streams: Record<string, string[]>;
-}
-
-export interface ResolvedPreview {
-  id: string;
-  at: string;
-  action: string;
-  target: string;
-  candidates: string[];
-  note: string;
-}
 
 /** `leaderOf=sap`, `nodeOf(leaderOf=sap),notNodeOf(name=x)`, `deployment=api`: how a target reads on the timeline. */
 function describeTarget(t: Record<string, unknown>): string {
@@ -62,28 +29,6 @@ export function selectorText(a: ChaosAction): string {
 /** Like parseDurationMs, but "0s" is a valid answer (a wipe's restartAfter, a zero grace period). */
 export function durationMs(field: string, text: string): number {
   return /^0+(?:\.0+)?(?:ms|s|m|h)$/.test(text) ? 0 : parseDurationMs(field, text);
-}
-
-/**
- * What one action keeps down, for the plan-wide blast radius: `count` members, pods or nodes from
- * the action's `at`, for `forMs` when the action brings them back itself, and no longer than the
- * first later action `endedBy` names as bringing them back; with neither, to the end of the plan.
- */
-export interface DownSpan {
-  count: number;
-  unit: 'member' | 'pod' | 'node';
-  /** null: the action does not bring them back itself */
-  forMs: number | null;
-  /** the offset (ms from load start) at which a later action brings them back, else null */
-  endedBy: (later: ChaosAction) => number | null;
-}
-
-/** One action as a preflight resolved it: its preview row, what it would keep down, why it is refused. */
-export interface ResolvedAction {
-  preview: ResolvedPreview;
-  down: DownSpan | null;
-  /** without the plan[i] prefix, which concludePreflight adds */
-  problems: string[];
 }
 
 /**
@@ -189,25 +134,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }, { once: true });
   });
-}
-
-/** What a driver gets for one action: the record to fill, an abortable sleep, and the clock. */
-export interface ActionContext {
-  readonly id: string;
-  readonly record: ExecutedAction;
-  readonly timeline: Timeline;
-  /** aborted when the plan is stopped (Ctrl-C, load finished) */
-  readonly signal: AbortSignal;
-  /** Records the moment the action touches its targets; the skew is measured here. */
-  markExecuted(targets: string[], leaderBefore: string | null, detail?: Record<string, unknown>): void;
-  sleep(ms: number): Promise<void>;
-}
-
-/** Carries out actions on one kind of target (local processes, Kubernetes objects, …). */
-export interface ChaosDriver {
-  execute(action: ChaosAction, ctx: ActionContext): Promise<void>;
-  /** Brings back everything the plan changed and has not restored itself; returns what it restored. */
-  restore(reason: string): Promise<string[]>;
 }
 
 /** Schedules a plan at offsets from load start and hands each action to the driver on time. */

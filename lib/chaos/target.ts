@@ -6,8 +6,7 @@ import type { OutcomeRecord } from '../shared/control-api.ts';
 import type { Accounting, KubernetesReport, RecoveryReport } from '../shared/types.ts';
 import type { StackMember } from '../stack/stack.ts';
 import type { ChaosDriver, ChaosWorld, ExecutedAction } from './chaos.ts';
-import type { ConsumerSnapshot, StreamSnapshot } from './jetstream-probe.ts';
-import type { LeaderChange } from './observers.ts';
+import type { ConsumerSnapshot, LeaderChange, StreamSnapshot } from './signals.ts';
 import type { Timeline } from './timeline.ts';
 
 /**

@@ -3,34 +3,10 @@
 // observers and the final accounting — locally and against a port-forwarded cluster alike.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { ConsumerSnapshot, StreamSnapshot } from '../chaos/signals.ts';
 import { ProbeError } from '../shared/errors.ts';
 
-export interface ReplicaState {
-  name: string;
-  current: boolean;
-  lag: number;
-  /** ms since the leader last heard from it */
-  activeMs: number;
-  offline: boolean;
-}
-
-export interface StreamSnapshot {
-  at: number;
-  leader: string | null;
-  replicas: ReplicaState[];
-  lastSeq: number;
-  firstSeq: number;
-  messages: number;
-}
-
-export interface ConsumerSnapshot {
-  at: number;
-  ackFloorStreamSeq: number;
-  deliveredStreamSeq: number;
-  numPending: number;
-  numAckPending: number;
-  numRedelivered: number;
-}
+export type { ConsumerSnapshot, ReplicaState, StreamSnapshot } from '../chaos/signals.ts';
 
 /** How long a stream info request may take while the stream is already known to be down: short,
  * so the first answer after an election is not held back by a request that went to nobody. */

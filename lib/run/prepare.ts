@@ -1,0 +1,122 @@
+// Before anything starts: an experiment loaded, its preset and the flags applied, validated by the
+// same rules as the file, its scenario environment checked by the scenario's own parsers, and its
+// plan preflighted (selectors resolved, the plan-wide blast radius). Also the --dry-run text.
+import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
+import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
+import { rateFlagRefusal } from '../shared/scenarios.ts';
+import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from '../chaos/chaos.ts';
+import { actionId, applyPreset, type Experiment, loadExperiment, parseExperiment } from '../experiment/experiment.ts';
+import { checkScenarioEnv } from '../experiment/scenario-env.ts';
+import { replicaTargets, targetKey, targetModule } from '../targets/index.ts';
+
+export interface RunOptions {
+  experimentFile: string;
+  duration?: string;
+  rate?: string;
+  replicas?: string;
+  preset?: string;
+  thresholds?: string;
+  outDir?: string;
+  dryRun?: boolean;
+  /** extra k6 environment, KEY=VALUE */
+  env?: string[];
+  /** kubernetes targets: the kube context to use (overrides target.context) */
+  context?: string;
+  /** kubernetes targets: the only namespace the plan may touch (replaces target.namespaces) */
+  namespace?: string;
+  /** kubernetes targets: the kubeconfig file (default $KUBECONFIG, ~/.kube/config or in-cluster) */
+  kubeconfig?: string;
+  log?: (line: string) => void;
+  /** k6's stdout (its progress bar and end-of-test summary): ours (default), or 'log': with its log, on stderr — `compare` keeps stdout for its table */
+  k6Stdout?: 'inherit' | 'log';
+  /** told the run directory as soon as it exists (`compare --local` names each side's) */
+  onRunDir?: (runDir: string) => void;
+}
+
+export interface PreparedExperiment {
+  experiment: Experiment;
+  previews: ResolvedPreview[];
+  /** kubernetes targets: true once the selectors were resolved against the cluster */
+  resolvedAgainstCluster?: boolean;
+}
+
+/** What a local stack's plan may target, known before anything starts (its target module says). */
+export function localPreflightWorld(exp: Experiment): PreflightWorld {
+  return targetModule(exp.target).preflightWorld(exp.target);
+}
+
+/** Loads, applies preset and flag overrides, validates, and preflights the plan. Starts nothing. */
+export function prepareExperiment(opts: RunOptions): PreparedExperiment {
+  const file = opts.experimentFile;
+  let exp = applyPreset(loadExperiment(file), opts.preset, file);
+  const env = { ...exp.env };
+  try {
+    if (opts.duration !== undefined) {
+      parseRunDurationMs('--duration', opts.duration);
+      env['DURATION'] = opts.duration;
+    }
+    if (opts.rate !== undefined) {
+      const refusal = rateFlagRefusal(exp.scenario);
+      if (refusal !== null) throw new ExperimentError(refusal, { file });
+      env['RATE'] = String(parsePositiveInt('--rate', opts.rate, 100_000));
+    }
+    for (const pair of opts.env ?? []) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw InvalidSettingError.format('--env', pair, 'KEY=VALUE');
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  } catch (err) {
+    if (err instanceof InvalidSettingError) throw new ExperimentError(err.message, { file, cause: err });
+    throw err;
+  }
+  const target = { ...exp.target } as Record<string, unknown>;
+  if (opts.namespace !== undefined || opts.context !== undefined || opts.kubeconfig !== undefined) {
+    if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', { file });
+    if (opts.namespace !== undefined) {
+      // It narrows the allow-list to one of its namespaces; it cannot point the run elsewhere.
+      const allowed = exp.target.kind === 'kubernetes' ? exp.target.namespaces : [];
+      if (!allowed.includes(opts.namespace)) throw new ExperimentError(`--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`, { file });
+      target['namespaces'] = [opts.namespace];
+    }
+    if (opts.context !== undefined) target['context'] = opts.context;
+  }
+  if (opts.replicas !== undefined) {
+    // A target that has replicas to choose says so in its module; the override is then re-validated with the file.
+    const replicas = targetModule(exp.target).replicas;
+    if (replicas === undefined) throw new ExperimentError(`--replicas applies to ${replicaTargets()} only (this experiment's target is ${targetKey(exp.target)})`, { file });
+    if (!replicas.allowed.includes(opts.replicas)) throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: ${replicas.allowed.join(' or ')}`, { file });
+    target['replicas'] = Number(opts.replicas);
+  }
+  // Re-validate the merged result so overrides obey the same rules as the file.
+  exp = parseExperiment({ ...exp, env, target, thresholds: opts.thresholds ?? exp.thresholds }, file);
+  try {
+    checkScenarioEnv(exp.scenario, exp.env, exp.thresholds);
+  } catch (err) {
+    if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, { file, cause: err });
+    throw err;
+  }
+  // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
+  const previews = exp.target.kind === 'local' ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius) : unresolvedPreviews(exp);
+  return { experiment: exp, previews };
+}
+
+function unresolvedPreviews(exp: Experiment): ResolvedPreview[] {
+  return exp.plan.map((a, i) => ({ id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' }));
+}
+
+export function formatDryRun(prepared: PreparedExperiment): string {
+  const { experiment: exp, previews } = prepared;
+  const lines = [
+    `experiment ${exp.name}: ${exp.description}`,
+    `  scenario ${exp.scenario}, target ${JSON.stringify(exp.target)}, gates ${exp.thresholds}, blast radius ${exp.blastRadius}`,
+    `  k6 env: ${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)'}`,
+    previews.length === 0 ? '  plan: no chaos actions (steady state)' : '  plan:',
+    ...previews.map((p) => `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`),
+    exp.target.kind !== 'kubernetes'
+      ? '  dry run: nothing was started or changed.'
+      : prepared.resolvedAgainstCluster === true
+        ? `  dry run: resolved in context ${exp.target.context} with read-only API calls; nothing was started or changed.`
+        : '  validated only: the cluster was not asked (`k6-ha run <file> --dry-run` resolves the selectors read-only).',
+  ];
+  return lines.join('\n');
+}
