@@ -1,7 +1,7 @@
 // The run's timeline: every event is appended to timeline.jsonl with a synchronous write the
 // moment it happens, so a crash (even kill -9 of the sidecar) keeps everything recorded so far.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { TimelineEvent, TimelineSource } from '../shared/types.ts';
+import type { TimelineEvent, TimelineKinds, TimelineSource } from '../shared/types.ts';
 
 export class Timeline {
   private fd: number | null;
@@ -18,8 +18,8 @@ export class Timeline {
     return this.zero === null ? null : epochMs - this.zero;
   }
 
-  record(source: TimelineSource, kind: string, target: string | null, detail: Record<string, unknown> = {}, at = Date.now()): TimelineEvent {
-    const event: TimelineEvent = { ts: new Date(at).toISOString(), offset_ms: this.offsetOf(at), source, kind, target, detail };
+  record<S extends TimelineSource>(source: S, kind: TimelineKinds[S], target: string | null, detail: Record<string, unknown> = {}, at = Date.now()): TimelineEvent {
+    const event = { ts: new Date(at).toISOString(), offset_ms: this.offsetOf(at), source, kind, target, detail } as TimelineEvent;
     this.events.push(event);
     if (this.fd !== null) writeSync(this.fd, `${JSON.stringify(event)}\n`);
     for (const l of this.listeners) l(event);

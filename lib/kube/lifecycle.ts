@@ -44,18 +44,9 @@ export interface NodeLike {
   status?: { conditions?: Array<{ type?: string; status?: string; reason?: string }> | null };
 }
 
-export type PodEventKind =
-  | 'pod-created'
-  | 'pod-scheduled'
-  | 'pod-running'
-  | 'pod-ready'
-  | 'pod-not-ready'
-  | 'pod-terminating'
-  | 'pod-deleted'
-  | 'container-waiting'
-  | 'container-running'
-  | 'container-terminated'
-  | 'container-restarted';
+import type { NodeEventKind, PodEventKind } from '../shared/types.ts';
+
+export type { NodeEventKind, PodEventKind };
 
 export interface PodEvent {
   at: number;
@@ -75,8 +66,6 @@ export interface PodEvent {
   finishedAt?: number | null;
   startedAt?: number | null;
 }
-
-export type NodeEventKind = 'node-added' | 'node-ready' | 'node-not-ready' | 'node-cordoned' | 'node-uncordoned' | 'node-tainted' | 'node-untainted' | 'node-deleted';
 
 export interface NodeEvent {
   at: number;

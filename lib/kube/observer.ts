@@ -53,7 +53,7 @@ export class KubernetesObserver {
     const { core } = this.opts.clients;
     const clients = this.opts.clients;
     const timeline = this.opts.timeline;
-    const note = (kind: string, detail: Record<string, unknown>): void => {
+    const note = (kind: 'reconnect' | 'relist' | 'error', detail: Record<string, unknown>): void => {
       // Reconnects every ~20 s are routine; only trouble goes on the timeline.
       if (kind !== 'reconnect') timeline.record('kubernetes', `watch-${kind}`, String(detail['path'] ?? ''), detail);
     };

@@ -1,18 +1,58 @@
 // Data shapes that cross the k6 ↔ sidecar boundary and end up in results/<run-id>/.
 
-export type TimelineSource = 'plan' | 'member' | 'stream' | 'consumer' | 'publisher' | 'k6' | 'sidecar' | 'kubernetes';
+/** Pod lifecycle transitions seen by the Kubernetes watches (lib/kube/lifecycle.ts). */
+export type PodEventKind =
+  | 'pod-created'
+  | 'pod-scheduled'
+  | 'pod-running'
+  | 'pod-ready'
+  | 'pod-not-ready'
+  | 'pod-terminating'
+  | 'pod-deleted'
+  | 'container-waiting'
+  | 'container-running'
+  | 'container-terminated'
+  | 'container-restarted';
 
-/** One line of timeline.jsonl. */
-export interface TimelineEvent {
-  /** ISO-8601 wall-clock time. */
-  ts: string;
-  /** Milliseconds since load start (the schedule's zero); null before load starts. */
-  offset_ms: number | null;
-  source: TimelineSource;
-  kind: string;
-  target: string | null;
-  detail: Record<string, unknown>;
+/** Node transitions seen by the Kubernetes watches. */
+export type NodeEventKind = 'node-added' | 'node-ready' | 'node-not-ready' | 'node-cordoned' | 'node-uncordoned' | 'node-tainted' | 'node-untainted' | 'node-deleted';
+
+/**
+ * Every kind of timeline entry, by its source: what the plan did, what followed (members, the
+ * stream, the publisher, the cluster), what k6 said, what the sidecar concluded. A typo in a
+ * recorder or a reader of the timeline is a compile error.
+ */
+export interface TimelineKinds {
+  plan:
+    | 'scheduled' | 'executed' | 'failed' | 'cancelled' | 'restarting' | 'restarted' | 'restored' | 'restore-failed' | 'wiped'
+    | 'wait-done' | 'wait-timeout' | 'command-finished'
+    | 'already-gone' | 'already-cordoned' | 'pods-gone' | 'pods-not-gone' | 'node-deleted' | 'uncordoned' | 'drained' | 'drain-skipped' | 'drain-timeout'
+    | 'evicted' | 'eviction-blocked' | 'scaled-back' | 'rollout-complete' | 'exec-kill' | 'container-back';
+  member: 'member-started' | 'member-stopped' | 'member-exited';
+  stream: 'sample' | 'stream-available' | 'stream-unavailable' | 'leader' | 'leader-elected' | 'leader-lost' | 'replica-current' | 'replica-outdated';
+  consumer: 'sample';
+  publisher: 'reachable' | 'unreachable';
+  k6: 'load-started' | 'errors-began' | 'load-finished';
+  sidecar: 'ready' | 'interrupted' | 'accounting' | 'accounting-failed' | 'recovery' | 'reports-undelivered' | 'control-api' | 'stopped';
+  kubernetes: PodEventKind | NodeEventKind | 'event' | 'watching' | 'watch-skipped' | 'watch-relist' | 'watch-error';
 }
+
+export type TimelineSource = keyof TimelineKinds;
+export type TimelineKind<S extends TimelineSource = TimelineSource> = TimelineKinds[S];
+
+/** One line of timeline.jsonl: a source and one of its kinds. */
+export type TimelineEvent = {
+  [S in TimelineSource]: {
+    /** ISO-8601 wall-clock time. */
+    ts: string;
+    /** Milliseconds since load start (the schedule's zero); null before load starts. */
+    offset_ms: number | null;
+    source: S;
+    kind: TimelineKinds[S];
+    target: string | null;
+    detail: Record<string, unknown>;
+  };
+}[TimelineSource];
 
 /** Jepsen-style accounting by event id; the seed's "sent / stream / consumed / sink" table falls out of it. */
 export interface Accounting {

@@ -83,7 +83,7 @@ describe('kubernetes driver against a real kube-apiserver', { timeout: 240_000, 
       assert.notEqual(newUid, oldUid, 'web-1 is a new pod');
       const target = `${ns}/web-1`;
       await waitFor('pod-ready of the new web-1 on the timeline', async () => timeline.events.some((e) => e.kind === 'pod-ready' && e.target === target));
-      const kinds = timeline.events.filter((e) => e.source === 'kubernetes' && e.target === target).map((e) => e.kind);
+      const kinds: string[] = timeline.events.filter((e) => e.source === 'kubernetes' && e.target === target).map((e) => e.kind);
       const order = ['pod-terminating', 'pod-deleted', 'pod-created', 'pod-scheduled', 'pod-ready'].map((k) => kinds.indexOf(k));
       assert.ok(order.every((i) => i >= 0) && order.every((v, i) => i === 0 || v > (order[i - 1] as number)), `lifecycle in order: ${kinds.join(' → ')}`);
       assert.ok(!timeline.events.some((e) => e.kind === 'pod-deleted' && e.target !== target), 'no other pod was touched');
