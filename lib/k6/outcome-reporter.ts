@@ -18,8 +18,14 @@ import { CONTROL_PATHS, type OutcomeRecord, OUTCOME_BATCH_MAX, UNDELIVERED_METRI
 
 const undelivered = new Counter(UNDELIVERED_METRIC);
 
-/** A report waits this long for the sidecar (a live one answers in milliseconds). */
-const REPORT_TIMEOUT = '2s';
+/**
+ * A report waits this long for the sidecar. A live one answers in a millisecond (p99 1 ms at
+ * 1,000 reports/s, BENCHMARKS.md), but on a machine short of CPU k6 itself may take seconds to
+ * get a request out and its answer in; a report given up on then is sent again only with the
+ * VU's next iteration, and near the end of the load there may be none. A hung sidecar costs a VU
+ * this long at most once per RETRY_PAUSE_MS.
+ */
+const REPORT_TIMEOUT = '5s';
 /** After a failed delivery, later reports queue without trying for this long (a dead sidecar must not cost every iteration a timeout). */
 const RETRY_PAUSE_MS = 1000;
 /** What one VU keeps for a later try; older records beyond it stay counted as undelivered. */
