@@ -19,7 +19,7 @@ const BENCHES: Record<string, Bench> = {
   overhead: { file: 'jetstream-overhead.ts', args: [], what: 'jetstream-publish vs a bare http.post script, iterations/s (goal ratio ≥ 0.9)' },
   fidelity: { file: 'jetstream-fidelity.ts', args: [], what: '60 s at 150/s: achieved rate ±1 %, 0 dropped; sidecar RSS ≤ 120 MB' },
   'sidecar-timing': { file: 'sidecar-timing.ts', args: [], what: 'action skew p99 ≤ 50 ms (≥ 100 actions); kill → exit detection p99 ≤ 200 ms (≥ 30 kills)' },
-  'sidecar-reports': { file: 'sidecar-reports.ts', args: [], what: 'failure reports absorbed under a 20 s R1 outage at 1,000/2,000/3,000 events/s (goal: none undelivered, none lost)' },
+  'sidecar-reports': { file: 'sidecar-reports.ts', args: [], what: 'failure reports absorbed under a 20 s R1 outage at 1,000–3,000 events/s (goal: none undelivered, none lost, at every rate the open-file limit allows)' },
   headroom: { file: 'jetstream-headroom.ts', args: [], what: 'highest acked publish rate of the local R3 stack (goal ≥ 2,000/s)' },
   eventstore: { file: 'eventstore.ts', args: [], what: 'eventstore-streams vs a bare script with the same requests (goal ratio ≥ 0.9)' },
 };

@@ -355,7 +355,7 @@ function readEvents(streamUrl: string, sent: SentEvent[]): void {
 }
 
 export default function streams(): void {
-  // Its connection to the sidecar first, and reports an earlier try could not deliver (one field read when there is nothing to do).
+  // Reports an earlier try could not deliver go out first (one field read when there are none).
   if (reporter !== null && reporter.needsWork) reporter.beforeIteration();
   const stream = `k6ha-${crypto.randomUUID()}`;
   const streamUrl = `${config.esUrl}/streams/${stream}`;

@@ -89,7 +89,7 @@ export default function publish(data: SetupData): void {
   scenarioInfo ??= exec.scenario;
   request ??= new EventRequestTemplate(config.legacy ? 'legacy' : config.ceMode, config.eventType, config.eventSource, config.requestTimeoutMs);
   if (reporter === null && data.sidecar !== null) reporter = new OutcomeReporter(data.sidecar);
-  // Its connection to the sidecar first, and reports an earlier try could not deliver (one field read when there is nothing to do).
+  // Reports an earlier try could not deliver go out first (one field read when there are none).
   if (reporter !== null && reporter.needsWork) reporter.beforeIteration();
   // Sequential across all VUs (no gaps: dropped iterations take no number), so the sidecar knows
   // every id that was sent from the count alone and only the failures need reporting.

@@ -46,14 +46,14 @@ const params = {
 
 export class OutcomeReporter {
   /**
-   * True while this VU has something to do before its iteration: open its connection (the first
-   * time) or send what an earlier try left queued. A field, so the scenario's per-iteration check
-   * is one property read.
+   * True while this VU has reports an earlier try left queued. A field, so the scenario's
+   * per-iteration check is one property read. (VUs do not open their sidecar connection ahead of
+   * need: each would then hold two connections in steady state, and at 2,000/s that is more files
+   * than k6 may open; the sidecar's accept backlog and the retries take the burst of an outage.)
    */
-  needsWork = true;
+  needsWork = false;
   /** Records not yet delivered, oldest first. */
   readonly queue: OutcomeRecord[] = [];
-  private connected = false;
   /** How many of the oldest queued records are already counted in the metric. */
   private counted = 0;
   private pausedUntil = 0;
@@ -69,20 +69,11 @@ export class OutcomeReporter {
     this.queue.push(record);
     if (Date.now() >= this.pausedUntil) this.flush();
     else this.countQueued();
-    this.needsWork = this.queue.length > 0 || !this.connected;
+    this.needsWork = this.queue.length > 0;
   }
 
-  /**
-   * Call at the start of an iteration when `needsWork` is set. The first time it opens this VU's
-   * connection with an empty report: otherwise every VU would connect at the first failure of an
-   * outage, all at once, and overflow the sidecar's accept queue (each VU has its own connections;
-   * thousands of SYNs dropped meant reports timing out). After that it sends what is queued.
-   */
+  /** Call at the start of an iteration when `needsWork` is set: sends what an earlier try left queued. */
   beforeIteration(): void {
-    if (!this.connected) {
-      this.connected = true;
-      if (this.deliver([]) === 'later') this.pausedUntil = Date.now() + RETRY_PAUSE_MS;
-    }
     if (this.queue.length > 0 && Date.now() >= this.pausedUntil) this.flush();
     this.needsWork = this.queue.length > 0;
   }

@@ -1,9 +1,11 @@
 // Before anything starts: an experiment loaded, its preset and the flags applied, validated by the
 // same rules as the file, its scenario environment checked by the scenario's own parsers, and its
 // plan preflighted (selectors resolved, the plan-wide blast radius). Also the --dry-run text.
+import { readFileSync } from 'node:fs';
 import { parsePositiveInt, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError, ScenarioEnvError } from '../shared/errors.ts';
-import { rateFlagRefusal } from '../shared/scenarios.ts';
+import { publishVus } from '../shared/publish-load.ts';
+import { rateFlagRefusal, SCENARIOS } from '../shared/scenarios.ts';
 import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText } from '../chaos/chaos.ts';
 import { actionId, applyPreset, type Experiment, loadExperiment, parseExperiment } from '../experiment/experiment.ts';
 import { checkScenarioEnv } from '../experiment/scenario-env.ts';
@@ -95,6 +97,8 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
     if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, { file, cause: err });
     throw err;
   }
+  const files = openFilesProblem(exp);
+  if (files !== null) throw new ExperimentError(`experiment ${file} cannot run here: ${files}`, { file });
   // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
   const previews = exp.target.kind === 'local' ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius) : unresolvedPreviews(exp);
   return { experiment: exp, previews };
@@ -119,4 +123,35 @@ export function formatDryRun(prepared: PreparedExperiment): string {
         : '  validated only: the cluster was not asked (`k6-ha run <file> --dry-run` resolves the selectors read-only).',
   ];
   return lines.join('\n');
+}
+
+/** Files k6 keeps open besides its VUs' connections (binaries, logs, its API, the runtime). */
+const OPEN_FILES_MARGIN = 512;
+
+/** This process's soft limit on open files (k6 inherits it), from /proc; null where there is none to read. */
+export function openFilesLimit(): number | null {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return line === undefined || line === 'unlimited' ? null : Number(line);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A fixed-rate scenario pre-allocates a VU per event that may be in flight for a whole timeout,
+ * and in an outage every one of them holds a connection to the target and one to the sidecar at
+ * once. Past the open-file limit k6 fails its connections with EMFILE — it could not even tell the
+ * sidecar the load was over — so such a run is refused before anything starts.
+ */
+export function openFilesProblem(exp: Experiment, limit = openFilesLimit()): string | null {
+  if (limit === null || SCENARIOS[exp.scenario].sizing !== 'rate') return null;
+  const config = SCENARIOS[exp.scenario].parse(exp.env) as { rate?: unknown; requestTimeoutMs?: unknown };
+  if (typeof config.rate !== 'number' || typeof config.requestTimeoutMs !== 'number') return null;
+  const vus = publishVus(config.rate, config.requestTimeoutMs);
+  const needed = 2 * vus + OPEN_FILES_MARGIN;
+  if (needed <= limit) return null;
+  const timeoutS = config.requestTimeoutMs / 1000;
+  const maxRate = Math.max(0, Math.floor(((limit - OPEN_FILES_MARGIN) / 2 - 5) / 1.1 / (timeoutS + 1)));
+  return `RATE=${config.rate} with REQUEST_TIMEOUT=${timeoutS}s pre-allocates ${vus.toLocaleString('en-US')} VUs, and during an outage each holds a connection to the target and one to the sidecar: k6 needs up to ${needed.toLocaleString('en-US')} open files, and this shell allows ${limit.toLocaleString('en-US')} (ulimit -n). Raise the limit (ulimit -n ${needed}) or lower RATE to at most ${maxRate.toLocaleString('en-US')} (or REQUEST_TIMEOUT)`;
 }
