@@ -6,6 +6,8 @@ import { steady } from './steady.ts';
 import { esHa } from './es-ha.ts';
 import { esObserve } from './es-observe.ts';
 import { esSteady } from './es-steady.ts';
+import { httpObserve } from './http-observe.ts';
+import { httpSteady } from './http-steady.ts';
 
 export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   steady,
@@ -14,4 +16,6 @@ export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   'es-steady': esSteady,
   'es-ha': esHa,
   'es-observe': esObserve,
+  'http-steady': httpSteady,
+  'http-observe': httpObserve,
 };

@@ -170,8 +170,27 @@ const eventstoreLocalTarget = z.object({
   storage: z.enum(['fsync', 'memory']).optional(),
 }).strict();
 
+/** PostgreSQL replicas behind HAProxy, backends behind nginx (lib/targets/postgres-haproxy.ts). */
+const postgresHaproxyLocalTarget = z.object({
+  kind: z.literal('local'),
+  stack: z.literal('postgres-haproxy'),
+  /** resolve-once: the backends' Service name resolved when nginx starts (the seed's config);
+   * re-resolve: `resolver … valid=<resolverValid>` and a variable proxy_pass */
+  nginx: z.enum(['resolve-once', 're-resolve']).default('resolve-once'),
+  /** HAProxy's health check of the replicas (the seed: inter 2s fall 3 rise 2) */
+  healthCheck: z.object({
+    inter: duration.default('2s'),
+    fall: z.number().int().min(1).max(100).default(3),
+    rise: z.number().int().min(1).max(100).default(2),
+  }).strict().default({ inter: '2s', fall: 3, rise: 2 }),
+  /** how long nginx keeps a resolved address in re-resolve mode (whole seconds) */
+  resolverValid: duration.default('1s'),
+  /** per-request (default, as the seed's backend): HAProxy balances every request; pool: connections stick */
+  backendConnection: z.enum(['per-request', 'pool']).default('per-request'),
+}).strict();
+
 /** A local stack, told apart by `stack`: one schema per target module, so each takes only its own fields. */
-const localTarget = z.discriminatedUnion('stack', [jetstreamLocalTarget, eventstoreLocalTarget], { error: 'a local stack: "stack" is "jetstream" (the default) or "eventstore"' });
+const localTarget = z.discriminatedUnion('stack', [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget], { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore" or "postgres-haproxy"' });
 
 const kubernetesTarget = z.object({
   kind: z.literal('kubernetes'),

@@ -1,8 +1,8 @@
 // The one module that reads __ENV: the scenarios' configuration, parsed at init time by the pure
 // parsers of lib/shared/scenario-config.ts (which the Node side runs on an experiment's env too).
-import { type EventStoreConfig, eventstoreConfigFrom, type PublishConfig, publishConfigFrom, summaryJsonPathFrom } from '../shared/scenario-config.ts';
+import { type EventStoreConfig, eventstoreConfigFrom, type HttpGetConfig, httpGetConfigFrom, type PublishConfig, publishConfigFrom, summaryJsonPathFrom } from '../shared/scenario-config.ts';
 
-export type { EventStoreConfig, PublishConfig } from '../shared/scenario-config.ts';
+export type { EventStoreConfig, HttpGetConfig, PublishConfig } from '../shared/scenario-config.ts';
 
 // ---- the scenarios' view: k6's __ENV, read at init time ----
 
@@ -12,6 +12,10 @@ export function publishConfig(): PublishConfig {
 
 export function eventstoreConfig(): EventStoreConfig {
   return eventstoreConfigFrom(__ENV);
+}
+
+export function httpGetConfig(): HttpGetConfig {
+  return httpGetConfigFrom(__ENV);
 }
 
 export function summaryJsonPath(): string | undefined {

@@ -18,6 +18,8 @@ export interface SummaryOptions {
   derived?: (summary: NormalizedSummary, notStarted: number | null) => Record<string, number | null>;
   /** The scenario's arrival rate, per second, for its duration; closed-loop scenarios leave it out. */
   arrival?: ArrivalRate;
+  /** A scenario's own tables (e.g. http-get's per-phase split): printed after the derived figures and stored under `k6ha.tables`. */
+  tables?: (summary: NormalizedSummary) => { title: string; text: string; data: unknown } | null;
 }
 
 export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<string, string> {
@@ -47,6 +49,8 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   if (derived !== null) {
     sections.push(`\n  ${Object.entries(derived).map(([k, v]) => `${k}=${v === null ? '-' : Number.isInteger(v) ? v : v.toFixed(2)}`).join('  ')}`);
   }
+  const table = opts.tables?.(norm) ?? null;
+  if (table !== null) sections.push(`\n  ${table.title}:`, table.text);
   if (norm.checks.length > 0) {
     sections.push('\n  checks:');
     for (const c of norm.checks) sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
@@ -63,7 +67,7 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     timeline: report?.timeline ?? [],
     accounting,
     recovery: report?.recovery ?? [],
-    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, derived, notes },
+    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, derived, notes, ...(table === null ? {} : { tables: { [table.title]: table.data } }) },
   };
   const out: Record<string, string> = { stdout: text };
   if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);

@@ -197,3 +197,116 @@ export function eventstoreConfigFrom(env: ScenarioEnv): EventStoreConfig {
     };
   });
 }
+
+// ---- http-get (scenarios/http-get.ts) ----
+
+/** The seed's port-forwarded nginx (`kubectl -n highload-dns port-forward svc/nginx 8081:80`). */
+export const HTTP_GET_DEFAULT_URL = 'http://127.0.0.1:8081/users';
+export const HTTP_GET_DEFAULT_THRESHOLDS = 'http-steady';
+/** The error classes the per-phase table has a column for (anything else is in the total). */
+export const HTTP_ERROR_CLASSES = ['502', '503', '504', '500', 'timeout', 'conn'] as const;
+
+/** One attribution source: a JSON field of the body (`pod`) or a response header (`header:x-pod`). */
+export interface AttributeSpec {
+  /** the tag name, and the column in the report */
+  name: string;
+  from: 'body' | 'header';
+  /** the header's canonical name (k6 canonicalises: X-Pod) or the field */
+  key: string;
+}
+
+export interface Phase {
+  name: string;
+  /** ms from load start */
+  atMs: number;
+}
+
+export interface HttpGetConfig {
+  targetUrl: string;
+  rate: number;
+  duration: string;
+  durationMs: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  attributes: AttributeSpec[];
+  /** attribute name → the values expected (the target's members); others count as "other" */
+  expect: Record<string, string[]>;
+  phases: Phase[];
+  thresholds: string;
+  sidecarUrl: string | undefined;
+}
+
+const TAG_VALUE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function canonicalHeader(name: string): string {
+  return name.toLowerCase().split('-').map((p) => (p === '' ? p : p[0]?.toUpperCase() + p.slice(1))).join('-');
+}
+
+function parseAttributes(text: string): AttributeSpec[] {
+  if (text.trim() === '' || text.trim() === 'none') return [];
+  return text.split(',').map((part) => {
+    const p = part.trim();
+    const header = /^header:([A-Za-z0-9-]{1,64})$/.exec(p);
+    if (header !== null) {
+      const key = canonicalHeader(header[1] as string);
+      return { name: key.toLowerCase(), from: 'header' as const, key };
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(p) || p === 'phase' || p === 'status' || p === 'name') {
+      throw new InvalidSettingError('ATTRIBUTE', text, 'comma-separated JSON field names (pod,db) or header:<name>, not phase, status or name; "none" for no attribution');
+    }
+    return { name: p, from: 'body' as const, key: p };
+  });
+}
+
+function parseExpect(text: string | undefined, attributes: AttributeSpec[]): Record<string, string[]> {
+  if (text === undefined) return {};
+  const out: Record<string, string[]> = {};
+  for (const part of text.split(';')) {
+    const m = /^([A-Za-z0-9_-]+)=(.+)$/.exec(part.trim());
+    const values = m?.[2]?.split('|').map((v) => v.trim()) ?? [];
+    if (m === null || values.length === 0 || values.some((v) => !TAG_VALUE.test(v))) {
+      throw new InvalidSettingError('ATTRIBUTE_EXPECT', text, 'attribute=value|value;… e.g. pod=backend-0|backend-1;db=pg-replica-0|pg-replica-1');
+    }
+    out[m[1] as string] = values;
+  }
+  for (const name of Object.keys(out)) {
+    if (!attributes.some((a) => a.name === name)) throw new InvalidSettingError('ATTRIBUTE_EXPECT', text, `only attributes named in ATTRIBUTE (${attributes.map((a) => a.name).join(',') || 'none'})`);
+  }
+  return out;
+}
+
+function parsePhases(text: string | undefined): Phase[] {
+  if (text === undefined) return [];
+  const phases = text.split(',').map((part) => {
+    const m = /^([A-Za-z0-9_.-]{1,40})@(\d{1,9})$/.exec(part.trim());
+    if (m === null) throw new InvalidSettingError('PHASES', text, 'name@ms,… in increasing order, e.g. 0@0,A@10000 (k6-ha run derives it from the plan\'s action ids)');
+    return { name: m[1] as string, atMs: Number(m[2]) };
+  });
+  if (phases.some((p, i) => i > 0 && p.atMs <= (phases[i - 1] as Phase).atMs)) throw new InvalidSettingError('PHASES', text, 'phases in increasing order of their offsets');
+  return phases;
+}
+
+export function httpGetConfigFrom(env: ScenarioEnv): HttpGetConfig {
+  return validated('http-get', () => {
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
+    const rate = parsePositiveInt('RATE', raw(env, 'RATE') ?? '20', 100_000);
+    const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
+    const vus = publishVus(rate, requestTimeoutMs);
+    if (vus > MAX_PUBLISH_VUS) throw new InvalidSettingError('RATE', String(rate), `at most ${Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1))} with REQUEST_TIMEOUT=${requestTimeout} (a VU per request in flight for a whole timeout)`);
+    const attributes = parseAttributes(raw(env, 'ATTRIBUTE') ?? 'pod,db');
+    return {
+      targetUrl: parseHttpUrl('TARGET_URL', raw(env, 'TARGET_URL') ?? HTTP_GET_DEFAULT_URL),
+      rate,
+      duration,
+      durationMs: parseRunDurationMs('DURATION', duration),
+      requestTimeout,
+      requestTimeoutMs,
+      attributes,
+      expect: parseExpect(raw(env, 'ATTRIBUTE_EXPECT'), attributes),
+      phases: parsePhases(raw(env, 'PHASES')),
+      thresholds: thresholdProfileNameFrom(env, HTTP_GET_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
+    };
+  });
+}

@@ -11,6 +11,8 @@
 import {
   ES_DEFAULT_THRESHOLDS,
   eventstoreConfigFrom,
+  HTTP_GET_DEFAULT_THRESHOLDS,
+  httpGetConfigFrom,
   PUBLISH_DEFAULT_THRESHOLDS,
   publishConfigFrom,
   type ScenarioEnv,
@@ -70,6 +72,15 @@ export const SCENARIOS = {
     ],
     notAckedCounters: ['es_appends_failed', 'es_appends_unknown'],
     setByRunner: SET_BY_RUNNER,
+  },
+  'http-get': {
+    parse: httpGetConfigFrom,
+    sizing: 'rate',
+    defaultThresholds: HTTP_GET_DEFAULT_THRESHOLDS,
+    reportMetrics: ['iterations', 'http_get_ok', 'http_get_errors', 'http_req_duration{name:get}', 'dropped_iterations', 'vus_max', 'chaos_unmeasured', UNDELIVERED_METRIC, 'chaos_unavailable_seconds'],
+    notAckedCounters: ['http_get_errors'],
+    // The target names its members' values and the plan's phases (lib/targets/postgres-haproxy.ts).
+    setByRunner: [...SET_BY_RUNNER, 'PHASES', 'ATTRIBUTE_EXPECT'],
   },
 } satisfies Record<string, ScenarioModule>;
 

@@ -4,11 +4,13 @@ import type { ExperimentTarget, TargetModule } from './target-module.ts';
 import { eventstoreTarget } from './eventstore.ts';
 import { jetstreamTarget } from './jetstream.ts';
 import { kubernetesTarget } from './kubernetes.ts';
+import { postgresHaproxyTarget } from './postgres-haproxy.ts';
 
 export const TARGETS = {
   jetstream: jetstreamTarget,
   eventstore: eventstoreTarget,
   kubernetes: kubernetesTarget,
+  'postgres-haproxy': postgresHaproxyTarget,
 } as const satisfies Record<string, TargetModule<never>>;
 
 export type TargetKey = keyof typeof TARGETS;

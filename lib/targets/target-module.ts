@@ -9,6 +9,7 @@ import type { KubernetesConnection } from '../kube/kube-target.ts';
 export type ExperimentTarget = Experiment['target'];
 export type LocalJetStreamTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'jetstream' }>;
 export type LocalEventStoreTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'eventstore' }>;
+export type LocalPostgresHaproxyTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'postgres-haproxy' }>;
 export type KubernetesTargetSpec = Extract<ExperimentTarget, { kind: 'kubernetes' }>;
 
 export interface TargetStartContext<T> {

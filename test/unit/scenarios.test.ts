@@ -20,6 +20,7 @@ describe('the scenario registry', () => {
 
   it('lets --rate size only the rate-sized scenarios, and tells how to size the others', () => {
     assert.equal(rateFlagRefusal('jetstream-publish'), null);
-    assert.equal(rateFlagRefusal('eventstore-streams'), '--rate applies to jetstream-publish (a fixed arrival rate); eventstore-streams is sized by -e VUS=…');
+    assert.equal(rateFlagRefusal('http-get'), null);
+    assert.equal(rateFlagRefusal('eventstore-streams'), '--rate applies to jetstream-publish, http-get (a fixed arrival rate); eventstore-streams is sized by -e VUS=…');
   });
 });
