@@ -28,7 +28,10 @@ export interface TimelineKinds {
     | 'wait-done' | 'wait-timeout' | 'command-finished'
     | 'already-gone' | 'already-cordoned' | 'pods-gone' | 'pods-not-gone' | 'node-deleted' | 'uncordoned' | 'drained' | 'drain-skipped' | 'drain-timeout'
     | 'evicted' | 'eviction-blocked' | 'scaled-back' | 'rollout-complete' | 'exec-kill' | 'container-back';
-  member: 'member-started' | 'member-stopped' | 'member-exited';
+  /** backend-address: a restarted member came back on a new address (as a new pod gets a new IP) */
+  member: 'member-started' | 'member-stopped' | 'member-exited' | 'backend-address';
+  /** a load balancer's view of its servers (HAProxy's stats): each state change */
+  balancer: 'haproxy-up' | 'haproxy-down' | 'haproxy-maint' | 'haproxy-nolb' | 'haproxy-other';
   stream: 'sample' | 'stream-available' | 'stream-unavailable' | 'leader' | 'leader-elected' | 'leader-lost' | 'replica-current' | 'replica-outdated';
   consumer: 'sample';
   publisher: 'reachable' | 'unreachable';

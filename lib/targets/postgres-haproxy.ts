@@ -13,6 +13,7 @@ import { actionId } from '../experiment/experiment.ts';
 import { waitFor } from '../stack/processes.ts';
 import { BACKENDS, MEMBER_NAMES, PRIMARY, REPLICAS, type PostgresHaproxyStack, startPostgresHaproxyStack } from '../stack/postgres-haproxy/stack.ts';
 import type { LocalPostgresHaproxyTarget, TargetModule } from './target-module.ts';
+import type { TimelineKinds } from '../shared/types.ts';
 
 /** The group `leaderOf` / `notLeaderOf` name: the primary leads, the replicas follow. */
 export const POSTGRES_GROUP = 'postgres';
@@ -32,12 +33,19 @@ export function phasesOf(experiment: Experiment): string {
 }
 
 /** Polls HAProxy's stats and records every change of a replica's state (UP, DOWN, NOLB, MAINT). */
+/** HAProxy's status word (UP, DOWN, MAINT, NOLB, or a transitional one) as a timeline kind. */
+function balancerKind(word: string): TimelineKinds['balancer'] {
+  const kind = `haproxy-${word.toLowerCase()}`;
+  return kind === 'haproxy-up' || kind === 'haproxy-down' || kind === 'haproxy-maint' || kind === 'haproxy-nolb' ? kind : 'haproxy-other';
+}
+
 class HaproxyObserver {
   private timer: NodeJS.Timeout | null = null;
   private readonly last = new Map<string, string>();
   private polling = false;
 
   constructor(private readonly stack: PostgresHaproxyStack, private readonly timeline: Timeline, private readonly intervalMs = 200) {}
+
 
   async poll(): Promise<void> {
     if (this.polling) return;
@@ -50,7 +58,7 @@ class HaproxyObserver {
         const before = this.last.get(s.server) ?? null;
         this.last.set(s.server, word);
         const { interMs, fall, rise } = this.stack.check;
-        this.timeline.record('member', `haproxy-${word.toLowerCase()}`, s.server, { status: s.status, before, check: `inter ${interMs}ms fall ${fall} rise ${rise}` });
+        this.timeline.record('balancer', balancerKind(word), s.server, { status: s.status, before, check: `inter ${interMs}ms fall ${fall} rise ${rise}` });
       }
     } catch {
       // HAProxy itself is down (a plan may stop it): its member events say so
