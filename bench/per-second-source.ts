@@ -1,0 +1,84 @@
+// Per-second data: what `k6 run --out json=<file>.json.gz` (the source lib/run/run.ts uses) costs
+// k6 at a fixed arrival rate, measured against the same scenario without it, in one run: each round
+// starts both k6 processes at the same time (same slowdowns on a shared VM), the built
+// jetstream-publish scenario at RATE events/s against a trivial 204 server, plain (no sidecar).
+// Figures: k6 CPU per event of each (throughput at saturation is its inverse), the rate each
+// achieved and its dropped iterations, the file's size, and how fast lib/report/per-second.ts
+// aggregates it (to extrapolate to a 1-hour run at 2,000/s). BENCHMARKS.md, "Per-second data".
+//
+//   node --import tsx bench/per-second-source.ts [--rate 1000] [--duration 20s] [--rounds 3]
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { metricCount } from '../lib/shared/summary.ts';
+import { parseDurationMs } from '../lib/shared/env-parse.ts';
+import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
+import { buildScenarios } from '../lib/run/k6-process.ts';
+import { aggregateK6Json } from '../lib/report/per-second.ts';
+import { CpuMeter, intArg, loadNow, machineInfo, median, out, saveResult, startK6WithSummary, startNoContentServer } from './support.ts';
+
+const GOAL = 0.98;
+
+const opts = new Command('bench/per-second-source.ts')
+  .option('--rate <n>', 'events/s', intArg('--rate', 5000), 1000)
+  .option('--duration <d>', 'length of each k6 run', (v) => (parseDurationMs('--duration', v), v), '20s')
+  .option('--rounds <n>', 'rounds (each runs both variants at once)', intArg('--rounds', 20), 3)
+  .parse()
+  .opts<{ rate: number; duration: string; rounds: number }>();
+
+const command = `node --import tsx bench/per-second-source.ts --rate ${opts.rate} --duration ${opts.duration} --rounds ${opts.rounds}`;
+const machine = await machineInfo();
+await buildScenarios();
+const dir = mkdtempSync(join(tmpdir(), 'bench-per-second-'));
+const script = join(PROJECT_ROOT, 'build', 'jetstream-publish.js');
+const server = await startNoContentServer();
+const seconds = parseDurationMs('duration', opts.duration) / 1000;
+out(`per-second source: jetstream-publish at ${opts.rate}/s for ${opts.duration}, without and with --out json=….json.gz, run together, ${opts.rounds} rounds, ${server.kind} 204 server (load average ${loadNow()})`);
+interface Side { rate: number; dropped: number; cpuUsPerEvent: number; cores: number }
+const rounds: Array<{ none: Side; json: Side; ratio: number; fileMb: number; aggregateSeconds: number; lines: number; requests: number; linesPerSecond: number; p95Match: boolean }> = [];
+try {
+  for (let round = 1; round <= opts.rounds; round++) {
+    const file = join(dir, `samples-${round}.json.gz`);
+    // REQUEST_TIMEOUT 1s keeps the pre-allocated VUs (RATE × (timeout + 1 s) × 1.1) at 2,200 each.
+    const env = { PUBLISH_URL: `${server.url}/publish`, RATE: String(opts.rate), DURATION: opts.duration, REQUEST_TIMEOUT: '1s', THRESHOLDS: 'ha-observe' };
+    const none = await startK6WithSummary({ script, env, summaryPath: join(dir, `none-${round}.json`) });
+    const json = await startK6WithSummary({ script, env, args: ['--out', `json=${file}`], summaryPath: join(dir, `json-${round}.json`) });
+    const meter = new CpuMeter(() => ({ none: none.child.pid, json: json.child.pid }));
+    meter.begin();
+    const [rn, rj] = await Promise.all([none.done, json.done]);
+    const used = meter.end();
+    const side = (r: typeof rn, cores: number | undefined): Side => {
+      const iterations = metricCount(r.summary, 'iterations');
+      const c = cores ?? NaN;
+      return { rate: iterations / seconds, dropped: metricCount(r.summary, 'dropped_iterations'), cores: c, cpuUsPerEvent: (c * (r.summary.durationMs ?? seconds * 1000) * 1000) / Math.max(1, iterations) };
+    };
+    const sn = side(rn, used['none']);
+    const sj = side(rj, used['json']);
+    const t0 = performance.now();
+    const data = await aggregateK6Json(file, null);
+    const aggregateSeconds = (performance.now() - t0) / 1000;
+    const publish = data.series['publish'];
+    const sent = publish === undefined ? 0 : publish.sent.reduce((a, b) => a + b, 0);
+    const k6p95 = rj.summary.metrics['http_req_duration{name:publish}']?.values['p(95)'];
+    const ratio = sn.cpuUsPerEvent / sj.cpuUsPerEvent;
+    const fileMb = statSync(file).size / 1e6;
+    rounds.push({ none: sn, json: sj, ratio, fileMb, aggregateSeconds, lines: data.samples.lines, requests: data.samples.requests, linesPerSecond: data.samples.lines / aggregateSeconds, p95Match: k6p95 !== undefined });
+    out(`round ${round}: without ${sn.rate.toFixed(1)}/s (${sn.dropped} dropped) ${sn.cpuUsPerEvent.toFixed(0)} µs k6 CPU/event · with json.gz ${sj.rate.toFixed(1)}/s (${sj.dropped} dropped) ${sj.cpuUsPerEvent.toFixed(0)} µs/event · throughput ratio (CPU per event) ${ratio.toFixed(3)} · file ${fileMb.toFixed(1)} MB, ${data.samples.lines} lines, aggregated in ${aggregateSeconds.toFixed(2)} s (${(data.samples.lines / aggregateSeconds / 1e3).toFixed(0)}k lines/s); publish requests ${sent} = iterations ${metricCount(rj.summary, 'iterations')}`);
+    rmSync(file, { force: true });
+  }
+} finally {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+const ratio = median(rounds.map((r) => r.ratio));
+const linesPerSecond = median(rounds.map((r) => r.linesPerSecond));
+const linesPerEvent = median(rounds.map((r) => r.lines / Math.max(1, r.requests)));
+const mbPerEvent = median(rounds.map((r) => r.fileMb / Math.max(1, r.requests)));
+const hourEvents = 2000 * 3600;
+const met = ratio >= GOAL;
+out(`RESULT per-second source: k6 throughput with --out json.gz / without = ${ratio.toFixed(3)} (median of k6 CPU per event, ${opts.rate}/s; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); ${linesPerEvent.toFixed(1)} lines and ${(mbPerEvent * 1e6).toFixed(0)} bytes (gz) per event; aggregation ${(linesPerSecond / 1e3).toFixed(0)}k lines/s, so a 1-hour run at 2,000/s (${(hourEvents * mbPerEvent / 1e3).toFixed(1)} GB gz) would take ≈ ${((hourEvents * linesPerEvent) / linesPerSecond).toFixed(0)} s`);
+out(`load average after: ${loadNow()}`);
+out(`command: ${command}`);
+saveResult('per-second-source', { command, machine, loadAfter: loadNow(), goal: `with/without ≥ ${GOAL}`, met, ratio, rounds, linesPerSecond, linesPerEvent, mbPerEvent });
+process.exitCode = met ? 0 : 1;
