@@ -13,6 +13,7 @@ import type { Experiment } from '../experiment/experiment.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 import { targetModule } from '../targets/index.ts';
 import { readPerSecond, K6_SAMPLES_FILE } from './per-second-source.ts';
+import { writeCiOutputs } from '../report/ci.ts';
 import { buildScenarios, readK6Metric, scenarioScript, startK6 } from './k6-process.ts';
 import { formatDryRun, prepareExperiment, type RunOptions } from './prepare.ts';
 import { createRunDir } from './run-dir.ts';
@@ -210,7 +211,9 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
     const perSecond = await readPerSecond(runDir, target.sidecar.timeline.zero, log);
-    target.sidecar.writeArtifacts(exitCode, perSecond);
+    const model = target.sidecar.writeArtifacts(exitCode, perSecond);
+    const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
+    if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
     const verdict = interrupted > 0 ? ' — interrupted, the gates judged a shortened run' : exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : '';
     log(`k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))} and report.html`);
     // An interrupted run reports the interruption (130), whatever k6 made of its shortened test.
