@@ -60,7 +60,7 @@ export function compareCharts(runs: CompareRun[]): ChartSpec[] {
   const windows = runs.flatMap((r) => outageWindows(r.recovery).map((w) => ({ ...w, label: `${r.label}: ${w.label}` })));
   const dash = (i: number): number[] | undefined => (i === 0 ? undefined : [6, 4]);
   return [
-    { id: 'chart-compare-count', title: 'acked and not acked (failed + unknown) per second, aligned at load start', yLabel: 'requests / s', x, marks, windows, series: runs.flatMap((r, i) => {
+    { id: 'chart-compare-count', title: 'acked and not acked (failed + unknown) per second, aligned at load start', yLabel: 'requests / s', stepped: true, x, marks, windows, series: runs.flatMap((r, i) => {
       const s = mainOf(r);
       const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
       return s === null ? [] : [

@@ -78,6 +78,8 @@ const CLIENT = String.raw`
       over.appendChild(d);
     });
   }
+  // a count at second t covers [t, t + 1): drawn as steps, not as a line between seconds
+  const stepped = uPlot.paths.stepped({ align: 1 });
   function make(spec) {
     const host = document.getElementById(spec.id);
     const axis = { stroke: css('--fg'), grid: { stroke: css('--grid') }, ticks: { stroke: css('--grid') } };
@@ -85,7 +87,7 @@ const CLIENT = String.raw`
       width: width(host), height: spec.height || 260,
       scales: { x: { time: false }, y: spec.log ? { distr: 3 } : {} },
       axes: [Object.assign({ label: 'seconds since load start' }, axis), Object.assign({ label: spec.yLabel, size: 60 }, axis)],
-      series: [{ label: 't (s)' }].concat(spec.series.map(function (s) { return { label: s.label, stroke: s.colour, width: s.width || 1.5, dash: s.dash, points: { show: false }, spanGaps: false, value: function (u, v) { return v == null ? '-' : (Math.round(v * 100) / 100).toLocaleString('en-US'); } }; })),
+      series: [{ label: 't (s)' }].concat(spec.series.map(function (s) { return { label: s.label, stroke: s.colour, width: s.width || 1.5, dash: s.dash, points: { show: false }, paths: spec.stepped ? stepped : undefined, spanGaps: false, value: function (u, v) { return v == null ? '-' : (Math.round(v * 100) / 100).toLocaleString('en-US'); } }; })),
       hooks: { draw: [function (u) { overlay(u, spec); }] },
       cursor: { drag: { x: true, y: false } },
     };
@@ -113,6 +115,8 @@ export interface ChartSpec {
   title: string;
   yLabel: string;
   log?: boolean;
+  /** counts per second: steps over [t, t + 1) */
+  stepped?: boolean;
   x: number[];
   series: ChartSeriesSpec[];
   marks: Array<ReturnType<typeof chaosMarks>[number] & { run?: string; dash?: boolean; anchor?: string }>;
@@ -130,7 +134,7 @@ export function runCharts(data: PerSecondData | null, marks: ChartSpec['marks'],
     const s = data.series[name];
     if (s === undefined) return [];
     return [
-      { id: `chart-${i}-count`, title: `${name}: requests per second (by send time)`, yLabel: 'requests / s', x: s.t, marks, windows, series: [
+      { id: `chart-${i}-count`, title: `${name}: requests per second (by send time)`, yLabel: 'requests / s', stepped: true, x: s.t, marks, windows, series: [
         { label: 'sent', values: s.sent, colour: COLOURS.sent },
         { label: 'acked', values: s.acked, colour: COLOURS.acked },
         { label: 'failed', values: s.failed, colour: COLOURS.failed },
