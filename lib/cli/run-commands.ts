@@ -39,6 +39,7 @@ export function registerRunCommands(program: Command): void {
       .argument('<experiment>', 'experiment file, e.g. experiments/steady-state.json'),
   )
     .option('--dry-run', 'print the plan with resolved targets and exit; changes nothing (kubernetes: read-only API calls)')
+    .option('--no-per-second', 'no per-second charts in report.html: k6 writes no samples file (it costs k6 ≈ 20 % more CPU per event; BENCHMARKS.md)')
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await runExperiment(toRunOptions(file, flags));
     });

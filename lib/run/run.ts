@@ -169,7 +169,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       env: k6Env,
       // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
       // Every sample k6 makes, gzipped, for the per-second charts (BENCHMARKS.md, "Per-second data").
-      args: [...(process.stdout.isTTY ? [] : ['--quiet']), '--out', `json=${join(runDir, K6_SAMPLES_FILE)}`],
+      args: [...(process.stdout.isTTY ? [] : ['--quiet']), ...(opts.perSecond === false ? [] : ['--out', `json=${join(runDir, K6_SAMPLES_FILE)}`])],
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
