@@ -68,7 +68,7 @@ export function compareCharts(runs: CompareRun[]): ChartSpec[] {
         { label: `${r.label} not acked`, values: at(r, (j) => (s.failed[j] ?? 0) + (s.unknown[j] ?? 0)), colour: c2, ...(dash(i) ? { dash: dash(i) } : {}) },
       ];
     }) },
-    { id: 'chart-compare-latency', title: 'latency p95 and max per second (ms)', yLabel: 'ms', x, marks, windows, series: runs.flatMap((r, i) => {
+    { id: 'chart-compare-latency', title: 'latency p95 and max per second (ms, log scale)', yLabel: 'ms', log: true, stepped: true, x, marks, windows, series: runs.flatMap((r, i) => {
       const s = mainOf(r);
       const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
       return s === null ? [] : [

@@ -64,13 +64,19 @@ const CLIENT = String.raw`
       d.style.left = a + 'px'; d.style.width = Math.max(1, b - a) + 'px';
       over.appendChild(d);
     });
-    (spec.marks || []).forEach(function (m) {
+    // Marks a few pixels apart (a kill and the member's exit 5 ms later) overlap: hovering any of
+    // them shows every entry within 5 px, in time order.
+    const placed = (spec.marks || []).map(function (m) { return { m: m, x: u.valToPos(m.offsetMs / 1000, 'x') }; });
+    const textOf = function (m) { return (m.run ? m.run + ': ' : '') + 't+' + (m.offsetMs / 1000).toFixed(3) + ' s  ' + m.label + '\n' + JSON.stringify(m.entry, null, 1); };
+    placed.forEach(function (p) {
+      const m = p.m;
       const d = document.createElement('div');
       d.className = 'mark mark-' + m.group; d.dataset.offset = m.offsetMs; d.dataset.kind = m.entry.kind; d.dataset.source = m.entry.source;
-      d.style.left = u.valToPos(m.offsetMs / 1000, 'x') + 'px';
+      d.style.left = p.x + 'px';
       d.style.setProperty('--c', MARK_COLOURS[m.group] || '#7f7f7f');
       if (m.dash) d.style.opacity = '.6';
-      const text = (m.run ? m.run + ': ' : '') + 't+' + (m.offsetMs / 1000).toFixed(2) + ' s  ' + m.label + '\n' + JSON.stringify(m.entry, null, 1);
+      const near = placed.filter(function (q) { return Math.abs(q.x - p.x) <= 5; }).map(function (q) { return textOf(q.m); });
+      const text = near.join('\n\n');
       d.addEventListener('mouseenter', function (ev) { showTip(ev, text); });
       d.addEventListener('mousemove', function (ev) { showTip(ev, text); });
       d.addEventListener('mouseleave', hideTip);
@@ -85,7 +91,7 @@ const CLIENT = String.raw`
     const axis = { stroke: css('--fg'), grid: { stroke: css('--grid') }, ticks: { stroke: css('--grid') } };
     const opts = {
       width: width(host), height: spec.height || 260,
-      scales: { x: { time: false }, y: spec.log ? { distr: 3 } : {} },
+      scales: { x: { time: false }, y: spec.log ? { distr: 3, log: 10 } : {} },
       axes: [Object.assign({ label: 'seconds since load start' }, axis), Object.assign({ label: spec.yLabel, size: 60 }, axis)],
       series: [{ label: 't (s)' }].concat(spec.series.map(function (s) { return { label: s.label, stroke: s.colour, width: s.width || 1.5, dash: s.dash, points: { show: false }, paths: spec.stepped ? stepped : undefined, spanGaps: false, value: function (u, v) { return v == null ? '-' : (Math.round(v * 100) / 100).toLocaleString('en-US'); } }; })),
       hooks: { draw: [function (u) { overlay(u, spec); }] },
@@ -115,7 +121,7 @@ export interface ChartSpec {
   title: string;
   yLabel: string;
   log?: boolean;
-  /** counts per second: steps over [t, t + 1) */
+  /** a value per second, drawn as steps over [t, t + 1) */
   stepped?: boolean;
   x: number[];
   series: ChartSeriesSpec[];
@@ -140,7 +146,7 @@ export function runCharts(data: PerSecondData | null, marks: ChartSpec['marks'],
         { label: 'failed', values: s.failed, colour: COLOURS.failed },
         { label: 'unknown', values: s.unknown, colour: COLOURS.unknown },
       ] },
-      { id: `chart-${i}-latency`, title: `${name}: latency per second (ms)`, yLabel: 'ms', x: s.t, marks, windows, series: [
+      { id: `chart-${i}-latency`, title: `${name}: latency per second (ms, log scale)`, yLabel: 'ms', log: true, stepped: true, x: s.t, marks, windows, series: [
         { label: 'p50', values: s.p50, colour: COLOURS.p50 },
         { label: 'p95', values: s.p95, colour: COLOURS.p95 },
         { label: 'p99', values: s.p99, colour: COLOURS.p99 },

@@ -57,14 +57,19 @@ async function openPage(pw: Playwright, file: string, screenshot: string): Promi
         outages: first === null ? [] : [...first.querySelectorAll('.outage')].map((o) => ({ left: box(o).left, right: box(o).right })),
       };
     })()`) as PageFacts;
-    // Hovering the kill's mark shows its timeline entry.
-    const kill = page.locator('.chart .u-over .mark[data-source="plan"][data-kind="executed"]').first();
-    if (await kill.count() > 0) {
-      await kill.hover();
+    // Hovering where the kill's mark is shows its timeline entry (with the member's exit a few ms
+    // later, whose mark lies on top of it).
+    const kill = facts.marks.find((m) => m.source === 'plan' && m.kind === 'executed');
+    if (kill !== undefined) {
+      const box = await page.locator('.chart .u-over').first().boundingBox();
+      await page.mouse.move(kill.x, (box?.y ?? 0) + (box?.height ?? 0) / 2);
       const tip = await page.locator('#tip').innerText();
-      assert.match(tip, /"kind": "executed"/);
+      assert.match(tip, /"source": "plan",\s*"kind": "executed"/);
     }
+    // The tip off the charts, then the whole page and (for the README) the charts alone.
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: screenshot, fullPage: true });
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-charts.png') });
     return { facts, consoleErrors, requests };
   } finally {
     await context.close();
