@@ -69,14 +69,17 @@ export function registerRunCommands(program: Command): void {
       const k6ApiAddress = `127.0.0.1:${await freePort()}`;
       const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, controlPort, kube);
       const env = { ...target.stack.k6Env(), ...experiment.env, THRESHOLDS: experiment.thresholds, SIDECAR_URL: target.control.url };
-      process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} --out json=${join(runDir, K6_SAMPLES_FILE)} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
+      process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
+      // Not in the line above: the samples cost k6 ≈ 20 % more CPU per event (BENCHMARKS.md), the user's k6 decides.
+      process.stdout.write(`for report.html's per-second charts add: --out json=${join(runDir, K6_SAMPLES_FILE)}\n`);
       let stopping = false;
       const stop = async (reason: string): Promise<void> => {
         if (stopping) return;
         stopping = true;
         const restored = await target.sidecar.shutdown(reason);
         if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-        target.sidecar.writeArtifacts(null, await readPerSecond(runDir, target.sidecar.timeline.zero, log));
+        // k6 closes its --out file only after handleSummary() delivered the summary: wait for it a little.
+        target.sidecar.writeArtifacts(null, await readPerSecond(runDir, target.sidecar.timeline.zero, log, { waitMs: 10_000 }));
         await target.control.close();
         await target.stack.stop();
         log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
