@@ -20,10 +20,11 @@ const LAYERS = [
   ['fixtures'],
   ['stack'],
   ['tools'],
+  ['report'],
   ['shared'],
 ];
 const ALL = LAYERS.flat();
-const RULE = 'cli → compare → run → {sidecar, targets} → kube → jetstream → measure → chaos → experiment → fixtures → stack → tools → shared; lib/k6 → shared; scenarios → lib/k6, shared';
+const RULE = 'cli → compare → run → {sidecar, targets} → kube → jetstream → measure → chaos → experiment → fixtures → stack → tools → report → shared; lib/k6 → shared; scenarios → lib/k6, shared';
 
 /** One no-restricted-imports block: `files` may not import any of `folders` (lib/<folder>/…). */
 function forbid(files, folders, who) {

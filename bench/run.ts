@@ -21,6 +21,7 @@ const BENCHES: Record<string, Bench> = {
   'sidecar-timing': { file: 'sidecar-timing.ts', args: [], what: 'action skew p99 ≤ 50 ms (≥ 100 actions); kill → exit detection p99 ≤ 200 ms (≥ 30 kills)' },
   'sidecar-reports': { file: 'sidecar-reports.ts', args: [], what: 'failure reports absorbed under a 20 s R1 outage at 1,000–3,000 events/s (goal: none undelivered, none lost, at every rate the open-file limit allows)' },
   headroom: { file: 'jetstream-headroom.ts', args: [], what: 'highest acked publish rate of the local R3 stack (goal ≥ 2,000/s)' },
+  'per-second': { file: 'per-second-source.ts', args: [], what: 'k6 throughput with --out json.gz (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98)' },
   eventstore: { file: 'eventstore.ts', args: [], what: 'eventstore-streams vs a bare script with the same requests (goal ratio ≥ 0.9)' },
 };
 

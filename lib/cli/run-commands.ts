@@ -1,9 +1,10 @@
 // `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack
 // or a Kubernetes cluster (target kind "kubernetes": --context, --namespace, --kubeconfig).
 import type { Command } from 'commander';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { connectKubernetes, createRunDir, formatDryRun, prepareExperiment, runExperiment, startTarget, type RunOptions } from '../run/run.ts';
-import { DEFAULT_RESULTS_DIR_HELP, writeArtifacts } from '../sidecar/artifacts.ts';
+import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
+import { K6_SAMPLES_FILE, readPerSecond } from '../run/per-second-source.ts';
 import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';
 
@@ -38,6 +39,7 @@ export function registerRunCommands(program: Command): void {
       .argument('<experiment>', 'experiment file, e.g. experiments/steady-state.json'),
   )
     .option('--dry-run', 'print the plan with resolved targets and exit; changes nothing (kubernetes: read-only API calls)')
+    .option('--no-per-second', 'no per-second charts in report.html: k6 writes no samples file (it costs k6 ≈ 20 % more CPU per event; BENCHMARKS.md)')
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await runExperiment(toRunOptions(file, flags));
     });
@@ -68,13 +70,16 @@ export function registerRunCommands(program: Command): void {
       const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, controlPort, kube);
       const env = { ...target.stack.k6Env(), ...experiment.env, THRESHOLDS: experiment.thresholds, SIDECAR_URL: target.control.url };
       process.stdout.write(`run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(env).map(([k, v]) => `-e ${k}=${v}`).join(' ')} build/${experiment.scenario}.js\n`);
+      // Not in the line above: the samples cost k6 ≈ 20 % more CPU per event (BENCHMARKS.md), the user's k6 decides.
+      process.stdout.write(`for report.html's per-second charts add: --out json=${join(runDir, K6_SAMPLES_FILE)}\n`);
       let stopping = false;
       const stop = async (reason: string): Promise<void> => {
         if (stopping) return;
         stopping = true;
         const restored = await target.sidecar.shutdown(reason);
         if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-        writeArtifacts({ runDir, experiment, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: null });
+        // k6 closes its --out file only after handleSummary() delivered the summary: wait for it a little.
+        target.sidecar.writeArtifacts(null, await readPerSecond(runDir, target.sidecar.timeline.zero, log, { waitMs: 10_000 }));
         await target.control.close();
         await target.stack.stop();
         log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);

@@ -45,6 +45,8 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
     const mine = failures.filter((f) => f.t >= began(a) && f.sentAt < until);
     const first = mine[0];
     let unavailable = 0;
+    /** the burst by send time, as offsets from load start (report.html shades it) */
+    let window: { unavailableFromOffsetMs: number; unavailableToOffsetMs: number } | null = null;
     if (first !== undefined) {
       let last = first;
       for (const f of mine.slice(1)) {
@@ -53,6 +55,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       }
       const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
       unavailable = secs(last.sentAt - first.sentAt);
+      window = { unavailableFromOffsetMs: first.sentAt - input.zero, unavailableToOffsetMs: last.sentAt - input.zero };
       if (stillFailingAtEnd) notes.push(`${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`);
     }
     if (input.hasStreamView === false) {
@@ -64,6 +67,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
         leaderBefore: null, leaderAfter: null,
         timeToFirstErrorSeconds: first === undefined ? null : secs(Math.max(0, first.t - at)),
         unavailableSeconds: unavailable, leaderFailoverSeconds: null, recoverySeconds: back,
+        ...(window ?? {}),
       };
     }
     let failover: number | null = null;
@@ -110,6 +114,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       unavailableSeconds: unavailable,
       leaderFailoverSeconds: failover,
       recoverySeconds: recovery,
+      ...(window ?? {}),
     };
   });
   return { reports, notes };

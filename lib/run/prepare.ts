@@ -20,6 +20,8 @@ export interface RunOptions {
   thresholds?: string;
   outDir?: string;
   dryRun?: boolean;
+  /** false (--no-per-second): no `--out json` samples, so no per-second charts; k6 keeps the ≈ 20 % of its CPU per event they cost (BENCHMARKS.md) */
+  perSecond?: boolean;
   /** extra k6 environment, KEY=VALUE */
   env?: string[];
   /** kubernetes targets: the kube context to use (overrides target.context) */

@@ -6,13 +6,14 @@ import { join, relative } from 'node:path';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
-import { writeArtifacts } from '../sidecar/artifacts.ts';
 import { ControlServer } from '../sidecar/control-server.ts';
 import { Sidecar } from '../sidecar/sidecar.ts';
 import type { TargetUnderTest } from '../chaos/target.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 import { targetModule } from '../targets/index.ts';
+import { readPerSecond, K6_SAMPLES_FILE } from './per-second-source.ts';
+import { writeCiOutputs } from '../report/ci.ts';
 import { buildScenarios, readK6Metric, scenarioScript, startK6 } from './k6-process.ts';
 import { formatDryRun, prepareExperiment, type RunOptions } from './prepare.ts';
 import { createRunDir } from './run-dir.ts';
@@ -167,7 +168,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       script,
       env: k6Env,
       // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
-      args: process.stdout.isTTY ? [] : ['--quiet'],
+      // Every sample k6 makes, gzipped, for the per-second charts (BENCHMARKS.md, "Per-second data").
+      args: [...(process.stdout.isTTY ? [] : ['--quiet']), ...(opts.perSecond === false ? [] : ['--out', `json=${join(runDir, K6_SAMPLES_FILE)}`])],
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
@@ -208,9 +210,12 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     k6Child = null;
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-    writeArtifacts({ runDir, experiment: exp, report: target.sidecar.report(), summary: target.sidecar.summary, k6ExitCode: exitCode });
+    const perSecond = await readPerSecond(runDir, target.sidecar.timeline.zero, log);
+    const model = target.sidecar.writeArtifacts(exitCode, perSecond);
+    const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
+    if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
     const verdict = interrupted > 0 ? ' — interrupted, the gates judged a shortened run' : exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : '';
-    log(`k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))}`);
+    log(`k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))} and report.html`);
     // An interrupted run reports the interruption (130), whatever k6 made of its shortened test.
     return interrupted > 0 ? 130 : exitCode;
   } finally {

@@ -133,6 +133,9 @@ export interface RecoveryReport {
   timeToFirstErrorSeconds: number | null;
   /** First failure → first sustained success (no failure for 1 s afterwards). */
   unavailableSeconds: number | null;
+  /** That burst by send time: its first and last failed request, ms from load start (absent without failures). */
+  unavailableFromOffsetMs?: number;
+  unavailableToOffsetMs?: number;
   /** Action → a different leader seen (or the same one back). */
   leaderFailoverSeconds: number | null;
   /** Action → every replica current with lag 0 and the consumer drained. */

@@ -1,6 +1,7 @@
 // Writes a run's artifacts into results/<run-id>/: summary.json (k6's own summary data with the
-// timeline, accounting and recovery merged in), report.md (the seed's table plus the timeline)
-// and junit.xml (one test case per gate, for CI).
+// timeline, accounting and recovery merged in), report.md (the seed's table, the main chart as
+// Mermaid, the timeline), report.html (lib/report/html.ts: per-second charts with the chaos marks),
+// per-second.json and junit.xml (one test case per gate, for CI).
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { normalizeSummary, type NormalizedSummary } from '../shared/summary.ts';
@@ -8,6 +9,10 @@ import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
 import type { KubernetesReport, SeriesStats } from '../shared/types.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 import type { Experiment } from '../experiment/experiment.ts';
+import type { ReportGate, RunReportModel } from '../report/model.ts';
+import { renderReportHtml } from '../report/html.ts';
+import { runMermaid } from '../report/mermaid.ts';
+import type { PerSecondData } from '../report/per-second.ts';
 
 /**
  * Where run, sidecar, stack up and compare write unless told otherwise. Relative on purpose: under
@@ -29,14 +34,11 @@ export interface ArtifactInput {
   summary: SummaryUpload | null;
   /** null while k6 has not exited (standalone sidecar) */
   k6ExitCode: number | null;
+  /** k6's samples folded per second (lib/report/per-second.ts); null when there are none */
+  perSecond?: PerSecondData | null;
 }
 
-interface Gate {
-  metric: string;
-  threshold: string;
-  reason: string;
-  ok: boolean | null;
-}
+type Gate = ReportGate;
 
 function gatesOf(exp: Experiment, norm: NormalizedSummary | null, exitCode: number | null): Gate[] {
   const profile = THRESHOLD_PROFILES[exp.thresholds];
@@ -62,6 +64,37 @@ function describeTarget(target: Experiment['target']): string {
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const n = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toLocaleString('en-US'));
 
+/** The seed's table as label → value (Markdown emphasis in the labels), for report.md, report.html and the step summary. */
+export function accountingRows(a: NonNullable<ReportResponse['accounting']>): Array<[string, string]> {
+  return [
+    ['Total events sent by **k6**', `${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''}`],
+    ['Scheduled (sent + dropped)', n(a.scheduled)],
+    ['Not started (owed at RATE × DURATION, never sent)', n(a.notStarted ?? null)],
+    ['Received by **stream** (last_seq delta)', n(a.streamDelta)],
+    ['In stream, distinct, read back', n(a.inStream)],
+    ['Processed by **consumer** (ack floor delta)', n(a.consumed)],
+    ['Received by **sink**', n(a.sinkReceived)],
+    ['**Lost** (acked, not in stream)', n(a.lost)],
+    ['Recovered (unknown outcome, stored)', n(a.recovered)],
+    ...((a.inFlightAtStop ?? 0) > 0 ? [['In flight when the load was cut short (counted as unknown)', n(a.inFlightAtStop)] as [string, string]] : []),
+    ...((a.reportsUndelivered ?? 0) > 0 ? [
+      ['Outcome reports that never reached the sidecar (the run is unmeasured)', n(a.reportsUndelivered)],
+      ['No report and not in stream: lost, or failed with the report lost (counted as unknown)', n(a.unknownReportLost ?? 0)],
+    ] as Array<[string, string]> : []),
+    ['Duplicates in stream / at sink', `${n(a.duplicates)} / ${n(a.sinkDuplicates)}`],
+    ['Missing at sink', n(a.missingAtSink)],
+    ['Unexpected (never sent)', n(a.unexpected)],
+  ];
+}
+
+export function verdictOf(exitCode: number | null): string {
+  if (exitCode === null) return 'k6 has not exited (standalone sidecar)';
+  if (exitCode === 0) return 'passed: all gates held (k6 exit code 0)';
+  if (exitCode === 99) return 'FAILED: a gate was crossed (k6 exit code 99)';
+  if (exitCode === 130) return 'interrupted (exit code 130)';
+  return `k6 exited ${exitCode}: no verdict`;
+}
+
 export function renderReport(input: ArtifactInput, norm: NormalizedSummary | null, gates: Gate[]): string {
   const { report, experiment } = input;
   const a = report.accounting;
@@ -74,31 +107,10 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     `- gate profile: \`${experiment.thresholds}\`${input.k6ExitCode === null ? '' : `, k6 exit code ${input.k6ExitCode}${input.k6ExitCode === 99 ? ' (a gate failed)' : ''}`}`,
     '',
   ];
+  const chart = runMermaid(input.perSecond ?? null);
+  if (chart !== '') lines.push('## Per second', '', chart, '(report.html has every series, the latency and the chaos marks.)', '');
   if (a !== null) {
-    lines.push(
-      '## Events',
-      '',
-      '| | events |',
-      '|---|---:|',
-      `| Total events sent by **k6** | ${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''} |`,
-      `| Scheduled (sent + dropped) | ${n(a.scheduled)} |`,
-      `| Not started (owed at RATE × DURATION, never sent) | ${n(a.notStarted ?? null)} |`,
-      `| Received by **stream** (last_seq delta) | ${n(a.streamDelta)} |`,
-      `| In stream, distinct, read back | ${n(a.inStream)} |`,
-      `| Processed by **consumer** (ack floor delta) | ${n(a.consumed)} |`,
-      `| Received by **sink** | ${n(a.sinkReceived)} |`,
-      `| **Lost** (acked, not in stream) | ${n(a.lost)} |`,
-      `| Recovered (unknown outcome, stored) | ${n(a.recovered)} |`,
-      ...((a.inFlightAtStop ?? 0) > 0 ? [`| In flight when the load was cut short (counted as unknown) | ${n(a.inFlightAtStop)} |`] : []),
-      ...((a.reportsUndelivered ?? 0) > 0 ? [
-        `| Outcome reports that never reached the sidecar (the run is unmeasured) | ${n(a.reportsUndelivered)} |`,
-        `| No report and not in stream: lost, or failed with the report lost (counted as unknown) | ${n(a.unknownReportLost ?? 0)} |`,
-      ] : []),
-      `| Duplicates in stream / at sink | ${n(a.duplicates)} / ${n(a.sinkDuplicates)} |`,
-      `| Missing at sink | ${n(a.missingAtSink)} |`,
-      `| Unexpected (never sent) | ${n(a.unexpected)} |`,
-      '',
-    );
+    lines.push('## Events', '', '| | events |', '|---|---:|', ...accountingRows(a).map(([k, v]) => `| ${k} | ${v} |`), '');
     if (a.examples.lost.length > 0) lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
     const noReport = a.examples.noReport ?? [];
     if (noReport.length > 0) lines.push(`Ids with no report and not in the stream (first ${noReport.length}): ${noReport.join(', ')}`, '');
@@ -172,7 +184,7 @@ export function renderJunit(input: ArtifactInput, gates: Gate[]): string {
   ].join('\n');
 }
 
-export function writeArtifacts(input: ArtifactInput): void {
+export function writeArtifacts(input: ArtifactInput): RunReportModel {
   let norm: NormalizedSummary | null = null;
   if (input.summary !== null) {
     try {
@@ -205,4 +217,25 @@ export function writeArtifacts(input: ArtifactInput): void {
   writeFileSync(join(input.runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(input.runDir, 'report.md'), renderReport(input, norm, gates));
   writeFileSync(join(input.runDir, 'junit.xml'), renderJunit(input, gates));
+  const model = reportModel(input, gates);
+  if (input.perSecond !== undefined && input.perSecond !== null) writeFileSync(join(input.runDir, 'per-second.json'), `${JSON.stringify(input.perSecond)}\n`);
+  writeFileSync(join(input.runDir, 'report.html'), renderReportHtml(model));
+  return model;
+}
+
+/** What report.html and the CI summary show (lib/report/model.ts). */
+function reportModel(input: ArtifactInput, gates: Gate[]): RunReportModel {
+  const { report, experiment } = input;
+  return {
+    runId: report.runId,
+    experiment: { name: experiment.name, description: experiment.description, scenario: experiment.scenario, thresholds: experiment.thresholds, target: describeTarget(experiment.target) },
+    k6ExitCode: input.k6ExitCode,
+    verdict: verdictOf(input.k6ExitCode),
+    accounting: report.accounting === null ? [] : accountingRows(report.accounting),
+    recovery: report.recovery,
+    gates,
+    notes: report.notes,
+    timeline: report.timeline,
+    perSecond: input.perSecond ?? null,
+  };
 }

@@ -7,6 +7,8 @@ import { type FinishRequest, type FinishResponse, type OutcomeRecord, type Repor
 import { ControlRequestError } from '../shared/errors.ts';
 import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/types.ts';
 import { writeArtifacts } from './artifacts.ts';
+import type { RunReportModel } from '../report/model.ts';
+import type { PerSecondData } from '../report/per-second.ts';
 import { ChaosExecutor, type ChaosDriver, type ChaosWorld, LocalMemberDriver } from '../chaos/chaos.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import { readK6Metric } from './k6-api.ts';
@@ -52,6 +54,8 @@ export class Sidecar {
   private finished: Promise<FinishResponse> | null = null;
   private started: StartResponse | null = null;
   private summaryWaiters: Array<() => void> = [];
+  /** set by writeArtifacts(): what the end-of-run write used, for a summary that arrives after it */
+  private finalArtifacts: { k6ExitCode: number | null; perSecond: PerSecondData | null } | null = null;
 
   constructor(private readonly opts: SidecarOptions) {
     this.timeline = new Timeline(join(opts.runDir, 'timeline.jsonl'));
@@ -238,9 +242,23 @@ export class Sidecar {
     };
   }
 
+  /**
+   * Writes the run's artifacts (summary.json, report.md, report.html, junit.xml): the sidecar's
+   * owner calls this once, at the end of the run, when k6 has exited (its exit code and the
+   * per-second data are known only then) — `k6-ha run` after k6 exits, `k6-ha sidecar` when it stops.
+   */
+  writeArtifacts(k6ExitCode: number | null, perSecond: PerSecondData | null = null): RunReportModel {
+    this.finalArtifacts = { k6ExitCode, perSecond };
+    return writeArtifacts({ runDir: this.opts.runDir, experiment: this.opts.experiment, report: this.report(), summary: this.summary, k6ExitCode, perSecond });
+  }
+
   storeSummary(upload: SummaryUpload): void {
     this.summary = upload;
-    writeArtifacts({ runDir: this.opts.runDir, experiment: this.opts.experiment, report: this.report(), summary: upload, k6ExitCode: null });
+    // k6's handleSummary() runs before k6 exits, so the end-of-run write above normally comes after
+    // this and includes the summary; writing here too wrote every artifact twice (three times with
+    // the standalone sidecar). Only a summary arriving after that final write (the owner already
+    // wrote without one) rewrites them, so the summary is never missing from summary.json.
+    if (this.finalArtifacts !== null) this.writeArtifacts(this.finalArtifacts.k6ExitCode, this.finalArtifacts.perSecond);
     const waiters = this.summaryWaiters;
     this.summaryWaiters = [];
     for (const w of waiters) w();

@@ -114,7 +114,9 @@ describe('outcome reports (real k6, real nats-server)', { timeout: 600_000, conc
     const file = writeExperiment(dir, experiment('t-reports-1000', { RATE: '1000', DURATION: '24s', REQUEST_TIMEOUT: '5s' }, [
       { id: 'lose-leader', at: '4s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '12s' },
     ]));
-    const res = await runCli(['run', file, '--out-dir', dir], { timeoutMs: 240_000 });
+    // k6's per-second samples file (≈ 20 % of k6's CPU per event) is off: this test is about report
+    // delivery at the suite's highest rate, not charts.
+    const res = await runCli(['run', file, '--out-dir', dir, '--no-per-second'], { timeoutMs: 240_000 });
     const output = `${res.stdout}\n${res.stderr}`;
     const runDir = onlyRunDir(dir);
     const s = readJson<RunSummary>(join(runDir, 'summary.json'));
