@@ -65,9 +65,9 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     await requireK6();
     const dir = scratchDir('pgha-phases');
     const file = writeExperiment(dir, experiment('t-pgha-phases', 'resolve-once', [
-      { id: 'A', at: '6s', action: 'stop', target: { name: 'pg-replica-1' } },
-      { id: 'A.restore', at: '12s', action: 'start', target: { name: 'pg-replica-1' } },
-      { id: 'C', at: '20s', action: 'stop', target: { name: 'backend-1' } },
+      { id: 'A', at: '6s', action: 'scale', target: { group: 'replicas' }, replicas: 1 },
+      { id: 'A.restore', at: '12s', action: 'scale', target: { group: 'replicas' }, replicas: 2 },
+      { id: 'C', at: '20s', action: 'scale', target: { group: 'backends' }, replicas: 1 },
       { id: 'C.drop', at: '24s', action: 'kill', target: { name: 'backend-0' }, restartAfter: '2s' },
       { id: 'C.restore', at: '27s', action: 'wait', until: 'leader', timeout: '1s' },
     ], { DURATION: '32s' }));
@@ -101,7 +101,7 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     await requireK6();
     const dir = scratchDir('pgha-reresolve');
     const file = writeExperiment(dir, experiment('t-pgha-reresolve', 're-resolve', [
-      { id: 'C', at: '4s', action: 'stop', target: { name: 'backend-1' } },
+      { id: 'C', at: '4s', action: 'scale', target: { group: 'backends' }, replicas: 1 },
       { id: 'C.drop', at: '8s', action: 'kill', target: { name: 'backend-0' }, restartAfter: '2s' },
       { id: 'C.restore', at: '11s', action: 'wait', until: 'leader', timeout: '1s' },
       { id: 'late', at: '16s', action: 'wait', until: 'leader', timeout: '1s' },
@@ -129,7 +129,7 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     assert.deepEqual(processesUnder(dir), [], 'no postgres child left');
   });
 
-  it('bad input: an unknown nginx mode (exit 2) and missing binaries (exit 3, the install line, nothing started)', async () => {
+  it('bad input: an unknown nginx mode, a scale below 0 or above the group, an unknown group (exit 2), missing binaries (exit 3, the install line, nothing started)', async () => {
     const dir = scratchDir('pgha-bad');
     const bad = writeExperiment(dir, experiment('t-pgha-bad', 'sometimes', [], { DURATION: '5s' }));
     const r2 = await runCli(['run', bad, '--out-dir', dir]);
@@ -139,6 +139,17 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     const r2b = await runCli(['run', ok, '--out-dir', dir]);
     assert.equal(r2b.code, 2, r2b.stderr);
     assert.match(r2b.stderr, /pg-replica-9 matches nothing/);
+    const scales: Array<[unknown, RegExp]> = [
+      [{ at: '1s', action: 'scale', target: { group: 'replicas' }, replicas: -1 }, /plan\[0\]\.replicas: -1 is not allowed — expected a number >= 0/],
+      [{ at: '1s', action: 'scale', target: { group: 'replicas' }, replicas: 3 }, /replicas: 3 is not allowed — expected 0 to 2, the size of group replicas/],
+      [{ at: '1s', action: 'scale', target: { group: 'pods' }, replicas: 1 }, /target\.group: "pods" is not allowed — expected one of replicas \(pg-replica-0, pg-replica-1\), backends/],
+    ];
+    for (const [i, [action, message]] of scales.entries()) {
+      const f = writeExperiment(dir, experiment(`t-pgha-scale-${i}`, 'resolve-once', [action], { DURATION: '5s' }));
+      const r = await runCli(['run', f, '--out-dir', dir]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
     const good = writeExperiment(dir, experiment('t-pgha-nobin2', 'resolve-once', [], { DURATION: '5s' }));
     const cli = startCli(['run', good, '--out-dir', dir], { env: { K6HA_STACK_BIN_PATH: '/nonexistent' } });
     const r3 = await cli.result;
