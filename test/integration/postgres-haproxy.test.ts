@@ -10,7 +10,8 @@ import { startPostgresHaproxyStack } from '../../lib/stack/postgres-haproxy/stac
 import { leftoverProcesses, markChildrenOfThisProcess, onlyRunDir, readJson, readTimeline, requireK6, runCli, scratchDir, startCli, writeExperiment } from '../support/cli.ts';
 
 interface PhaseRow { phase: string; requests: number; ok: number; errors: number; errorsByClass: Record<string, number>; split: Record<string, Record<string, number>> }
-interface Summary { k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]> } }
+interface Rebalance { actionId: string | null; member: string; attribute: string; firstResponseSeconds: number | null; balancedSeconds: number | null; note: string | null }
+interface Summary { k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]> }; rebalance?: Rebalance[] }
 
 /** Processes working in the run directory (postgres chdirs into its data directory; its forked children keep that cwd and rewrite their environment). */
 function processesUnder(dir: string): string[] {
@@ -90,6 +91,15 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     // resolve-once: the recreated pod has a new address nginx never learns, so every request fails until a reload.
     assert.equal(rows['C.restore']?.ok, 0, `C.restore: nginx still sends to the old address: ${JSON.stringify(rows['C.restore'])}`);
     assert.ok((rows['C.restore']?.errorsByClass['502'] ?? 0) > 0, '502s in C.restore');
+    // Per-second attribution: the returning replica answers once HAProxy has it UP again (rise × inter = 2 s
+    // here, plus its start), the split is back within 60/40; the recreated backend-0 never answers (resolve-once).
+    const replica = s.rebalance?.find((r) => r.actionId === 'A.restore' && r.member === 'pg-replica-1');
+    assert.ok(replica !== undefined, `a rebalance row for A.restore: ${JSON.stringify(s.rebalance)}`);
+    assert.ok(replica.firstResponseSeconds !== null && replica.firstResponseSeconds < 8, `pg-replica-1 answers again: ${JSON.stringify(replica)}`);
+    assert.ok(replica.balancedSeconds !== null && replica.balancedSeconds >= replica.firstResponseSeconds, `the split is back within 60/40: ${JSON.stringify(replica)}`);
+    const dropped = s.rebalance?.find((r) => r.actionId === 'C.drop' && r.member === 'backend-0');
+    assert.equal(dropped?.firstResponseSeconds, null, `resolve-once: the recreated backend-0 never answers: ${JSON.stringify(dropped)}`);
+    assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /## Rebalance after each restore/);
     const timeline = readTimeline(runDir);
     assert.ok(timeline.some((e) => e.kind === 'haproxy-down' && e.target === 'pg-replica-1'), 'HAProxy marked the stopped replica DOWN');
     const up = timeline.find((e) => e.kind === 'haproxy-up' && e.target === 'pg-replica-1' && (e.offset_ms ?? 0) > 12_000);
@@ -109,8 +119,11 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     const res = await runCli(['run', file, '--out-dir', dir], { timeoutMs: 120_000 });
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
     const runDir = onlyRunDir(dir);
-    const rows = Object.fromEntries((readJson<Summary>(join(runDir, 'summary.json')).k6ha.tables?.['per phase'] ?? []).map((r) => [r.phase, r]));
+    const summary = readJson<Summary>(join(runDir, 'summary.json'));
+    const rows = Object.fromEntries((summary.k6ha.tables?.['per phase'] ?? []).map((r) => [r.phase, r]));
     assert.ok((rows['C.drop']?.errors ?? 0) > 0, 'an error window while no backend runs');
+    const back = summary.rebalance?.find((r) => r.actionId === 'C.drop' && r.member === 'backend-0');
+    assert.ok(back?.firstResponseSeconds !== null && back?.firstResponseSeconds !== undefined && back.firstResponseSeconds < 5, `re-resolve: the recreated backend-0 answers within about valid + its start: ${JSON.stringify(back)}`);
     assert.equal(rows['late']?.errors, 0, `the errors ended: ${JSON.stringify(rows['late'])}`);
     assert.ok((rows['late']?.split['pod']?.['backend-0'] ?? 0) > 0, 'the recreated backend-0 serves on its new address');
   });
