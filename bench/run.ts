@@ -4,7 +4,7 @@
 // results/bench/<name>.json. Names: overhead, fidelity (also sidecar RSS), sidecar-timing
 // (action skew and detection latency), sidecar-reports (failure reports
 // absorbed during an outage), headroom, eventstore (bench/eventstore.ts, owned by the
-// EventStore work). The whole set takes about 10–12 minutes on a 2-core machine.
+// EventStore work), postgres-headroom and http-get-overhead (seed 002). The whole set takes about 10–12 minutes on a 2-core machine.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
@@ -23,6 +23,8 @@ const BENCHES: Record<string, Bench> = {
   headroom: { file: 'jetstream-headroom.ts', args: [], what: 'highest acked publish rate of the local R3 stack (goal ≥ 2,000/s)' },
   'per-second': { file: 'per-second-source.ts', args: [], what: 'k6 throughput with --out json.gz (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98)' },
   eventstore: { file: 'eventstore.ts', args: [], what: 'eventstore-streams vs a bare script with the same requests (goal ratio ≥ 0.9)' },
+  'postgres-headroom': { file: 'postgres-headroom.ts', args: [], what: 'GET/s the postgres-haproxy stack serves through nginx → backend → HAProxy → replica at p99 < 100 ms (goal ≥ 10× the experiment\'s rate)' },
+  'http-get-overhead': { file: 'http-get-overhead.ts', args: [], what: 'http-get with attribution vs a hand-written GET + check script, run together (goal ratio ≥ 0.95)' },
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

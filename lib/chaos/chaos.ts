@@ -6,7 +6,7 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
-import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction } from '../experiment/experiment.ts';
+import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction, type LocalScaleAction } from '../experiment/experiment.ts';
 import type { Timeline } from './timeline.ts';
 import type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
 
@@ -79,9 +79,36 @@ function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownS
  * the plan's next `start` (which may bring them back), else to the end.
  */
 function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
+  if (a.action === 'scale' && isLocalAction(a)) {
+    // What a scale down stops stays down until its restoreAfter, else until the next scale of the
+    // same group sets the count anew (a scale up counts 0 and ends the earlier ones).
+    const forMs = a.restoreAfter === undefined ? null : durationMs('restoreAfter', a.restoreAfter);
+    const group = a.target.group;
+    return { count: members, unit: 'member', forMs, endedBy: (later) => (later.action === 'scale' && isLocalAction(later) && later.target.group === group ? durationMs('at', later.at) : null) };
+  }
   if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return null;
   if (a.restartAfter !== undefined) return { count: members, unit: 'member', forMs: durationMs('restartAfter', a.restartAfter), endedBy: () => null };
   return { count: members, unit: 'member', forMs: null, endedBy: (later) => (later.action === 'start' ? durationMs('at', later.at) : null) };
+}
+
+/**
+ * A local scale: the group must be one the target declares and the count within 0..its size; it
+ * stops the members above N (as a Deployment scaled down, the last first) and, scaling up, starts
+ * those below N again. The messages name the field, the value and what is allowed.
+ */
+function preflightScale(a: LocalScaleAction, world: PreflightWorld): { stops: string[]; note: string; problems: string[] } {
+  const groups = world.groups ?? {};
+  const members = groups[a.target.group];
+  if (members === undefined) {
+    const known = Object.entries(groups).map(([g, m]) => `${g} (${m.join(', ')})`);
+    return { stops: [], note: '', problems: [`target.group: ${JSON.stringify(a.target.group)} is not allowed — expected ${known.length === 0 ? 'nothing: this target declares no groups to scale' : `one of ${known.join(', ')}`}`] };
+  }
+  if (a.replicas > members.length) {
+    return { stops: [], note: '', problems: [`replicas: ${a.replicas} is not allowed — expected 0 to ${members.length}, the size of group ${a.target.group} (${members.join(', ')})`] };
+  }
+  const stops = members.slice(a.replicas);
+  const back = a.restoreAfter === undefined ? '' : `; started again after ${a.restoreAfter}`;
+  return { stops, note: `${a.target.group} → ${a.replicas} of ${members.length}: stops ${stops.join(', ') || 'none'}, starts ${members.slice(0, a.replicas).join(', ') || 'none'} if down${back}`, problems: [] };
 }
 
 /** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
@@ -96,6 +123,13 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
       note = `runs locally: ${a.command.join(' ')}`;
     } else if (!isLocalAction(a) && a.action !== 'wait') {
       problems.push(`${a.action} needs a kubernetes target`);
+    } else if (a.action === 'scale') {
+      const scaled = preflightScale(a, world);
+      problems.push(...scaled.problems);
+      candidates = scaled.stops;
+      touches = scaled.stops.length;
+      note = scaled.note;
+      if (touches > blastRadius) problems.push(`would stop ${touches} members (${scaled.stops.join(', ')}), more than blastRadius ${blastRadius}`);
     } else if (a.action !== 'wait') {
       const t = a.target;
       if ('name' in t) {
@@ -239,7 +273,40 @@ export class LocalMemberDriver implements ChaosDriver {
     return m;
   }
 
-  private async resolve(action: LocalChaosAction): Promise<{ targets: string[]; leader: string | null }> {
+  /**
+   * Scales a group as a Deployment: the members above `replicas` that run are stopped, those below
+   * that do not are started (a backend comes back as a new pod, on a new address); restoreAfter
+   * starts what this action stopped again, and restore() (Ctrl-C, end of run) does too.
+   */
+  private async scale(action: LocalScaleAction, ctx: ActionContext): Promise<void> {
+    const group = this.world.groups?.()[action.target.group];
+    if (group === undefined) throw new PlanRefusedError(`group ${action.target.group} does not exist; groups are ${Object.keys(this.world.groups?.() ?? {}).join(', ') || 'none'}`);
+    if (action.replicas > group.length) throw new PlanRefusedError(`replicas ${action.replicas} is more than group ${action.target.group} has (${group.length})`);
+    const members = group.map((n) => this.member(n));
+    const before = members.filter((m) => m.running).length;
+    const stopping = members.slice(action.replicas).filter((m) => m.running);
+    const starting = members.slice(0, action.replicas).filter((m) => !m.running);
+    if (stopping.length > this.blastRadius) throw new PlanRefusedError(`scale ${action.target.group} → ${action.replicas} would stop ${stopping.length} members, more than blastRadius ${this.blastRadius}`);
+    ctx.markExecuted([...stopping, ...starting].map((m) => m.name), this.world.currentLeader(), {
+      group: action.target.group, replicas_before: before, replicas: action.replicas, stopped: stopping.map((m) => m.name), started: starting.map((m) => m.name),
+    });
+    for (const m of stopping) this.downByUs.add(m.name);
+    await Promise.all(stopping.map((m) => m.stop()));
+    await Promise.all(starting.map((m) => m.start()));
+    for (const m of starting) this.downByUs.delete(m.name);
+    if (action.restoreAfter === undefined || stopping.length === 0) return;
+    await ctx.sleep(durationMs('restoreAfter', action.restoreAfter));
+    if (ctx.signal.aborted) return;
+    const startAt = Date.now();
+    const back = stopping.filter((m) => !m.running);
+    ctx.timeline.record('plan', 'restarting', back.map((m) => m.name).join(',') || null, { action_id: ctx.id, down_ms: startAt - (ctx.record.executedAt ?? startAt) });
+    await Promise.all(back.map((m) => m.start()));
+    ctx.record.restartedAt = Date.now();
+    for (const m of stopping) this.downByUs.delete(m.name);
+    ctx.timeline.record('plan', 'scaled-back', back.map((m) => m.name).join(',') || null, { action_id: ctx.id, group: action.target.group, replicas: before, healthy_after_ms: ctx.record.restartedAt - startAt });
+  }
+
+  private async resolve(action: Exclude<LocalChaosAction, LocalScaleAction>): Promise<{ targets: string[]; leader: string | null }> {
     const t = action.target;
     let matches: string[];
     let leader: string | null = null;
@@ -271,7 +338,11 @@ export class LocalMemberDriver implements ChaosDriver {
       await executeCommandAction(action, ctx);
       return;
     }
-    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, wiped or started`);
+    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, wiped, started or scaled`);
+    if (action.action === 'scale') {
+      await this.scale(action, ctx);
+      return;
+    }
     const { targets, leader } = await this.resolve(action);
     const members = targets.map((n) => this.member(n));
     ctx.markExecuted(targets, leader ?? this.world.currentLeader());

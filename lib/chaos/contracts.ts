@@ -13,6 +13,8 @@ export interface ChaosWorld {
   waitUntil(condition: 'leader' | 'recovered', timeoutMs: number): Promise<boolean>;
   /** the stream leader as last observed, for the record */
   currentLeader(): string | null;
+  /** groups of members a local `scale` names (group → members in scale-down order: the last goes first); none when left out */
+  groups?(): Record<string, string[]>;
 }
 
 export interface ExecutedAction {
@@ -31,6 +33,8 @@ export interface PreflightWorld {
   memberNames: string[];
   /** stream name → the members that may hold it */
   streams: Record<string, string[]>;
+  /** group name → its members, for a local `scale` (a scale to N keeps the first N); none when left out */
+  groups?: Record<string, string[]>;
 }
 
 export interface ResolvedPreview {

@@ -14,7 +14,7 @@ import type { Timeline } from './timeline.ts';
  * that group's lead (the JetStream stream leader; later a PostgreSQL primary, the active member
  * of a fault-tolerance group), `notLeaderOf` the other members of the group.
  */
-export type TargetRoles = Pick<ChaosWorld, 'streamMembers' | 'waitUntil' | 'currentLeader'>;
+export type TargetRoles = Pick<ChaosWorld, 'streamMembers' | 'waitUntil' | 'currentLeader' | 'groups'>;
 
 /** What the sidecar knows when the load is over, for the target's reconciliation. */
 export interface AccountingRequest {

@@ -7,6 +7,7 @@ import { InvalidSettingError } from '../shared/errors.ts';
 import { LocalStack } from '../stack/local-stack.ts';
 import { DEFAULT_RESULTS_DIR_HELP, resultsDir } from '../sidecar/artifacts.ts';
 import { ensureTool, TOOLS } from '../tools/toolchain.ts';
+import { stackBinariesReport } from '../stack/postgres-haproxy/binaries.ts';
 
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the embedded local stack (3 nats-server members, publisher, sink)');
@@ -34,7 +35,7 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('setup')
-    .description('find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin')
+    .description('find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs')
     .option('--all', 'also build the nats CLI')
     .action(async (flags: { all?: boolean }) => {
       const names = flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server'] as const);
@@ -42,5 +43,10 @@ export function registerStackCommands(program: Command): void {
         const path = await ensureTool(name);
         process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);
       }
+      // Not built here: the OS's own packages, found or the line that installs them.
+      const pg = stackBinariesReport();
+      process.stdout.write('postgres-haproxy stack (OS packages):\n');
+      for (const b of pg.binaries) process.stdout.write(`  ${b.name.padEnd(14)} ${b.path ?? 'not found'}\n`);
+      if (pg.installHint !== null) process.stdout.write(`${pg.installHint}\n`);
     });
 }

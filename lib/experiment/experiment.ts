@@ -52,6 +52,10 @@ export const workloadSelectorSchema = z.union([
 ], { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' }).meta({ id: 'workloadSelector' });
 export type WorkloadSelector = z.infer<typeof workloadSelectorSchema>;
 
+/** A group of a local target's members (its preflight world names them: `replicas`, `backends`), as a Deployment's pods. */
+export const groupSelectorSchema = z.object({ group: z.string().min(1) }).strict().meta({ id: 'groupSelector' });
+export type GroupSelector = z.infer<typeof groupSelectorSchema>;
+
 const base = {
   id: z.string().regex(/^[A-Za-z0-9_.-]+$/).meta({ id: 'actionId' }).optional(),
   at: duration,
@@ -108,10 +112,14 @@ export const actionSchema = z.discriminatedUnion('action', [
     gracePeriod: duration.optional(),
     uncordonAfter: duration.optional(),
   }).strict(),
+  // kubernetes (a Deployment or StatefulSet) or local (a group of members: those above `replicas`
+  // are stopped, a later scale up or restoreAfter starts them again)
   z.object({
     ...base,
     action: z.literal('scale'),
-    target: workloadSelectorSchema,
+    target: z.union([workloadSelectorSchema, groupSelectorSchema], {
+      error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" } (kubernetes), or { "group": "<name>" } (a local target\'s group of members)',
+    }),
     replicas: z.number().int().min(0),
     /** scale back to the replicas found before the action after this long */
     restoreAfter: duration.optional(),
@@ -140,18 +148,26 @@ export const actionSchema = z.discriminatedUnion('action', [
 ]).meta({ id: 'action' });
 export type ChaosAction = z.infer<typeof actionSchema>;
 
-export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start'] as const;
+// `scale` is in both: its target tells them apart (a group is local, a workload kubernetes).
+export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start', 'scale'] as const;
 export const KUBERNETES_ACTIONS = ['deletePod', 'deleteNode', 'cordon', 'uncordon', 'drain', 'scale', 'rolloutRestart', 'waitRollout', 'execKill'] as const;
 export const COMMON_ACTIONS = ['wait', 'command'] as const;
-export type LocalChaosAction = Extract<ChaosAction, { action: (typeof LOCAL_ACTIONS)[number] }>;
-export type KubernetesChaosAction = Extract<ChaosAction, { action: (typeof KUBERNETES_ACTIONS)[number] }>;
+type ScaleAction = Extract<ChaosAction, { action: 'scale' }>;
+/** scale of a local target's group of members */
+export type LocalScaleAction = ScaleAction & { target: GroupSelector };
+/** scale of a Deployment or StatefulSet */
+export type KubernetesScaleAction = ScaleAction & { target: WorkloadSelector };
+export type LocalChaosAction = Extract<ChaosAction, { action: Exclude<(typeof LOCAL_ACTIONS)[number], 'scale'> }> | LocalScaleAction;
+export type KubernetesChaosAction = Extract<ChaosAction, { action: Exclude<(typeof KUBERNETES_ACTIONS)[number], 'scale'> }> | KubernetesScaleAction;
 export type CommandAction = Extract<ChaosAction, { action: 'command' }>;
 
 export function isLocalAction(a: ChaosAction): a is LocalChaosAction {
+  if (a.action === 'scale') return 'group' in a.target;
   return (LOCAL_ACTIONS as readonly string[]).includes(a.action);
 }
 
 export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
+  if (a.action === 'scale') return !('group' in a.target);
   return (KUBERNETES_ACTIONS as readonly string[]).includes(a.action);
 }
 
@@ -420,10 +436,12 @@ export function selectorNamespaces(a: KubernetesChaosAction, defaultNamespace: s
 function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string[] {
   const kind = exp.target.kind;
   if (kind === 'local') {
+    if (a.action === 'scale' && isKubernetesAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a group of the local target's members, { "group": "<name>" } (a deployment or statefulSet is for target kind "kubernetes")`];
     if (isKubernetesAction(a)) return [`${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`];
     if (isLocalAction(a) && 'labelSelector' in a.target) return [`${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`];
     return [];
   }
+  if (a.action === 'scale' && isLocalAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a workload, { "deployment": "<name>" } or { "statefulSet": "<name>" } (a group is for target kind "local")`];
   if (isLocalAction(a)) {
     const hint = a.action === 'kill' || a.action === 'stop' || a.action === 'restart' ? 'deletePod, execKill or scale' : a.action === 'wipe' ? 'deleteNode or deletePod' : 'scale';
     return [`${at}.action: "${a.action}" is for target kind "local" (processes of the embedded stack); target.kind is "kubernetes" — use ${hint}`];

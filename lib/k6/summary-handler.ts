@@ -3,7 +3,7 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
-import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, renderMetrics, renderRecovery, renderTimeline } from '../shared/summary.ts';
+import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, rebalanceLine, renderMetrics, renderRecovery, renderTimeline } from '../shared/summary.ts';
 
 export interface SummaryOptions {
   scenario: string;
@@ -57,6 +57,8 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   }
   if (accounting !== null) sections.push('\n  accounting (by event id):', renderAccounting(accounting));
   if (report !== null && report.recovery.length > 0) sections.push('\n  recovery:', renderRecovery(report.recovery));
+  const rebalance = report?.rebalance ?? [];
+  if (rebalance.length > 0) sections.push(`\n  rebalance (per-second attribution, k6's counters every ${report?.attribution?.pollMs ?? '?'} ms):`, ...rebalance.map((r) => `  ${rebalanceLine(r)}`));
   if (report !== null && report.timeline.length > 0) sections.push('\n  timeline:', renderTimeline(report.timeline));
   if (opts.sidecarUrl === undefined) sections.push('\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)');
   for (const n of notes) sections.push(`  note: ${n}`);
@@ -67,6 +69,7 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     timeline: report?.timeline ?? [],
     accounting,
     recovery: report?.recovery ?? [],
+    ...(report?.rebalance === undefined ? {} : { rebalance: report.rebalance, attribution: report.attribution ?? null }),
     k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, derived, notes, ...(table === null ? {} : { tables: { [table.title]: table.data } }) },
   };
   const out: Record<string, string> = { stdout: text };

@@ -9,15 +9,20 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../chaos/chaos.ts';
 import { DrainError, KubeApiError, PlanRefusedError } from '../shared/errors.ts';
 import { executeCommandAction } from '../chaos/command-action.ts';
-import type { ChaosAction, LocalChaosAction, NodeSelector, WorkloadSelector } from '../experiment/experiment.ts';
+import { type ChaosAction, type CommandAction, isLocalAction, type KubernetesChaosAction, type NodeSelector, type WorkloadSelector } from '../experiment/experiment.ts';
 import { apiMessage, type KubeClients, statusOf } from './client.ts';
 import { type ExecRunner, killCommand } from './exec-kill.ts';
 import { podText, type TargetResolver, type WorkloadRef, workloadText } from './resolve.ts';
 import { watchUntil } from './watch.ts';
 
 /** What a Kubernetes plan may hold: every action but the local stack's. */
-export type KubernetesPlanAction = Exclude<ChaosAction, LocalChaosAction>;
+export type KubernetesPlanAction = KubernetesChaosAction | CommandAction | Extract<ChaosAction, { action: 'wait' }>;
 type ActionName = KubernetesPlanAction['action'];
+
+/** Everything but a local stack's actions (a `scale` of a group is one): what the kubernetes driver takes. */
+export function isKubernetesPlanAction(a: ChaosAction): a is KubernetesPlanAction {
+  return !isLocalAction(a);
+}
 type ActionOf<K extends ActionName> = Extract<KubernetesPlanAction, { action: K }>;
 
 /** What a handler works with: the run's clients and settings, and the driver's cap and undo ledger. */
@@ -413,7 +418,7 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
       scope.capScaleDown(ref, before, action.replicas);
       const key = workloadText(ref);
       const forMs = action.restoreAfter === undefined ? null : parseDurationMs('restoreAfter', action.restoreAfter);
-      const rescaled = (later: ChaosAction): number | null => (later.action === 'scale' && workloadKey(scope, later.target) === key ? durationMs('at', later.at) : null);
+      const rescaled = (later: ChaosAction): number | null => (later.action === 'scale' && !('group' in later.target) && workloadKey(scope, later.target) === key ? durationMs('at', later.at) : null);
       return {
         candidates: [key],
         note: `replicas ${before} → ${action.replicas}${action.restoreAfter === undefined ? '' : ` → ${before} after ${action.restoreAfter}`}`,

@@ -1,7 +1,7 @@
 // The sidecar's control API, shared by the k6 client (lib/k6/sidecar-client.ts) and the server
 // (lib/sidecar/control-server.ts). The base URL carries the per-run token as its first path segment:
 // http://127.0.0.1:<port>/<token>.
-import type { Accounting, ChaosMetricValues, KubernetesReport, RecoveryReport, TimelineEvent } from './types.ts';
+import type { Accounting, AttributionSeries, ChaosMetricValues, KubernetesReport, RebalanceReport, RecoveryReport, TimelineEvent } from './types.ts';
 
 export const CONTROL_PATHS = {
   start: '/v1/start',
@@ -75,6 +75,9 @@ export interface ReportResponse {
   notes: string[];
   /** kubernetes targets only: pods rescheduled, restarts, events */
   kubernetes?: KubernetesReport | null;
+  /** scenarios that attribute responses (http-get): each returning member's first response and time to 60/40 */
+  rebalance?: RebalanceReport[];
+  attribution?: AttributionSeries | null;
 }
 
 /** handleSummary(): the summary JSON that k6 produced, with our sections merged in. */

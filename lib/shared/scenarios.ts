@@ -40,6 +40,8 @@ export interface ScenarioModule<Config = unknown> {
   notAckedCounters: readonly string[];
   /** Variables `k6-ha run` sets itself: an experiment's env need not, and the env check does not list them as known. */
   setByRunner: readonly string[];
+  /** A counter tagged {phase, <attribute>: <value>} per response: the sidecar samples it per second for the rebalance figures. */
+  attributionMetric?: string;
 }
 
 /** The gate profile (from the experiment) and the sidecar's control URL (with its per-run token). */
@@ -81,6 +83,7 @@ export const SCENARIOS = {
     notAckedCounters: ['http_get_errors'],
     // The target names its members' values and the plan's phases (lib/targets/postgres-haproxy.ts).
     setByRunner: [...SET_BY_RUNNER, 'PHASES', 'ATTRIBUTE_EXPECT'],
+    attributionMetric: 'http_get_ok',
   },
 } satisfies Record<string, ScenarioModule>;
 

@@ -1,7 +1,7 @@
 // Reads k6's end-of-test data in either shape it comes in — the classic handleSummary object
 // (`metrics[name].values`) or k6 v2's machine-readable summary (`--new-machine-readable-summary`:
 // `results.metrics[]`) — and renders the text k6-ha prints. Pure: unit-tested in Node.
-import type { Accounting, RecoveryReport, TimelineEvent } from './types.ts';
+import type { Accounting, RebalanceReport, RecoveryReport, TimelineEvent } from './types.ts';
 
 export interface MetricSummary {
   type: string;
@@ -184,6 +184,12 @@ export function renderTimeline(events: TimelineEvent[], limit = 60): string {
   });
   if (interesting.length > limit) lines.push(`  … ${interesting.length - limit} more in timeline.jsonl`);
   return lines.join('\n');
+}
+
+/** One line per returning member: its first response and the time until the split is within 60/40. */
+export function rebalanceLine(r: RebalanceReport): string {
+  const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)}s`);
+  return `${r.actionId ?? '?'}: ${r.attribute}=${r.member} started at ${(r.startedOffsetMs / 1000).toFixed(1)}s: first response ${s(r.firstResponseSeconds)}, within 60/40 ${s(r.balancedSeconds)}${r.note === null ? '' : ` (${r.note})`}`;
 }
 
 export function renderRecovery(reports: RecoveryReport[]): string {

@@ -121,6 +121,34 @@ export interface Accounting {
 }
 
 /** Recovery measured around one chaos action. Times in seconds; null when not observed. */
+/**
+ * A member started again during the run (a scale up, a start, a restartAfter): when it answered
+ * first and when the split of its attribute (pod, db) was back within 60/40, from k6's per-phase
+ * counters sampled every pollMs (lib/measure/rebalance.ts).
+ */
+export interface RebalanceReport {
+  /** the plan action that brought it back (its id is the phase) */
+  actionId: string | null;
+  member: string;
+  /** the attribute whose value the member is (pod, db) */
+  attribute: string;
+  startedOffsetMs: number;
+  /** from its start to the first sample that counts a response from it (resolution: pollMs); null: none */
+  firstResponseSeconds: number | null;
+  /** from its start to the end of the first 1 s window whose split among the running members is within 60/40; null: none */
+  balancedSeconds: number | null;
+  /** why a figure is missing, or what bounds it */
+  note: string | null;
+}
+
+/** The responses per second by attribute value, as the sidecar sampled them from k6. */
+export interface AttributionSeries {
+  metric: string;
+  pollMs: number;
+  /** one entry per second since load start: attribute → value → responses in that second */
+  seconds: Array<{ offsetS: number; counts: Record<string, Record<string, number>> }>;
+}
+
 export interface RecoveryReport {
   actionId: string;
   kind: string;

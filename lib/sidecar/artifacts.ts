@@ -123,6 +123,13 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     }
     lines.push('');
   }
+  const rebalance = report.rebalance ?? [];
+  if (rebalance.length > 0) {
+    lines.push('## Rebalance after each restore', '', `From per-second attribution (k6's per-phase counters read every ${report.attribution?.pollMs ?? '?'} ms): the first response from the returning member, and the end of the first 1 s window in which the running members of its attribute split within 60/40.`, '', '| action | member | started | first response | within 60/40 | note |', '|---|---|---:|---:|---:|---|');
+    const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} s`);
+    for (const r of rebalance) lines.push(`| ${r.actionId ?? '?'} | ${r.attribute}=${r.member} | ${(r.startedOffsetMs / 1000).toFixed(1)} s | ${s(r.firstResponseSeconds)} | ${s(r.balancedSeconds)} | ${r.note ?? ''} |`);
+    lines.push('');
+  }
   if (report.kubernetes !== undefined && report.kubernetes !== null) lines.push(...renderKubernetes(report.kubernetes));
   if (gates.length > 0) {
     lines.push('## Gates', '', '| | metric | threshold | why |', '|---|---|---|---|');
@@ -205,6 +212,7 @@ export function writeArtifacts(input: ArtifactInput): RunReportModel {
     accounting: input.report.accounting,
     recovery: input.report.recovery,
     ...(input.report.kubernetes === undefined || input.report.kubernetes === null ? {} : { kubernetes: input.report.kubernetes }),
+    ...(input.report.rebalance === undefined ? {} : { rebalance: input.report.rebalance, attribution: input.report.attribution ?? null }),
     k6ha: {
       ...(k6Data['k6ha'] as Record<string, unknown> | undefined),
       runId: input.report.runId,

@@ -30,3 +30,35 @@ export function readK6Metric(apiUrl: string, name: string, opts: { missingIs?: n
     req.on('error', () => resolveCount(null));
   });
 }
+
+/**
+ * The sample counts of every metric k6 observes whose id starts with `prefix` (submetrics of
+ * thresholds included: `http_get_ok{phase:A,pod:backend-0}`), in one read of /v1/metrics; null
+ * while k6 cannot answer.
+ */
+export function readK6Counts(apiUrl: string, prefix: string): Promise<Record<string, number> | null> {
+  return new Promise((resolveCounts) => {
+    const req = httpGet(`${apiUrl}/v1/metrics`, { timeout: 2000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return resolveCounts(null);
+        try {
+          const body = JSON.parse(text) as { data?: Array<{ id?: unknown; attributes?: { sample?: { count?: unknown } } }> };
+          const out: Record<string, number> = {};
+          for (const m of body.data ?? []) {
+            const count = m.attributes?.sample?.count;
+            if (typeof m.id === 'string' && m.id.startsWith(prefix) && typeof count === 'number') out[m.id] = count;
+          }
+          resolveCounts(out);
+        } catch {
+          resolveCounts(null);
+        }
+      });
+      res.on('error', () => resolveCounts(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveCounts(null));
+  });
+}

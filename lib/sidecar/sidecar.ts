@@ -5,7 +5,10 @@
 // `k6-ha run` wires it to a target and to k6.
 import { type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
 import { ControlRequestError } from '../shared/errors.ts';
-import type { Accounting, ChaosMetricValues, RecoveryReport } from '../shared/types.ts';
+import type { Accounting, AttributionSeries, ChaosMetricValues, RebalanceReport, RecoveryReport } from '../shared/types.ts';
+import { SCENARIOS, type ScenarioModule } from '../shared/scenarios.ts';
+import { computeRebalance, perSecond } from '../measure/rebalance.ts';
+import { AttributionSampler } from './attribution-sampler.ts';
 import { writeArtifacts } from './artifacts.ts';
 import type { RunReportModel } from '../report/model.ts';
 import type { PerSecondData } from '../report/per-second.ts';
@@ -49,6 +52,10 @@ export class Sidecar {
   private lastFailureAt = 0;
   accounting: Accounting | null = null;
   recovery: RecoveryReport[] = [];
+  rebalance: RebalanceReport[] = [];
+  attribution: AttributionSeries | null = null;
+  /** per-second attribution from k6's counters, for scenarios that attribute responses */
+  private readonly sampler: AttributionSampler | null;
   notes: string[] = [];
   summary: SummaryUpload | null = null;
   private finished: Promise<FinishResponse> | null = null;
@@ -63,6 +70,8 @@ export class Sidecar {
     const world: ChaosWorld = { members: () => opts.target.members(), ...this.bound.roles };
     this.cluster = this.bound.cluster?.(world) ?? null;
     this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? this.cluster?.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
+    const metric = (SCENARIOS[opts.experiment.scenario] as ScenarioModule).attributionMetric;
+    this.sampler = metric === undefined || opts.k6ApiUrl === null ? null : new AttributionSampler(opts.k6ApiUrl, metric);
   }
 
   get runId(): string {
@@ -96,6 +105,7 @@ export class Sidecar {
     this.timeline.zero = zero;
     this.timeline.record('k6', 'load-started', null, { run_tag: req.runTag, scenario: req.scenario, rate: req.rate ?? null, ...baseline });
     this.chaos.start(zero);
+    this.sampler?.start();
     this.opts.log?.(`load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`);
     this.started = { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
     return this.started;
@@ -149,6 +159,7 @@ export class Sidecar {
   private async doFinish(req: FinishRequest): Promise<FinishResponse> {
     const endedAt = Date.now();
     this.timeline.record('k6', 'load-finished', null, { not_acked_reported: this.notAcked.size });
+    await this.sampler?.stop();
     this.chaos.stop('load finished');
     await this.chaos.settle();
     await this.chaos.restore('load finished: bringing back members the plan took down');
@@ -194,6 +205,13 @@ export class Sidecar {
     if (this.cluster !== null && this.cluster.enrich !== undefined) this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
     this.notes.push(...recovery.notes);
     for (const r of this.recovery) this.timeline.record('sidecar', 'recovery', r.target, { ...r });
+    if (this.sampler !== null) {
+      const zero = this.timeline.zero ?? endedAt;
+      const { metric, pollMs, samples } = this.sampler;
+      this.rebalance = computeRebalance({ metric, samples, timeline: this.timeline.events, actions: this.chaos.executed, zero, endedAt, pollMs });
+      this.attribution = perSecond(metric, samples, zero, pollMs);
+      if (samples.length === 0) this.notes.push(`k6's API gave no ${metric} counts: no per-second attribution and no rebalance figures`);
+    }
     const metrics: ChaosMetricValues = {
       chaos_acked_lost: this.accounting?.lost ?? 0,
       chaos_duplicates: this.accounting?.duplicates ?? 0,
@@ -239,6 +257,7 @@ export class Sidecar {
       recovery: this.recovery,
       notes: this.notes,
       ...(this.cluster === null ? {} : { kubernetes: this.cluster.report(this.chaos.executed) }),
+      ...(this.sampler === null ? {} : { rebalance: this.rebalance, attribution: this.attribution }),
     };
   }
 

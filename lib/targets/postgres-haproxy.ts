@@ -18,6 +18,9 @@ import type { TimelineKinds } from '../shared/types.ts';
 /** The group `leaderOf` / `notLeaderOf` name: the primary leads, the replicas follow. */
 export const POSTGRES_GROUP = 'postgres';
 
+/** The groups a local `scale` names, as the seed's StatefulSet of replicas and Deployment of backends: a scale to N keeps the first N. */
+export const GROUPS: Record<string, string[]> = { replicas: [...REPLICAS], backends: [...BACKENDS] };
+
 /** Phase marks for the scenario: every plan action with an id starts a phase at its offset (a `wait` with an id is a bare mark); before the first one, phase "0". */
 export function phasesOf(experiment: Experiment): string {
   const marks = experiment.plan.map((a, i) => ({ id: a.id ?? null, name: actionId(a, i), at: durationMs('at', a.at) })).filter((m) => m.id !== null);
@@ -101,6 +104,7 @@ function bind(stack: PostgresHaproxyStack, timeline: Timeline): BoundTarget {
         }
       },
       currentLeader: () => PRIMARY,
+      groups: () => GROUPS,
     },
     accountant: null,
     recoverySignals: () => NO_RECOVERY_SIGNALS,
@@ -114,7 +118,7 @@ function bind(stack: PostgresHaproxyStack, timeline: Timeline): BoundTarget {
 
 export const postgresHaproxyTarget: TargetModule<LocalPostgresHaproxyTarget> = {
   description: 'local: PostgreSQL primary + 2 streaming replicas behind HAProxy, 2 backends behind nginx, a DNS for the backends (OS packages)',
-  preflightWorld: () => ({ memberNames: [...MEMBER_NAMES], streams: { [POSTGRES_GROUP]: [PRIMARY, ...REPLICAS] } }),
+  preflightWorld: () => ({ memberNames: [...MEMBER_NAMES], streams: { [POSTGRES_GROUP]: [PRIMARY, ...REPLICAS] }, groups: GROUPS }),
   async start({ experiment, target, runDir, log }) {
     const stack = await startPostgresHaproxyStack({
       runDir,

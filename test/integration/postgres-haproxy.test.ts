@@ -10,7 +10,8 @@ import { startPostgresHaproxyStack } from '../../lib/stack/postgres-haproxy/stac
 import { leftoverProcesses, markChildrenOfThisProcess, onlyRunDir, readJson, readTimeline, requireK6, runCli, scratchDir, startCli, writeExperiment } from '../support/cli.ts';
 
 interface PhaseRow { phase: string; requests: number; ok: number; errors: number; errorsByClass: Record<string, number>; split: Record<string, Record<string, number>> }
-interface Summary { k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]> } }
+interface Rebalance { actionId: string | null; member: string; attribute: string; firstResponseSeconds: number | null; balancedSeconds: number | null; note: string | null }
+interface Summary { k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]> }; rebalance?: Rebalance[] }
 
 /** Processes working in the run directory (postgres chdirs into its data directory; its forked children keep that cwd and rewrite their environment). */
 function processesUnder(dir: string): string[] {
@@ -65,9 +66,9 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     await requireK6();
     const dir = scratchDir('pgha-phases');
     const file = writeExperiment(dir, experiment('t-pgha-phases', 'resolve-once', [
-      { id: 'A', at: '6s', action: 'stop', target: { name: 'pg-replica-1' } },
-      { id: 'A.restore', at: '12s', action: 'start', target: { name: 'pg-replica-1' } },
-      { id: 'C', at: '20s', action: 'stop', target: { name: 'backend-1' } },
+      { id: 'A', at: '6s', action: 'scale', target: { group: 'replicas' }, replicas: 1 },
+      { id: 'A.restore', at: '12s', action: 'scale', target: { group: 'replicas' }, replicas: 2 },
+      { id: 'C', at: '20s', action: 'scale', target: { group: 'backends' }, replicas: 1 },
       { id: 'C.drop', at: '24s', action: 'kill', target: { name: 'backend-0' }, restartAfter: '2s' },
       { id: 'C.restore', at: '27s', action: 'wait', until: 'leader', timeout: '1s' },
     ], { DURATION: '32s' }));
@@ -90,6 +91,15 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     // resolve-once: the recreated pod has a new address nginx never learns, so every request fails until a reload.
     assert.equal(rows['C.restore']?.ok, 0, `C.restore: nginx still sends to the old address: ${JSON.stringify(rows['C.restore'])}`);
     assert.ok((rows['C.restore']?.errorsByClass['502'] ?? 0) > 0, '502s in C.restore');
+    // Per-second attribution: the returning replica answers once HAProxy has it UP again (rise × inter = 2 s
+    // here, plus its start), the split is back within 60/40; the recreated backend-0 never answers (resolve-once).
+    const replica = s.rebalance?.find((r) => r.actionId === 'A.restore' && r.member === 'pg-replica-1');
+    assert.ok(replica !== undefined, `a rebalance row for A.restore: ${JSON.stringify(s.rebalance)}`);
+    assert.ok(replica.firstResponseSeconds !== null && replica.firstResponseSeconds < 8, `pg-replica-1 answers again: ${JSON.stringify(replica)}`);
+    assert.ok(replica.balancedSeconds !== null && replica.balancedSeconds >= replica.firstResponseSeconds, `the split is back within 60/40: ${JSON.stringify(replica)}`);
+    const dropped = s.rebalance?.find((r) => r.actionId === 'C.drop' && r.member === 'backend-0');
+    assert.equal(dropped?.firstResponseSeconds, null, `resolve-once: the recreated backend-0 never answers: ${JSON.stringify(dropped)}`);
+    assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /## Rebalance after each restore/);
     const timeline = readTimeline(runDir);
     assert.ok(timeline.some((e) => e.kind === 'haproxy-down' && e.target === 'pg-replica-1'), 'HAProxy marked the stopped replica DOWN');
     const up = timeline.find((e) => e.kind === 'haproxy-up' && e.target === 'pg-replica-1' && (e.offset_ms ?? 0) > 12_000);
@@ -101,7 +111,7 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     await requireK6();
     const dir = scratchDir('pgha-reresolve');
     const file = writeExperiment(dir, experiment('t-pgha-reresolve', 're-resolve', [
-      { id: 'C', at: '4s', action: 'stop', target: { name: 'backend-1' } },
+      { id: 'C', at: '4s', action: 'scale', target: { group: 'backends' }, replicas: 1 },
       { id: 'C.drop', at: '8s', action: 'kill', target: { name: 'backend-0' }, restartAfter: '2s' },
       { id: 'C.restore', at: '11s', action: 'wait', until: 'leader', timeout: '1s' },
       { id: 'late', at: '16s', action: 'wait', until: 'leader', timeout: '1s' },
@@ -109,8 +119,11 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     const res = await runCli(['run', file, '--out-dir', dir], { timeoutMs: 120_000 });
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
     const runDir = onlyRunDir(dir);
-    const rows = Object.fromEntries((readJson<Summary>(join(runDir, 'summary.json')).k6ha.tables?.['per phase'] ?? []).map((r) => [r.phase, r]));
+    const summary = readJson<Summary>(join(runDir, 'summary.json'));
+    const rows = Object.fromEntries((summary.k6ha.tables?.['per phase'] ?? []).map((r) => [r.phase, r]));
     assert.ok((rows['C.drop']?.errors ?? 0) > 0, 'an error window while no backend runs');
+    const back = summary.rebalance?.find((r) => r.actionId === 'C.drop' && r.member === 'backend-0');
+    assert.ok(back?.firstResponseSeconds !== null && back?.firstResponseSeconds !== undefined && back.firstResponseSeconds < 5, `re-resolve: the recreated backend-0 answers within about valid + its start: ${JSON.stringify(back)}`);
     assert.equal(rows['late']?.errors, 0, `the errors ended: ${JSON.stringify(rows['late'])}`);
     assert.ok((rows['late']?.split['pod']?.['backend-0'] ?? 0) > 0, 'the recreated backend-0 serves on its new address');
   });
@@ -129,7 +142,7 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     assert.deepEqual(processesUnder(dir), [], 'no postgres child left');
   });
 
-  it('bad input: an unknown nginx mode (exit 2) and missing binaries (exit 3, the install line, nothing started)', async () => {
+  it('bad input: an unknown nginx mode, a scale below 0 or above the group, an unknown group (exit 2), missing binaries (exit 3, the install line, nothing started)', async () => {
     const dir = scratchDir('pgha-bad');
     const bad = writeExperiment(dir, experiment('t-pgha-bad', 'sometimes', [], { DURATION: '5s' }));
     const r2 = await runCli(['run', bad, '--out-dir', dir]);
@@ -139,6 +152,17 @@ describe('postgres-haproxy (real PostgreSQL, HAProxy, nginx, dnsmasq)', { timeou
     const r2b = await runCli(['run', ok, '--out-dir', dir]);
     assert.equal(r2b.code, 2, r2b.stderr);
     assert.match(r2b.stderr, /pg-replica-9 matches nothing/);
+    const scales: Array<[unknown, RegExp]> = [
+      [{ at: '1s', action: 'scale', target: { group: 'replicas' }, replicas: -1 }, /plan\[0\]\.replicas: -1 is not allowed — expected a number >= 0/],
+      [{ at: '1s', action: 'scale', target: { group: 'replicas' }, replicas: 3 }, /replicas: 3 is not allowed — expected 0 to 2, the size of group replicas/],
+      [{ at: '1s', action: 'scale', target: { group: 'pods' }, replicas: 1 }, /target\.group: "pods" is not allowed — expected one of replicas \(pg-replica-0, pg-replica-1\), backends/],
+    ];
+    for (const [i, [action, message]] of scales.entries()) {
+      const f = writeExperiment(dir, experiment(`t-pgha-scale-${i}`, 'resolve-once', [action], { DURATION: '5s' }));
+      const r = await runCli(['run', f, '--out-dir', dir]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
     const good = writeExperiment(dir, experiment('t-pgha-nobin2', 'resolve-once', [], { DURATION: '5s' }));
     const cli = startCli(['run', good, '--out-dir', dir], { env: { K6HA_STACK_BIN_PATH: '/nonexistent' } });
     const r3 = await cli.result;

@@ -50,7 +50,7 @@ describe('experiment files: kubernetes targets', () => {
   it('refuses local-only actions on kubernetes targets and kubernetes actions on local ones, naming the field', () => {
     refused(kube([{ at: '1m', action: 'kill', target: { leaderOf: 'sap' } }]), /plan\[0\]\.action: "kill" is for target kind "local" .*target\.kind is "kubernetes" — use deletePod, execKill or scale/);
     refused(kube([{ at: '1m', action: 'wipe', target: { name: 'eventing-nats-0' } }]), /plan\[0\]\.action: "wipe" is for target kind "local"/);
-    refused({ ...kube([{ at: '1m', action: 'deletePod', target: { leaderOf: 'sap' } }]), target: { kind: 'local' } }, /plan\[0\]\.action: "deletePod" is for target kind "kubernetes"; target\.kind is "local" \(local actions: kill, stop, restart, wipe, start, wait, command\)/);
+    refused({ ...kube([{ at: '1m', action: 'deletePod', target: { leaderOf: 'sap' } }]), target: { kind: 'local' } }, /plan\[0\]\.action: "deletePod" is for target kind "kubernetes"; target\.kind is "local" \(local actions: kill, stop, restart, wipe, start, scale, wait, command\)/);
   });
 
   it('refuses namespaces outside target.namespaces, leaderOf without natsUrl, deleteNode without allowNodeDeletion', () => {

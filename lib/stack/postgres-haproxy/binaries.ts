@@ -56,11 +56,9 @@ export const INSTALL_HINT = [
   '  macOS:         brew install postgresql@16 haproxy nginx dnsmasq',
 ].join('\n');
 
-/** Every binary of the stack, or ToolMissingError listing all that are missing. */
-export function findStackBinaries(): StackBinaries {
-  const pgDirs = postgresDirs();
+function lookUp(pgDirs: string[]): Record<keyof StackBinaries, string | null> {
   const pg = (bin: string): string | null => onPath(bin, pgDirs) ?? onPath(bin);
-  const found = {
+  return {
     initdb: pg('initdb'),
     pgBasebackup: pg('pg_basebackup'),
     postgres: pg('postgres'),
@@ -68,6 +66,19 @@ export function findStackBinaries(): StackBinaries {
     nginx: onPath('nginx'),
     dnsmasq: onPath('dnsmasq'),
   };
+}
+
+/** For `k6-ha setup`: each binary by its command name, with its path or null, and the install line when any is missing. */
+export function stackBinariesReport(): { binaries: Array<{ name: string; path: string | null }>; installHint: string | null } {
+  const found = lookUp(postgresDirs());
+  const binaries = Object.entries(found).map(([k, path]) => ({ name: k === 'pgBasebackup' ? 'pg_basebackup' : k, path }));
+  return { binaries, installHint: binaries.some((b) => b.path === null) ? INSTALL_HINT : null };
+}
+
+/** Every binary of the stack, or ToolMissingError listing all that are missing. */
+export function findStackBinaries(): StackBinaries {
+  const pgDirs = postgresDirs();
+  const found = lookUp(pgDirs);
   const missing = Object.entries(found).filter(([, v]) => v === null).map(([k]) => ({ initdb: 'initdb', pgBasebackup: 'pg_basebackup', postgres: 'postgres' } as Record<string, string>)[k] ?? k);
   if (missing.length > 0) {
     throw new ToolMissingError(`${missing.join(', ')} not found (searched PATH${pgDirs.length > 0 ? ` and ${pgDirs.join(', ')}` : ' and /usr/lib/postgresql/*/bin'}).\n${INSTALL_HINT}`, { tool: missing.join(',') });
