@@ -172,6 +172,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Schedules a plan at offsets from load start and hands each action to the driver on time. */
 export class ChaosExecutor {
+  private restoring: Promise<unknown> = Promise.resolve();
   readonly executed: ExecutedAction[] = [];
   private timers: NodeJS.Timeout[] = [];
   private inFlight = new Set<Promise<void>>();
@@ -246,7 +247,19 @@ export class ChaosExecutor {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  async restore(reason: string): Promise<string[]> {
+  /**
+   * Brings back what the plan took down, one restore at a time: Ctrl-C, the end of the load and the
+   * shutdown may each ask at once, and a later one must wait for the member an earlier one is still
+   * starting (else it sees it running, reports nothing, and the shutdown closes the timeline before
+   * the earlier one could record it).
+   */
+  restore(reason: string): Promise<string[]> {
+    const run = this.restoring.then(() => this.restoreNow(reason));
+    this.restoring = run.catch(() => undefined);
+    return run;
+  }
+
+  private async restoreNow(reason: string): Promise<string[]> {
     const restored = await this.driver.restore(reason);
     for (const what of restored) {
       const failed = / \(failed: (.*)\)$/.exec(what);
