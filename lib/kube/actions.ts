@@ -9,14 +9,14 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../chaos/chaos.ts';
 import { DrainError, KubeApiError, PlanRefusedError } from '../shared/errors.ts';
 import { executeCommandAction } from '../chaos/command-action.ts';
-import type { ChaosAction, LocalChaosAction, NodeSelector, WorkloadSelector } from '../experiment/experiment.ts';
+import type { ChaosAction, LocalOnlyChaosAction, NodeSelector, WorkloadSelector } from '../experiment/experiment.ts';
 import { apiMessage, type KubeClients, statusOf } from './client.ts';
 import { type ExecRunner, killCommand } from './exec-kill.ts';
 import { podText, type TargetResolver, type WorkloadRef, workloadText } from './resolve.ts';
 import { watchUntil } from './watch.ts';
 
-/** What a Kubernetes plan may hold: every action but the local stack's. */
-export type KubernetesPlanAction = Exclude<ChaosAction, LocalChaosAction>;
+/** What a Kubernetes plan may hold: every action but those only a local stack can carry out. */
+export type KubernetesPlanAction = Exclude<ChaosAction, LocalOnlyChaosAction>;
 type ActionName = KubernetesPlanAction['action'];
 type ActionOf<K extends ActionName> = Extract<KubernetesPlanAction, { action: K }>;
 

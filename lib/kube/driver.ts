@@ -6,7 +6,7 @@
 // only when its kubelet registers again).
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
 import { type ActionContext, type ChaosDriver, type ChaosWorld, concludePreflight, type ResolvedAction, type ResolvedPreview, selectorText } from '../chaos/chaos.ts';
-import { actionId, type ChaosAction, isLocalAction } from '../experiment/experiment.ts';
+import { actionId, type ChaosAction, isLocalOnlyAction } from '../experiment/experiment.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import { apiError, type KubeActionScope, kubeActionHandler } from './actions.ts';
 import { type KubeClients, statusOf } from './client.ts';
@@ -134,7 +134,7 @@ export class KubernetesDriver implements ChaosDriver {
   }
 
   async execute(action: ChaosAction, ctx: ActionContext): Promise<void> {
-    if (isLocalAction(action)) throw new PlanRefusedError(`${action.action} is for local targets; on kubernetes use deletePod, execKill or scale`);
+    if (isLocalOnlyAction(action)) throw new PlanRefusedError(`${action.action} is for local targets; on kubernetes use deletePod, execKill or scale`);
     return kubeActionHandler(action.action).execute(this.scope, action, ctx);
   }
 
@@ -176,7 +176,7 @@ export class KubernetesDriver implements ChaosDriver {
     for (const [i, a] of plan.entries()) {
       const preview: ResolvedPreview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' };
       try {
-        if (isLocalAction(a)) throw new PlanRefusedError(`${a.action} is for local targets`);
+        if (isLocalOnlyAction(a)) throw new PlanRefusedError(`${a.action} is for local targets`);
         const { candidates, note, down } = await kubeActionHandler(a.action).preview(this.scope, a);
         resolved.push({ preview: { ...preview, candidates, note }, down, problems: [] });
       } catch (err) {
