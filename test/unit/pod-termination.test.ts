@@ -54,7 +54,8 @@ describe('terminateAsPod (kubelet pod termination of a local process)', () => {
   });
 
   it('runs the preStop hook first; a server that exits by itself after it (lame duck) is not killed', async () => {
-    const { proc, log } = container('trap "echo TERM ignored" TERM; trap "echo lame duck; sleep 0.5; echo exiting; exit 0" USR2');
+    // As nats-server: lame-duck mode on SIGUSR2, after which SIGTERM is ignored, then its own exit.
+    const { proc, log } = container('trap "exit 1" TERM; trap "trap \\"\\" TERM; echo lame duck; sleep 0.5; echo exiting; exit 0" USR2');
     await started(proc);
     const t = await terminateAsPod(proc, {
       graceMs: 10_000,
