@@ -6,7 +6,7 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
-import { actionId, type ChaosAction, isLocalAction, type LocalChaosAction, type LocalScaleAction } from '../experiment/experiment.ts';
+import { actionId, type ChaosAction, isLocalAction, LOCAL_POD_GRACE_PERIOD, type LocalChaosAction, type LocalScaleAction } from '../experiment/experiment.ts';
 import type { Timeline } from './timeline.ts';
 import type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
 
@@ -74,9 +74,16 @@ function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownS
   return [];
 }
 
+/** The grace period a local deletePod gives its members before SIGKILL. */
+export function localGraceMs(a: Extract<ChaosAction, { action: 'deletePod' }>): number {
+  return durationMs('gracePeriod', a.gracePeriod ?? LOCAL_POD_GRACE_PERIOD);
+}
+
 /**
  * Local members: a kill, stop or wipe keeps its members down until its restartAfter, else until
- * the plan's next `start` (which may bring them back), else to the end.
+ * the plan's next `start` (which may bring them back), else to the end. A deletePod recreates its
+ * members itself once they are gone, which is at the latest when the grace period ends: it counts
+ * for the grace period (as kill's restartAfter, without the time the new process takes to start).
  */
 function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
   if (a.action === 'scale' && isLocalAction(a)) {
@@ -86,6 +93,7 @@ function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
     const group = a.target.group;
     return { count: members, unit: 'member', forMs, endedBy: (later) => (later.action === 'scale' && isLocalAction(later) && later.target.group === group ? durationMs('at', later.at) : null) };
   }
+  if (a.action === 'deletePod') return { count: members, unit: 'member', forMs: localGraceMs(a), endedBy: () => null };
   if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return null;
   if (a.restartAfter !== undefined) return { count: members, unit: 'member', forMs: durationMs('restartAfter', a.restartAfter), endedBy: () => null };
   return { count: members, unit: 'member', forMs: null, endedBy: (later) => (later.action === 'start' ? durationMs('at', later.at) : null) };
@@ -156,7 +164,7 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
     const preview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates, note };
     return { preview, down: localDownSpan(a, touches), problems };
   });
-  return concludePreflight({ plan, resolved, blastRadius, hint: 'give each a restartAfter that ends before the next, or raise blastRadius' });
+  return concludePreflight({ plan, resolved, blastRadius, hint: 'give each a restartAfter (deletePod: a gracePeriod) that ends before the next, or raise blastRadius' });
 }
 
 /** A delay that ends early when the plan is stopped (Ctrl-C must not wait out a long down time). */
@@ -270,7 +278,7 @@ export class ChaosExecutor {
   }
 }
 
-/** Local targets: stack members are processes ("pods") that can be killed, stopped, wiped, started. */
+/** Local targets: stack members are processes ("pods") that can be killed, stopped, deleted as pods, wiped, started. */
 export class LocalMemberDriver implements ChaosDriver {
   /** members this plan took down, so restore() can bring them back */
   private readonly downByUs = new Set<string>();
@@ -351,16 +359,32 @@ export class LocalMemberDriver implements ChaosDriver {
       await executeCommandAction(action, ctx);
       return;
     }
-    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, wiped, started or scaled`);
+    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, deleted as pods (deletePod), wiped, started or scaled`);
     if (action.action === 'scale') {
       await this.scale(action, ctx);
       return;
     }
     const { targets, leader } = await this.resolve(action);
     const members = targets.map((n) => this.member(n));
-    ctx.markExecuted(targets, leader ?? this.world.currentLeader());
+    ctx.markExecuted(targets, leader ?? this.world.currentLeader(), action.action === 'deletePod' ? { grace_period_ms: localGraceMs(action) } : {});
     let restartAfterMs: number | null = null;
     switch (action.action) {
+      case 'deletePod': {
+        // The kubelet's part (preStop, stop signal, grace period, SIGKILL), then the StatefulSet's:
+        // a new pod with the same name and volume as soon as the old one is gone.
+        for (const m of members) this.downByUs.add(m.name);
+        const graceMs = localGraceMs(action);
+        await Promise.all(members.map(async (m) => {
+          const t = await m.terminate(graceMs);
+          if (t.killed) ctx.timeline.record('plan', 'grace-expired', m.name, { action_id: ctx.id, grace_period_ms: t.graceMs });
+          ctx.timeline.record('plan', 'terminated', m.name, {
+            action_id: ctx.id, pre_stop: t.preStop, pre_stop_error: t.preStopError, stop_signal: t.stopSignal,
+            grace_period_ms: t.graceMs, took_ms: t.tookMs, sigkill: t.killed, code: t.code, signal: t.signal,
+          });
+        }));
+        restartAfterMs = 0;
+        break;
+      }
       case 'kill':
         for (const m of members) this.downByUs.add(m.name);
         await Promise.all(members.map((m) => m.kill()));

@@ -17,8 +17,9 @@ export function buildProgram(): Command {
     .addHelpText('after', `
 Examples:
   k6-ha run experiments/steady-state.json                 steady 150 events/s into a local 3-node JetStream cluster
-  k6-ha run experiments/jetstream-r1-leader-kill.json      kill the stream leader (R1) and see what it costs
-  k6-ha run experiments/jetstream-r3-leader-kill.json --preset seed   the seed's 5-minute timings
+  k6-ha run experiments/jetstream-r1-leader-pod-deleted.json   delete the stream leader's pod (R1) and see what it costs
+  k6-ha run experiments/jetstream-r3-leader-pod-deleted.json --preset seed   the seed's 5-minute timings
+  k6-ha run experiments/jetstream-r3-leader-crash.json    SIGKILL the leader instead (no lame-duck hand-over)
   k6-ha run experiments/x.json --dry-run                   show the plan with resolved targets; change nothing
   k6-ha sidecar experiments/x.json                          stack + sidecar only; run k6 yourself with the printed -e flags
 

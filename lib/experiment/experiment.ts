@@ -89,8 +89,18 @@ export const actionSchema = z.discriminatedUnion('action', [
     /** the exit code that counts as success; another one fails the action (recorded either way) */
     expectExitCode: z.number().int().min(0).max(255).default(0),
   }).strict(),
+  // both kinds of target: what `kubectl delete pod` does (see LOCAL_ACTIONS)
+  z.object({
+    ...base,
+    action: z.literal('deletePod'),
+    target: podSelectorSchema,
+    pick,
+    /** kubernetes: the DELETE's gracePeriodSeconds ("0s" = force), else the pod's own
+     * terminationGracePeriodSeconds; local: preStop + SIGTERM + this long before SIGKILL, else 60s
+     * (the NATS helm chart's terminationGracePeriodSeconds) */
+    gracePeriod: duration.optional(),
+  }).strict(),
   // kubernetes targets
-  z.object({ ...base, action: z.literal('deletePod'), target: podSelectorSchema, pick, gracePeriod: duration.optional() }).strict(),
   z.object({
     ...base,
     action: z.literal('deleteNode'),
@@ -148,8 +158,19 @@ export const actionSchema = z.discriminatedUnion('action', [
 ]).meta({ id: 'action' });
 export type ChaosAction = z.infer<typeof actionSchema>;
 
-// `scale` is in both: its target tells them apart (a group is local, a workload kubernetes).
-export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start', 'scale'] as const;
+/**
+ * `deletePod` is in both lists, on purpose: it means what `kubectl delete pod` means on either
+ * kind of target, so a plan rehearsed locally runs unchanged against a cluster (the seed's
+ * scenarios 1 and 4 are a `kubectl delete pod`, and the kyma-* experiments say `deletePod` too).
+ * On Kubernetes the API server deletes the pod and its controller recreates it; on a local stack
+ * the driver plays both the kubelet and the StatefulSet: the member's preStop hook (nats-server:
+ * lame-duck mode, as the NATS chart's preStop triggers it), SIGTERM, the grace period, SIGKILL if
+ * it is still there, then the member is started again with its data. A second name for the local
+ * half (`podDelete`, `gracefulDelete`) would have made the same plan read differently per target.
+ * `kill` stays the crash (SIGKILL), `stop` a bare SIGTERM.
+ */
+// `scale` is in both as well: its target tells them apart (a group is local, a workload kubernetes).
+export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start', 'scale', 'deletePod'] as const;
 export const KUBERNETES_ACTIONS = ['deletePod', 'deleteNode', 'cordon', 'uncordon', 'drain', 'scale', 'rolloutRestart', 'waitRollout', 'execKill'] as const;
 export const COMMON_ACTIONS = ['wait', 'command'] as const;
 type ScaleAction = Extract<ChaosAction, { action: 'scale' }>;
@@ -159,11 +180,20 @@ export type LocalScaleAction = ScaleAction & { target: GroupSelector };
 export type KubernetesScaleAction = ScaleAction & { target: WorkloadSelector };
 export type LocalChaosAction = Extract<ChaosAction, { action: Exclude<(typeof LOCAL_ACTIONS)[number], 'scale'> }> | LocalScaleAction;
 export type KubernetesChaosAction = Extract<ChaosAction, { action: Exclude<(typeof KUBERNETES_ACTIONS)[number], 'scale'> }> | KubernetesScaleAction;
+/** Actions only a local stack can carry out (kill, stop, restart, wipe, start, scale of a group). */
+export type LocalOnlyChaosAction = Exclude<LocalChaosAction, KubernetesChaosAction>;
 export type CommandAction = Extract<ChaosAction, { action: 'command' }>;
+
+/** The local driver's default grace period of `deletePod`: the NATS helm chart's terminationGracePeriodSeconds. */
+export const LOCAL_POD_GRACE_PERIOD = '60s';
 
 export function isLocalAction(a: ChaosAction): a is LocalChaosAction {
   if (a.action === 'scale') return 'group' in a.target;
   return (LOCAL_ACTIONS as readonly string[]).includes(a.action);
+}
+
+export function isLocalOnlyAction(a: ChaosAction): a is LocalOnlyChaosAction {
+  return isLocalAction(a) && !isKubernetesAction(a);
 }
 
 export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
@@ -437,12 +467,13 @@ function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string
   const kind = exp.target.kind;
   if (kind === 'local') {
     if (a.action === 'scale' && isKubernetesAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a group of the local target's members, { "group": "<name>" } (a deployment or statefulSet is for target kind "kubernetes")`];
-    if (isKubernetesAction(a)) return [`${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`];
+    if (isKubernetesAction(a) && !isLocalAction(a)) return [`${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`];
     if (isLocalAction(a) && 'labelSelector' in a.target) return [`${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`];
+    if (a.action === 'deletePod' && a.target.namespace !== undefined) return [`${at}.target.namespace: ${JSON.stringify(a.target.namespace)} is for target kind "kubernetes"; local members have no namespace`];
     return [];
   }
   if (a.action === 'scale' && isLocalAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a workload, { "deployment": "<name>" } or { "statefulSet": "<name>" } (a group is for target kind "local")`];
-  if (isLocalAction(a)) {
+  if (isLocalOnlyAction(a)) {
     const hint = a.action === 'kill' || a.action === 'stop' || a.action === 'restart' ? 'deletePod, execKill or scale' : a.action === 'wipe' ? 'deleteNode or deletePod' : 'scale';
     return [`${at}.action: "${a.action}" is for target kind "local" (processes of the embedded stack); target.kind is "kubernetes" — use ${hint}`];
   }

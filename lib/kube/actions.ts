@@ -9,7 +9,7 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../chaos/chaos.ts';
 import { DrainError, KubeApiError, PlanRefusedError } from '../shared/errors.ts';
 import { executeCommandAction } from '../chaos/command-action.ts';
-import { type ChaosAction, type CommandAction, isLocalAction, type KubernetesChaosAction, type NodeSelector, type WorkloadSelector } from '../experiment/experiment.ts';
+import { type ChaosAction, type CommandAction, isLocalOnlyAction, type KubernetesChaosAction, type NodeSelector, type WorkloadSelector } from '../experiment/experiment.ts';
 import { apiMessage, type KubeClients, statusOf } from './client.ts';
 import { type ExecRunner, killCommand } from './exec-kill.ts';
 import { podText, type TargetResolver, type WorkloadRef, workloadText } from './resolve.ts';
@@ -19,9 +19,9 @@ import { watchUntil } from './watch.ts';
 export type KubernetesPlanAction = KubernetesChaosAction | CommandAction | Extract<ChaosAction, { action: 'wait' }>;
 type ActionName = KubernetesPlanAction['action'];
 
-/** Everything but a local stack's actions (a `scale` of a group is one): what the kubernetes driver takes. */
+/** Everything but what only a local stack can do (a `scale` of a group is one; `deletePod` is both): what the kubernetes driver takes. */
 export function isKubernetesPlanAction(a: ChaosAction): a is KubernetesPlanAction {
-  return !isLocalAction(a);
+  return !isLocalOnlyAction(a);
 }
 type ActionOf<K extends ActionName> = Extract<KubernetesPlanAction, { action: K }>;
 

@@ -27,7 +27,9 @@ export interface TimelineKinds {
     | 'scheduled' | 'executed' | 'failed' | 'cancelled' | 'restarting' | 'restarted' | 'restored' | 'restore-failed' | 'wiped'
     | 'wait-done' | 'wait-timeout' | 'command-finished'
     | 'already-gone' | 'already-cordoned' | 'pods-gone' | 'pods-not-gone' | 'node-deleted' | 'uncordoned' | 'drained' | 'drain-skipped' | 'drain-timeout'
-    | 'evicted' | 'eviction-blocked' | 'scaled-back' | 'rollout-complete' | 'exec-kill' | 'container-back';
+    | 'evicted' | 'eviction-blocked' | 'scaled-back' | 'rollout-complete' | 'exec-kill' | 'container-back'
+    /** a local deletePod: the member's pod is gone (how: preStop, stop signal, SIGKILL); grace-expired: SIGKILL was needed */
+    | 'terminated' | 'grace-expired';
   /** backend-address: a restarted member came back on a new address (as a new pod gets a new IP) */
   member: 'member-started' | 'member-stopped' | 'member-exited' | 'backend-address';
   /** a load balancer's view of its servers (HAProxy's stats): each state change */

@@ -99,7 +99,7 @@ export class LocalStack implements LocalStackHandle {
     const runDir = opts.runDir;
     this.memberList = [
       ...cluster.members.map(
-        (m) => new ProcessMember(m.process, { healthy: () => m.healthy(), wipeData: () => m.wipe(), logFile: m.logFile }),
+        (m) => new ProcessMember(m.process, { healthy: () => m.healthy(), wipeData: () => m.wipe(), logFile: m.logFile, preStop: m.lameDuck }),
       ),
       new ProcessMember(publisher, { healthy: () => httpOk(`${this.publisherUrl}/healthz`), logFile: join(runDir, 'publisher.log') }),
       new ProcessMember(sink, { healthy: () => httpOk(`${this.sinkUrl}/healthz`), logFile: join(runDir, 'sink.log') }),

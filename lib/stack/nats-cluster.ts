@@ -1,11 +1,12 @@
 // A 3-member nats-server JetStream cluster on 127.0.0.1: the local stand-in for the seed's
 // eventing-nats StatefulSet. Members carry the seed's pod names so leaders read the same.
+import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ProcessStartError } from '../shared/errors.ts';
 import { freePort } from './free-port.ts';
-import { describeExit, ManagedProcess, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
+import { describeExit, ManagedProcess, type PreStopHook, type ProcessRegistry, tailOf, waitFor } from './processes.ts';
 
 export interface NatsMemberInfo {
   name: string;
@@ -14,18 +15,46 @@ export interface NatsMemberInfo {
   storeDir: string;
 }
 
+/**
+ * The lame-duck settings every member gets: the NATS helm chart's (nats-io/k8s: lameDuckGracePeriod
+ * 10s, lameDuckDuration 30s, terminationGracePeriodSeconds 60s = 10 + 30 + 20 s of slack), scaled
+ * for tests where nats-server lets us. In lame-duck mode a member stops accepting clients, hands
+ * off the raft leaderships it holds (stream, consumer, meta) and waits a second, shuts JetStream
+ * down, waits the grace period, then closes its clients spread over the rest of the duration (at
+ * most 1 s apart) and exits. The duration cannot be scaled: nats-server refuses one below 30 s;
+ * with the handful of clients a member has here the close takes a few seconds anyway. The grace
+ * period (10 s in the chart, so that clients of servers signalled together do not reconnect to one
+ * another) is 1 s here.
+ */
+export const LAME_DUCK = { durationS: 30, gracePeriodS: 1 } as const;
+
 export class NatsMember {
   readonly process: ManagedProcess;
   constructor(
     readonly info: NatsMemberInfo,
     confFile: string,
-    natsServerBin: string,
+    private readonly natsServerBin: string,
     readonly logFile: string,
     registry: ProcessRegistry,
     env?: NodeJS.ProcessEnv,
   ) {
     this.process = new ManagedProcess({ name: info.name, command: natsServerBin, args: ['-c', confFile], logFile, registry, env });
   }
+
+  /**
+   * The NATS helm chart's preStop hook, `nats-server --signal ldm=<pid>`: SIGUSR2, lame-duck mode.
+   * It returns at once; the server exits by itself when lame-duck mode is over and ignores the
+   * SIGTERM the kubelet sends meanwhile.
+   */
+  readonly lameDuck: PreStopHook = {
+    describe: (pid) => `nats-server --signal ldm=${pid}`,
+    run: (pid) => new Promise((resolve, reject) => {
+      execFile(this.natsServerBin, ['--signal', `ldm=${pid}`], { timeout: 10_000 }, (err, _stdout, stderr) => {
+        if (err === null) resolve();
+        else reject(new Error(`nats-server --signal ldm=${pid} failed: ${stderr.trim() || err.message}`));
+      });
+    }),
+  };
 
   get name(): string {
     return this.info.name;
@@ -108,6 +137,8 @@ export class NatsCluster {
           `server_name: ${JSON.stringify(name)}`,
           `listen: "127.0.0.1:${p.client}"`,
           `http: "127.0.0.1:${p.monitor}"`,
+          `lame_duck_duration: "${LAME_DUCK.durationS}s"`,
+          `lame_duck_grace_period: "${LAME_DUCK.gracePeriodS}s"`,
           // File storage like the seed's production profile; limits keep a runaway test off the disk.
           `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_file_store: 2GB, max_memory_store: 256MB }`,
           `cluster {`,

@@ -1,6 +1,6 @@
 // The sidecar end to end with real k6 and real nats-server members: leader kills at R1 and R3,
-// a gate that fails (exit 99), a sidecar or the whole CLI killed mid-run, invalid plans, dry run,
-// and Ctrl-C.
+// the R3 leader's pod deleted (lame duck: the seed's scenario 4), a gate that fails (exit 99), a
+// sidecar or the whole CLI killed mid-run, invalid plans, dry run, and Ctrl-C.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +62,40 @@ describe('chaos experiments (real k6, real nats-server)', { timeout: 600_000, co
     assert.equal(elected?.detail?.['via'], 'advisory', 'the election is timed by JetStream\'s own advisory, not by the next poll');
     assert.ok(timeline.some((e) => e.kind === 'member-exited' && e.target === r.leaderBefore));
     assert.ok(timeline.some((e) => e.kind === 'restarted'));
+  });
+
+  it('R3 leader pod deleted (the seed\'s scenario 4, graceful): lame-duck hand-over, nothing acked lost, well under 1 % failed or unknown (seed: 16 of 32,237)', async (t) => {
+    await requireK6();
+    const dir = scratchDir('r3-pod-deleted');
+    // The shipped experiment at the seed's 150 events/s, its load shortened (deletion at 10 s).
+    const res = await runCli(['run', 'experiments/jetstream-r3-leader-pod-deleted.json', '--duration', '25s', '--out-dir', dir], { timeoutMs: 180_000 });
+    assert.equal(res.code, 0, `ha-strict should pass when the R3 leader's pod is deleted:\n${res.stdout}\n${res.stderr}`);
+    const runDir = onlyRunDir(dir);
+    const s = readJson<RunSummary>(join(runDir, 'summary.json'));
+    const a = s.accounting;
+    assert.equal(a.lost, 0, 'nothing acked is lost');
+    assert.equal(a.duplicates, 0);
+    assertConsistent(a, runDir);
+    assert.ok(a.attempted >= 3000, `the load ran at the seed's rate: ${a.attempted} events`);
+    const notAcked = a.failed + a.unknown;
+    assert.ok(notAcked / a.attempted < 0.01, `failed + unknown ${notAcked} of ${a.attempted} (${((100 * notAcked) / a.attempted).toFixed(2)} %) should be well under 1 %, as the seed's 0.05 %`);
+    const r = s.recovery[0];
+    assert.ok(r, 'a recovery report for the deletion');
+    assert.equal(r.kind, 'deletePod');
+    assert.ok(r.leaderBefore !== null && r.leaderAfter !== null && r.leaderAfter !== r.leaderBefore, `leader moved: ${r.leaderBefore} → ${r.leaderAfter}`);
+    // Handed over in lame-duck mode, not elected after a missed heartbeat (4–9 s in nats-server).
+    assert.ok(r.leaderFailoverSeconds !== null && r.leaderFailoverSeconds < 3, `failover ${r.leaderFailoverSeconds}s`);
+    const timeline = readTimeline(runDir);
+    const terminated = timeline.find((e) => e.source === 'plan' && e.kind === 'terminated');
+    assert.equal(terminated?.target, r.leaderBefore, 'the leader resolved at action time was the pod deleted');
+    assert.match(String(terminated?.detail['pre_stop']), /^nats-server --signal ldm=\d+$/, 'the NATS chart\'s preStop ran');
+    assert.equal(terminated?.detail['sigkill'], false, 'it exited on its own within the grace period');
+    assert.equal(terminated?.detail['code'], 0);
+    assert.ok(timeline.some((e) => e.kind === 'member-stopped' && e.target === r.leaderBefore), 'a planned exit, not a crash');
+    assert.ok(timeline.some((e) => e.kind === 'restarted' && e.target === r.leaderBefore), 'the pod was recreated');
+    const log = readFileSync(join(runDir, `${r.leaderBefore}.log`), 'utf8');
+    assert.match(log, /Entering lame duck mode/);
+    t.diagnostic(`R3 pod deleted: ${notAcked} of ${a.attempted} not acked, unavailable ${r.unavailableSeconds}s, failover ${r.leaderFailoverSeconds}s, terminated in ${String(terminated?.detail['took_ms'])} ms`);
   });
 
   it('R1 leader kill: publishes fail during the window, accounting matches the stream, and the steady gate fails with exit 99', async () => {

@@ -57,6 +57,17 @@ describe('experiment files', () => {
     preflightPlan(plan({ at: '5s', action: 'stop', target: { name: 'eventing-nats-1' } }, { at: '8s', action: 'start', target: { name: 'eventing-nats-1' } }, kill('9s')), world, 1);
   });
 
+  it('counts a local deletePod as down for its grace period (60 s, the NATS chart\'s, unless given)', () => {
+    const world = localPreflightWorld(parseExperiment(valid, 'x.json'));
+    const del = (at: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ at, action: 'deletePod', target: { leaderOf: 'sap' }, ...extra });
+    const plan = (...actions: Array<Record<string, unknown>>): Parameters<typeof preflightPlan>[0] => parseExperiment({ ...valid, env: { DURATION: '2m' }, plan: actions }, 'p.json').plan;
+    assert.throws(() => preflightPlan(plan(del('5s'), del('50s')), world, 1), /a1-deletePod, a2-deletePod: 2 members would be down at once at 50s, more than blastRadius 1 \(give each a restartAfter \(deletePod: a gracePeriod\)/);
+    preflightPlan(plan(del('5s'), del('70s')), world, 1);
+    preflightPlan(plan(del('5s', { gracePeriod: '20s' }), del('30s')), world, 1);
+    const [preview] = preflightPlan(plan(del('5s')), world, 1);
+    assert.deepEqual(preview?.candidates, ['eventing-nats-0', 'eventing-nats-1', 'eventing-nats-2']);
+  });
+
   it('refuses selectors that match nothing or exceed the blast radius, before anything starts', () => {
     const exp = parseExperiment(valid, 'x.json');
     const world = localPreflightWorld(exp);

@@ -50,7 +50,15 @@ describe('experiment files: kubernetes targets', () => {
   it('refuses local-only actions on kubernetes targets and kubernetes actions on local ones, naming the field', () => {
     refused(kube([{ at: '1m', action: 'kill', target: { leaderOf: 'sap' } }]), /plan\[0\]\.action: "kill" is for target kind "local" .*target\.kind is "kubernetes" — use deletePod, execKill or scale/);
     refused(kube([{ at: '1m', action: 'wipe', target: { name: 'eventing-nats-0' } }]), /plan\[0\]\.action: "wipe" is for target kind "local"/);
-    refused({ ...kube([{ at: '1m', action: 'deletePod', target: { leaderOf: 'sap' } }]), target: { kind: 'local' } }, /plan\[0\]\.action: "deletePod" is for target kind "kubernetes"; target\.kind is "local" \(local actions: kill, stop, restart, wipe, start, scale, wait, command\)/);
+    refused({ ...kube([{ at: '1m', action: 'execKill', target: { leaderOf: 'sap' } }]), target: { kind: 'local' } }, /plan\[0\]\.action: "execKill" is for target kind "kubernetes"; target\.kind is "local" \(local actions: kill, stop, restart, wipe, start, scale, deletePod, wait, command\)/);
+  });
+
+  it('deletePod means `kubectl delete pod` on both kinds of target: valid on a local one, without namespace or labelSelector', () => {
+    const local = (plan: unknown[]): Record<string, unknown> => ({ ...kube(plan), target: { kind: 'local' } });
+    const exp = parseExperiment(local([{ at: '1m', action: 'deletePod', target: { leaderOf: 'sap' }, gracePeriod: '20s' }]), 'x.json');
+    assert.deepEqual(exp.plan[0], { at: '1m', action: 'deletePod', target: { leaderOf: 'sap' }, pick: 'one', gracePeriod: '20s' });
+    refused(local([{ at: '1m', action: 'deletePod', target: { name: 'eventing-nats-1', namespace: 'kyma-system' } }]), /plan\[0\]\.target\.namespace: "kyma-system" is for target kind "kubernetes"; local members have no namespace/);
+    refused(local([{ at: '1m', action: 'deletePod', target: { labelSelector: 'app=nats' } }]), /plan\[0\]\.target: labelSelector is for target kind "kubernetes"/);
   });
 
   it('refuses namespaces outside target.namespaces, leaderOf without natsUrl, deleteNode without allowNodeDeletion', () => {

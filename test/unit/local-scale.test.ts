@@ -7,7 +7,7 @@ import { ChaosExecutor, LocalMemberDriver, type ChaosWorld, PlanRefusedError, pr
 import { Timeline } from '../../lib/chaos/timeline.ts';
 import { ExperimentError, parseExperiment } from '../../lib/experiment/experiment.ts';
 import { localPreflightWorld } from '../../lib/run/run.ts';
-import type { StackMember } from '../../lib/stack/stack.ts';
+import type { PodTermination, StackMember } from '../../lib/stack/stack.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,10 @@ class FakeMember implements StackMember {
   }
   async stop(): Promise<void> {
     this.running = false;
+  }
+  async terminate(graceMs: number): Promise<PodTermination> {
+    this.running = false;
+    return { preStop: null, preStopError: null, stopSignal: 'SIGTERM', graceMs, tookMs: 0, killed: false, code: 0, signal: null };
   }
   async start(): Promise<void> {
     this.starts++;

@@ -10,8 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ProcessStartError, ToolMissingError } from '../../shared/errors.ts';
-import { describeExit, type ExitInfo, ManagedProcess, type ProcessRegistry, tailOf, waitFor } from '../processes.ts';
-import type { StackMember } from '../stack.ts';
+import { describeExit, type ExitInfo, ManagedProcess, type ProcessRegistry, tailOf, terminateAsPod, waitFor } from '../processes.ts';
+import type { PodTermination, StackMember } from '../stack.ts';
 
 const run = promisify(execFile);
 export const PG_USER = 'k6ha';
@@ -188,6 +188,18 @@ export class PostgresMember implements StackMember {
     // Children exit when they notice the postmaster is gone; none may outlive the member.
     await this.reapGroup(pid);
     if (info === null && this.process.running) await this.process.signal('SIGKILL', 5_000);
+  }
+
+  /**
+   * A deleted pod of the postgres image: its STOPSIGNAL is SIGINT (a fast shutdown; SIGTERM's
+   * smart shutdown would wait for every pooled session to end), sent to the postmaster alone as to
+   * a container's PID 1; then no backend may outlive it, as none outlives its container.
+   */
+  async terminate(graceMs: number): Promise<PodTermination> {
+    const pid = this.process.pid;
+    const result = await terminateAsPod(this.process, { graceMs, stopSignal: 'SIGINT', stopSignalTo: 'process' });
+    await this.reapGroup(pid);
+    return result;
   }
 
   async healthy(): Promise<boolean> {

@@ -10,8 +10,8 @@ import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { ProcessStartError } from '../../shared/errors.ts';
 import { freePort } from '../free-port.ts';
-import { describeExit, type ExitInfo, ManagedProcess, ProcessMember, ProcessRegistry, tailOf, waitFor } from '../processes.ts';
-import type { LocalStackHandle, StackMember } from '../stack.ts';
+import { describeExit, type ExitInfo, ManagedProcess, ProcessMember, ProcessRegistry, tailOf, terminateAsPod, waitFor } from '../processes.ts';
+import type { LocalStackHandle, PodTermination, StackMember } from '../stack.ts';
 import { PROJECT_ROOT } from '../../tools/toolchain.ts';
 import { findStackBinaries, type StackBinaries } from './binaries.ts';
 import { dnsmasqArgs, haproxyConfig, type HealthCheckTiming, nginxConfig, type NginxMode, readHaproxyStats, SEED_HEALTH_CHECK } from './config.ts';
@@ -111,6 +111,12 @@ export class BackendMember implements StackMember {
     // Endpoints first, as Kubernetes removes a terminating pod from the Service.
     this.service.withdraw(this.name);
     await this.process.stop(5_000);
+  }
+
+  /** A deleted pod leaves the Service's endpoints at once, then gets SIGTERM, the grace period and SIGKILL. */
+  async terminate(graceMs: number): Promise<PodTermination> {
+    this.service.withdraw(this.name);
+    return terminateAsPod(this.process, { graceMs });
   }
 
   async start(): Promise<void> {
