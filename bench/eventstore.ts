@@ -49,7 +49,9 @@ export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.string
 `;
 
 const opts = new Command('bench/eventstore.ts')
-  .description('iterations/s of eventstore-streams vs a bare k6 script with the same 21 requests, against the EventStore fixture')
+  .description(
+    'iterations/s of eventstore-streams vs a bare k6 script with the same 21 requests, against the EventStore fixture',
+  )
   .option('--vus <n>', 'concurrent users', intArg('--vus', 1000), 10)
   .option('--duration <d>', 'length of each k6 run', (v) => (parseDurationMs('--duration', v), v), '15s')
   .option('--rounds <n>', 'bare/scenario pairs, alternating', intArg('--rounds', 20), 4)
@@ -93,7 +95,13 @@ async function k6Run(script: string, env: Record<string, string>): Promise<RunRe
   const s = normalizeSummary(JSON.parse(readFileSync(summaryPath, 'utf8')));
   const seconds = (s.durationMs ?? parseDurationMs('duration', opts.duration)) / 1000;
   const iterations = metricCount(s, 'iterations');
-  const cpuSeconds = timed ? readFileSync(timePath, 'utf8').trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0) : null;
+  const cpuSeconds = timed
+    ? readFileSync(timePath, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map(Number)
+        .reduce((a, b) => a + b, 0)
+    : null;
   return {
     iterationsPerSecond: iterations / seconds,
     requestsPerSecond: metricCount(s, 'http_reqs') / seconds,
@@ -118,7 +126,9 @@ try {
       (which === 'bare' ? bare : scenario).push(r.iterationsPerSecond);
       if (r.cpuMsPerIteration !== null) cpu[which].push(r.cpuMsPerIteration);
       if (which === order[1]) pairRatios.push((scenario.at(-1) ?? 0) / (bare.at(-1) ?? 1));
-      process.stdout.write(`round ${round} ${which.padEnd(8)} ${r.iterationsPerSecond.toFixed(1).padStart(7)} iterations/s  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  ${r.checkFails} failed checks${r.cpuMsPerIteration === null ? '' : `  k6 CPU ${r.cpuMsPerIteration.toFixed(2)} ms/iteration`}\n`);
+      process.stdout.write(
+        `round ${round} ${which.padEnd(8)} ${r.iterationsPerSecond.toFixed(1).padStart(7)} iterations/s  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  ${r.checkFails} failed checks${r.cpuMsPerIteration === null ? '' : `  k6 CPU ${r.cpuMsPerIteration.toFixed(2)} ms/iteration`}\n`,
+      );
     }
   }
 } finally {

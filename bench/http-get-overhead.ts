@@ -121,7 +121,9 @@ const scenarioEnv = {
   THRESHOLDS: 'http-observe',
   REQUEST_TIMEOUT: '3s',
 };
-out(`http-get overhead: ${opts.vus} VUs each × ${opts.duration}, ${opts.together} rounds per comparison, run together, against a Go server at ${server.url} (load average ${loadNow()})`);
+out(
+  `http-get overhead: ${opts.vus} VUs each × ${opts.duration}, ${opts.together} rounds per comparison, run together, against a Go server at ${server.url} (load average ${loadNow()})`,
+);
 const seconds = parseDurationMs('duration', opts.duration) / 1000;
 
 async function together(round: number, variant: 'poll' | 'csv'): Promise<number> {
@@ -130,20 +132,36 @@ async function together(round: number, variant: 'poll' | 'csv'): Promise<number>
   const extra = variant === 'csv' ? ['--out', `csv=${csv}`] : [];
   const sampler = variant === 'poll' ? new AttributionSampler(`http://${address}`, 'http_get_ok') : null;
   const pending = Promise.all([
-    runK6WithSummary({ script: bare, args: ['--vus', String(opts.vus), '--duration', opts.duration, '--address', `127.0.0.1:${await freePort()}`], env: { TARGET_URL: server.url }, summaryPath: join(dir, `bare-${variant}-${round}.json`) }),
-    runK6WithSummary({ script: scenario, args: ['--vus', String(opts.vus), '--duration', opts.duration, '--address', address, ...extra], env: scenarioEnv, summaryPath: join(dir, `scenario-${variant}-${round}.json`) }),
+    runK6WithSummary({
+      script: bare,
+      args: ['--vus', String(opts.vus), '--duration', opts.duration, '--address', `127.0.0.1:${await freePort()}`],
+      env: { TARGET_URL: server.url },
+      summaryPath: join(dir, `bare-${variant}-${round}.json`),
+    }),
+    runK6WithSummary({
+      script: scenario,
+      args: ['--vus', String(opts.vus), '--duration', opts.duration, '--address', address, ...extra],
+      env: scenarioEnv,
+      summaryPath: join(dir, `scenario-${variant}-${round}.json`),
+    }),
   ]);
   sampler?.start();
   const [b, s] = await pending;
   await sampler?.stop();
-  for (const [v, r] of [['bare', b], ['scenario', s]] as const) {
-    if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}, ${variant}) exited ${r.code}:\n${r.output.slice(-2000)}`);
+  for (const [v, r] of [
+    ['bare', b],
+    ['scenario', s],
+  ] as const) {
+    if (r.code !== 0 && r.code !== 99)
+      throw new Error(`k6 (${v}, ${variant}) exited ${r.code}:\n${r.output.slice(-2000)}`);
   }
   const bareIps = metricCount(b.summary, 'iterations') / seconds;
   const scenarioIps = metricCount(s.summary, 'iterations') / seconds;
   const attributed = metricCount(s.summary, 'http_get_ok');
   const csvMb = variant === 'csv' && existsSync(csv) ? statSync(csv).size / 1e6 : 0;
-  out(`${variant} round ${round}: bare ${bareIps.toFixed(0)} iterations/s, http-get ${scenarioIps.toFixed(0)} iterations/s (${attributed} attributed${sampler === null ? '' : `, ${sampler.samples.length} reads of /v1/metrics`}${variant === 'csv' ? `, ${csvMb.toFixed(0)} MB of csv` : ''}), ratio ${(scenarioIps / bareIps).toFixed(3)}`);
+  out(
+    `${variant} round ${round}: bare ${bareIps.toFixed(0)} iterations/s, http-get ${scenarioIps.toFixed(0)} iterations/s (${attributed} attributed${sampler === null ? '' : `, ${sampler.samples.length} reads of /v1/metrics`}${variant === 'csv' ? `, ${csvMb.toFixed(0)} MB of csv` : ''}), ratio ${(scenarioIps / bareIps).toFixed(3)}`,
+  );
   rmSync(csv, { force: true });
   return scenarioIps / bareIps;
 }
@@ -151,7 +169,12 @@ async function together(round: number, variant: 'poll' | 'csv'): Promise<number>
 const polled: number[] = [];
 const csvRatios: number[] = [];
 try {
-  await runK6WithSummary({ script: bare, args: ['--vus', String(opts.vus), '--duration', '2s'], env: { TARGET_URL: server.url }, summaryPath: join(dir, 'warmup.json') });
+  await runK6WithSummary({
+    script: bare,
+    args: ['--vus', String(opts.vus), '--duration', '2s'],
+    env: { TARGET_URL: server.url },
+    summaryPath: join(dir, 'warmup.json'),
+  });
   for (let round = 1; round <= opts.together; round++) polled.push(await together(round, 'poll'));
   for (let round = 1; round <= opts.together; round++) csvRatios.push(await together(round, 'csv'));
 } finally {
@@ -162,10 +185,28 @@ const ratio = median(polled);
 const csvRatio = median(csvRatios);
 const met = ratio >= GOAL;
 out('');
-out(`http-get (per-second attribution from k6's REST API every 500 ms) / bare, per round: ${polled.map((r) => r.toFixed(3)).join(' ')} (median ${ratio.toFixed(3)})`);
-out(`http-get with --out csv (the alternative) / bare, per round: ${csvRatios.map((r) => r.toFixed(3)).join(' ')} (median ${csvRatio.toFixed(3)})`);
-out(`RESULT http-get-overhead: http-get/bare = ${ratio.toFixed(3)} run together (median; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); with --out csv instead: ${csvRatio.toFixed(3)}`);
+out(
+  `http-get (per-second attribution from k6's REST API every 500 ms) / bare, per round: ${polled.map((r) => r.toFixed(3)).join(' ')} (median ${ratio.toFixed(3)})`,
+);
+out(
+  `http-get with --out csv (the alternative) / bare, per round: ${csvRatios.map((r) => r.toFixed(3)).join(' ')} (median ${csvRatio.toFixed(3)})`,
+);
+out(
+  `RESULT http-get-overhead: http-get/bare = ${ratio.toFixed(3)} run together (median; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); with --out csv instead: ${csvRatio.toFixed(3)}`,
+);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('http-get-overhead', { command, machine, loadAfter: loadNow(), goal: `http-get/bare ≥ ${GOAL}`, met, ratio, rounds: polled, csvRatio, csvRounds: csvRatios, vus: opts.vus, duration: opts.duration });
+saveResult('http-get-overhead', {
+  command,
+  machine,
+  loadAfter: loadNow(),
+  goal: `http-get/bare ≥ ${GOAL}`,
+  met,
+  ratio,
+  rounds: polled,
+  csvRatio,
+  csvRounds: csvRatios,
+  vus: opts.vus,
+  duration: opts.duration,
+});
 process.exitCode = met ? 0 : 1;

@@ -13,7 +13,17 @@ import { metricCount } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 import { buildScenarios } from '../lib/run/k6-process.ts';
-import { baselineNodeRss, loadNow, machineInfo, out, readRunSummary, readTimeline, RssSampler, runK6Ha, saveResult } from './support.ts';
+import {
+  baselineNodeRss,
+  loadNow,
+  machineInfo,
+  out,
+  readRunSummary,
+  readTimeline,
+  RssSampler,
+  runK6Ha,
+  saveResult,
+} from './support.ts';
 
 const RATE_TOLERANCE = 0.01;
 const RSS_GOAL_MB = 120;
@@ -31,12 +41,17 @@ const command = `node --import tsx bench/jetstream-fidelity.ts --duration ${opts
 const machine = await machineInfo();
 await buildScenarios();
 const baseline = await baselineNodeRss();
-out(`fidelity + sidecar RSS: k6-ha run experiments/steady-state.json --duration ${opts.duration} --rate ${rate} (load average ${loadNow()})`);
+out(
+  `fidelity + sidecar RSS: k6-ha run experiments/steady-state.json --duration ${opts.duration} --rate ${rate} (load average ${loadNow()})`,
+);
 let sampler: RssSampler | null = null;
-const run = await runK6Ha(['experiments/steady-state.json', '--duration', opts.duration, '--rate', String(rate)], (pid) => {
-  sampler = new RssSampler(pid);
-  sampler.start();
-});
+const run = await runK6Ha(
+  ['experiments/steady-state.json', '--duration', opts.duration, '--rate', String(rate)],
+  (pid) => {
+    sampler = new RssSampler(pid);
+    sampler.start();
+  },
+);
 const rss = (sampler as RssSampler | null)?.stop() ?? { samples: 0, maxMb: NaN, medianMb: NaN, hwmMb: NaN };
 const summary = readRunSummary(run.runDir);
 const attempted = metricCount(summary, 'iterations');
@@ -47,21 +62,44 @@ const deviation = achieved / rate - 1;
 const timeline = readTimeline(run.runDir);
 const startedAt = timeline.find((e) => e.kind === 'load-started')?.ts;
 const finishedAt = timeline.find((e) => e.kind === 'load-finished')?.ts;
-const loadWindow = startedAt !== undefined && finishedAt !== undefined ? (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000 : null;
+const loadWindow =
+  startedAt !== undefined && finishedAt !== undefined ? (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000 : null;
 const fidelityMet = Math.abs(deviation) <= RATE_TOLERANCE && dropped === 0;
 const rssMet = rss.maxMb <= RSS_GOAL_MB;
 
 out(`run ${relative(PROJECT_ROOT, run.runDir)}: k6-ha exited ${run.code}`);
-out(`events sent ${attempted} in ${seconds} s → ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} % from ${rate}/s), acked ${acked}, dropped_iterations ${dropped}`);
-if (loadWindow !== null) out(`setup() → teardown() on the timeline: ${loadWindow.toFixed(2)} s (includes the last in-flight requests)`);
-out(`k6-ha run process RSS: max ${rss.maxMb} MB, median ${rss.medianMb} MB over ${rss.samples} samples (VmHWM ${rss.hwmMb} MB); baseline node -e ${baseline.nodeMb} MB, node --import tsx ${baseline.nodeTsxMb} MB`);
-out(`RESULT fidelity: ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} %), dropped ${dropped} (goal within ±${RATE_TOLERANCE * 100} % and 0 dropped: ${fidelityMet ? 'met' : 'NOT met'})`);
-out(`RESULT sidecar-rss: max ${rss.maxMb} MB, median ${rss.medianMb} MB (goal ≤ ${RSS_GOAL_MB} MB: ${rssMet ? 'met' : 'NOT met'})`);
+out(
+  `events sent ${attempted} in ${seconds} s → ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} % from ${rate}/s), acked ${acked}, dropped_iterations ${dropped}`,
+);
+if (loadWindow !== null)
+  out(`setup() → teardown() on the timeline: ${loadWindow.toFixed(2)} s (includes the last in-flight requests)`);
+out(
+  `k6-ha run process RSS: max ${rss.maxMb} MB, median ${rss.medianMb} MB over ${rss.samples} samples (VmHWM ${rss.hwmMb} MB); baseline node -e ${baseline.nodeMb} MB, node --import tsx ${baseline.nodeTsxMb} MB`,
+);
+out(
+  `RESULT fidelity: ${achieved.toFixed(2)}/s (${(deviation * 100).toFixed(2)} %), dropped ${dropped} (goal within ±${RATE_TOLERANCE * 100} % and 0 dropped: ${fidelityMet ? 'met' : 'NOT met'})`,
+);
+out(
+  `RESULT sidecar-rss: max ${rss.maxMb} MB, median ${rss.medianMb} MB (goal ≤ ${RSS_GOAL_MB} MB: ${rssMet ? 'met' : 'NOT met'})`,
+);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
 saveResult('fidelity', {
-  command, machine, loadAfter: loadNow(), runDir: relative(PROJECT_ROOT, run.runDir), k6haExit: run.code,
-  fidelity: { goal: `|attempted/${seconds} - ${rate}| ≤ 1 % and dropped 0`, met: fidelityMet, attempted, acked, dropped, achieved, deviation, loadWindowSeconds: loadWindow },
+  command,
+  machine,
+  loadAfter: loadNow(),
+  runDir: relative(PROJECT_ROOT, run.runDir),
+  k6haExit: run.code,
+  fidelity: {
+    goal: `|attempted/${seconds} - ${rate}| ≤ 1 % and dropped 0`,
+    met: fidelityMet,
+    attempted,
+    acked,
+    dropped,
+    achieved,
+    deviation,
+    loadWindowSeconds: loadWindow,
+  },
   rss: { goal: `max ≤ ${RSS_GOAL_MB} MB`, met: rssMet, ...rss, baseline },
   summaryFile: relative(PROJECT_ROOT, join(run.runDir, 'summary.json')),
 });

@@ -72,15 +72,34 @@ export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.string
 const opts = new Command('bench/jetstream-headroom.ts')
   .description('highest publish rate the local stack (R3) acks: rising constant-arrival-rate steps')
   .option('--rates <list>', 'rates to try, ascending, comma-separated', '150,300,500,750,1000,1500,2000,2500,3000,4000')
-  .option('--duration <d>', 'length of each step (measured, after the warm-up)', (v) => (parseDurationMs('--duration', v), v), '10s')
-  .option('--warmup <d>', 'ramp from 0 to the step\'s rate before it, not judged', (v) => (parseDurationMs('--warmup', v), v), '5s')
-  .option('--vu-seconds <s>', 'VUs pre-allocated per step: this many seconds of latency at the step\'s rate', (v) => {
-    if (!(Number(v) > 0)) throw new Error(`--vu-seconds must be a positive number of seconds, got ${JSON.stringify(v)}`);
-    return v;
-  }, '2')
+  .option(
+    '--duration <d>',
+    'length of each step (measured, after the warm-up)',
+    (v) => (parseDurationMs('--duration', v), v),
+    '10s',
+  )
+  .option(
+    '--warmup <d>',
+    "ramp from 0 to the step's rate before it, not judged",
+    (v) => (parseDurationMs('--warmup', v), v),
+    '5s',
+  )
+  .option(
+    '--vu-seconds <s>',
+    "VUs pre-allocated per step: this many seconds of latency at the step's rate",
+    (v) => {
+      if (!(Number(v) > 0))
+        throw new Error(`--vu-seconds must be a positive number of seconds, got ${JSON.stringify(v)}`);
+      return v;
+    },
+    '2',
+  )
   .parse()
   .opts<{ rates: string; duration: string; warmup: string; vuSeconds: string }>();
-const rates = opts.rates.split(',').map((r) => Number(r.trim())).filter((r) => Number.isInteger(r) && r > 0);
+const rates = opts.rates
+  .split(',')
+  .map((r) => Number(r.trim()))
+  .filter((r) => Number.isInteger(r) && r > 0);
 const command = `node --import tsx bench/jetstream-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup} --vu-seconds ${opts.vuSeconds}`;
 
 const machine = await machineInfo();
@@ -115,7 +134,9 @@ async function firstPublish(publisherUrl: string, k6Done: Promise<unknown>): Pro
       const res = await fetch(`${publisherUrl}/stats`);
       return ((await res.json()) as { accepted: number }).accepted;
     } catch (err) {
-      throw new Error(`the local stack's publisher at ${publisherUrl} stopped answering: ${(err as Error).message}`, { cause: err });
+      throw new Error(`the local stack's publisher at ${publisherUrl} stopped answering: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   };
   const before = await accepted();
@@ -133,7 +154,9 @@ function cpuPerEvent(cores: Record<string, number>, ackedPerSecond: number): str
   const allCores = ours.reduce((a, [, v]) => a + v, 0);
   return `${parts.join(', ')}; CPU-bound ceiling with all ${machine.nproc} cores free: ≈ ${Math.round((machine.nproc / allCores) * ackedPerSecond)}/s with k6, ≈ ${Math.round((machine.nproc / stackCores) * ackedPerSecond)}/s stack alone`;
 }
-out(`headroom: local stack with replicas 3, steps of ${opts.duration} at ${rates.join(', ')} events/s (load average ${loadNow()})`);
+out(
+  `headroom: local stack with replicas 3, steps of ${opts.duration} at ${rates.join(', ')} events/s (load average ${loadNow()})`,
+);
 mkdirSync(join(dir, 'stack'));
 const stack = await LocalStack.start({ runDir: join(dir, 'stack'), natsServerBin, replicas: 3 });
 try {
@@ -144,7 +167,14 @@ try {
     const vus = Math.max(50, Math.ceil(rate * Number(opts.vuSeconds)));
     const started = await startK6WithSummary({
       script: driver,
-      env: { PUBLISH_URL: stack.publishUrl, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, WARMUP: opts.warmup, RUN_TAG: `h${rate}-${Date.now().toString(36)}` },
+      env: {
+        PUBLISH_URL: stack.publishUrl,
+        RATE: String(rate),
+        VUS: String(vus),
+        DURATION: opts.duration,
+        WARMUP: opts.warmup,
+        RUN_TAG: `h${rate}-${Date.now().toString(36)}`,
+      },
       summaryPath: join(dir, `summary-${rate}.json`),
     });
     const meter = new CpuMeter(() => ({
@@ -172,10 +202,28 @@ try {
     const ackedFraction = scheduled === 0 ? 0 : acked / scheduled;
     const p99Ms = r.summary.metrics['http_req_duration{scenario:publish}']?.values['p(99)'] ?? NaN;
     const passed = dropped === 0 && ackedFraction >= ACK_GOAL && attempted > 0;
-    const step: Step = { rate, vus, scheduled, attempted, acked, dropped, ackedFraction, achievedPerSecond: acked / seconds, p99Ms, passed, cores };
+    const step: Step = {
+      rate,
+      vus,
+      scheduled,
+      attempted,
+      acked,
+      dropped,
+      ackedFraction,
+      achievedPerSecond: acked / seconds,
+      p99Ms,
+      passed,
+      cores,
+    };
     steps.push(step);
-    out(`rate ${String(rate).padStart(5)}/s: ${acked}/${scheduled} acked (${(ackedFraction * 100).toFixed(2)} %), sent ${attempted}, dropped ${dropped}, p99 ${p99Ms.toFixed(0)} ms — ${passed ? 'sustained' : 'NOT sustained'}`);
-    out(`             cores: ${Object.entries(cores).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${machine.nproc})`);
+    out(
+      `rate ${String(rate).padStart(5)}/s: ${acked}/${scheduled} acked (${(ackedFraction * 100).toFixed(2)} %), sent ${attempted}, dropped ${dropped}, p99 ${p99Ms.toFixed(0)} ms — ${passed ? 'sustained' : 'NOT sustained'}`,
+    );
+    out(
+      `             cores: ${Object.entries(cores)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} (of ${machine.nproc})`,
+    );
     out(`             CPU per acked event: ${cpuPerEvent(cores, acked / seconds)}`);
     if (!passed) break;
     await sleep(2000);
@@ -188,8 +236,19 @@ const best = steps.filter((s) => s.passed).at(-1)?.rate ?? 0;
 const firstFail = steps.find((s) => !s.passed)?.rate ?? null;
 const met = best >= GOAL;
 out('');
-out(`RESULT headroom: highest sustained rate ${best}/s${firstFail === null ? ` (every step passed; try higher --rates)` : `, first failing step ${firstFail}/s`} (goal ≥ ${GOAL}/s: ${met ? 'met' : 'NOT met'})`);
+out(
+  `RESULT headroom: highest sustained rate ${best}/s${firstFail === null ? ` (every step passed; try higher --rates)` : `, first failing step ${firstFail}/s`} (goal ≥ ${GOAL}/s: ${met ? 'met' : 'NOT met'})`,
+);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('headroom', { command, machine, loadAfter: loadNow(), goal: `≥ ${GOAL}/s with ≥ 99.9 % acked and 0 dropped`, met, best, firstFail, steps });
+saveResult('headroom', {
+  command,
+  machine,
+  loadAfter: loadNow(),
+  goal: `≥ ${GOAL}/s with ≥ 99.9 % acked and 0 dropped`,
+  met,
+  best,
+  firstFail,
+  steps,
+});
 process.exitCode = met ? 0 : 1;

@@ -31,7 +31,20 @@ import { metricCount } from '../lib/shared/summary.ts';
 import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
 import { buildScenarios } from '../lib/run/k6-process.ts';
-import { CpuMeter, loadNow, machineInfo, mean, median, out, runK6WithSummary, saveResult, startK6WithSummary, startNoContentServer, intArg, PUBLISH_EVENT_JS } from './support.ts';
+import {
+  CpuMeter,
+  loadNow,
+  machineInfo,
+  mean,
+  median,
+  out,
+  runK6WithSummary,
+  saveResult,
+  startK6WithSummary,
+  startNoContentServer,
+  intArg,
+  PUBLISH_EVENT_JS,
+} from './support.ts';
 
 const GOAL = 0.9;
 
@@ -134,7 +147,9 @@ writeFileSync(callCostsScript, CALL_COSTS);
 const variants: Variant[] = ['bare', 'bare-ce', 'bare-ce-check', 'scenario'];
 
 const server = await startNoContentServer();
-out(`overhead: ${opts.vus} VUs × ${opts.duration}, ${opts.rounds} rounds, against a ${server.kind} 204 server at ${server.url} (load average ${loadNow()})`);
+out(
+  `overhead: ${opts.vus} VUs × ${opts.duration}, ${opts.rounds} rounds, against a ${server.kind} 204 server at ${server.url} (load average ${loadNow()})`,
+);
 const perVariant: Record<Variant, number[]> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
 const roundRatios: number[] = [];
 const roundRatiosCe: number[] = [];
@@ -145,16 +160,31 @@ const roundCpuRatios: number[] = [];
 const togetherRatios: number[] = [];
 /** µs per call inside k6 (best of 3 loops of 100,000) */
 const callCosts: Record<string, number> = {};
-const cpu: Record<Variant, Array<Record<string, number>>> = { bare: [], 'bare-ce': [], 'bare-ce-check': [], scenario: [] };
+const cpu: Record<Variant, Array<Record<string, number>>> = {
+  bare: [],
+  'bare-ce': [],
+  'bare-ce-check': [],
+  scenario: [],
+};
 let n = 0;
 try {
   // A short warm-up so the first measured run does not pay for cold caches.
-  await runK6WithSummary({ script: scripts.bare, args: ['--vus', String(opts.vus), '--duration', '2s'], env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, 'warmup.json') });
+  await runK6WithSummary({
+    script: scripts.bare,
+    args: ['--vus', String(opts.vus), '--duration', '2s'],
+    env: { PUBLISH_URL: `${server.url}/publish` },
+    summaryPath: join(dir, 'warmup.json'),
+  });
   for (let round = 1; round <= opts.rounds; round++) {
     const order = variants.map((_, i) => variants[(i + round - 1) % variants.length] as Variant);
     const got: Partial<Record<Variant, number>> = {};
     for (const v of order) {
-      const started = await startK6WithSummary({ script: scripts[v], args: ['--vus', String(opts.vus), '--duration', opts.duration], env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, `summary-${n++}.json`) });
+      const started = await startK6WithSummary({
+        script: scripts[v],
+        args: ['--vus', String(opts.vus), '--duration', opts.duration],
+        env: { PUBLISH_URL: `${server.url}/publish` },
+        summaryPath: join(dir, `summary-${n++}.json`),
+      });
       const meter = new CpuMeter(() => ({ k6: started.child.pid, server: server.pid }));
       meter.begin();
       const r = await started.done;
@@ -169,7 +199,9 @@ try {
       const k6Cores = used['k6'];
       const efficiency = k6Cores === undefined || k6Cores <= 0 ? NaN : ips / k6Cores;
       perCpuSecond[v].push(efficiency);
-      out(`round ${round} ${v.padEnd(13)} ${ips.toFixed(0).padStart(6)} iterations/s ${efficiency.toFixed(0).padStart(6)} per k6 CPU-second  (cores: k6 ${used['k6'] ?? '?'}, server ${used['server'] ?? '?'}, machine ${used['machine']} of ${machine.nproc})`);
+      out(
+        `round ${round} ${v.padEnd(13)} ${ips.toFixed(0).padStart(6)} iterations/s ${efficiency.toFixed(0).padStart(6)} per k6 CPU-second  (cores: k6 ${used['k6'] ?? '?'}, server ${used['server'] ?? '?'}, machine ${used['machine']} of ${machine.nproc})`,
+      );
     }
     roundRatios.push((got.scenario ?? 0) / (got.bare ?? 1));
     roundRatiosCe.push((got.scenario ?? 0) / (got['bare-ce'] ?? 1));
@@ -182,19 +214,39 @@ try {
   for (let round = 1; round <= opts.together; round++) {
     const env = { PUBLISH_URL: `${server.url}/publish` };
     const [b, s] = await Promise.all([
-      runK6WithSummary({ script: scripts.bare, args: ['--vus', String(opts.vus), '--duration', opts.duration], env, summaryPath: join(dir, `together-bare-${round}.json`) }),
-      runK6WithSummary({ script: scripts.scenario, args: ['--vus', String(opts.vus), '--duration', opts.duration], env, summaryPath: join(dir, `together-scenario-${round}.json`) }),
+      runK6WithSummary({
+        script: scripts.bare,
+        args: ['--vus', String(opts.vus), '--duration', opts.duration],
+        env,
+        summaryPath: join(dir, `together-bare-${round}.json`),
+      }),
+      runK6WithSummary({
+        script: scripts.scenario,
+        args: ['--vus', String(opts.vus), '--duration', opts.duration],
+        env,
+        summaryPath: join(dir, `together-scenario-${round}.json`),
+      }),
     ]);
-    for (const [v, r] of [['bare', b], ['scenario', s]] as const) {
-      if (r.code !== 0 && r.code !== 99) throw new Error(`k6 (${v}, together) exited ${r.code}:\n${r.output.slice(-2000)}`);
+    for (const [v, r] of [
+      ['bare', b],
+      ['scenario', s],
+    ] as const) {
+      if (r.code !== 0 && r.code !== 99)
+        throw new Error(`k6 (${v}, together) exited ${r.code}:\n${r.output.slice(-2000)}`);
     }
     const seconds = parseDurationMs('duration', opts.duration) / 1000;
     const bareIps = metricCount(b.summary, 'iterations') / seconds;
     const scenarioIps = metricCount(s.summary, 'iterations') / seconds;
     togetherRatios.push(scenarioIps / bareIps);
-    out(`together ${round}: bare ${bareIps.toFixed(0)} iterations/s, scenario ${scenarioIps.toFixed(0)} iterations/s, ratio ${(scenarioIps / bareIps).toFixed(3)}`);
+    out(
+      `together ${round}: bare ${bareIps.toFixed(0)} iterations/s, scenario ${scenarioIps.toFixed(0)} iterations/s, ratio ${(scenarioIps / bareIps).toFixed(3)}`,
+    );
   }
-  const costs = await runK6WithSummary({ script: callCostsScript, env: { PUBLISH_URL: `${server.url}/publish` }, summaryPath: join(dir, 'call-costs.json') });
+  const costs = await runK6WithSummary({
+    script: callCostsScript,
+    env: { PUBLISH_URL: `${server.url}/publish` },
+    summaryPath: join(dir, 'call-costs.json'),
+  });
   if (costs.code !== 0) throw new Error(`k6 (call costs) exited ${costs.code}:\n${costs.output.slice(-2000)}`);
   for (const m of costs.output.matchAll(/CALLCOST (\{.*?\})(?:"|$)/gm)) {
     const c = JSON.parse((m[1] ?? '{}').replaceAll('\\"', '"')) as { name: string; us: number };
@@ -211,20 +263,56 @@ const ratioCeCheck = median(roundRatiosCeCheck);
 const cpuRatio = median(roundCpuRatios);
 const met = ratio >= GOAL;
 out('');
-for (const v of variants) out(`${v.padEnd(13)} ${mean(perVariant[v]).toFixed(0).padStart(6)} iterations/s (mean of ${perVariant[v].length}: ${perVariant[v].map((x) => x.toFixed(0)).join(' ')})`);
+for (const v of variants)
+  out(
+    `${v.padEnd(13)} ${mean(perVariant[v]).toFixed(0).padStart(6)} iterations/s (mean of ${perVariant[v].length}: ${perVariant[v].map((x) => x.toFixed(0)).join(' ')})`,
+  );
 out(`scenario/bare per round:    ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`);
 out(`scenario/bare-ce per round: ${roundRatiosCe.map((r) => r.toFixed(3)).join(' ')}`);
 out(`scenario/bare-ce-check per round: ${roundRatiosCeCheck.map((r) => r.toFixed(3)).join(' ')}`);
-out(`scenario/bare per k6 CPU-second, per round: ${roundCpuRatios.map((r) => r.toFixed(3)).join(' ')} (median ${cpuRatio.toFixed(3)})`);
+out(
+  `scenario/bare per k6 CPU-second, per round: ${roundCpuRatios.map((r) => r.toFixed(3)).join(' ')} (median ${cpuRatio.toFixed(3)})`,
+);
 const together = togetherRatios.length > 0 ? median(togetherRatios) : NaN;
-out(`scenario/bare run together, per round: ${togetherRatios.map((r) => r.toFixed(3)).join(' ')} (median ${together.toFixed(3)})`);
+out(
+  `scenario/bare run together, per round: ${togetherRatios.map((r) => r.toFixed(3)).join(' ')} (median ${together.toFixed(3)})`,
+);
 const bareIterationUs = 1e6 / median(perCpuSecond.bare);
 const checkUs = callCosts['check(res, checks)'];
 out(`k6 CPU per bare iteration: ${bareIterationUs.toFixed(0)} µs (median over rounds)`);
 for (const [name, us] of Object.entries(callCosts)) out(`one call of ${name}: ${us.toFixed(2)} µs`);
-if (checkUs !== undefined) out(`so the brief's one check() per event alone is ≈ ${(100 * checkUs / bareIterationUs).toFixed(0)} % of a bare iteration's k6 CPU (wall time of the call, the emitted sample's processing not included)`);
-out(`RESULT overhead: scenario/bare = ${ratio.toFixed(3)} back to back, ${together.toFixed(3)} run together (medians; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); scenario/bare-ce = ${ratioCe.toFixed(3)}, scenario/bare-ce-check = ${ratioCeCheck.toFixed(3)}`);
+if (checkUs !== undefined)
+  out(
+    `so the brief's one check() per event alone is ≈ ${((100 * checkUs) / bareIterationUs).toFixed(0)} % of a bare iteration's k6 CPU (wall time of the call, the emitted sample's processing not included)`,
+  );
+out(
+  `RESULT overhead: scenario/bare = ${ratio.toFixed(3)} back to back, ${together.toFixed(3)} run together (medians; goal ≥ ${GOAL}: ${met ? 'met' : 'NOT met'}); scenario/bare-ce = ${ratioCe.toFixed(3)}, scenario/bare-ce-check = ${ratioCeCheck.toFixed(3)}`,
+);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('overhead', { command, machine, loadAfter: loadNow(), goal: `scenario/bare ≥ ${GOAL}`, met, ratio, together, togetherRatios, ratioCe, ratioCeCheck, cpuRatio, roundRatios, roundRatiosCe, roundRatiosCeCheck, roundCpuRatios, callCosts, bareIterationUs, perVariant, perCpuSecond, cpu, server: server.kind, vus: opts.vus, duration: opts.duration });
+saveResult('overhead', {
+  command,
+  machine,
+  loadAfter: loadNow(),
+  goal: `scenario/bare ≥ ${GOAL}`,
+  met,
+  ratio,
+  together,
+  togetherRatios,
+  ratioCe,
+  ratioCeCheck,
+  cpuRatio,
+  roundRatios,
+  roundRatiosCe,
+  roundRatiosCeCheck,
+  roundCpuRatios,
+  callCosts,
+  bareIterationUs,
+  perVariant,
+  perCpuSecond,
+  cpu,
+  server: server.kind,
+  vus: opts.vus,
+  duration: opts.duration,
+});
 process.exitCode = met ? 0 : 1;

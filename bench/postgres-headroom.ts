@@ -27,7 +27,9 @@ import { CpuMeter, loadNow, machineInfo, out, saveResult, startK6WithSummary } f
 
 const P99_MS = 100;
 const OK_GOAL = 0.999;
-const experimentRate = Number(loadExperiment(join(PROJECT_ROOT, 'experiments', 'postgres-haproxy-phases.json')).env['RATE'] ?? '20');
+const experimentRate = Number(
+  loadExperiment(join(PROJECT_ROOT, 'experiments', 'postgres-haproxy-phases.json')).env['RATE'] ?? '20',
+);
 const GOAL = 10 * experimentRate;
 
 const DRIVER = `
@@ -57,14 +59,32 @@ export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.string
 const opts = new Command('bench/postgres-headroom.ts')
   .description('highest GET/s the postgres-haproxy stack serves at p99 < 100 ms: rising constant-arrival-rate steps')
   .option('--rates <list>', 'rates to try, ascending, comma-separated', '50,100,200,300,400,600,800,1000')
-  .option('--duration <d>', 'length of each step (measured, after the warm-up)', (v) => (parseDurationMs('--duration', v), v), '10s')
-  .option('--warmup <d>', 'ramp from 0 to the step\'s rate before it, not judged', (v) => (parseDurationMs('--warmup', v), v), '3s')
-  .option('--connection <mode>', 'the backends\' PostgreSQL connections: per-request (the seed\'s, default) or pool', 'per-request')
+  .option(
+    '--duration <d>',
+    'length of each step (measured, after the warm-up)',
+    (v) => (parseDurationMs('--duration', v), v),
+    '10s',
+  )
+  .option(
+    '--warmup <d>',
+    "ramp from 0 to the step's rate before it, not judged",
+    (v) => (parseDurationMs('--warmup', v), v),
+    '3s',
+  )
+  .option(
+    '--connection <mode>',
+    "the backends' PostgreSQL connections: per-request (the seed's, default) or pool",
+    'per-request',
+  )
   .parse()
   .opts<{ rates: string; duration: string; warmup: string; connection: string }>();
-if (opts.connection !== 'per-request' && opts.connection !== 'pool') throw new Error(`--connection must be per-request or pool, got ${JSON.stringify(opts.connection)}`);
+if (opts.connection !== 'per-request' && opts.connection !== 'pool')
+  throw new Error(`--connection must be per-request or pool, got ${JSON.stringify(opts.connection)}`);
 const connection = opts.connection;
-const rates = opts.rates.split(',').map((r) => Number(r.trim())).filter((r) => Number.isInteger(r) && r > 0);
+const rates = opts.rates
+  .split(',')
+  .map((r) => Number(r.trim()))
+  .filter((r) => Number.isInteger(r) && r > 0);
 const command = `node --import tsx bench/postgres-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup} --connection ${connection}`;
 const machine = await machineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'bench-pg-headroom-'));
@@ -74,15 +94,40 @@ const seconds = parseDurationMs('duration', opts.duration) / 1000;
 const warmupMs = parseDurationMs('warmup', opts.warmup);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Step { rate: number; scheduled: number; ok: number; dropped: number; okFraction: number; p99Ms: number; passed: boolean; cores: Record<string, number> }
+interface Step {
+  rate: number;
+  scheduled: number;
+  ok: number;
+  dropped: number;
+  okFraction: number;
+  p99Ms: number;
+  passed: boolean;
+  cores: Record<string, number>;
+}
 const steps: Step[] = [];
-out(`postgres-haproxy headroom (${connection} connections): steps of ${opts.duration} at ${rates.join(', ')} GET/s, goal ≥ ${GOAL}/s (10 × the experiment's RATE ${experimentRate}) at p99 < ${P99_MS} ms (load average ${loadNow()})`);
+out(
+  `postgres-haproxy headroom (${connection} connections): steps of ${opts.duration} at ${rates.join(', ')} GET/s, goal ≥ ${GOAL}/s (10 × the experiment's RATE ${experimentRate}) at p99 < ${P99_MS} ms (load average ${loadNow()})`,
+);
 mkdirSync(join(dir, 'stack'));
-const stack = await startPostgresHaproxyStack({ runDir: join(dir, 'stack'), nginx: 'resolve-once', backendConnection: connection });
+const stack = await startPostgresHaproxyStack({
+  runDir: join(dir, 'stack'),
+  nginx: 'resolve-once',
+  backendConnection: connection,
+});
 try {
   for (const rate of rates) {
     const vus = Math.max(50, Math.ceil(rate * 2));
-    const started = await startK6WithSummary({ script: driver, env: { TARGET_URL: stack.url, RATE: String(rate), VUS: String(vus), DURATION: opts.duration, WARMUP: opts.warmup }, summaryPath: join(dir, `summary-${rate}.json`) });
+    const started = await startK6WithSummary({
+      script: driver,
+      env: {
+        TARGET_URL: stack.url,
+        RATE: String(rate),
+        VUS: String(vus),
+        DURATION: opts.duration,
+        WARMUP: opts.warmup,
+      },
+      summaryPath: join(dir, `summary-${rate}.json`),
+    });
     const meter = new CpuMeter(() => ({
       k6: started.child.pid,
       nginx: stack.nginx.pid,
@@ -106,8 +151,14 @@ try {
     const p99Ms = r.summary.metrics['http_req_duration{scenario:get}']?.values['p(99)'] ?? NaN;
     const passed = dropped === 0 && okFraction >= OK_GOAL && p99Ms < P99_MS;
     steps.push({ rate, scheduled, ok, dropped, okFraction, p99Ms, passed, cores });
-    out(`rate ${String(rate).padStart(5)}/s: ${ok}/${scheduled} 2xx (${(okFraction * 100).toFixed(2)} %), dropped ${dropped}, p99 ${p99Ms.toFixed(1)} ms — ${passed ? 'sustained' : 'NOT sustained'}`);
-    out(`             cores: ${Object.entries(cores).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${machine.nproc})`);
+    out(
+      `rate ${String(rate).padStart(5)}/s: ${ok}/${scheduled} 2xx (${(okFraction * 100).toFixed(2)} %), dropped ${dropped}, p99 ${p99Ms.toFixed(1)} ms — ${passed ? 'sustained' : 'NOT sustained'}`,
+    );
+    out(
+      `             cores: ${Object.entries(cores)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} (of ${machine.nproc})`,
+    );
     if (!passed) break;
     await sleep(2000);
   }
@@ -119,8 +170,21 @@ const best = steps.filter((s) => s.passed).at(-1)?.rate ?? 0;
 const firstFail = steps.find((s) => !s.passed)?.rate ?? null;
 const met = best >= GOAL;
 out('');
-out(`RESULT postgres-headroom: highest rate at p99 < ${P99_MS} ms ${best}/s${firstFail === null ? ' (every step passed; try higher --rates)' : `, first failing step ${firstFail}/s`} = ${(best / experimentRate).toFixed(0)}× the experiment's ${experimentRate}/s (goal ≥ 10×: ${met ? 'met' : 'NOT met'})`);
+out(
+  `RESULT postgres-headroom: highest rate at p99 < ${P99_MS} ms ${best}/s${firstFail === null ? ' (every step passed; try higher --rates)' : `, first failing step ${firstFail}/s`} = ${(best / experimentRate).toFixed(0)}× the experiment's ${experimentRate}/s (goal ≥ 10×: ${met ? 'met' : 'NOT met'})`,
+);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult(`postgres-headroom-${connection}`, { command, connection, machine, loadAfter: loadNow(), goal: `≥ ${GOAL}/s at p99 < ${P99_MS} ms`, met, best, firstFail, experimentRate, steps });
+saveResult(`postgres-headroom-${connection}`, {
+  command,
+  connection,
+  machine,
+  loadAfter: loadNow(),
+  goal: `≥ ${GOAL}/s at p99 < ${P99_MS} ms`,
+  met,
+  best,
+  firstFail,
+  experimentRate,
+  steps,
+});
 process.exitCode = met ? 0 : 1;

@@ -16,22 +16,62 @@ interface Bench {
 }
 
 const BENCHES: Record<string, Bench> = {
-  overhead: { file: 'jetstream-overhead.ts', args: [], what: 'jetstream-publish vs a bare http.post script, iterations/s (goal ratio ≥ 0.9)' },
-  fidelity: { file: 'jetstream-fidelity.ts', args: [], what: '60 s at 150/s: achieved rate ±1 %, 0 dropped; sidecar RSS ≤ 120 MB' },
-  'sidecar-timing': { file: 'sidecar-timing.ts', args: [], what: 'action skew p99 ≤ 50 ms (≥ 100 actions); kill → exit detection p99 ≤ 200 ms (≥ 30 kills)' },
-  'sidecar-reports': { file: 'sidecar-reports.ts', args: [], what: 'failure reports absorbed under a 20 s R1 outage at 1,000–3,000 events/s (goal: none undelivered, none lost, at every rate the open-file limit allows)' },
-  headroom: { file: 'jetstream-headroom.ts', args: [], what: 'highest acked publish rate of the local R3 stack (goal ≥ 2,000/s)' },
-  'per-second': { file: 'per-second-source.ts', args: [], what: 'k6 throughput with --out json.gz (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98)' },
-  eventstore: { file: 'eventstore.ts', args: [], what: 'eventstore-streams vs a bare script with the same requests (goal ratio ≥ 0.9)' },
-  'postgres-headroom': { file: 'postgres-headroom.ts', args: [], what: 'GET/s the postgres-haproxy stack serves through nginx → backend → HAProxy → replica at p99 < 100 ms (goal ≥ 10× the experiment\'s rate)' },
-  'http-get-overhead': { file: 'http-get-overhead.ts', args: [], what: 'http-get with attribution vs a hand-written GET + check script, run together (goal ratio ≥ 0.95)' },
+  overhead: {
+    file: 'jetstream-overhead.ts',
+    args: [],
+    what: 'jetstream-publish vs a bare http.post script, iterations/s (goal ratio ≥ 0.9)',
+  },
+  fidelity: {
+    file: 'jetstream-fidelity.ts',
+    args: [],
+    what: '60 s at 150/s: achieved rate ±1 %, 0 dropped; sidecar RSS ≤ 120 MB',
+  },
+  'sidecar-timing': {
+    file: 'sidecar-timing.ts',
+    args: [],
+    what: 'action skew p99 ≤ 50 ms (≥ 100 actions); kill → exit detection p99 ≤ 200 ms (≥ 30 kills)',
+  },
+  'sidecar-reports': {
+    file: 'sidecar-reports.ts',
+    args: [],
+    what: 'failure reports absorbed under a 20 s R1 outage at 1,000–3,000 events/s (goal: none undelivered, none lost, at every rate the open-file limit allows)',
+  },
+  headroom: {
+    file: 'jetstream-headroom.ts',
+    args: [],
+    what: 'highest acked publish rate of the local R3 stack (goal ≥ 2,000/s)',
+  },
+  'per-second': {
+    file: 'per-second-source.ts',
+    args: [],
+    what: 'k6 throughput with --out json.gz (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98)',
+  },
+  eventstore: {
+    file: 'eventstore.ts',
+    args: [],
+    what: 'eventstore-streams vs a bare script with the same requests (goal ratio ≥ 0.9)',
+  },
+  'postgres-headroom': {
+    file: 'postgres-headroom.ts',
+    args: [],
+    what: "GET/s the postgres-haproxy stack serves through nginx → backend → HAProxy → replica at p99 < 100 ms (goal ≥ 10× the experiment's rate)",
+  },
+  'http-get-overhead': {
+    file: 'http-get-overhead.ts',
+    args: [],
+    what: 'http-get with attribution vs a hand-written GET + check script, run together (goal ratio ≥ 0.95)',
+  },
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = requested.filter((n) => !(n in BENCHES));
 if (unknown.length > 0 || process.argv.includes('--help') || process.argv.includes('-h')) {
   if (unknown.length > 0) process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}\n`);
-  process.stderr.write(`usage: npm run bench [-- <name> ...]\n${Object.entries(BENCHES).map(([n, b]) => `  ${n.padEnd(15)} ${b.what}`).join('\n')}\n`);
+  process.stderr.write(
+    `usage: npm run bench [-- <name> ...]\n${Object.entries(BENCHES)
+      .map(([n, b]) => `  ${n.padEnd(15)} ${b.what}`)
+      .join('\n')}\n`,
+  );
   process.exit(unknown.length > 0 ? 2 : 0);
 }
 const names = requested.length > 0 ? requested : Object.keys(BENCHES);
@@ -46,7 +86,10 @@ interface Outcome {
 async function runOne(name: string, bench: Bench): Promise<Outcome> {
   const t0 = Date.now();
   process.stdout.write(`\n=== ${name}: ${bench.what}\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', bench.file), ...bench.args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bench', bench.file), ...bench.args], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const results: string[] = [];
   let buffered = '';
   child.stdout?.on('data', (d: Buffer) => {

@@ -23,16 +23,30 @@ import { CpuMeter, loadNow, machineInfo, out, readTimeline, runK6Ha, saveResult 
 
 const opts = new Command('bench/sidecar-reports.ts')
   .description('failure reports one sidecar absorbs with none lost: an R1 leader outage at several event rates')
-  .option('--rates <list>', 'events per second, comma-separated', (v) => {
-    const rates = v.split(',').map((x) => Number(x.trim()));
-    if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r < 1 || r > 3029)) throw new InvalidArgumentError(`"${v}": whole numbers from 1 to 3029 (the most k6 holds VUs for at a 5 s timeout), comma-separated`);
-    return rates;
-  }, [1000, 1400, 2000, 3000])
-  .option('--outage <seconds>', 'how long the leader stays down', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 5 || n > 120) throw new InvalidArgumentError(`"${v}": whole seconds from 5 to 120`);
-    return n;
-  }, 20)
+  .option(
+    '--rates <list>',
+    'events per second, comma-separated',
+    (v) => {
+      const rates = v.split(',').map((x) => Number(x.trim()));
+      if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r < 1 || r > 3029))
+        throw new InvalidArgumentError(
+          `"${v}": whole numbers from 1 to 3029 (the most k6 holds VUs for at a 5 s timeout), comma-separated`,
+        );
+      return rates;
+    },
+    [1000, 1400, 2000, 3000],
+  )
+  .option(
+    '--outage <seconds>',
+    'how long the leader stays down',
+    (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 5 || n > 120)
+        throw new InvalidArgumentError(`"${v}": whole seconds from 5 to 120`);
+      return n;
+    },
+    20,
+  )
   .parse()
   .opts<{ rates: number[]; outage: number }>();
 const command = `node --import tsx bench/sidecar-reports.ts --rates ${opts.rates.join(',')} --outage ${opts.outage}`;
@@ -71,7 +85,9 @@ try {
       target: { kind: 'local', stack: 'jetstream', replicas: 1 },
       env: { RATE: String(rate), DURATION: `${durationS}s`, REQUEST_TIMEOUT: '5s' },
       thresholds: 'ha-observe',
-      plan: [{ id: 'lose-leader', at: '5s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: `${opts.outage}s` }],
+      plan: [
+        { id: 'lose-leader', at: '5s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: `${opts.outage}s` },
+      ],
     };
     const file = join(dir, `${experiment.name}.json`);
     writeFileSync(file, JSON.stringify(experiment, null, 2));
@@ -84,7 +100,24 @@ try {
     const refused = openFilesProblem(parseExperiment(experiment, file));
     if (refused !== null) {
       out(`  refused before anything started: ${refused}`);
-      results.push({ rate, k6haExit: 2, runDir: '-', reports: 0, undelivered: null, lost: 0, dropped: null, sidecarCores: 0, machineCores: 0, cpuUsPerReport: null, handlingP99Ms: null, handlingMaxMs: null, loopDelayP99Ms: null, loopDelayMaxMs: null, met: false, refused });
+      results.push({
+        rate,
+        k6haExit: 2,
+        runDir: '-',
+        reports: 0,
+        undelivered: null,
+        lost: 0,
+        dropped: null,
+        sidecarCores: 0,
+        machineCores: 0,
+        cpuUsPerReport: null,
+        handlingP99Ms: null,
+        handlingMaxMs: null,
+        loopDelayP99Ms: null,
+        loopDelayMaxMs: null,
+        met: false,
+        refused,
+      });
       continue;
     }
     const run = await runK6Ha([file], (p) => {
@@ -92,10 +125,17 @@ try {
       cpu.begin();
     });
     const cores = cpu.end();
-    const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8')) as { accounting: Accounting | null; k6ha?: { notes?: string[] } };
+    const summary = JSON.parse(readFileSync(join(run.runDir, 'summary.json'), 'utf8')) as {
+      accounting: Accounting | null;
+      k6ha?: { notes?: string[] };
+    };
     // No accounting: the sidecar never got k6's finish (it is then unmeasured, and so is this rate).
-    const a: Accounting = summary.accounting ?? ({ reportsUndelivered: null, lost: 0, dropped: null } as unknown as Accounting);
-    if (summary.accounting === null) out(`  no accounting: ${(summary.k6ha?.notes ?? []).join(' | ') || 'the sidecar did not get k6\'s finish'} (see ${relative(PROJECT_ROOT, run.runDir)}/k6.log)`);
+    const a: Accounting =
+      summary.accounting ?? ({ reportsUndelivered: null, lost: 0, dropped: null } as unknown as Accounting);
+    if (summary.accounting === null)
+      out(
+        `  no accounting: ${(summary.k6ha?.notes ?? []).join(' | ') || "the sidecar did not get k6's finish"} (see ${relative(PROJECT_ROOT, run.runDir)}/k6.log)`,
+      );
     const control = readTimeline(run.runDir).find((e) => e.kind === 'control-api')?.detail ?? {};
     const reports = Number(control['outcomeRecords'] ?? 0);
     const runSeconds = durationS + 15;
@@ -119,9 +159,15 @@ try {
       met: summary.accounting !== null && a.reportsUndelivered === 0 && a.lost === 0,
     };
     results.push(result);
-    out(`  reports received ${reports.toLocaleString('en-US')}, undelivered ${result.undelivered}, LOST ${result.lost}, dropped iterations ${result.dropped}, k6-ha exit ${run.code}`);
-    out(`  sidecar CPU ${sidecarCores} cores (machine ${result.machineCores} of ${machine.nproc}), ≤ ${result.cpuUsPerReport} µs per report`);
-    out(`  POST /v1/outcomes handling p99 ${result.handlingP99Ms} ms (max ${result.handlingMaxMs}); event-loop delay p99 ${result.loopDelayP99Ms} ms (max ${result.loopDelayMaxMs})`);
+    out(
+      `  reports received ${reports.toLocaleString('en-US')}, undelivered ${result.undelivered}, LOST ${result.lost}, dropped iterations ${result.dropped}, k6-ha exit ${run.code}`,
+    );
+    out(
+      `  sidecar CPU ${sidecarCores} cores (machine ${result.machineCores} of ${machine.nproc}), ≤ ${result.cpuUsPerReport} µs per report`,
+    );
+    out(
+      `  POST /v1/outcomes handling p99 ${result.handlingP99Ms} ms (max ${result.handlingMaxMs}); event-loop delay p99 ${result.loopDelayP99Ms} ms (max ${result.loopDelayMaxMs})`,
+    );
     out(`  run: ${result.runDir}`);
   }
 } finally {
@@ -130,13 +176,23 @@ try {
 const absorbed = results.filter((r) => r.met).map((r) => r.rate);
 const highest = absorbed.length === 0 ? null : Math.max(...absorbed);
 for (const r of results) {
-  out(r.refused !== undefined
-    ? `RESULT reports at ${r.rate}/s: refused before start (open files: ulimit -n ${openFilesLimit() ?? '?'})`
-    : `RESULT reports at ${r.rate}/s: ${r.reports} received, ${r.undelivered} undelivered, ${r.lost} lost; handling p99 ${r.handlingP99Ms} ms; sidecar ${r.sidecarCores} cores (${r.met ? 'none lost' : 'SOME LOST or unmeasured'})`);
+  out(
+    r.refused !== undefined
+      ? `RESULT reports at ${r.rate}/s: refused before start (open files: ulimit -n ${openFilesLimit() ?? '?'})`
+      : `RESULT reports at ${r.rate}/s: ${r.reports} received, ${r.undelivered} undelivered, ${r.lost} lost; handling p99 ${r.handlingP99Ms} ms; sidecar ${r.sidecarCores} cores (${r.met ? 'none lost' : 'SOME LOST or unmeasured'})`,
+  );
 }
 out(`RESULT highest rate with no report lost: ${highest === null ? 'none of the rates' : `${highest}/s`}`);
 out(`load average after: ${loadNow()}`);
 out(`command: ${command}`);
-saveResult('sidecar-reports', { command, machine, openFilesLimit: openFilesLimit(), loadAfter: loadNow(), outageSeconds: opts.outage, results, highestAbsorbed: highest });
+saveResult('sidecar-reports', {
+  command,
+  machine,
+  openFilesLimit: openFilesLimit(),
+  loadAfter: loadNow(),
+  outageSeconds: opts.outage,
+  results,
+  highestAbsorbed: highest,
+});
 // The goal: every rate this machine lets k6 hold is absorbed with nothing lost.
 process.exitCode = results.every((r) => r.met || r.refused !== undefined) ? 0 : 1;

@@ -54,11 +54,20 @@ export async function machineInfo(): Promise<MachineInfo> {
   const nats = await ensureTool('nats-server', { install: false });
   const k6v = (await run(k6, ['version'])).stdout.trim().split('\n')[0] ?? '?';
   const natsv = (await run(nats, ['--version'])).stdout.trim();
-  return { nproc: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, k6: k6v, natsServer: natsv, loadavg: loadavg().map((x) => Number(x.toFixed(2))) };
+  return {
+    nproc: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    node: process.version,
+    k6: k6v,
+    natsServer: natsv,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  };
 }
 
 export function loadNow(): string {
-  return loadavg().map((x) => x.toFixed(2)).join(' ');
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 /** Writes results/bench/<name>.json (gitignored): what BENCHMARKS.md is written from. */
@@ -111,7 +120,10 @@ export class CpuMeter {
   private m0 = machineTicks();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly pids: () => Record<string, number | undefined>, private readonly sampleMs = 250) {}
+  constructor(
+    private readonly pids: () => Record<string, number | undefined>,
+    private readonly sampleMs = 250,
+  ) {}
 
   private read(): void {
     for (const [name, pid] of Object.entries(this.pids())) {
@@ -142,7 +154,9 @@ export class CpuMeter {
       if (l !== undefined && seconds > 0.5) result[name] = Number(((l.ticks - before) / CLK_TCK / seconds).toFixed(2));
     }
     const m = machineTicks();
-    result['machine'] = Number((((m.busy - this.m0.busy) / Math.max(1, m.total - this.m0.total)) * cpus().length).toFixed(2));
+    result['machine'] = Number(
+      (((m.busy - this.m0.busy) / Math.max(1, m.total - this.m0.total)) * cpus().length).toFixed(2),
+    );
     return result;
   }
 }
@@ -163,7 +177,10 @@ export class RssSampler {
   hwm = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly pid: number, private readonly intervalMs = 1000) {}
+  constructor(
+    private readonly pid: number,
+    private readonly intervalMs = 1000,
+  ) {}
 
   start(): void {
     const take = (): void => {
@@ -179,7 +196,12 @@ export class RssSampler {
   stop(): { samples: number; maxMb: number; medianMb: number; hwmMb: number } {
     if (this.timer !== null) clearInterval(this.timer);
     const r = (x: number): number => Number(x.toFixed(1));
-    return { samples: this.samples.length, maxMb: r(Math.max(...this.samples)), medianMb: r(median(this.samples)), hwmMb: r(this.hwm) };
+    return {
+      samples: this.samples.length,
+      maxMb: r(Math.max(...this.samples)),
+      medianMb: r(median(this.samples)),
+      hwmMb: r(this.hwm),
+    };
   }
 }
 
@@ -218,12 +240,22 @@ export interface BenchK6Options {
 }
 
 /** Starts k6 --quiet with a summary JSON path; returns the child (for CPU sampling) and its result with the summary read. */
-export async function startK6WithSummary(opts: BenchK6Options): Promise<{ child: ChildProcess; done: Promise<K6Result> }> {
+export async function startK6WithSummary(
+  opts: BenchK6Options,
+): Promise<{ child: ChildProcess; done: Promise<K6Result> }> {
   const k6 = await ensureTool('k6', { install: false });
   let output = '';
-  const started = startK6({ k6, script: opts.script, env: opts.env, args: ['--quiet', ...(opts.args ?? [])], summaryPath: opts.summaryPath, onLine: (line) => (output += `${line}\n`) });
+  const started = startK6({
+    k6,
+    script: opts.script,
+    env: opts.env,
+    args: ['--quiet', ...(opts.args ?? [])],
+    summaryPath: opts.summaryPath,
+    onLine: (line) => (output += `${line}\n`),
+  });
   const done = started.done.then(({ exitCode }): K6Result => {
-    if (!existsSync(opts.summaryPath)) throw new Error(`k6 run ${opts.script} exited ${exitCode} without a summary:\n${output.slice(-2000)}`);
+    if (!existsSync(opts.summaryPath))
+      throw new Error(`k6 run ${opts.script} exited ${exitCode} without a summary:\n${output.slice(-2000)}`);
     const raw = JSON.parse(readFileSync(opts.summaryPath, 'utf8')) as Record<string, unknown>;
     return { code: exitCode, summary: normalizeSummary(raw), raw, output };
   });
@@ -303,9 +335,17 @@ export async function startNoContentServer(): Promise<NoContentServer> {
   } catch {
     kind = 'node';
   }
-  const child = kind === 'go'
-    ? spawn(bin, [String(port)], { stdio: 'ignore' })
-    : spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.statusCode=204;s.end();});}).listen(${port},'127.0.0.1')`], { stdio: 'ignore' });
+  const child =
+    kind === 'go'
+      ? spawn(bin, [String(port)], { stdio: 'ignore' })
+      : spawn(
+          process.execPath,
+          [
+            '-e',
+            `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.statusCode=204;s.end();});}).listen(${port},'127.0.0.1')`,
+          ],
+          { stdio: 'ignore' },
+        );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -340,11 +380,15 @@ export interface K6HaRun {
  * so `results/latest` of other work is left alone. onStart receives its pid (for RSS sampling).
  */
 export async function runK6Ha(args: string[], onStart?: (pid: number) => void): Promise<K6HaRun> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'k6-ha.js'), 'run', ...args, '--out-dir', BENCH_RESULTS], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, K6_NO_USAGE_REPORT: 'true' },
-  });
+  const child = spawn(
+    process.execPath,
+    [join(PROJECT_ROOT, 'bin', 'k6-ha.js'), 'run', ...args, '--out-dir', BENCH_RESULTS],
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, K6_NO_USAGE_REPORT: 'true' },
+    },
+  );
   if (child.pid === undefined) throw new Error('could not start k6-ha');
   onStart?.(child.pid);
   let output = '';
@@ -352,7 +396,8 @@ export async function runK6Ha(args: string[], onStart?: (pid: number) => void): 
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   const m = /run (\S+) → /.exec(output);
-  if (m === null) throw new Error(`k6-ha run did not say where its results are (exit ${code}):\n${output.slice(-3000)}`);
+  if (m === null)
+    throw new Error(`k6-ha run did not say where its results are (exit ${code}):\n${output.slice(-3000)}`);
   return { code, runDir: join(BENCH_RESULTS, m[1] as string), pid: child.pid, output };
 }
 

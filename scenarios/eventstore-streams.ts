@@ -92,7 +92,9 @@ export const options = {
       gracefulStop: formatDuration(Math.max(30_000, config.requestTimeoutMs * 2)),
     },
   },
-  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, { withChaos: config.sidecarUrl !== undefined }),
+  thresholds: toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, {
+    withChaos: config.sidecarUrl !== undefined,
+  }),
   setupTimeout: '60s',
   teardownTimeout: '180s',
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
@@ -119,12 +121,19 @@ function preflight(): void {
     tags: { name: 'preflight', k6ha: 'control' },
     responseCallback: http.expectedStatuses(404),
   });
-  if (res.status === 0) throw new Error(`eventstore-streams: cannot reach ES_URL=${config.esUrl} (${res.error}); is the server (or the fixture) running?`);
+  if (res.status === 0)
+    throw new Error(
+      `eventstore-streams: cannot reach ES_URL=${config.esUrl} (${res.error}); is the server (or the fixture) running?`,
+    );
   if (res.status === 401 || res.status === 403) {
-    throw new Error(`eventstore-streams: ${config.esUrl} refused ES_USER=${config.user} with ${res.status}; set ES_USER and ES_PASSWORD`);
+    throw new Error(
+      `eventstore-streams: ${config.esUrl} refused ES_USER=${config.user} with ${res.status}; set ES_USER and ES_PASSWORD`,
+    );
   }
   if (res.status !== 404) {
-    console.warn(`k6-ha: preflight read of a fresh stream answered ${res.status}, not 404: is ES_URL an EventStore with AtomPub enabled?`);
+    console.warn(
+      `k6-ha: preflight read of a fresh stream answered ${res.status}, not 404: is ES_URL an EventStore with AtomPub enabled?`,
+    );
   }
 }
 
@@ -155,7 +164,11 @@ function reportFailedAppend(status: number, sentAt: number): void {
   reporter.report({ seq, outcome, status, sentAt, t: Date.now() });
 }
 
-const appendParams = { headers: {} as Record<string, string>, timeout: config.requestTimeoutMs, tags: { name: 'append' } };
+const appendParams = {
+  headers: {} as Record<string, string>,
+  timeout: config.requestTimeoutMs,
+  tags: { name: 'append' },
+};
 
 function sendAppend(url: string, body: string, headers: Record<string, string>): Response {
   const sentAt = Date.now();
@@ -230,8 +243,15 @@ interface ReadParams {
   tags: { name: string };
 }
 const feedHeaders = { Authorization: authorization, Accept: names.atomMediaType };
-const eventHeaders = { Authorization: authorization, Accept: config.eventRead === 'json' ? 'application/json' : names.atomMediaType };
-const readParams = (headers: Record<string, string>, name: string): ReadParams => ({ headers, timeout: config.requestTimeoutMs, tags: { name } });
+const eventHeaders = {
+  Authorization: authorization,
+  Accept: config.eventRead === 'json' ? 'application/json' : names.atomMediaType,
+};
+const readParams = (headers: Record<string, string>, name: string): ReadParams => ({
+  headers,
+  timeout: config.requestTimeoutMs,
+  tags: { name },
+});
 const READS = {
   stream: readParams(feedHeaders, 'read stream'),
   streamPage: readParams(feedHeaders, 'read stream page'),
@@ -257,7 +277,8 @@ function selectionOf(res: Response): FeedSelection | null {
 }
 
 /** `exact`: one page with exactly the events expected (isExactFeed), now all marked verified. */
-type StreamRead = { kind: 'entries'; entries: FeedEntry[] } | { kind: 'exact' } | { kind: 'gone' } | { kind: 'no-answer' };
+type StreamRead =
+  { kind: 'entries'; entries: FeedEntry[] } | { kind: 'exact' } | { kind: 'gone' } | { kind: 'no-answer' };
 
 /** Reads a whole stream, following "next" pages past 20 events. */
 function readWholeStream(streamUrl: string, expected: SentEvent[], first: ReadParams, next: ReadParams): StreamRead {
@@ -365,7 +386,12 @@ export default function streams(): void {
   const iteration = __ITER;
   for (let seq = 0; seq < config.eventsPerStream; seq++) {
     // JSON.stringify({ stream, seq, vu, iteration, sentAt }) without the object (stream is k6ha-<uuid>).
-    sent.push(sentEventText(crypto.randomUUID(), `{"stream":"${stream}","seq":${seq},"vu":${vu},"iteration":${iteration},"sentAt":${Date.now()}}`));
+    sent.push(
+      sentEventText(
+        crypto.randomUUID(),
+        `{"stream":"${stream}","seq":${seq},"vu":${vu},"iteration":${iteration},"sentAt":${Date.now()}}`,
+      ),
+    );
   }
   if (config.batch) appendBatch(streamUrl, sent);
   else appendEach(streamUrl, sent);
@@ -396,7 +422,9 @@ export default function streams(): void {
   if (verdict.ackedMissing > 0 && missingReported < 3) {
     missingReported++;
     const lost = sent.filter((s) => s.outcome === 'acked' && !s.verified).map((s) => `${s.number ?? '?'}:${s.eventId}`);
-    console.warn(`k6-ha: ${verdict.ackedMissing} acked event(s) of ${stream} did not read back: ${lost.slice(0, 5).join(', ')}`);
+    console.warn(
+      `k6-ha: ${verdict.ackedMissing} acked event(s) of ${stream} did not read back: ${lost.slice(0, 5).join(', ')}`,
+    );
   }
 }
 

@@ -26,7 +26,15 @@ import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
-import { ERROR_METRIC, OK_METRIC, OTHER, phaseRows, phaseSubmetrics, renderPhaseTable, UNATTRIBUTED } from '../lib/shared/http-phases.ts';
+import {
+  ERROR_METRIC,
+  OK_METRIC,
+  OTHER,
+  phaseRows,
+  phaseSubmetrics,
+  renderPhaseTable,
+  UNATTRIBUTED,
+} from '../lib/shared/http-phases.ts';
 import { publishVus } from '../lib/shared/publish-load.ts';
 import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';
 import { metricCount } from '../lib/shared/summary.ts';
@@ -55,7 +63,9 @@ export const options = {
     'http_req_duration{name:get}': [],
     // The per-phase split's tag combinations (empty: they gate nothing, k6 keeps them in the summary).
     ...Object.fromEntries(phaseSubmetrics(config).map((m) => [m, []])),
-    ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, { withChaos: config.sidecarUrl !== undefined }),
+    ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, {
+      withChaos: config.sidecarUrl !== undefined,
+    }),
   },
   setupTimeout: '60s',
   teardownTimeout: '60s',
@@ -70,7 +80,13 @@ interface SetupData extends SidecarSetupData {
 export function setup(): SetupData {
   const started = startWithSidecar(
     config.sidecarUrl,
-    { runTag: newRunTag(), scenario: SCENARIO, rate: config.rate, durationMs: config.durationMs, requestTimeoutMs: config.requestTimeoutMs },
+    {
+      runTag: newRunTag(),
+      scenario: SCENARIO,
+      rate: config.rate,
+      durationMs: config.durationMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
     'plain load: no chaos plan, no error windows, no chaos_* metrics',
   );
   return { ...started, startedAt: Date.now() };
@@ -81,13 +97,19 @@ let scenarioInfo: typeof exec.scenario | null = null;
 let reporter: OutcomeReporter | null = null;
 const checkStatus = check;
 const statusChecks = { 'is status 2xx': (r: { status: number }) => r.status >= 200 && r.status < 300 };
-const params = { timeout: config.requestTimeout, tags: { name: 'get' }, responseCallback: http.expectedStatuses({ min: 200, max: 299 }) };
+const params = {
+  timeout: config.requestTimeout,
+  tags: { name: 'get' },
+  responseCallback: http.expectedStatuses({ min: 200, max: 299 }),
+};
 const attributes = config.attributes;
 const bodyAttributes = attributes.filter((a) => a.from === 'body');
 const expected = attributes.map((a) => (config.expect[a.name] === undefined ? null : new Set(config.expect[a.name])));
 const phases = config.phases;
 /** One tags object per phase, reused: the attribute fields are overwritten per response. */
-const tagsByPhase: Array<Record<string, string>> = (phases.length === 0 ? [null] : phases.map((p) => p.name)).map((p): Record<string, string> => (p === null ? {} : { phase: p }));
+const tagsByPhase: Array<Record<string, string>> = (phases.length === 0 ? [null] : phases.map((p) => p.name)).map(
+  (p): Record<string, string> => (p === null ? {} : { phase: p }),
+);
 const errorTagsByPhase: Array<Record<string, string>> = tagsByPhase.map((t) => ({ ...t, status: '' }));
 let warnedOther = false;
 
@@ -129,7 +151,10 @@ export default function get(data: SetupData): void {
       let value = typeof raw === 'string' && raw !== '' ? raw : typeof raw === 'number' ? String(raw) : UNATTRIBUTED;
       const known = expected[i];
       if (value !== UNATTRIBUTED && known !== null && known !== undefined && !known.has(value)) {
-        if (!warnedOther) console.warn(`k6-ha: ${a.name}=${JSON.stringify(value)} is not one of ${[...known].join(', ')}; counted as ${OTHER}`);
+        if (!warnedOther)
+          console.warn(
+            `k6-ha: ${a.name}=${JSON.stringify(value)} is not one of ${[...known].join(', ')}; counted as ${OTHER}`,
+          );
         warnedOther = true;
         value = OTHER;
       }
@@ -141,7 +166,14 @@ export default function get(data: SetupData): void {
   const tags = errorTagsByPhase[p] as Record<string, string>;
   tags['status'] = errorClass(status, res.error_code);
   errorCounter.add(1, tags);
-  if (reporter !== null) reporter.report({ seq, outcome: classifyStatus(status) === 'failed' ? 'failed' : 'unknown', status, sentAt, t: Date.now() });
+  if (reporter !== null)
+    reporter.report({
+      seq,
+      outcome: classifyStatus(status) === 'failed' ? 'failed' : 'unknown',
+      status,
+      sentAt,
+      t: Date.now(),
+    });
 }
 
 export function teardown(data: SetupData): void {
@@ -157,7 +189,14 @@ export function handleSummary(data: unknown): Record<string, string> {
     arrival: { rate: config.rate, durationMs: config.durationMs },
     derived: (s, notStarted) => {
       const ok = metricCount(s, OK_METRIC);
-      const unattributed = attributes.length === 0 ? 0 : Math.max(...attributes.map((a) => phaseRows(s, config).reduce((n, r) => n + (r.split[a.name]?.[UNATTRIBUTED] ?? 0), 0)));
+      const unattributed =
+        attributes.length === 0
+          ? 0
+          : Math.max(
+              ...attributes.map((a) =>
+                phaseRows(s, config).reduce((n, r) => n + (r.split[a.name]?.[UNATTRIBUTED] ?? 0), 0),
+              ),
+            );
       return {
         get_sent: metricCount(s, 'iterations'),
         get_not_started: notStarted,
@@ -170,7 +209,11 @@ export function handleSummary(data: unknown): Record<string, string> {
     },
     tables: (s) => {
       const rows = phaseRows(s, config);
-      return { title: config.phases.length === 0 ? 'split (all requests)' : 'per phase', text: renderPhaseTable(rows, config), data: rows };
+      return {
+        title: config.phases.length === 0 ? 'split (all requests)' : 'per phase',
+        text: renderPhaseTable(rows, config),
+        data: rows,
+      };
     },
     metrics: SCENARIOS[SCENARIO].reportMetrics,
   });

@@ -55,7 +55,9 @@ export const options = {
     // k6 keeps a tag's submetric only when a threshold names it; an empty list gates nothing but
     // keeps the publish latency in the summary under every profile (ha-* have no latency gate).
     'http_req_duration{name:publish}': [],
-    ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, { withChaos: config.sidecarUrl !== undefined }),
+    ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, {
+      withChaos: config.sidecarUrl !== undefined,
+    }),
   },
   setupTimeout: '60s',
   // finish() reads the stream back and waits for the consumer to drain.
@@ -68,7 +70,13 @@ type SetupData = SidecarSetupData;
 export function setup(): SetupData {
   return startWithSidecar(
     config.sidecarUrl,
-    { runTag: config.runTag ?? newRunTag(), scenario: SCENARIO, rate: config.rate, durationMs: config.durationMs, requestTimeoutMs: config.requestTimeoutMs },
+    {
+      runTag: config.runTag ?? newRunTag(),
+      scenario: SCENARIO,
+      rate: config.rate,
+      durationMs: config.durationMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
     'plain load: no chaos plan, no accounting, no chaos_* metrics',
   );
 }
@@ -87,7 +95,12 @@ const statusChecks = { [statusCheck]: (r: { status: number }) => r.status === ex
 
 export default function publish(data: SetupData): void {
   scenarioInfo ??= exec.scenario;
-  request ??= new EventRequestTemplate(config.legacy ? 'legacy' : config.ceMode, config.eventType, config.eventSource, config.requestTimeoutMs);
+  request ??= new EventRequestTemplate(
+    config.legacy ? 'legacy' : config.ceMode,
+    config.eventType,
+    config.eventSource,
+    config.requestTimeoutMs,
+  );
   if (reporter === null && data.sidecar !== null) reporter = new OutcomeReporter(data.sidecar);
   // Reports an earlier try could not deliver go out first (one field read when there are none).
   if (reporter !== null && reporter.needsWork) reporter.beforeIteration();

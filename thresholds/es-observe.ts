@@ -6,10 +6,18 @@ export const esObserve: ThresholdProfile = {
   description: 'Measure only: gates only the integrity of the harness, so losses are reported, not failed',
   gates: {
     chaos_unmeasured: [
-      { threshold: 'count==0', reason: 'unavailability is timed from the failed appends k6 reports to the sidecar; a report lost on the way leaves the outage measured short' },
+      {
+        threshold: 'count==0',
+        reason:
+          'unavailability is timed from the failed appends k6 reports to the sidecar; a report lost on the way leaves the outage measured short',
+      },
     ],
     es_unexpected_events: [
-      { threshold: 'count==0', reason: 'each iteration writes a fresh uuid stream; foreign events mean another writer polluted the run and every count is suspect' },
+      {
+        threshold: 'count==0',
+        reason:
+          'each iteration writes a fresh uuid stream; foreign events mean another writer polluted the run and every count is suspect',
+      },
     ],
   },
 };

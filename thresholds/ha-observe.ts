@@ -6,13 +6,23 @@ export const haObserve: ThresholdProfile = {
   description: 'Measure only: gates only the harness itself, so the numbers are trustworthy',
   gates: {
     dropped_iterations: [
-      { threshold: 'count==0', reason: 'events the harness never sent would make every other number wrong (coordinated omission)' },
+      {
+        threshold: 'count==0',
+        reason: 'events the harness never sent would make every other number wrong (coordinated omission)',
+      },
     ],
     chaos_unmeasured: [
-      { threshold: 'count==0', reason: 'the numbers this profile reports come from the final read of the stream; if it failed there is nothing to trust' },
+      {
+        threshold: 'count==0',
+        reason:
+          'the numbers this profile reports come from the final read of the stream; if it failed there is nothing to trust',
+      },
     ],
     chaos_unexpected: [
-      { threshold: 'count==0', reason: 'an event in the stream that k6 never sent means the run was polluted by another writer' },
+      {
+        threshold: 'count==0',
+        reason: 'an event in the stream that k6 never sent means the run was polluted by another writer',
+      },
     ],
   },
 };

@@ -6,10 +6,17 @@ export const httpObserve: ThresholdProfile = {
   description: 'Measure only: gates only the harness, so errors are reported per phase, not failed',
   gates: {
     dropped_iterations: [
-      { threshold: 'count==0', reason: 'requests the harness never sent would make every per-phase count wrong (coordinated omission)' },
+      {
+        threshold: 'count==0',
+        reason: 'requests the harness never sent would make every per-phase count wrong (coordinated omission)',
+      },
     ],
     chaos_unmeasured: [
-      { threshold: 'count==0', reason: 'the error window is timed from the failures k6 reports to the sidecar; a lost report leaves it measured short' },
+      {
+        threshold: 'count==0',
+        reason:
+          'the error window is timed from the failures k6 reports to the sidecar; a lost report leaves it measured short',
+      },
     ],
   },
 };

@@ -6,18 +6,49 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
-import { actionId, type ChaosAction, isLocalAction, LOCAL_POD_GRACE_PERIOD, type LocalChaosAction, type LocalScaleAction } from '../experiment/experiment.ts';
+import {
+  actionId,
+  type ChaosAction,
+  isLocalAction,
+  LOCAL_POD_GRACE_PERIOD,
+  type LocalChaosAction,
+  type LocalScaleAction,
+} from '../experiment/experiment.ts';
 import type { Timeline } from './timeline.ts';
-import type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
+import type {
+  ActionContext,
+  ChaosDriver,
+  ChaosWorld,
+  DownSpan,
+  ExecutedAction,
+  PreflightWorld,
+  ResolvedAction,
+  ResolvedPreview,
+} from './contracts.ts';
 
-export type { ActionContext, ChaosDriver, ChaosWorld, DownSpan, ExecutedAction, PreflightWorld, ResolvedAction, ResolvedPreview } from './contracts.ts';
+export type {
+  ActionContext,
+  ChaosDriver,
+  ChaosWorld,
+  DownSpan,
+  ExecutedAction,
+  PreflightWorld,
+  ResolvedAction,
+  ResolvedPreview,
+} from './contracts.ts';
 
 // Re-exported for the importers that predate lib/shared/errors.ts (the unit tests).
 export { PlanRefusedError };
 
 /** `leaderOf=sap`, `nodeOf(leaderOf=sap),notNodeOf(name=x)`, `deployment=api`: how a target reads on the timeline. */
 function describeTarget(t: Record<string, unknown>): string {
-  return Object.entries(t).map(([k, v]) => (v !== null && typeof v === 'object' ? `${k}(${describeTarget(v as Record<string, unknown>)})` : `${k}=${String(v)}`)).join(',');
+  return Object.entries(t)
+    .map(([k, v]) =>
+      v !== null && typeof v === 'object'
+        ? `${k}(${describeTarget(v as Record<string, unknown>)})`
+        : `${k}=${String(v)}`,
+    )
+    .join(',');
 }
 
 export function selectorText(a: ChaosAction): string {
@@ -36,11 +67,17 @@ export function durationMs(field: string, text: string): number {
  * its own (a selector matching nothing or more than the cap) or else when the whole plan would
  * keep more than blastRadius down at once; returns what each action would hit.
  */
-export function concludePreflight(input: { plan: ChaosAction[]; resolved: ResolvedAction[]; blastRadius: number; hint: string }): ResolvedPreview[] {
+export function concludePreflight(input: {
+  plan: ChaosAction[];
+  resolved: ResolvedAction[];
+  blastRadius: number;
+  hint: string;
+}): ResolvedPreview[] {
   const { plan, resolved, blastRadius, hint } = input;
   const problems = resolved.flatMap((r, i) => r.problems.map((p) => `plan[${i}] (${r.preview.id}): ${p}`));
   // Windows of actions that were refused would be guesses; those problems come first.
-  if (problems.length === 0) problems.push(...concurrentDownProblems({ plan, spans: resolved.map((r) => r.down), blastRadius, hint }));
+  if (problems.length === 0)
+    problems.push(...concurrentDownProblems({ plan, spans: resolved.map((r) => r.down), blastRadius, hint }));
   if (problems.length > 0) throw new PlanRefusedError(`plan refused, nothing was started:\n  ${problems.join('\n  ')}`);
   return resolved.map((r) => r.preview);
 }
@@ -50,7 +87,12 @@ export function concludePreflight(input: { plan: ChaosAction[]; resolved: Resolv
  * no restart take a whole R3 cluster down. Each action's DownSpan says how long what it takes down
  * stays down; the first moment more than blastRadius are down at once refuses the plan.
  */
-function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownSpan | null>; blastRadius: number; hint: string }): string[] {
+function concurrentDownProblems(input: {
+  plan: ChaosAction[];
+  spans: Array<DownSpan | null>;
+  blastRadius: number;
+  hint: string;
+}): string[] {
   const { plan, spans, blastRadius, hint } = input;
   // The schema has checked every duration already; only a zero (a wipe's default restartAfter) is left.
   const offsets = plan.map((a) => durationMs('at', a.at));
@@ -58,7 +100,10 @@ function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownS
     const span = spans[i];
     const at = offsets[i] ?? 0;
     if (span === null || span === undefined || span.count === 0) return [];
-    const ends = plan.filter((_, j) => (offsets[j] ?? 0) > at).map((b) => span.endedBy(b)).filter((end): end is number => end !== null);
+    const ends = plan
+      .filter((_, j) => (offsets[j] ?? 0) > at)
+      .map((b) => span.endedBy(b))
+      .filter((end): end is number => end !== null);
     const until = Math.min(span.forMs === null ? Infinity : at + span.forMs, ...ends);
     return [{ id: actionId(a, i), at, until: Math.max(until, at + 1), count: span.count, unit: span.unit }];
   });
@@ -66,9 +111,13 @@ function concurrentDownProblems(input: { plan: ChaosAction[]; spans: Array<DownS
     const down = windows.filter((v) => v.at <= w.at && w.at < v.until);
     const total = down.reduce((n, v) => n + v.count, 0);
     if (total > blastRadius) {
-      const counts = (['member', 'pod', 'node'] as const).map((unit) => [unit, down.filter((v) => v.unit === unit).reduce((n, v) => n + v.count, 0)] as const).filter(([, n]) => n > 0);
+      const counts = (['member', 'pod', 'node'] as const)
+        .map((unit) => [unit, down.filter((v) => v.unit === unit).reduce((n, v) => n + v.count, 0)] as const)
+        .filter(([, n]) => n > 0);
       const what = counts.map(([unit, n]) => `${n} ${unit}${n === 1 ? '' : 's'}`).join(' and ');
-      return [`${down.map((v) => v.id).join(', ')}: ${what} would be down at once at ${w.at / 1000}s, more than blastRadius ${blastRadius} (${hint})`];
+      return [
+        `${down.map((v) => v.id).join(', ')}: ${what} would be down at once at ${w.at / 1000}s, more than blastRadius ${blastRadius} (${hint})`,
+      ];
     }
   }
   return [];
@@ -91,12 +140,26 @@ function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
     // same group sets the count anew (a scale up counts 0 and ends the earlier ones).
     const forMs = a.restoreAfter === undefined ? null : durationMs('restoreAfter', a.restoreAfter);
     const group = a.target.group;
-    return { count: members, unit: 'member', forMs, endedBy: (later) => (later.action === 'scale' && isLocalAction(later) && later.target.group === group ? durationMs('at', later.at) : null) };
+    return {
+      count: members,
+      unit: 'member',
+      forMs,
+      endedBy: (later) =>
+        later.action === 'scale' && isLocalAction(later) && later.target.group === group
+          ? durationMs('at', later.at)
+          : null,
+    };
   }
   if (a.action === 'deletePod') return { count: members, unit: 'member', forMs: localGraceMs(a), endedBy: () => null };
   if (a.action !== 'kill' && a.action !== 'stop' && a.action !== 'wipe') return null;
-  if (a.restartAfter !== undefined) return { count: members, unit: 'member', forMs: durationMs('restartAfter', a.restartAfter), endedBy: () => null };
-  return { count: members, unit: 'member', forMs: null, endedBy: (later) => (later.action === 'start' ? durationMs('at', later.at) : null) };
+  if (a.restartAfter !== undefined)
+    return { count: members, unit: 'member', forMs: durationMs('restartAfter', a.restartAfter), endedBy: () => null };
+  return {
+    count: members,
+    unit: 'member',
+    forMs: null,
+    endedBy: (later) => (later.action === 'start' ? durationMs('at', later.at) : null),
+  };
 }
 
 /**
@@ -104,19 +167,38 @@ function localDownSpan(a: ChaosAction, members: number): DownSpan | null {
  * stops the members above N (as a Deployment scaled down, the last first) and, scaling up, starts
  * those below N again. The messages name the field, the value and what is allowed.
  */
-function preflightScale(a: LocalScaleAction, world: PreflightWorld): { stops: string[]; note: string; problems: string[] } {
+function preflightScale(
+  a: LocalScaleAction,
+  world: PreflightWorld,
+): { stops: string[]; note: string; problems: string[] } {
   const groups = world.groups ?? {};
   const members = groups[a.target.group];
   if (members === undefined) {
     const known = Object.entries(groups).map(([g, m]) => `${g} (${m.join(', ')})`);
-    return { stops: [], note: '', problems: [`target.group: ${JSON.stringify(a.target.group)} is not allowed — expected ${known.length === 0 ? 'nothing: this target declares no groups to scale' : `one of ${known.join(', ')}`}`] };
+    return {
+      stops: [],
+      note: '',
+      problems: [
+        `target.group: ${JSON.stringify(a.target.group)} is not allowed — expected ${known.length === 0 ? 'nothing: this target declares no groups to scale' : `one of ${known.join(', ')}`}`,
+      ],
+    };
   }
   if (a.replicas > members.length) {
-    return { stops: [], note: '', problems: [`replicas: ${a.replicas} is not allowed — expected 0 to ${members.length}, the size of group ${a.target.group} (${members.join(', ')})`] };
+    return {
+      stops: [],
+      note: '',
+      problems: [
+        `replicas: ${a.replicas} is not allowed — expected 0 to ${members.length}, the size of group ${a.target.group} (${members.join(', ')})`,
+      ],
+    };
   }
   const stops = members.slice(a.replicas);
   const back = a.restoreAfter === undefined ? '' : `; started again after ${a.restoreAfter}`;
-  return { stops, note: `${a.target.group} → ${a.replicas} of ${members.length}: stops ${stops.join(', ') || 'none'}, starts ${members.slice(0, a.replicas).join(', ') || 'none'} if down${back}`, problems: [] };
+  return {
+    stops,
+    note: `${a.target.group} → ${a.replicas} of ${members.length}: stops ${stops.join(', ') || 'none'}, starts ${members.slice(0, a.replicas).join(', ') || 'none'} if down${back}`,
+    problems: [],
+  };
 }
 
 /** Refuses a plan whose selectors match nothing or more than the cap; returns what each would hit. */
@@ -137,44 +219,64 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
       candidates = scaled.stops;
       touches = scaled.stops.length;
       note = scaled.note;
-      if (touches > blastRadius) problems.push(`would stop ${touches} members (${scaled.stops.join(', ')}), more than blastRadius ${blastRadius}`);
+      if (touches > blastRadius)
+        problems.push(
+          `would stop ${touches} members (${scaled.stops.join(', ')}), more than blastRadius ${blastRadius}`,
+        );
     } else if (a.action !== 'wait') {
       const t = a.target;
       if ('name' in t) {
         candidates = world.memberNames.includes(t.name) ? [t.name] : [];
-        if (candidates.length === 0) problems.push(`target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
+        if (candidates.length === 0)
+          problems.push(`target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
       } else if ('leaderOf' in t || 'notLeaderOf' in t) {
         const stream = 'leaderOf' in t ? t.leaderOf : t.notLeaderOf;
         const holders = world.streams[stream];
         if (holders === undefined) {
-          problems.push(`stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`);
+          problems.push(
+            `stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`,
+          );
         } else {
           candidates = holders;
           const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
           if (hits === 0) problems.push(`notLeaderOf ${stream} matches nothing: the stream has a single replica`);
-          note = 'leaderOf' in t ? 'resolved at action time: the current leader' : 'resolved at action time: a member that is not the leader';
+          note =
+            'leaderOf' in t
+              ? 'resolved at action time: the current leader'
+              : 'resolved at action time: a member that is not the leader';
           if (a.pick === 'all') touches = hits;
-          if (a.pick === 'all' && hits > blastRadius) problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
+          if (a.pick === 'all' && hits > blastRadius)
+            problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
         }
       } else {
         problems.push('labelSelector needs a kubernetes target');
       }
-      if ('name' in t && a.pick === 'all' && candidates.length > blastRadius) problems.push(`would touch ${candidates.length} members, more than blastRadius ${blastRadius}`);
+      if ('name' in t && a.pick === 'all' && candidates.length > blastRadius)
+        problems.push(`would touch ${candidates.length} members, more than blastRadius ${blastRadius}`);
     }
     const preview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates, note };
     return { preview, down: localDownSpan(a, touches), problems };
   });
-  return concludePreflight({ plan, resolved, blastRadius, hint: 'give each a restartAfter (deletePod: a gracePeriod) that ends before the next, or raise blastRadius' });
+  return concludePreflight({
+    plan,
+    resolved,
+    blastRadius,
+    hint: 'give each a restartAfter (deletePod: a gracePeriod) that ends before the next, or raise blastRadius',
+  });
 }
 
 /** A delay that ends early when the plan is stopped (Ctrl-C must not wait out a long down time). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
@@ -198,8 +300,16 @@ export class ChaosExecutor {
     this.plan.forEach((action, index) => {
       const id = actionId(action, index);
       const scheduledAt = zero + parseDurationMs(`plan[${index}].at`, action.at);
-      this.timeline.record('plan', 'scheduled', null, { action_id: id, action: action.action, selector: selectorText(action), at: action.at });
-      const timer = setTimeout(() => this.track(this.execute(action, id, scheduledAt)), Math.max(0, scheduledAt - Date.now()));
+      this.timeline.record('plan', 'scheduled', null, {
+        action_id: id,
+        action: action.action,
+        selector: selectorText(action),
+        at: action.at,
+      });
+      const timer = setTimeout(
+        () => this.track(this.execute(action, id, scheduledAt)),
+        Math.max(0, scheduledAt - Date.now()),
+      );
       this.timers.push(timer);
     });
   }
@@ -211,7 +321,16 @@ export class ChaosExecutor {
 
   private async execute(action: ChaosAction, id: string, scheduledAt: number): Promise<void> {
     if (this.stopped) return;
-    const record: ExecutedAction = { id, action: action.action, scheduledAt, executedAt: null, targets: [], leaderBefore: null, restartedAt: null, error: null };
+    const record: ExecutedAction = {
+      id,
+      action: action.action,
+      scheduledAt,
+      executedAt: null,
+      targets: [],
+      leaderBefore: null,
+      restartedAt: null,
+      error: null,
+    };
     this.executed.push(record);
     const ctx: ActionContext = {
       id,
@@ -223,7 +342,12 @@ export class ChaosExecutor {
         record.leaderBefore = leaderBefore;
         record.executedAt = Date.now();
         this.timeline.record('plan', 'executed', targets.join(',') || null, {
-          action_id: id, action: action.action, selector: selectorText(action), skew_ms: record.executedAt - scheduledAt, leader_before: leaderBefore, ...detail,
+          action_id: id,
+          action: action.action,
+          selector: selectorText(action),
+          skew_ms: record.executedAt - scheduledAt,
+          leader_before: leaderBefore,
+          ...detail,
         });
       },
       sleep: (ms) => sleep(ms, this.abort.signal),
@@ -271,7 +395,8 @@ export class ChaosExecutor {
     const restored = await this.driver.restore(reason);
     for (const what of restored) {
       const failed = / \(failed: (.*)\)$/.exec(what);
-      if (failed) this.timeline.record('plan', 'restore-failed', what.slice(0, failed.index), { reason, error: failed[1] });
+      if (failed)
+        this.timeline.record('plan', 'restore-failed', what.slice(0, failed.index), { reason, error: failed[1] });
       else this.timeline.record('plan', 'restored', what, { reason });
     }
     return restored;
@@ -301,16 +426,33 @@ export class LocalMemberDriver implements ChaosDriver {
    */
   private async scale(action: LocalScaleAction, ctx: ActionContext): Promise<void> {
     const group = this.world.groups?.()[action.target.group];
-    if (group === undefined) throw new PlanRefusedError(`group ${action.target.group} does not exist; groups are ${Object.keys(this.world.groups?.() ?? {}).join(', ') || 'none'}`);
-    if (action.replicas > group.length) throw new PlanRefusedError(`replicas ${action.replicas} is more than group ${action.target.group} has (${group.length})`);
+    if (group === undefined)
+      throw new PlanRefusedError(
+        `group ${action.target.group} does not exist; groups are ${Object.keys(this.world.groups?.() ?? {}).join(', ') || 'none'}`,
+      );
+    if (action.replicas > group.length)
+      throw new PlanRefusedError(
+        `replicas ${action.replicas} is more than group ${action.target.group} has (${group.length})`,
+      );
     const members = group.map((n) => this.member(n));
     const before = members.filter((m) => m.running).length;
     const stopping = members.slice(action.replicas).filter((m) => m.running);
     const starting = members.slice(0, action.replicas).filter((m) => !m.running);
-    if (stopping.length > this.blastRadius) throw new PlanRefusedError(`scale ${action.target.group} → ${action.replicas} would stop ${stopping.length} members, more than blastRadius ${this.blastRadius}`);
-    ctx.markExecuted([...stopping, ...starting].map((m) => m.name), this.world.currentLeader(), {
-      group: action.target.group, replicas_before: before, replicas: action.replicas, stopped: stopping.map((m) => m.name), started: starting.map((m) => m.name),
-    });
+    if (stopping.length > this.blastRadius)
+      throw new PlanRefusedError(
+        `scale ${action.target.group} → ${action.replicas} would stop ${stopping.length} members, more than blastRadius ${this.blastRadius}`,
+      );
+    ctx.markExecuted(
+      [...stopping, ...starting].map((m) => m.name),
+      this.world.currentLeader(),
+      {
+        group: action.target.group,
+        replicas_before: before,
+        replicas: action.replicas,
+        stopped: stopping.map((m) => m.name),
+        started: starting.map((m) => m.name),
+      },
+    );
     for (const m of stopping) this.downByUs.add(m.name);
     await Promise.all(stopping.map((m) => m.stop()));
     await Promise.all(starting.map((m) => m.start()));
@@ -320,14 +462,24 @@ export class LocalMemberDriver implements ChaosDriver {
     if (ctx.signal.aborted) return;
     const startAt = Date.now();
     const back = stopping.filter((m) => !m.running);
-    ctx.timeline.record('plan', 'restarting', back.map((m) => m.name).join(',') || null, { action_id: ctx.id, down_ms: startAt - (ctx.record.executedAt ?? startAt) });
+    ctx.timeline.record('plan', 'restarting', back.map((m) => m.name).join(',') || null, {
+      action_id: ctx.id,
+      down_ms: startAt - (ctx.record.executedAt ?? startAt),
+    });
     await Promise.all(back.map((m) => m.start()));
     ctx.record.restartedAt = Date.now();
     for (const m of stopping) this.downByUs.delete(m.name);
-    ctx.timeline.record('plan', 'scaled-back', back.map((m) => m.name).join(',') || null, { action_id: ctx.id, group: action.target.group, replicas: before, healthy_after_ms: ctx.record.restartedAt - startAt });
+    ctx.timeline.record('plan', 'scaled-back', back.map((m) => m.name).join(',') || null, {
+      action_id: ctx.id,
+      group: action.target.group,
+      replicas: before,
+      healthy_after_ms: ctx.record.restartedAt - startAt,
+    });
   }
 
-  private async resolve(action: Exclude<LocalChaosAction, LocalScaleAction>): Promise<{ targets: string[]; leader: string | null }> {
+  private async resolve(
+    action: Exclude<LocalChaosAction, LocalScaleAction>,
+  ): Promise<{ targets: string[]; leader: string | null }> {
     const t = action.target;
     let matches: string[];
     let leader: string | null = null;
@@ -336,14 +488,18 @@ export class LocalMemberDriver implements ChaosDriver {
     } else if ('leaderOf' in t || 'notLeaderOf' in t) {
       const view = await this.world.streamMembers('leaderOf' in t ? t.leaderOf : t.notLeaderOf);
       leader = view.leader;
-      matches = 'leaderOf' in t ? (view.leader === null ? [] : [view.leader]) : view.members.filter((n) => n !== view.leader);
+      matches =
+        'leaderOf' in t ? (view.leader === null ? [] : [view.leader]) : view.members.filter((n) => n !== view.leader);
     } else {
       matches = [];
     }
     matches.sort();
     const targets = action.pick === 'all' ? matches : matches.slice(0, 1);
     if (targets.length === 0) throw new PlanRefusedError(`target ${selectorText(action)} matches nothing right now`);
-    if (targets.length > this.blastRadius) throw new PlanRefusedError(`target ${selectorText(action)} matches ${targets.length} members, more than blastRadius ${this.blastRadius}`);
+    if (targets.length > this.blastRadius)
+      throw new PlanRefusedError(
+        `target ${selectorText(action)} matches ${targets.length} members, more than blastRadius ${this.blastRadius}`,
+      );
     return { targets, leader };
   }
 
@@ -352,21 +508,32 @@ export class LocalMemberDriver implements ChaosDriver {
       ctx.markExecuted([], this.world.currentLeader(), { until: action.until });
       const started = Date.now();
       const ok = await this.world.waitUntil(action.until, parseDurationMs('timeout', action.timeout));
-      ctx.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, { action_id: ctx.id, until: action.until, waited_ms: Date.now() - started });
+      ctx.timeline.record('plan', ok ? 'wait-done' : 'wait-timeout', null, {
+        action_id: ctx.id,
+        until: action.until,
+        waited_ms: Date.now() - started,
+      });
       return;
     }
     if (action.action === 'command') {
       await executeCommandAction(action, ctx);
       return;
     }
-    if (!isLocalAction(action)) throw new PlanRefusedError(`${action.action} needs a kubernetes target; local members are killed, stopped, restarted, deleted as pods (deletePod), wiped, started or scaled`);
+    if (!isLocalAction(action))
+      throw new PlanRefusedError(
+        `${action.action} needs a kubernetes target; local members are killed, stopped, restarted, deleted as pods (deletePod), wiped, started or scaled`,
+      );
     if (action.action === 'scale') {
       await this.scale(action, ctx);
       return;
     }
     const { targets, leader } = await this.resolve(action);
     const members = targets.map((n) => this.member(n));
-    ctx.markExecuted(targets, leader ?? this.world.currentLeader(), action.action === 'deletePod' ? { grace_period_ms: localGraceMs(action) } : {});
+    ctx.markExecuted(
+      targets,
+      leader ?? this.world.currentLeader(),
+      action.action === 'deletePod' ? { grace_period_ms: localGraceMs(action) } : {},
+    );
     let restartAfterMs: number | null = null;
     switch (action.action) {
       case 'deletePod': {
@@ -374,26 +541,38 @@ export class LocalMemberDriver implements ChaosDriver {
         // a new pod with the same name and volume as soon as the old one is gone.
         for (const m of members) this.downByUs.add(m.name);
         const graceMs = localGraceMs(action);
-        await Promise.all(members.map(async (m) => {
-          const t = await m.terminate(graceMs);
-          if (t.killed) ctx.timeline.record('plan', 'grace-expired', m.name, { action_id: ctx.id, grace_period_ms: t.graceMs });
-          ctx.timeline.record('plan', 'terminated', m.name, {
-            action_id: ctx.id, pre_stop: t.preStop, pre_stop_error: t.preStopError, stop_signal: t.stopSignal,
-            grace_period_ms: t.graceMs, took_ms: t.tookMs, sigkill: t.killed, code: t.code, signal: t.signal,
-          });
-        }));
+        await Promise.all(
+          members.map(async (m) => {
+            const t = await m.terminate(graceMs);
+            if (t.killed)
+              ctx.timeline.record('plan', 'grace-expired', m.name, { action_id: ctx.id, grace_period_ms: t.graceMs });
+            ctx.timeline.record('plan', 'terminated', m.name, {
+              action_id: ctx.id,
+              pre_stop: t.preStop,
+              pre_stop_error: t.preStopError,
+              stop_signal: t.stopSignal,
+              grace_period_ms: t.graceMs,
+              took_ms: t.tookMs,
+              sigkill: t.killed,
+              code: t.code,
+              signal: t.signal,
+            });
+          }),
+        );
         restartAfterMs = 0;
         break;
       }
       case 'kill':
         for (const m of members) this.downByUs.add(m.name);
         await Promise.all(members.map((m) => m.kill()));
-        restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+        restartAfterMs =
+          action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
         break;
       case 'stop':
         for (const m of members) this.downByUs.add(m.name);
         await Promise.all(members.map((m) => m.stop()));
-        restartAfterMs = action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
+        restartAfterMs =
+          action.restartAfter === undefined ? null : parseDurationMs('restartAfter', action.restartAfter);
         break;
       case 'restart':
         for (const m of members) this.downByUs.add(m.name);
@@ -416,11 +595,17 @@ export class LocalMemberDriver implements ChaosDriver {
     // Stopped meanwhile (Ctrl-C, load over): restore() brings them back instead.
     if (ctx.signal.aborted) return;
     const startAt = Date.now();
-    ctx.timeline.record('plan', 'restarting', targets.join(','), { action_id: ctx.id, down_ms: startAt - (ctx.record.executedAt ?? startAt) });
+    ctx.timeline.record('plan', 'restarting', targets.join(','), {
+      action_id: ctx.id,
+      down_ms: startAt - (ctx.record.executedAt ?? startAt),
+    });
     await Promise.all(members.map((m) => m.start()));
     ctx.record.restartedAt = Date.now();
     for (const m of members) this.downByUs.delete(m.name);
-    ctx.timeline.record('plan', 'restarted', targets.join(','), { action_id: ctx.id, healthy_after_ms: ctx.record.restartedAt - startAt });
+    ctx.timeline.record('plan', 'restarted', targets.join(','), {
+      action_id: ctx.id,
+      healthy_after_ms: ctx.record.restartedAt - startAt,
+    });
   }
 
   /** Starts every member this plan took down that is still down. */

@@ -23,14 +23,22 @@ class Tail {
 }
 
 /** Runs argv (no shell) with a timeout; SIGTERM at the timeout, SIGKILL 5 s later. Never throws for a failed command. */
-export function runCommand(argv: string[], opts: { timeoutMs: number; env?: Record<string, string>; cwd?: string; signal?: AbortSignal }): Promise<CommandResult> {
+export function runCommand(
+  argv: string[],
+  opts: { timeoutMs: number; env?: Record<string, string>; cwd?: string; signal?: AbortSignal },
+): Promise<CommandResult> {
   const [cmd, ...args] = argv;
   const started = Date.now();
   return new Promise((resolve) => {
     const stdout = new Tail();
     const stderr = new Tail();
     let timedOut = false;
-    const child = spawn(cmd as string, args, { cwd: opts.cwd ?? PROJECT_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd as string, args, {
+      cwd: opts.cwd ?? PROJECT_ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout.on('data', (d: Buffer) => stdout.push(d));
     child.stderr.on('data', (d: Buffer) => stderr.push(d));
     // The whole process group: a shell's children must not outlive the timeout.
@@ -55,7 +63,14 @@ export function runCommand(argv: string[], opts: { timeoutMs: number; env?: Reco
       clearTimeout(timer);
       clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', stop);
-      resolve({ exitCode, signal, timedOut, durationMs: Date.now() - started, stdoutTail: stdout.toString(), stderrTail: stderr.toString() });
+      resolve({
+        exitCode,
+        signal,
+        timedOut,
+        durationMs: Date.now() - started,
+        stdoutTail: stdout.toString(),
+        stderrTail: stderr.toString(),
+      });
     };
     child.on('error', (err) => {
       stderr.push(Buffer.from(`cannot run ${cmd}: ${err.message}`));
@@ -68,7 +83,10 @@ export function runCommand(argv: string[], opts: { timeoutMs: number; env?: Reco
 /** Executes a `command` action and records its outcome; fails the action on timeout or an unexpected exit code. */
 export async function executeCommandAction(action: CommandAction, ctx: ActionContext): Promise<void> {
   ctx.markExecuted([], null, { command: action.command.join(' ') });
-  const result = await runCommand(action.command, { timeoutMs: parseDurationMs('timeout', action.timeout), env: action.env });
+  const result = await runCommand(action.command, {
+    timeoutMs: parseDurationMs('timeout', action.timeout),
+    env: action.env,
+  });
   const detail = {
     action_id: ctx.id,
     exit_code: result.exitCode,
@@ -79,9 +97,16 @@ export async function executeCommandAction(action: CommandAction, ctx: ActionCon
     stderr_tail: result.stderrTail,
   };
   ctx.timeline.record('plan', 'command-finished', action.command[0] ?? null, detail);
-  if (result.timedOut) throw new CommandActionError(`command timed out after ${action.timeout}: ${action.command.join(' ')}`, { result });
+  if (result.timedOut)
+    throw new CommandActionError(`command timed out after ${action.timeout}: ${action.command.join(' ')}`, { result });
   if (result.exitCode !== action.expectExitCode) {
-    const why = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'} or did not start` : `exited ${result.exitCode}`;
-    throw new CommandActionError(`command ${why} (expected ${action.expectExitCode}): ${action.command.join(' ')}${result.stderrTail ? ` — ${result.stderrTail.trim().split('\n').at(-1)}` : ''}`, { result });
+    const why =
+      result.exitCode === null
+        ? `was killed by ${result.signal ?? 'a signal'} or did not start`
+        : `exited ${result.exitCode}`;
+    throw new CommandActionError(
+      `command ${why} (expected ${action.expectExitCode}): ${action.command.join(' ')}${result.stderrTail ? ` — ${result.stderrTail.trim().split('\n').at(-1)}` : ''}`,
+      { result },
+    );
   }
 }

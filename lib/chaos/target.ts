@@ -87,4 +87,9 @@ export const NO_ROLES: TargetRoles = {
   currentLeader: () => null,
 };
 
-export const NO_RECOVERY_SIGNALS: RecoverySignals = { leaderHistory: [], streamSamples: [], consumerSamples: [], hasStreamView: false };
+export const NO_RECOVERY_SIGNALS: RecoverySignals = {
+  leaderHistory: [],
+  streamSamples: [],
+  consumerSamples: [],
+  hasStreamView: false,
+};

@@ -18,8 +18,21 @@ export class Timeline {
     return this.zero === null ? null : epochMs - this.zero;
   }
 
-  record<S extends TimelineSource>(source: S, kind: TimelineKinds[S], target: string | null, detail: Record<string, unknown> = {}, at = Date.now()): TimelineEvent {
-    const event = { ts: new Date(at).toISOString(), offset_ms: this.offsetOf(at), source, kind, target, detail } as TimelineEvent;
+  record<S extends TimelineSource>(
+    source: S,
+    kind: TimelineKinds[S],
+    target: string | null,
+    detail: Record<string, unknown> = {},
+    at = Date.now(),
+  ): TimelineEvent {
+    const event = {
+      ts: new Date(at).toISOString(),
+      offset_ms: this.offsetOf(at),
+      source,
+      kind,
+      target,
+      detail,
+    } as TimelineEvent;
     this.events.push(event);
     if (this.fd !== null) writeSync(this.fd, `${JSON.stringify(event)}\n`);
     for (const l of this.listeners) l(event);

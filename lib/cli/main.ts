@@ -14,7 +14,9 @@ export function buildProgram(): Command {
     .description('HA experiments for stateful systems: k6 load at a fixed rate, a timed chaos plan, a gated verdict.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   k6-ha run experiments/steady-state.json                 steady 150 events/s into a local 3-node JetStream cluster
   k6-ha run experiments/jetstream-r1-leader-pod-deleted.json   delete the stream leader's pod (R1) and see what it costs
@@ -23,7 +25,8 @@ Examples:
   k6-ha run experiments/x.json --dry-run                   show the plan with resolved targets; change nothing
   k6-ha sidecar experiments/x.json                          stack + sidecar only; run k6 yourself with the printed -e flags
 
-Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a tool is missing · 130 interrupted`);
+Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a tool is missing · 130 interrupted`,
+    );
   // Before the subcommands exist: they copy it, so a usage error in any of them exits 2, not 1.
   program.exitOverride();
   registerRunCommands(program);
@@ -55,7 +58,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /(?:lib\/cli\/main\.ts|build\/k6-ha\.mjs|bin\/k6-ha(?:\.js)?)$/.test(process.argv[1]);
+const invokedDirectly =
+  process.argv[1] !== undefined &&
+  /(?:lib\/cli\/main\.ts|build\/k6-ha\.mjs|bin\/k6-ha(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   const code = await main(process.argv);
   // Exit explicitly once output is flushed: a lingering socket must not keep a finished run alive.

@@ -10,21 +10,34 @@ import { ensureTool, TOOLS } from '../tools/toolchain.ts';
 import { stackBinariesReport } from '../stack/postgres-haproxy/binaries.ts';
 
 export function registerStackCommands(program: Command): void {
-  const stack = program.command('stack').description('the embedded local stack (3 nats-server members, publisher, sink)');
+  const stack = program
+    .command('stack')
+    .description('the embedded local stack (3 nats-server members, publisher, sink)');
   stack
     .command('up')
-    .description(`start the local JetStream stack and keep it running until Ctrl-C (for \`k6 run build/jetstream-publish.js\`); logs go to stack-<timestamp>/ in ${DEFAULT_RESULTS_DIR_HELP}`)
+    .description(
+      `start the local JetStream stack and keep it running until Ctrl-C (for \`k6 run build/jetstream-publish.js\`); logs go to stack-<timestamp>/ in ${DEFAULT_RESULTS_DIR_HELP}`,
+    )
     .option('--replicas <1|3>', 'stream replicas', '3')
-    .option('--port <port>', 'publisher port on 127.0.0.1 (the scenario\'s default PUBLISH_URL uses 18080)', '18080')
+    .option('--port <port>', "publisher port on 127.0.0.1 (the scenario's default PUBLISH_URL uses 18080)", '18080')
     .action(async (flags: { replicas: string; port: string }) => {
-      if (flags.replicas !== '1' && flags.replicas !== '3') throw InvalidSettingError.format('--replicas', flags.replicas, '1 or 3');
+      if (flags.replicas !== '1' && flags.replicas !== '3')
+        throw InvalidSettingError.format('--replicas', flags.replicas, '1 or 3');
       const port = parsePort('--port', flags.port);
       const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
       const runDir = join(resultsDir(), `stack-${Date.now()}`);
       mkdirSync(runDir, { recursive: true });
       const natsServerBin = await ensureTool('nats-server', { log });
-      const s = await LocalStack.start({ runDir, natsServerBin, replicas: Number(flags.replicas) as 1 | 3, publisherPort: port, log });
-      process.stdout.write(`stack up (logs in ${relative(process.cwd(), runDir)}); NATS: ${s.cluster.clientUrls.join(',')}\n  k6 run -e PUBLISH_URL=${s.publishUrl} build/jetstream-publish.js\nCtrl-C to stop.\n`);
+      const s = await LocalStack.start({
+        runDir,
+        natsServerBin,
+        replicas: Number(flags.replicas) as 1 | 3,
+        publisherPort: port,
+        log,
+      });
+      process.stdout.write(
+        `stack up (logs in ${relative(process.cwd(), runDir)}); NATS: ${s.cluster.clientUrls.join(',')}\n  k6 run -e PUBLISH_URL=${s.publishUrl} build/jetstream-publish.js\nCtrl-C to stop.\n`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -35,10 +48,13 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('setup')
-    .description('find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs')
+    .description(
+      'find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
+    )
     .option('--all', 'also build the nats CLI')
     .action(async (flags: { all?: boolean }) => {
-      const names = flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server'] as const);
+      const names =
+        flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server'] as const);
       for (const name of names) {
         const path = await ensureTool(name);
         process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);

@@ -21,7 +21,10 @@ export function summaryPathOf(path: string): string {
 
 export function readRunDir(label: string, dir: string): { run: CompareRun; side: RunSide } {
   const file = join(dir, 'summary.json');
-  if (!existsSync(file)) throw new CompareInputError(`${dir} is not a k6-ha run directory: it has no summary.json (a run that ended before k6 delivered its summary cannot be compared)`);
+  if (!existsSync(file))
+    throw new CompareInputError(
+      `${dir} is not a k6-ha run directory: it has no summary.json (a run that ended before k6 delivered its summary cannot be compared)`,
+    );
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -63,12 +66,26 @@ export function writeRunDirComparison(out: string, inputs: Array<{ label: string
   const { head, rows } = compareRows(runs);
   const md: string[] = [`# ${title}`, '', ...runs.map((r) => `- **${r.label}**: \`${r.dir}\``), ''];
   const chart = compareMermaid(runs);
-  if (chart !== '') md.push('## Acked per second (aligned at load start)', '', chart, '(compare.html overlays every series with both runs\' chaos marks.)', '');
-  md.push('## Side by side', '', `| ${head.join(' | ')} |`, `|---|${runs.map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  if (chart !== '')
+    md.push(
+      '## Acked per second (aligned at load start)',
+      '',
+      chart,
+      "(compare.html overlays every series with both runs' chaos marks.)",
+      '',
+    );
+  md.push(
+    '## Side by side',
+    '',
+    `| ${head.join(' | ')} |`,
+    `|---|${runs.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    '',
+  );
   let tableHtml = '';
   if (read.length === 2) {
-    const [a, b] = read as [typeof read[0], typeof read[0]];
-    const k6Table = renderComparisonMarkdown(buildComparison(a.side, b.side), 'k6\'s figures');
+    const [a, b] = read as [(typeof read)[0], (typeof read)[0]];
+    const k6Table = renderComparisonMarkdown(buildComparison(a.side, b.side), "k6's figures");
     md.push(k6Table.replace(/^# /m, '## '));
     tableHtml = `<h2>k6's figures</h2><pre>${k6Table.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>`;
   }

@@ -12,7 +12,13 @@ import { runExperiment } from '../run/run.ts';
 import { buildScenarios, scenarioScript, startK6 } from '../run/k6-process.ts';
 import { CompareInputError, CompareInterruptedError, CompareRunError } from '../shared/errors.ts';
 import { ensureTool } from '../tools/toolchain.ts';
-import { buildComparison, type Comparison, renderComparisonMarkdown, type RunSide, sideFromSummaryJson } from './table.ts';
+import {
+  buildComparison,
+  type Comparison,
+  renderComparisonMarkdown,
+  type RunSide,
+  sideFromSummaryJson,
+} from './table.ts';
 
 /** The EventStore workload, by design: the comparison's table reads its es_* metrics (table.ts). */
 export const SCENARIO = 'eventstore-streams' satisfies ScenarioName;
@@ -64,7 +70,12 @@ export function newCompareDir(outDir: string | undefined): string {
 }
 
 /** Writes comparison.md and comparison.json next to the inputs. */
-export function writeComparison(dir: string, a: RunSide, b: RunSide, title?: string): { comparison: Comparison; markdown: string } {
+export function writeComparison(
+  dir: string,
+  a: RunSide,
+  b: RunSide,
+  title?: string,
+): { comparison: Comparison; markdown: string } {
   const comparison = buildComparison(a, b);
   const markdown = renderComparisonMarkdown(comparison, title);
   writeFileSync(join(dir, 'comparison.md'), markdown);
@@ -83,10 +94,19 @@ export function readSummaryFile(label: string, path: string): RunSide {
 }
 
 /** A side against a server k6-ha did not start: plain k6, no sidecar (nothing here can be killed). */
-async function runRemoteSide(input: { side: Side; url: string; opts: CompareRunOptions; k6: string; summaryPath: string; logFile: string }): Promise<number> {
+async function runRemoteSide(input: {
+  side: Side;
+  url: string;
+  opts: CompareRunOptions;
+  k6: string;
+  summaryPath: string;
+  logFile: string;
+}): Promise<number> {
   const { side, url, opts } = input;
   const script = scenarioScript(SCENARIO);
-  opts.log?.(`${side.toUpperCase()}: k6 run ${relative(process.cwd(), script)} against ${url} (${opts.vus} VUs, ${opts.duration})`);
+  opts.log?.(
+    `${side.toUpperCase()}: k6 run ${relative(process.cwd(), script)} against ${url} (${opts.vus} VUs, ${opts.duration})`,
+  );
   try {
     const { exitCode } = await startK6({
       k6: input.k6,
@@ -110,7 +130,13 @@ const SET_BY_FIXTURE = ['ES_URL', 'ES_USER', 'ES_PASSWORD'];
  * side's storage and, with --kill-at, one kill -9 of its node restarted --restart-after later.
  * Written next to the comparison, so what ran can be run again with `k6-ha run`.
  */
-export function localSideExperiment(input: { side: Side; storage: LocalStorage; label: string; opts: CompareRunOptions; summaryPath: string }): Record<string, unknown> {
+export function localSideExperiment(input: {
+  side: Side;
+  storage: LocalStorage;
+  label: string;
+  opts: CompareRunOptions;
+  summaryPath: string;
+}): Record<string, unknown> {
   const { side, storage, opts } = input;
   const { THRESHOLDS: thresholds, ...env } = opts.env;
   for (const name of SET_BY_FIXTURE) delete env[name];
@@ -122,7 +148,17 @@ export function localSideExperiment(input: { side: Side; storage: LocalStorage; 
     env: { ...env, VUS: String(opts.vus), DURATION: opts.duration, SUMMARY_JSON: input.summaryPath },
     // The scenario's own default without a sidecar (lib/shared/scenario-config.ts eventstoreConfigFrom).
     thresholds: thresholds ?? 'es-steady',
-    plan: opts.killAt === undefined ? [] : [{ at: opts.killAt, action: 'kill', target: { name: FIXTURE_MEMBER }, restartAfter: opts.restartAfter ?? '1s' }],
+    plan:
+      opts.killAt === undefined
+        ? []
+        : [
+            {
+              at: opts.killAt,
+              action: 'kill',
+              target: { name: FIXTURE_MEMBER },
+              restartAfter: opts.restartAfter ?? '1s',
+            },
+          ],
   };
 }
 
@@ -131,12 +167,21 @@ export function localSideExperiment(input: { side: Side; storage: LocalStorage; 
  * timeline, sidecar accounting, restore at the end (or on Ctrl-C) and report, the same path as
  * every other experiment.
  */
-async function runLocalSide(input: { side: Side; storage: LocalStorage; label: string; opts: CompareRunOptions; dir: string; summaryPath: string }): Promise<{ exitCode: number; runDir: string | null }> {
+async function runLocalSide(input: {
+  side: Side;
+  storage: LocalStorage;
+  label: string;
+  opts: CompareRunOptions;
+  dir: string;
+  summaryPath: string;
+}): Promise<{ exitCode: number; runDir: string | null }> {
   const { side, opts } = input;
   const experimentFile = join(input.dir, `${side}.experiment.json`);
   writeFileSync(experimentFile, `${JSON.stringify(localSideExperiment(input), null, 2)}\n`);
   let runDir: string | null = null;
-  opts.log?.(`${side.toUpperCase()}: ${input.label} — k6-ha run ${relative(process.cwd(), experimentFile)} (${opts.vus} VUs, ${opts.duration}${opts.killAt === undefined ? '' : `, ${FIXTURE_MEMBER} killed at ${opts.killAt}`})`);
+  opts.log?.(
+    `${side.toUpperCase()}: ${input.label} — k6-ha run ${relative(process.cwd(), experimentFile)} (${opts.vus} VUs, ${opts.duration}${opts.killAt === undefined ? '' : `, ${FIXTURE_MEMBER} killed at ${opts.killAt}`})`,
+  );
   const exitCode = await runExperiment({
     experimentFile,
     outDir: input.dir,
@@ -148,29 +193,52 @@ async function runLocalSide(input: { side: Side; storage: LocalStorage; label: s
   return { exitCode, runDir };
 }
 
-async function runSide(input: { side: Side; target: CompareTarget; opts: CompareRunOptions; k6: string; dir: string }): Promise<{ side: RunSide; exitCode: number; runDir: string | null }> {
+async function runSide(input: {
+  side: Side;
+  target: CompareTarget;
+  opts: CompareRunOptions;
+  k6: string;
+  dir: string;
+}): Promise<{ side: RunSide; exitCode: number; runDir: string | null }> {
   const { side, target, opts, dir } = input;
   const summaryPath = join(dir, `${side}.summary.json`);
   let exitCode: number;
   let runDir: string | null = null;
   let logHint: string;
   if (target.local !== undefined) {
-    ({ exitCode, runDir } = await runLocalSide({ side, storage: target.local.storage, label: target.label, opts, dir, summaryPath }));
+    ({ exitCode, runDir } = await runLocalSide({
+      side,
+      storage: target.local.storage,
+      label: target.label,
+      opts,
+      dir,
+      summaryPath,
+    }));
     logHint = runDir === null ? 'its run dir' : join(runDir, 'k6.log');
     if (exitCode === 130) {
-      throw new CompareInterruptedError(`interrupted while running ${side.toUpperCase()}${side === 'a' ? '; B was not run' : ''}: nothing compared${runDir === null ? '' : ` (what ran is in ${relative(process.cwd(), runDir) || runDir})`}`);
+      throw new CompareInterruptedError(
+        `interrupted while running ${side.toUpperCase()}${side === 'a' ? '; B was not run' : ''}: nothing compared${runDir === null ? '' : ` (what ran is in ${relative(process.cwd(), runDir) || runDir})`}`,
+      );
     }
   } else {
-    if (target.url === undefined) throw new CompareRunError(`target ${side.toUpperCase()} has neither a URL nor a local fixture`);
-    if (opts.killAt !== undefined) throw new CompareRunError('--kill-at works only with local fixture targets: k6-ha cannot kill a server it did not start');
+    if (target.url === undefined)
+      throw new CompareRunError(`target ${side.toUpperCase()} has neither a URL nor a local fixture`);
+    if (opts.killAt !== undefined)
+      throw new CompareRunError(
+        '--kill-at works only with local fixture targets: k6-ha cannot kill a server it did not start',
+      );
     const logFile = join(dir, `${side}.k6.log`);
     exitCode = await runRemoteSide({ side, url: target.url, opts, k6: input.k6, summaryPath, logFile });
     logHint = logFile;
   }
   if (!existsSync(summaryPath)) {
-    throw new CompareRunError(`k6 exited ${exitCode} for ${side.toUpperCase()} without writing ${summaryPath}; see ${logHint}`);
+    throw new CompareRunError(
+      `k6 exited ${exitCode} for ${side.toUpperCase()} without writing ${summaryPath}; see ${logHint}`,
+    );
   }
-  opts.log?.(`${side.toUpperCase()}: k6 exited ${exitCode}${exitCode === 99 ? ' (a gate failed; compared anyway)' : ''}`);
+  opts.log?.(
+    `${side.toUpperCase()}: k6 exited ${exitCode}${exitCode === 99 ? ' (a gate failed; compared anyway)' : ''}`,
+  );
   return { side: readSummaryFile(target.label, summaryPath), exitCode, runDir };
 }
 
@@ -186,5 +254,11 @@ export async function runComparison(opts: CompareRunOptions): Promise<CompareOut
   const b = await runSide({ side: 'b', target: opts.b, opts: withLog, k6, dir });
   const title = `${SCENARIO}: ${opts.vus} VUs for ${opts.duration}${opts.killAt !== undefined ? `, node killed at ${opts.killAt}` : ''}`;
   const { comparison, markdown } = writeComparison(dir, a.side, b.side, title);
-  return { outDir: dir, comparison, markdown, exitCodes: { a: a.exitCode, b: b.exitCode }, runDirs: { a: a.runDir, b: b.runDir } };
+  return {
+    outDir: dir,
+    comparison,
+    markdown,
+    exitCodes: { a: a.exitCode, b: b.exitCode },
+    runDirs: { a: a.runDir, b: b.runDir },
+  };
 }

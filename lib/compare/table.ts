@@ -50,7 +50,10 @@ export function sideFromSummaryJson(label: string, source: string, json: unknown
     throw new CompareInputError(`${source} is not a k6 summary: ${(err as Error).message}`, { cause: err });
   }
   const k6ha = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['k6ha'] : undefined;
-  const scenario = typeof k6ha === 'object' && k6ha !== null && typeof (k6ha as Record<string, unknown>)['scenario'] === 'string' ? String((k6ha as Record<string, unknown>)['scenario']) : null;
+  const scenario =
+    typeof k6ha === 'object' && k6ha !== null && typeof (k6ha as Record<string, unknown>)['scenario'] === 'string'
+      ? String((k6ha as Record<string, unknown>)['scenario'])
+      : null;
   return { label, source, summary, scenario };
 }
 
@@ -105,7 +108,13 @@ const VERIFICATION_ROWS: Array<[string, string, 'higher' | 'lower' | null]> = [
 
 export function buildComparison(a: RunSide, b: RunSide): Comparison {
   const rows: ComparisonRow[] = [];
-  const both = (section: ComparisonRow['section'], label: string, unit: RowUnit, better: ComparisonRow['better'], f: (s: NormalizedSummary) => number | null): void => {
+  const both = (
+    section: ComparisonRow['section'],
+    label: string,
+    unit: RowUnit,
+    better: ComparisonRow['better'],
+    f: (s: NormalizedSummary) => number | null,
+  ): void => {
     rows.push({ section, label, a: f(a.summary), b: f(b.summary), unit, better });
   };
   both('checks', 'checks passed', 'percent', 'higher', checksRate);
@@ -183,7 +192,8 @@ function checkCell(c: CheckRow['a']): string {
 const escapeCell = (s: string): string => s.replace(/\|/g, '\\|');
 
 export function renderComparisonMarkdown(c: Comparison, title = 'A/B comparison'): string {
-  const durationOf = (s: Comparison['a']): string => (s.durationSeconds === null ? '' : `, ${s.durationSeconds.toFixed(0)} s`);
+  const durationOf = (s: Comparison['a']): string =>
+    s.durationSeconds === null ? '' : `, ${s.durationSeconds.toFixed(0)} s`;
   const lines = [
     `# ${title}`,
     '',
@@ -193,17 +203,23 @@ export function renderComparisonMarkdown(c: Comparison, title = 'A/B comparison'
     `| | A: ${escapeCell(c.a.label)} | B: ${escapeCell(c.b.label)} | B vs A |`,
     '|---|---:|---:|---:|',
   ];
-  for (const check of c.checks) lines.push(`| check "${escapeCell(check.name)}" | ${checkCell(check.a)} | ${checkCell(check.b)} | |`);
+  for (const check of c.checks)
+    lines.push(`| check "${escapeCell(check.name)}" | ${checkCell(check.a)} | ${checkCell(check.b)} | |`);
   let section = '';
   for (const row of c.rows) {
     if (row.section !== section && row.section === 'verification') lines.push('| **read-back verification** | | | |');
     section = row.section;
     const label = row.label === 'ACKED BUT MISSING' ? `**${row.label}**` : row.label;
-    lines.push(`| ${label} | ${formatValue(row.a, row.unit)} | ${formatValue(row.b, row.unit)} | ${formatDelta(row)} |`);
+    lines.push(
+      `| ${label} | ${formatValue(row.a, row.unit)} | ${formatValue(row.b, row.unit)} | ${formatDelta(row)} |`,
+    );
   }
   const missing = c.rows.find((r) => r.label === 'ACKED BUT MISSING');
   if (missing !== undefined) {
-    lines.push('', `Acked but missing: A ${formatValue(missing.a, 'count')}, B ${formatValue(missing.b, 'count')} — an event answered 201 that no later read returned.`);
+    lines.push(
+      '',
+      `Acked but missing: A ${formatValue(missing.a, 'count')}, B ${formatValue(missing.b, 'count')} — an event answered 201 that no later read returned.`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -14,50 +14,93 @@ const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const DURATION_ALLOWED = 'a duration such as 30s, 3m, 1m30s or 500ms';
 // On the type too, so a number or a missing offset reads the same as a malformed one.
 // Every `.meta({ id })` names a definition in experiment.schema.json (reused parts are $refs there).
-const duration = z.string({ error: DURATION_ALLOWED }).regex(DURATION, { error: DURATION_ALLOWED }).meta({ id: 'duration' });
+const duration = z
+  .string({ error: DURATION_ALLOWED })
+  .regex(DURATION, { error: DURATION_ALLOWED })
+  .meta({ id: 'duration' });
 
-const selector = z.union([
-  z.object({ name: z.string().min(1) }).strict(),
-  z.object({ leaderOf: z.string().min(1) }).strict(),
-  z.object({ notLeaderOf: z.string().min(1) }).strict(),
-  z.object({ labelSelector: z.string().min(1) }).strict(),
-], { error: 'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }' }).meta({ id: 'localSelector' });
+const selector = z
+  .union(
+    [
+      z.object({ name: z.string().min(1) }).strict(),
+      z.object({ leaderOf: z.string().min(1) }).strict(),
+      z.object({ notLeaderOf: z.string().min(1) }).strict(),
+      z.object({ labelSelector: z.string().min(1) }).strict(),
+    ],
+    {
+      error:
+        'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }',
+    },
+  )
+  .meta({ id: 'localSelector' });
 
 /** Kubernetes names (RFC 1123 subdomain); checked here so a typo fails before anything starts. */
 const KUBE_NAME_ALLOWED = 'a Kubernetes name (lower-case letters, digits, - and .)';
-const kubeName = z.string({ error: KUBE_NAME_ALLOWED }).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: KUBE_NAME_ALLOWED }).max(253, { error: `${KUBE_NAME_ALLOWED}, at most 253 characters` }).meta({ id: 'kubernetesName' });
+const kubeName = z
+  .string({ error: KUBE_NAME_ALLOWED })
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: KUBE_NAME_ALLOWED })
+  .max(253, { error: `${KUBE_NAME_ALLOWED}, at most 253 characters` })
+  .meta({ id: 'kubernetesName' });
 /** The namespace of a selector; the first of target.namespaces when left out. */
 const namespaceField = { namespace: kubeName.optional() };
 
 /** Pods: by name, by label selector, or the pod of a JetStream stream leader (or of its followers). */
-export const podSelectorSchema = z.union([
-  z.object({ name: kubeName, ...namespaceField }).strict(),
-  z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
-  z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
-  z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
-], { error: 'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"' }).meta({ id: 'podSelector' });
+export const podSelectorSchema = z
+  .union(
+    [
+      z.object({ name: kubeName, ...namespaceField }).strict(),
+      z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
+      z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
+      z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
+    ],
+    {
+      error:
+        'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"',
+    },
+  )
+  .meta({ id: 'podSelector' });
 export type PodSelector = z.infer<typeof podSelectorSchema>;
 
 /** Nodes: by name, by label, or the node(s) hosting some pods; `notNodeOf` excludes the nodes of other pods. */
-export const nodeSelectorSchema = z.union([
-  z.object({ name: kubeName }).strict(),
-  z.object({ labelSelector: z.string().min(1), notNodeOf: podSelectorSchema.optional() }).strict(),
-  z.object({ nodeOf: podSelectorSchema, notNodeOf: podSelectorSchema.optional() }).strict(),
-], { error: 'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>' }).meta({ id: 'nodeSelector' });
+export const nodeSelectorSchema = z
+  .union(
+    [
+      z.object({ name: kubeName }).strict(),
+      z.object({ labelSelector: z.string().min(1), notNodeOf: podSelectorSchema.optional() }).strict(),
+      z.object({ nodeOf: podSelectorSchema, notNodeOf: podSelectorSchema.optional() }).strict(),
+    ],
+    {
+      error:
+        'a node selector: { "name": … }, { "labelSelector": "k=v" } or { "nodeOf": <pod selector> }, optionally with "notNodeOf": <pod selector>',
+    },
+  )
+  .meta({ id: 'nodeSelector' });
 export type NodeSelector = z.infer<typeof nodeSelectorSchema>;
 
-export const workloadSelectorSchema = z.union([
-  z.object({ deployment: kubeName, ...namespaceField }).strict(),
-  z.object({ statefulSet: kubeName, ...namespaceField }).strict(),
-], { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' }).meta({ id: 'workloadSelector' });
+export const workloadSelectorSchema = z
+  .union(
+    [
+      z.object({ deployment: kubeName, ...namespaceField }).strict(),
+      z.object({ statefulSet: kubeName, ...namespaceField }).strict(),
+    ],
+    { error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" }, with an optional "namespace"' },
+  )
+  .meta({ id: 'workloadSelector' });
 export type WorkloadSelector = z.infer<typeof workloadSelectorSchema>;
 
 /** A group of a local target's members (its preflight world names them: `replicas`, `backends`), as a Deployment's pods. */
-export const groupSelectorSchema = z.object({ group: z.string().min(1) }).strict().meta({ id: 'groupSelector' });
+export const groupSelectorSchema = z
+  .object({ group: z.string().min(1) })
+  .strict()
+  .meta({ id: 'groupSelector' });
 export type GroupSelector = z.infer<typeof groupSelectorSchema>;
 
 const base = {
-  id: z.string().regex(/^[A-Za-z0-9_.-]+$/).meta({ id: 'actionId' }).optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .meta({ id: 'actionId' })
+    .optional(),
   at: duration,
   note: z.string().optional(),
 };
@@ -70,92 +113,129 @@ const targeted = {
 const pick = z.enum(['one', 'all']).default('one').meta({ id: 'pick' });
 const SIGNALS = ['TERM', 'INT', 'QUIT', 'HUP', 'KILL', 'USR1', 'USR2', 'ABRT', 'SEGV'] as const;
 
-export const actionSchema = z.discriminatedUnion('action', [
-  // local targets: stack members are processes
-  z.object({ ...targeted, action: z.literal('kill'), restartAfter: duration.optional() }).strict(),
-  z.object({ ...targeted, action: z.literal('stop'), restartAfter: duration.optional() }).strict(),
-  z.object({ ...targeted, action: z.literal('restart'), delay: duration.default('0s') }).strict(),
-  z.object({ ...targeted, action: z.literal('wipe'), restartAfter: duration.default('0s') }).strict(),
-  z.object({ ...targeted, action: z.literal('start') }).strict(),
-  // any target
-  z.object({ ...base, action: z.literal('wait'), until: z.enum(['leader', 'recovered']).default('recovered'), timeout: duration.default('2m') }).strict(),
-  z.object({
-    ...base,
-    action: z.literal('command'),
-    /** argv, run without a shell (use ["sh", "-c", "…"] for one), from the project directory */
-    command: z.array(z.string().min(1)).min(1),
-    timeout: duration.default('2m'),
-    env: z.record(z.string(), z.string()).default({}),
-    /** the exit code that counts as success; another one fails the action (recorded either way) */
-    expectExitCode: z.number().int().min(0).max(255).default(0),
-  }).strict(),
-  // both kinds of target: what `kubectl delete pod` does (see LOCAL_ACTIONS)
-  z.object({
-    ...base,
-    action: z.literal('deletePod'),
-    target: podSelectorSchema,
-    pick,
-    /** kubernetes: the DELETE's gracePeriodSeconds ("0s" = force), else the pod's own
-     * terminationGracePeriodSeconds; local: preStop + SIGTERM + this long before SIGKILL, else 60s
-     * (the NATS helm chart's terminationGracePeriodSeconds) */
-    gracePeriod: duration.optional(),
-  }).strict(),
-  // kubernetes targets
-  z.object({
-    ...base,
-    action: z.literal('deleteNode'),
-    target: nodeSelectorSchema,
-    pick,
-    /** taint node.kubernetes.io/out-of-service first (non-graceful node shutdown): its pods go at once
-     * instead of after the pod GC's 40–80 s, as when the VM behind the node is gone */
-    outOfService: z.boolean().default(false),
-  }).strict(),
-  z.object({ ...base, action: z.literal('cordon'), target: nodeSelectorSchema, pick, uncordonAfter: duration.optional() }).strict(),
-  z.object({ ...base, action: z.literal('uncordon'), target: nodeSelectorSchema, pick }).strict(),
-  z.object({
-    ...base,
-    action: z.literal('drain'),
-    target: nodeSelectorSchema,
-    pick,
-    /** how long evictions refused by a PodDisruptionBudget (429) are retried before the drain fails */
-    timeout: duration.default('2m'),
-    gracePeriod: duration.optional(),
-    uncordonAfter: duration.optional(),
-  }).strict(),
-  // kubernetes (a Deployment or StatefulSet) or local (a group of members: those above `replicas`
-  // are stopped, a later scale up or restoreAfter starts them again)
-  z.object({
-    ...base,
-    action: z.literal('scale'),
-    target: z.union([workloadSelectorSchema, groupSelectorSchema], {
-      error: 'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" } (kubernetes), or { "group": "<name>" } (a local target\'s group of members)',
-    }),
-    replicas: z.number().int().min(0),
-    /** scale back to the replicas found before the action after this long */
-    restoreAfter: duration.optional(),
-  }).strict(),
-  z.object({ ...base, action: z.literal('rolloutRestart'), target: workloadSelectorSchema }).strict(),
-  z.object({ ...base, action: z.literal('waitRollout'), target: workloadSelectorSchema, timeout: duration.default('5m') }).strict(),
-  z.object({
-    ...base,
-    action: z.literal('execKill'),
-    target: podSelectorSchema,
-    pick,
-    container: kubeName.optional(),
-    /** `kill -s <signal> 1` in the container (PID 1 is the main process) */
-    signal: z.enum(SIGNALS).default('TERM'),
-    /** instead of kill: a command that makes the main process exit, e.g. an app's "die with code 1" endpoint */
-    command: z.array(z.string().min(1)).min(1).optional(),
-    /** the exit code the container should report (lastState.terminated.exitCode); a mismatch is noted */
-    expectExitCode: z.number().int().min(0).max(255).optional(),
-    /** kill this many times, each after the container is running again (the s3gw restart probe) */
-    times: z.number().int().min(1).max(100).default(1),
-    /** pause after the container is back before the next kill */
-    interval: duration.default('0s'),
-    /** how long to wait for the container to run again (CrashLoopBackOff reaches 5 minutes) */
-    restartTimeout: duration.default('10m'),
-  }).strict(),
-]).meta({ id: 'action' });
+export const actionSchema = z
+  .discriminatedUnion('action', [
+    // local targets: stack members are processes
+    z.object({ ...targeted, action: z.literal('kill'), restartAfter: duration.optional() }).strict(),
+    z.object({ ...targeted, action: z.literal('stop'), restartAfter: duration.optional() }).strict(),
+    z.object({ ...targeted, action: z.literal('restart'), delay: duration.default('0s') }).strict(),
+    z.object({ ...targeted, action: z.literal('wipe'), restartAfter: duration.default('0s') }).strict(),
+    z.object({ ...targeted, action: z.literal('start') }).strict(),
+    // any target
+    z
+      .object({
+        ...base,
+        action: z.literal('wait'),
+        until: z.enum(['leader', 'recovered']).default('recovered'),
+        timeout: duration.default('2m'),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        action: z.literal('command'),
+        /** argv, run without a shell (use ["sh", "-c", "…"] for one), from the project directory */
+        command: z.array(z.string().min(1)).min(1),
+        timeout: duration.default('2m'),
+        env: z.record(z.string(), z.string()).default({}),
+        /** the exit code that counts as success; another one fails the action (recorded either way) */
+        expectExitCode: z.number().int().min(0).max(255).default(0),
+      })
+      .strict(),
+    // both kinds of target: what `kubectl delete pod` does (see LOCAL_ACTIONS)
+    z
+      .object({
+        ...base,
+        action: z.literal('deletePod'),
+        target: podSelectorSchema,
+        pick,
+        /** kubernetes: the DELETE's gracePeriodSeconds ("0s" = force), else the pod's own
+         * terminationGracePeriodSeconds; local: preStop + SIGTERM + this long before SIGKILL, else 60s
+         * (the NATS helm chart's terminationGracePeriodSeconds) */
+        gracePeriod: duration.optional(),
+      })
+      .strict(),
+    // kubernetes targets
+    z
+      .object({
+        ...base,
+        action: z.literal('deleteNode'),
+        target: nodeSelectorSchema,
+        pick,
+        /** taint node.kubernetes.io/out-of-service first (non-graceful node shutdown): its pods go at once
+         * instead of after the pod GC's 40–80 s, as when the VM behind the node is gone */
+        outOfService: z.boolean().default(false),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        action: z.literal('cordon'),
+        target: nodeSelectorSchema,
+        pick,
+        uncordonAfter: duration.optional(),
+      })
+      .strict(),
+    z.object({ ...base, action: z.literal('uncordon'), target: nodeSelectorSchema, pick }).strict(),
+    z
+      .object({
+        ...base,
+        action: z.literal('drain'),
+        target: nodeSelectorSchema,
+        pick,
+        /** how long evictions refused by a PodDisruptionBudget (429) are retried before the drain fails */
+        timeout: duration.default('2m'),
+        gracePeriod: duration.optional(),
+        uncordonAfter: duration.optional(),
+      })
+      .strict(),
+    // kubernetes (a Deployment or StatefulSet) or local (a group of members: those above `replicas`
+    // are stopped, a later scale up or restoreAfter starts them again)
+    z
+      .object({
+        ...base,
+        action: z.literal('scale'),
+        target: z.union([workloadSelectorSchema, groupSelectorSchema], {
+          error:
+            'a workload: { "deployment": "<name>" } or { "statefulSet": "<name>" } (kubernetes), or { "group": "<name>" } (a local target\'s group of members)',
+        }),
+        replicas: z.number().int().min(0),
+        /** scale back to the replicas found before the action after this long */
+        restoreAfter: duration.optional(),
+      })
+      .strict(),
+    z.object({ ...base, action: z.literal('rolloutRestart'), target: workloadSelectorSchema }).strict(),
+    z
+      .object({
+        ...base,
+        action: z.literal('waitRollout'),
+        target: workloadSelectorSchema,
+        timeout: duration.default('5m'),
+      })
+      .strict(),
+    z
+      .object({
+        ...base,
+        action: z.literal('execKill'),
+        target: podSelectorSchema,
+        pick,
+        container: kubeName.optional(),
+        /** `kill -s <signal> 1` in the container (PID 1 is the main process) */
+        signal: z.enum(SIGNALS).default('TERM'),
+        /** instead of kill: a command that makes the main process exit, e.g. an app's "die with code 1" endpoint */
+        command: z.array(z.string().min(1)).min(1).optional(),
+        /** the exit code the container should report (lastState.terminated.exitCode); a mismatch is noted */
+        expectExitCode: z.number().int().min(0).max(255).optional(),
+        /** kill this many times, each after the container is running again (the s3gw restart probe) */
+        times: z.number().int().min(1).max(100).default(1),
+        /** pause after the container is back before the next kill */
+        interval: duration.default('0s'),
+        /** how long to wait for the container to run again (CrashLoopBackOff reaches 5 minutes) */
+        restartTimeout: duration.default('10m'),
+      })
+      .strict(),
+  ])
+  .meta({ id: 'action' });
 export type ChaosAction = z.infer<typeof actionSchema>;
 
 /**
@@ -171,15 +251,27 @@ export type ChaosAction = z.infer<typeof actionSchema>;
  */
 // `scale` is in both as well: its target tells them apart (a group is local, a workload kubernetes).
 export const LOCAL_ACTIONS = ['kill', 'stop', 'restart', 'wipe', 'start', 'scale', 'deletePod'] as const;
-export const KUBERNETES_ACTIONS = ['deletePod', 'deleteNode', 'cordon', 'uncordon', 'drain', 'scale', 'rolloutRestart', 'waitRollout', 'execKill'] as const;
+export const KUBERNETES_ACTIONS = [
+  'deletePod',
+  'deleteNode',
+  'cordon',
+  'uncordon',
+  'drain',
+  'scale',
+  'rolloutRestart',
+  'waitRollout',
+  'execKill',
+] as const;
 export const COMMON_ACTIONS = ['wait', 'command'] as const;
 type ScaleAction = Extract<ChaosAction, { action: 'scale' }>;
 /** scale of a local target's group of members */
 export type LocalScaleAction = ScaleAction & { target: GroupSelector };
 /** scale of a Deployment or StatefulSet */
 export type KubernetesScaleAction = ScaleAction & { target: WorkloadSelector };
-export type LocalChaosAction = Extract<ChaosAction, { action: Exclude<(typeof LOCAL_ACTIONS)[number], 'scale'> }> | LocalScaleAction;
-export type KubernetesChaosAction = Extract<ChaosAction, { action: Exclude<(typeof KUBERNETES_ACTIONS)[number], 'scale'> }> | KubernetesScaleAction;
+export type LocalChaosAction =
+  Extract<ChaosAction, { action: Exclude<(typeof LOCAL_ACTIONS)[number], 'scale'> }> | LocalScaleAction;
+export type KubernetesChaosAction =
+  Extract<ChaosAction, { action: Exclude<(typeof KUBERNETES_ACTIONS)[number], 'scale'> }> | KubernetesScaleAction;
 /** Actions only a local stack can carry out (kill, stop, restart, wipe, start, scale of a group). */
 export type LocalOnlyChaosAction = Exclude<LocalChaosAction, KubernetesChaosAction>;
 export type CommandAction = Extract<ChaosAction, { action: 'command' }>;
@@ -202,89 +294,117 @@ export function isKubernetesAction(a: ChaosAction): a is KubernetesChaosAction {
 }
 
 /** The embedded JetStream stack (lib/targets/jetstream.ts); the local stack when `stack` is left out. */
-const jetstreamLocalTarget = z.object({
-  kind: z.literal('local'),
-  stack: z.literal('jetstream').default('jetstream'),
-  replicas: z.union([z.literal(1), z.literal(3)], { error: '1 or 3 (the stream\'s replicas)' }).default(3),
-}).strict();
+const jetstreamLocalTarget = z
+  .object({
+    kind: z.literal('local'),
+    stack: z.literal('jetstream').default('jetstream'),
+    replicas: z.union([z.literal(1), z.literal(3)], { error: "1 or 3 (the stream's replicas)" }).default(3),
+  })
+  .strict();
 
 /** The embedded EventStore fixture (lib/targets/eventstore.ts): one member, so no replicas. */
-const eventstoreLocalTarget = z.object({
-  kind: z.literal('local'),
-  stack: z.literal('eventstore'),
-  /** fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
-  storage: z.enum(['fsync', 'memory']).optional(),
-}).strict();
+const eventstoreLocalTarget = z
+  .object({
+    kind: z.literal('local'),
+    stack: z.literal('eventstore'),
+    /** fsync (a persistent disk) or memory (pod-local storage that dies with the pod) */
+    storage: z.enum(['fsync', 'memory']).optional(),
+  })
+  .strict();
 
 /** PostgreSQL replicas behind HAProxy, backends behind nginx (lib/targets/postgres-haproxy.ts). */
-const postgresHaproxyLocalTarget = z.object({
-  kind: z.literal('local'),
-  stack: z.literal('postgres-haproxy'),
-  /** resolve-once: the backends' Service name resolved when nginx starts (the seed's config);
-   * re-resolve: `resolver … valid=<resolverValid>` and a variable proxy_pass */
-  nginx: z.enum(['resolve-once', 're-resolve']).default('resolve-once'),
-  /** HAProxy's health check of the replicas (the seed: inter 2s fall 3 rise 2) */
-  healthCheck: z.object({
-    inter: duration.default('2s'),
-    fall: z.number().int().min(1).max(100).default(3),
-    rise: z.number().int().min(1).max(100).default(2),
-  }).strict().default({ inter: '2s', fall: 3, rise: 2 }),
-  /** how long nginx keeps a resolved address in re-resolve mode (whole seconds) */
-  resolverValid: duration.default('1s'),
-  /** per-request (default, as the seed's backend): HAProxy balances every request; pool: connections stick */
-  backendConnection: z.enum(['per-request', 'pool']).default('per-request'),
-}).strict();
+const postgresHaproxyLocalTarget = z
+  .object({
+    kind: z.literal('local'),
+    stack: z.literal('postgres-haproxy'),
+    /** resolve-once: the backends' Service name resolved when nginx starts (the seed's config);
+     * re-resolve: `resolver … valid=<resolverValid>` and a variable proxy_pass */
+    nginx: z.enum(['resolve-once', 're-resolve']).default('resolve-once'),
+    /** HAProxy's health check of the replicas (the seed: inter 2s fall 3 rise 2) */
+    healthCheck: z
+      .object({
+        inter: duration.default('2s'),
+        fall: z.number().int().min(1).max(100).default(3),
+        rise: z.number().int().min(1).max(100).default(2),
+      })
+      .strict()
+      .default({ inter: '2s', fall: 3, rise: 2 }),
+    /** how long nginx keeps a resolved address in re-resolve mode (whole seconds) */
+    resolverValid: duration.default('1s'),
+    /** per-request (default, as the seed's backend): HAProxy balances every request; pool: connections stick */
+    backendConnection: z.enum(['per-request', 'pool']).default('per-request'),
+  })
+  .strict();
 
 /** A local stack, told apart by `stack`: one schema per target module, so each takes only its own fields. */
-const localTarget = z.discriminatedUnion('stack', [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget], { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore" or "postgres-haproxy"' });
+const localTarget = z.discriminatedUnion(
+  'stack',
+  [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget],
+  { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore" or "postgres-haproxy"' },
+);
 
-const kubernetesTarget = z.object({
-  kind: z.literal('kubernetes'),
-  /** the kube context that must be current (or passed with --context); anything else is refused */
-  context: z.string().min(1),
-  /** the only namespaces the plan may touch; the first is the default of every selector */
-  namespaces: z.array(kubeName).min(1),
-  /** NATS client URL(s), comma-separated, for JetStream's view (leaderOf, leader changes, accounting):
-   * port-forwards of each member (a forward to one pod dies with it) or, in-cluster, the service */
-  natsUrl: z.string().regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, { error: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)' }).optional(),
-  /** the stream under test and the consumer whose progress counts as "consumed" */
-  stream: z.string().min(1).default('sap'),
-  consumer: z.string().min(1).optional(),
-  /** JetStream server name → pod name, where they differ (in the NATS helm chart server_name = pod name) */
-  serverPods: z.record(z.string(), kubeName).default({}),
-  /** deleteNode is refused unless this is true */
-  allowNodeDeletion: z.boolean().default(false),
-  /** the sink's /ids endpoint (k6-ha's sink), when there is one to ask */
-  sinkUrl: z.string().url().optional(),
-}).strict();
+const kubernetesTarget = z
+  .object({
+    kind: z.literal('kubernetes'),
+    /** the kube context that must be current (or passed with --context); anything else is refused */
+    context: z.string().min(1),
+    /** the only namespaces the plan may touch; the first is the default of every selector */
+    namespaces: z.array(kubeName).min(1),
+    /** NATS client URL(s), comma-separated, for JetStream's view (leaderOf, leader changes, accounting):
+     * port-forwards of each member (a forward to one pod dies with it) or, in-cluster, the service */
+    natsUrl: z
+      .string()
+      .regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, {
+        error: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)',
+      })
+      .optional(),
+    /** the stream under test and the consumer whose progress counts as "consumed" */
+    stream: z.string().min(1).default('sap'),
+    consumer: z.string().min(1).optional(),
+    /** JetStream server name → pod name, where they differ (in the NATS helm chart server_name = pod name) */
+    serverPods: z.record(z.string(), kubeName).default({}),
+    /** deleteNode is refused unless this is true */
+    allowNodeDeletion: z.boolean().default(false),
+    /** the sink's /ids endpoint (k6-ha's sink), when there is one to ask */
+    sinkUrl: z.string().url().optional(),
+  })
+  .strict();
 
-const envValue = z.union([z.string(), z.number()], { error: 'a string or a number' }).transform(String).meta({ id: 'envValue' });
+const envValue = z
+  .union([z.string(), z.number()], { error: 'a string or a number' })
+  .transform(String)
+  .meta({ id: 'envValue' });
 
-const presetSchema = z.object({
-  description: z.string().optional(),
-  env: z.record(z.string(), envValue).default({}),
-  plan: z.array(actionSchema).optional(),
-}).strict();
+const presetSchema = z
+  .object({
+    description: z.string().optional(),
+    env: z.record(z.string(), envValue).default({}),
+    plan: z.array(actionSchema).optional(),
+  })
+  .strict();
 
 const PROFILE_NAMES = Object.keys(THRESHOLD_PROFILES) as [string, ...string[]];
 
-export const experimentSchema = z.object({
-  /** where editors find experiment.schema.json; the run ignores it */
-  $schema: z.string().optional(),
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'lower-case letters, digits and -' }),
-  description: z.string().default(''),
-  scenario: z.enum(SCENARIOS),
-  target: z.discriminatedUnion('kind', [localTarget, kubernetesTarget]),
-  env: z.record(z.string(), envValue).default({}),
-  // An enum rather than a refinement so the JSON Schema lists the profiles too.
-  thresholds: z.enum(PROFILE_NAMES, {
-    error: (issue) => `${typeof issue.input === 'string' ? '' : 'a gate profile: '}one of ${PROFILE_NAMES.join(', ')}`,
-  }),
-  /** the most members one action may touch */
-  blastRadius: z.number().int().min(1).default(1),
-  plan: z.array(actionSchema).default([]),
-  presets: z.record(z.string(), presetSchema).default({}),
-}).strict();
+export const experimentSchema = z
+  .object({
+    /** where editors find experiment.schema.json; the run ignores it */
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'lower-case letters, digits and -' }),
+    description: z.string().default(''),
+    scenario: z.enum(SCENARIOS),
+    target: z.discriminatedUnion('kind', [localTarget, kubernetesTarget]),
+    env: z.record(z.string(), envValue).default({}),
+    // An enum rather than a refinement so the JSON Schema lists the profiles too.
+    thresholds: z.enum(PROFILE_NAMES, {
+      error: (issue) =>
+        `${typeof issue.input === 'string' ? '' : 'a gate profile: '}one of ${PROFILE_NAMES.join(', ')}`,
+    }),
+    /** the most members one action may touch */
+    blastRadius: z.number().int().min(1).default(1),
+    plan: z.array(actionSchema).default([]),
+    presets: z.record(z.string(), presetSchema).default({}),
+  })
+  .strict();
 
 export type Experiment = Omit<z.infer<typeof experimentSchema>, '$schema'>;
 
@@ -301,10 +421,16 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 }
 
 function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '') || '(top level)';
+  return (
+    path.reduce<string>(
+      (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`),
+      '',
+    ) || '(top level)'
+  );
 }
 
-const quoted = (values: readonly unknown[]): string => values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' | ');
+const quoted = (values: readonly unknown[]): string =>
+  values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' | ');
 const counted = (n: number | bigint, unit: string): string => `${n} ${unit}${n === 1 || n === 1n ? '' : 's'}`;
 
 const TYPE_ALLOWED: Record<string, string> = {
@@ -318,7 +444,13 @@ const TYPE_ALLOWED: Record<string, string> = {
 };
 
 /** too_small / too_big: "a number >= 1", "a string of at least 1 character", "an array of at most 3 items". */
-function sizeAllowed(origin: string, bound: number | bigint, side: 'min' | 'max', inclusive: boolean, exact: boolean): string {
+function sizeAllowed(
+  origin: string,
+  bound: number | bigint,
+  side: 'min' | 'max',
+  inclusive: boolean,
+  exact: boolean,
+): string {
   if (origin === 'number' || origin === 'int' || origin === 'bigint') {
     const op = exact ? '=' : side === 'min' ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<';
     return `a number ${op} ${bound}`;
@@ -343,7 +475,9 @@ export const allowedByExperiment: z.core.$ZodErrorMap = (issue) => {
     case 'invalid_union':
       // A discriminated union whose discriminator matched no option (e.g. an unknown action).
       if (Array.isArray(issue.options) && issue.options.length > 0) return `one of ${quoted(issue.options)}`;
-      return issue.inclusive === false ? 'exactly one of the allowed forms (several match)' : 'one of the allowed forms';
+      return issue.inclusive === false
+        ? 'exactly one of the allowed forms (several match)'
+        : 'one of the allowed forms';
     case 'too_small':
       return sizeAllowed(issue.origin, issue.minimum, 'min', issue.inclusive ?? false, issue.exact ?? false);
     case 'too_big':
@@ -371,7 +505,8 @@ export const allowedByExperiment: z.core.$ZodErrorMap = (issue) => {
 export function describeIssues(input: unknown, error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
-    if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    if (issue.code === 'unrecognized_keys')
+      return `${path}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     const value = valueAt(input, issue.path);
     if (value === undefined) return `${path}: missing — required: ${issue.message}`;
     return `${path}: ${JSON.stringify(value)} is not allowed — expected ${issue.message}`;
@@ -381,7 +516,10 @@ export function describeIssues(input: unknown, error: z.ZodError): string[] {
 export function parseExperiment(input: unknown, file: string): Experiment {
   const result = experimentSchema.safeParse(input, { error: allowedByExperiment });
   if (!result.success) {
-    throw new ExperimentError(`invalid experiment ${file}:\n  ${describeIssues(input, result.error).join('\n  ')}`, { file, cause: result.error });
+    throw new ExperimentError(`invalid experiment ${file}:\n  ${describeIssues(input, result.error).join('\n  ')}`, {
+      file,
+      cause: result.error,
+    });
   }
   const { $schema: _editorSchema, ...exp } = result.data;
   checkPlanConsistency(exp, file);
@@ -410,7 +548,10 @@ export function applyPreset(exp: Experiment, preset: string | undefined, file: s
   const p = exp.presets[preset];
   if (p === undefined) {
     const known = Object.keys(exp.presets);
-    throw new ExperimentError(`--preset ${JSON.stringify(preset)} is not defined in ${file}; ${known.length ? `presets: ${known.join(', ')}` : 'it defines no presets'}`, { file });
+    throw new ExperimentError(
+      `--preset ${JSON.stringify(preset)} is not defined in ${file}; ${known.length ? `presets: ${known.join(', ')}` : 'it defines no presets'}`,
+      { file },
+    );
   }
   const merged = { ...exp, env: { ...exp.env, ...p.env }, plan: p.plan ?? exp.plan };
   checkPlanConsistency(merged, file);
@@ -426,15 +567,20 @@ function checkPlanConsistency(exp: Experiment, file: string): void {
     try {
       runMs = parseRunDurationMs('env.DURATION', durationText);
     } catch (err) {
-      if (err instanceof InvalidSettingError) problems.push(`env.DURATION: ${JSON.stringify(durationText)} is not allowed — expected ${err.allowed}`);
+      if (err instanceof InvalidSettingError)
+        problems.push(`env.DURATION: ${JSON.stringify(durationText)} is not allowed — expected ${err.allowed}`);
     }
   }
   exp.plan.forEach((a, i) => {
     const at = parseDurationMs(`plan[${i}].at`, a.at);
-    if (runMs !== null && at >= runMs) problems.push(`plan[${i}].at: ${JSON.stringify(a.at)} is not allowed — expected an offset before the end of the load (DURATION ${durationText})`);
+    if (runMs !== null && at >= runMs)
+      problems.push(
+        `plan[${i}].at: ${JSON.stringify(a.at)} is not allowed — expected an offset before the end of the load (DURATION ${durationText})`,
+      );
     problems.push(...targetKindProblems(exp, a, `plan[${i}]`));
   });
-  if (problems.length > 0) throw new ExperimentError(`invalid experiment ${file}:\n  ${problems.join('\n  ')}`, { file });
+  if (problems.length > 0)
+    throw new ExperimentError(`invalid experiment ${file}:\n  ${problems.join('\n  ')}`, { file });
 }
 
 /** The pod selectors inside a kubernetes action's target (a node selector may name pods too). */
@@ -458,7 +604,8 @@ export function podSelectorsOf(a: KubernetesChaosAction): PodSelector[] {
 
 /** The namespaces a kubernetes action's selectors name (a missing one is the default). */
 export function selectorNamespaces(a: KubernetesChaosAction, defaultNamespace: string): string[] {
-  if (a.action === 'scale' || a.action === 'rolloutRestart' || a.action === 'waitRollout') return [a.target.namespace ?? defaultNamespace];
+  if (a.action === 'scale' || a.action === 'rolloutRestart' || a.action === 'waitRollout')
+    return [a.target.namespace ?? defaultNamespace];
   return podSelectorsOf(a).map((p) => p.namespace ?? defaultNamespace);
 }
 
@@ -466,30 +613,60 @@ export function selectorNamespaces(a: KubernetesChaosAction, defaultNamespace: s
 function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string[] {
   const kind = exp.target.kind;
   if (kind === 'local') {
-    if (a.action === 'scale' && isKubernetesAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a group of the local target's members, { "group": "<name>" } (a deployment or statefulSet is for target kind "kubernetes")`];
-    if (isKubernetesAction(a) && !isLocalAction(a)) return [`${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`];
-    if (isLocalAction(a) && 'labelSelector' in a.target) return [`${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`];
-    if (a.action === 'deletePod' && a.target.namespace !== undefined) return [`${at}.target.namespace: ${JSON.stringify(a.target.namespace)} is for target kind "kubernetes"; local members have no namespace`];
+    if (a.action === 'scale' && isKubernetesAction(a))
+      return [
+        `${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a group of the local target's members, { "group": "<name>" } (a deployment or statefulSet is for target kind "kubernetes")`,
+      ];
+    if (isKubernetesAction(a) && !isLocalAction(a))
+      return [
+        `${at}.action: "${a.action}" is for target kind "kubernetes"; target.kind is "local" (local actions: ${[...LOCAL_ACTIONS, ...COMMON_ACTIONS].join(', ')})`,
+      ];
+    if (isLocalAction(a) && 'labelSelector' in a.target)
+      return [
+        `${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`,
+      ];
+    if (a.action === 'deletePod' && a.target.namespace !== undefined)
+      return [
+        `${at}.target.namespace: ${JSON.stringify(a.target.namespace)} is for target kind "kubernetes"; local members have no namespace`,
+      ];
     return [];
   }
-  if (a.action === 'scale' && isLocalAction(a)) return [`${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a workload, { "deployment": "<name>" } or { "statefulSet": "<name>" } (a group is for target kind "local")`];
+  if (a.action === 'scale' && isLocalAction(a))
+    return [
+      `${at}.target: ${JSON.stringify(a.target)} is not allowed — expected a workload, { "deployment": "<name>" } or { "statefulSet": "<name>" } (a group is for target kind "local")`,
+    ];
   if (isLocalOnlyAction(a)) {
-    const hint = a.action === 'kill' || a.action === 'stop' || a.action === 'restart' ? 'deletePod, execKill or scale' : a.action === 'wipe' ? 'deleteNode or deletePod' : 'scale';
-    return [`${at}.action: "${a.action}" is for target kind "local" (processes of the embedded stack); target.kind is "kubernetes" — use ${hint}`];
+    const hint =
+      a.action === 'kill' || a.action === 'stop' || a.action === 'restart'
+        ? 'deletePod, execKill or scale'
+        : a.action === 'wipe'
+          ? 'deleteNode or deletePod'
+          : 'scale';
+    return [
+      `${at}.action: "${a.action}" is for target kind "local" (processes of the embedded stack); target.kind is "kubernetes" — use ${hint}`,
+    ];
   }
   if (!isKubernetesAction(a)) return [];
   const t = exp.target;
   const problems: string[] = [];
   for (const ns of selectorNamespaces(a, t.namespaces[0] as string)) {
-    if (!t.namespaces.includes(ns)) problems.push(`${at}.target: namespace ${JSON.stringify(ns)} is not allowed — expected one of target.namespaces (${t.namespaces.join(', ')})`);
+    if (!t.namespaces.includes(ns))
+      problems.push(
+        `${at}.target: namespace ${JSON.stringify(ns)} is not allowed — expected one of target.namespaces (${t.namespaces.join(', ')})`,
+      );
   }
   if (podSelectorsOf(a).some((p) => 'leaderOf' in p || 'notLeaderOf' in p) && t.natsUrl === undefined) {
-    problems.push(`${at}.target: leaderOf/notLeaderOf need JetStream's view — set target.natsUrl (e.g. nats://127.0.0.1:4222 through kubectl port-forward)`);
+    problems.push(
+      `${at}.target: leaderOf/notLeaderOf need JetStream's view — set target.natsUrl (e.g. nats://127.0.0.1:4222 through kubectl port-forward)`,
+    );
   }
   if (a.action === 'deleteNode' && !t.allowNodeDeletion) {
-    problems.push(`${at}.action: "deleteNode" is refused — set target.allowNodeDeletion to true to allow deleting Nodes of context ${JSON.stringify(t.context)}`);
+    problems.push(
+      `${at}.action: "deleteNode" is refused — set target.allowNodeDeletion to true to allow deleting Nodes of context ${JSON.stringify(t.context)}`,
+    );
   }
-  if (a.action === 'execKill' && a.command !== undefined && a.signal !== 'TERM') problems.push(`${at}: give either signal or command, not both`);
+  if (a.action === 'execKill' && a.command !== undefined && a.signal !== 'TERM')
+    problems.push(`${at}: give either signal or command, not both`);
   return problems;
 }
 

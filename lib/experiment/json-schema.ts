@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { experimentSchema } from './experiment.ts';
 
-export const EXPERIMENT_JSON_SCHEMA_FILE = fileURLToPath(new URL('../../experiments/experiment.schema.json', import.meta.url));
+export const EXPERIMENT_JSON_SCHEMA_FILE = fileURLToPath(
+  new URL('../../experiments/experiment.schema.json', import.meta.url),
+);
 
 /** The JSON Schema as written to the file: pretty-printed, with a final newline. */
 export function experimentJsonSchemaText(): string {
@@ -19,7 +21,8 @@ export function experimentJsonSchemaText(): string {
   const schema = {
     $schema,
     title: 'k6-ha experiment',
-    description: 'An experiment file (experiments/*.json): scenario, target, chaos plan and gate profile. Generated from lib/experiment/experiment.ts by `npm run gen:schema`.',
+    description:
+      'An experiment file (experiments/*.json): scenario, target, chaos plan and gate profile. Generated from lib/experiment/experiment.ts by `npm run gen:schema`.',
     ...rest,
   };
   return `${JSON.stringify(schema, null, 2)}\n`;

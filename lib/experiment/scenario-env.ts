@@ -13,12 +13,15 @@ export { ScenarioEnvError };
 export function checkScenarioEnv(scenario: ScenarioName, env: Record<string, string>, thresholds: string): void {
   const { parse, setByRunner } = SCENARIOS[scenario];
   const read = new Set<string>();
-  const recorded = new Proxy<Record<string, string>>({ ...env, THRESHOLDS: thresholds }, {
-    get(target, name) {
-      if (typeof name === 'string') read.add(name);
-      return target[name as string];
+  const recorded = new Proxy<Record<string, string>>(
+    { ...env, THRESHOLDS: thresholds },
+    {
+      get(target, name) {
+        if (typeof name === 'string') read.add(name);
+        return target[name as string];
+      },
     },
-  });
+  );
   try {
     parse(recorded);
     // Every scenario's handleSummary reads it (lib/k6/summary-handler.ts).
@@ -26,11 +29,16 @@ export function checkScenarioEnv(scenario: ScenarioName, env: Record<string, str
   } catch (err) {
     const setting = err instanceof Error && err.cause instanceof InvalidSettingError ? err.cause : null;
     if (setting === null) throw err;
-    throw new ScenarioEnvError(`env.${setting.setting}: ${JSON.stringify(setting.value)} is not allowed — expected ${setting.allowed}`, { cause: err });
+    throw new ScenarioEnvError(
+      `env.${setting.setting}: ${JSON.stringify(setting.value)} is not allowed — expected ${setting.allowed}`,
+      { cause: err },
+    );
   }
   const unknown = Object.keys(env).filter((name) => !read.has(name) && !setByRunner.includes(name));
   if (unknown.length > 0) {
     const known = [...read].filter((n) => !setByRunner.includes(n)).sort();
-    throw new ScenarioEnvError(`env: unknown variable(s) ${unknown.join(', ')} for ${scenario} — known: ${known.join(', ')}`);
+    throw new ScenarioEnvError(
+      `env: unknown variable(s) ${unknown.join(', ')} for ${scenario} — known: ${known.join(', ')}`,
+    );
   }
 }

@@ -75,7 +75,13 @@ export class JetStreamObserver {
       return;
     }
     if (this.unavailableSince !== null) {
-      this.timeline.record('stream', 'stream-available', this.probe.stream, { after_ms: stream.at - this.unavailableSince }, stream.at);
+      this.timeline.record(
+        'stream',
+        'stream-available',
+        this.probe.stream,
+        { after_ms: stream.at - this.unavailableSince },
+        stream.at,
+      );
       this.unavailableSince = null;
     }
     this.streamSamples.push(stream);
@@ -85,7 +91,13 @@ export class JetStreamObserver {
       const behind = r.offline || (!r.current && (r.lag > this.lagTolerance || r.activeMs > 2000));
       const before = this.lastReplicaState.get(r.name);
       if (before !== !behind) {
-        this.timeline.record('stream', behind ? 'replica-outdated' : 'replica-current', r.name, { lag: r.lag, seen_ms_ago: r.activeMs, offline: r.offline }, stream.at);
+        this.timeline.record(
+          'stream',
+          behind ? 'replica-outdated' : 'replica-current',
+          r.name,
+          { lag: r.lag, seen_ms_ago: r.activeMs, offline: r.offline },
+          stream.at,
+        );
         this.lastReplicaState.set(r.name, !behind);
       }
     }
@@ -98,15 +110,28 @@ export class JetStreamObserver {
     }
     if (stream.at - this.lastSampleLog >= this.sampleLogEveryMs) {
       this.lastSampleLog = stream.at;
-      this.timeline.record('stream', 'sample', this.probe.stream, {
-        leader: stream.leader,
-        last_seq: stream.lastSeq,
-        messages: stream.messages,
-        replicas: stream.replicas.map((r) => `${r.name}:${r.current ? 'current' : 'outdated'}:lag=${r.lag}`).join(' '),
-        ...(consumer === null
-          ? {}
-          : { ack_floor: consumer.ackFloorStreamSeq, pending: consumer.numPending, ack_pending: consumer.numAckPending, redelivered: consumer.numRedelivered }),
-      }, stream.at);
+      this.timeline.record(
+        'stream',
+        'sample',
+        this.probe.stream,
+        {
+          leader: stream.leader,
+          last_seq: stream.lastSeq,
+          messages: stream.messages,
+          replicas: stream.replicas
+            .map((r) => `${r.name}:${r.current ? 'current' : 'outdated'}:lag=${r.lag}`)
+            .join(' '),
+          ...(consumer === null
+            ? {}
+            : {
+                ack_floor: consumer.ackFloorStreamSeq,
+                pending: consumer.numPending,
+                ack_pending: consumer.numAckPending,
+                redelivered: consumer.numRedelivered,
+              }),
+        },
+        stream.at,
+      );
     }
   }
 
@@ -115,7 +140,13 @@ export class JetStreamObserver {
     if (prev !== undefined && prev.leader === leader) return;
     this.leaderHistory.push({ at, leader });
     if (prev !== undefined || leader !== null) {
-      this.timeline.record('stream', leader === null ? 'leader-lost' : prev === undefined ? 'leader' : 'leader-elected', leader, { previous: prev?.leader ?? null, via }, at);
+      this.timeline.record(
+        'stream',
+        leader === null ? 'leader-lost' : prev === undefined ? 'leader' : 'leader-elected',
+        leader,
+        { previous: prev?.leader ?? null, via },
+        at,
+      );
     }
   }
 
@@ -153,7 +184,13 @@ export class ReachabilityObserver {
           error = (err as Error).message;
         }
         if (ok !== this.reachable) {
-          if (this.reachable !== null || !ok) this.timeline.record('publisher', ok ? 'reachable' : 'unreachable', this.name, error === undefined ? {} : { error });
+          if (this.reachable !== null || !ok)
+            this.timeline.record(
+              'publisher',
+              ok ? 'reachable' : 'unreachable',
+              this.name,
+              error === undefined ? {} : { error },
+            );
           this.reachable = ok;
         }
         await sleep(this.intervalMs);

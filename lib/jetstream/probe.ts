@@ -27,12 +27,23 @@ export class JetStreamProbe {
   private async manager(): Promise<JetStreamManager> {
     if (this.jsm !== null && this.nc !== null && !this.nc.isClosed()) return this.jsm;
     try {
-      this.nc = await connect({ servers: this.servers, name: 'k6-ha-probe', maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: this.requestTimeoutMs });
+      this.nc = await connect({
+        servers: this.servers,
+        name: 'k6-ha-probe',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: this.requestTimeoutMs,
+      });
     } catch (err) {
-      throw new ProbeError(`cannot connect to NATS at ${this.servers.join(', ')}: ${(err as Error).message}`, { cause: err });
+      throw new ProbeError(`cannot connect to NATS at ${this.servers.join(', ')}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.jsm = await jetstreamManager(this.nc, { timeout: this.requestTimeoutMs, checkAPI: false });
-    this.outageJsm = await jetstreamManager(this.nc, { timeout: Math.min(OUTAGE_REQUEST_TIMEOUT_MS, this.requestTimeoutMs), checkAPI: false });
+    this.outageJsm = await jetstreamManager(this.nc, {
+      timeout: Math.min(OUTAGE_REQUEST_TIMEOUT_MS, this.requestTimeoutMs),
+      checkAPI: false,
+    });
     return this.jsm;
   }
 
@@ -98,13 +109,19 @@ export class JetStreamProbe {
    * (one run's events); others are counted separately. An ordered consumer reads from whichever
    * replica is reachable, so this works while a member is still down.
    */
-  async readRun(afterSeq: number, idPrefix: string): Promise<{ ids: Map<string, number>; foreign: number; lastSeq: number }> {
+  async readRun(
+    afterSeq: number,
+    idPrefix: string,
+  ): Promise<{ ids: Map<string, number>; foreign: number; lastSeq: number }> {
     const { lastSeq } = await this.streamInfo();
     const ids = new Map<string, number>();
     let foreign = 0;
     if (lastSeq <= afterSeq) return { ids, foreign, lastSeq };
     const js = jetstream(this.nc as NatsConnection);
-    const reader = await js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 });
+    const reader = await js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: afterSeq + 1,
+    });
     const batch = await reader.consume({ max_messages: 1000 });
     for await (const m of batch) {
       const id = m.headers?.get('ce-id') ?? '';

@@ -6,7 +6,13 @@
 import { computeAccounting, inferAttempted } from '../measure/accounting.ts';
 import type { JetStreamProbe } from './probe.ts';
 import { JetStreamObserver, ReachabilityObserver } from './observers.ts';
-import type { AccountingRequest, BoundTarget, RecoverySignals, TargetAccountant, TargetRoles } from '../chaos/target.ts';
+import type {
+  AccountingRequest,
+  BoundTarget,
+  RecoverySignals,
+  TargetAccountant,
+  TargetRoles,
+} from '../chaos/target.ts';
 import type { Timeline } from '../chaos/timeline.ts';
 import type { Accounting } from '../shared/types.ts';
 
@@ -38,7 +44,10 @@ export class JetStreamView implements BoundTarget {
     timeline: Timeline,
   ) {
     this.observer = new JetStreamObserver(opts.probe, timeline, opts.pollIntervalMs ?? 250);
-    this.reachability = opts.publisherHealthUrl === null ? null : new ReachabilityObserver('publisher', opts.publisherHealthUrl, timeline);
+    this.reachability =
+      opts.publisherHealthUrl === null
+        ? null
+        : new ReachabilityObserver('publisher', opts.publisherHealthUrl, timeline);
     this.roles = {
       streamMembers: (stream) => this.streamMembers(stream),
       waitUntil: (condition, timeoutMs) => this.waitUntil(condition, timeoutMs),
@@ -57,7 +66,12 @@ export class JetStreamView implements BoundTarget {
   }
 
   recoverySignals(): RecoverySignals {
-    return { leaderHistory: this.observer.leaderHistory, streamSamples: this.observer.streamSamples, consumerSamples: this.observer.consumerSamples, hasStreamView: true };
+    return {
+      leaderHistory: this.observer.leaderHistory,
+      streamSamples: this.observer.streamSamples,
+      consumerSamples: this.observer.consumerSamples,
+      hasStreamView: true,
+    };
   }
 
   async stop(): Promise<void> {
@@ -108,11 +122,14 @@ export class JetStreamView implements BoundTarget {
     let attempted = request.attempted;
     if (attempted === null) {
       attempted = inferAttempted(runTag, read.ids, request.notAcked);
-      notes.push(`k6's API was not reachable, so the number of events sent (${attempted}) is inferred from the highest id seen; acked events lost at the very end would go unnoticed (run k6 with --address and give the sidecar --k6-api)`);
+      notes.push(
+        `k6's API was not reachable, so the number of events sent (${attempted}) is inferred from the highest id seen; acked events lost at the very end would go unnoticed (run k6 with --address and give the sidecar --k6-api)`,
+      );
     }
     const consumer = await probe.consumerInfo().catch(() => null);
     const sinkIds = await this.sinkIds(runTag, notes);
-    if (read.foreign > 0) notes.push(`${read.foreign} message(s) in the stream during the run were not k6's (another publisher)`);
+    if (read.foreign > 0)
+      notes.push(`${read.foreign} message(s) in the stream during the run were not k6's (another publisher)`);
     return computeAccounting({
       runTag,
       attempted,
@@ -158,7 +175,9 @@ export class JetStreamView implements BoundTarget {
   private async sinkIds(runTag: string, notes: string[]): Promise<Map<string, number> | null> {
     if (this.opts.sinkUrl === null) return null;
     try {
-      const res = await fetch(`${this.opts.sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${this.opts.sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       const ids = new Map<string, number>();
       for (const line of (await res.text()).split('\n')) {
         const [id, n] = line.split('\t');

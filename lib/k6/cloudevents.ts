@@ -89,9 +89,17 @@ export class EventRequestTemplate {
     private readonly source: string,
     timeoutMs: number,
   ) {
-    const headers = mode === 'binary'
-      ? { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '', 'ce-type': type, 'ce-source': source, 'ce-time': '' }
-      : { ...buildEventRequest(mode, { id: '', type, source, time: '', data: null }).headers };
+    const headers =
+      mode === 'binary'
+        ? {
+            'content-type': 'application/json',
+            'ce-specversion': '1.0',
+            'ce-id': '',
+            'ce-type': type,
+            'ce-source': source,
+            'ce-time': '',
+          }
+        : { ...buildEventRequest(mode, { id: '', type, source, time: '', data: null }).headers };
     this.params = { headers, timeout: timeoutMs, tags: { name: 'publish' } };
   }
 

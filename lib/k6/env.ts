@@ -1,6 +1,14 @@
 // The one module that reads __ENV: the scenarios' configuration, parsed at init time by the pure
 // parsers of lib/shared/scenario-config.ts (which the Node side runs on an experiment's env too).
-import { type EventStoreConfig, eventstoreConfigFrom, type HttpGetConfig, httpGetConfigFrom, type PublishConfig, publishConfigFrom, summaryJsonPathFrom } from '../shared/scenario-config.ts';
+import {
+  type EventStoreConfig,
+  eventstoreConfigFrom,
+  type HttpGetConfig,
+  httpGetConfigFrom,
+  type PublishConfig,
+  publishConfigFrom,
+  summaryJsonPathFrom,
+} from '../shared/scenario-config.ts';
 
 export type { EventStoreConfig, HttpGetConfig, PublishConfig } from '../shared/scenario-config.ts';
 

@@ -121,7 +121,8 @@ export interface FeedPage {
  * The parts of a feed the verification needs, as a gjson multipath: inside k6 `res.json(FEED_SELECTOR)`
  * extracts them in Go, several times cheaper than JSON.parse of the whole (pretty-printed) feed.
  */
-export const FEED_SELECTOR = '{ids:entries.#.eventId,nums:entries.#.eventNumber,data:entries.#.data,next:links.#(relation=="next").uri}';
+export const FEED_SELECTOR =
+  '{ids:entries.#.eventId,nums:entries.#.eventNumber,data:entries.#.data,next:links.#(relation=="next").uri}';
 
 /** What FEED_SELECTOR selects: parallel arrays, one element per entry. */
 export interface FeedSelection {
@@ -142,7 +143,8 @@ export function feedFromSelection(sel: FeedSelection | null | undefined): FeedPa
     const eventId = ids[i];
     const eventNumber = nums[i];
     // embed=body carries JSON data as text; it is compared as text first (see sameBody).
-    if (typeof eventId === 'string' && typeof eventNumber === 'number') entries.push({ eventId, eventNumber, data: data[i] });
+    if (typeof eventId === 'string' && typeof eventNumber === 'number')
+      entries.push({ eventId, eventNumber, data: data[i] });
   }
   return { entries, nextUrl: typeof sel.next === 'string' ? sel.next : null };
 }
@@ -192,7 +194,15 @@ export function sentEvent(eventId: string, data: unknown): SentEvent {
 
 /** An event whose body is already JSON text: no object and no JSON.stringify per event in k6. */
 export function sentEventText(eventId: string, text: string): SentEvent {
-  return { eventId, text, outcome: 'unknown', number: null, verified: false, absentFromARead: false, mismatched: false };
+  return {
+    eventId,
+    text,
+    outcome: 'unknown',
+    number: null,
+    verified: false,
+    absentFromARead: false,
+    mismatched: false,
+  };
 }
 
 /**
@@ -277,7 +287,12 @@ export function checkFeed(sent: SentEvent[], entries: FeedEntry[]): FeedCheck {
 export type EventReadMode = 'json' | 'atom';
 
 /** Checks one event read (`GET /streams/{s}/{n}`) against the acked event it should be. */
-export function checkEventRead(s: SentEvent, status: number, body: string | null | undefined, mode: EventReadMode = 'atom'): 'verified' | 'stale' | 'mismatch' | 'no-answer' {
+export function checkEventRead(
+  s: SentEvent,
+  status: number,
+  body: string | null | undefined,
+  mode: EventReadMode = 'atom',
+): 'verified' | 'stale' | 'mismatch' | 'no-answer' {
   if (status === 404 || status === 410) {
     s.absentFromARead = true;
     return 'stale';

@@ -118,7 +118,9 @@ export class OutcomeReporter {
     // thousands of VUs would each say so. What never arrives is in the summary and its notes.
     if (refused && !this.warned) {
       this.warned = true;
-      console.warn(`k6-ha: the sidecar refused ${batch.length} outcome report(s) (status ${status}${error ? `, ${error}` : ''}); they count as undelivered (${UNDELIVERED_METRIC})`);
+      console.warn(
+        `k6-ha: the sidecar refused ${batch.length} outcome report(s) (status ${status}${error ? `, ${error}` : ''}); they count as undelivered (${UNDELIVERED_METRIC})`,
+      );
     }
     return refused ? 'refused' : 'later';
   }

@@ -2,7 +2,14 @@
 // scenario runs plain; if the sidecar dies mid-run, load goes on and the summary says so.
 // Outcome reports go through outcome-reporter.ts (queued, retried, counted when lost).
 import http from 'k6/http';
-import { CONTROL_PATHS, type FinishRequest, type FinishResponse, type ReportResponse, type StartRequest, type StartResponse } from '../shared/control-api.ts';
+import {
+  CONTROL_PATHS,
+  type FinishRequest,
+  type FinishResponse,
+  type ReportResponse,
+  type StartRequest,
+  type StartResponse,
+} from '../shared/control-api.ts';
 
 const CONTROL_TIMEOUT = '10s';
 /** k6's error_code for a request that hit its timeout: waiting that long again is not a quick retry. */
@@ -24,13 +31,19 @@ function post<T>(base: string, path: string, body: unknown, timeout = CONTROL_TI
   };
   const payload = JSON.stringify(body);
   let res = http.post(`${base}${path}`, payload, params);
-  for (let attempt = 1; attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT; attempt++) {
+  for (
+    let attempt = 1;
+    attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT;
+    attempt++
+  ) {
     res = http.post(`${base}${path}`, payload, params);
   }
   if (res.status < 200 || res.status >= 300) {
     if (!unreachableNoted) {
       unreachableNoted = true;
-      console.warn(`k6-ha: sidecar at ${base.replace(/\/[^/]+$/, '/…')} did not answer ${path} (status ${res.status}${res.error ? `, ${res.error}` : ''}); load continues without it`);
+      console.warn(
+        `k6-ha: sidecar at ${base.replace(/\/[^/]+$/, '/…')} did not answer ${path} (status ${res.status}${res.error ? `, ${res.error}` : ''}); load continues without it`,
+      );
     }
     return null;
   }
@@ -49,7 +62,11 @@ export function sidecarFinish(base: string, body: FinishRequest): FinishResponse
 export function sidecarReport(base: string): ReportResponse | null {
   const params = { timeout: CONTROL_TIMEOUT, tags: { name: `sidecar ${CONTROL_PATHS.report}`, k6ha: 'control' } };
   let res = http.get(`${base}${CONTROL_PATHS.report}`, params);
-  for (let attempt = 1; attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT; attempt++) {
+  for (
+    let attempt = 1;
+    attempt < CONNECTION_TRIES && res.status === 0 && res.error_code !== K6_REQUEST_TIMEOUT;
+    attempt++
+  ) {
     res = http.get(`${base}${CONTROL_PATHS.report}`, params);
   }
   if (res.status !== 200 || typeof res.body !== 'string') return null;

@@ -15,13 +15,20 @@ export function newRunTag(): string {
   return `r${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-export function startWithSidecar(sidecarUrl: string | undefined, start: StartRequest, plainNote: string): SidecarSetupData {
+export function startWithSidecar(
+  sidecarUrl: string | undefined,
+  start: StartRequest,
+  plainNote: string,
+): SidecarSetupData {
   if (sidecarUrl === undefined) {
     console.log(`k6-ha: no SIDECAR_URL — ${plainNote}`);
     return { runTag: start.runTag, sidecar: null };
   }
   const started = sidecarStart(sidecarUrl, start);
-  if (started !== null) console.log(`k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`);
+  if (started !== null)
+    console.log(
+      `k6-ha: sidecar run ${started.runId}, plan "${started.planName}" with ${started.actions} action(s); load starts now`,
+    );
   return { runTag: start.runTag, sidecar: started === null ? null : sidecarUrl };
 }
 
@@ -30,7 +37,9 @@ export function finishWithSidecar(data: SidecarSetupData): void {
   // teardown() cannot read k6's iteration counters; the sidecar asks k6's REST API instead.
   const finished = sidecarFinish(data.sidecar, { runTag: data.runTag, attempted: null });
   if (finished === null) {
-    console.warn('k6-ha: the sidecar did not return results; chaos_* metrics stay empty and chaos_unmeasured fails the run (see results/<run-id>/timeline.jsonl)');
+    console.warn(
+      'k6-ha: the sidecar did not return results; chaos_* metrics stay empty and chaos_unmeasured fails the run (see results/<run-id>/timeline.jsonl)',
+    );
     recordChaosUnmeasured();
     return;
   }

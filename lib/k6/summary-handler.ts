@@ -3,7 +3,18 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
-import { type ArrivalRate, metricCount, normalizeSummary, type NormalizedSummary, notStartedOf, renderAccounting, rebalanceLine, renderMetrics, renderRecovery, renderTimeline } from '../shared/summary.ts';
+import {
+  type ArrivalRate,
+  metricCount,
+  normalizeSummary,
+  type NormalizedSummary,
+  notStartedOf,
+  renderAccounting,
+  rebalanceLine,
+  renderMetrics,
+  renderRecovery,
+  renderTimeline,
+} from '../shared/summary.ts';
 
 export interface SummaryOptions {
   scenario: string;
@@ -26,19 +37,26 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   const norm = normalizeSummary(data);
   const report: ReportResponse | null = opts.sidecarUrl === undefined ? null : sidecarReport(opts.sidecarUrl);
   const notes = [...(report?.notes ?? [])];
-  if (opts.sidecarUrl !== undefined && report === null) notes.push('the sidecar could not be reached at the end: timeline and accounting are in results/<run-id>/timeline.jsonl only');
+  if (opts.sidecarUrl !== undefined && report === null)
+    notes.push(
+      'the sidecar could not be reached at the end: timeline and accounting are in results/<run-id>/timeline.jsonl only',
+    );
   let accounting: Accounting | null = report?.accounting ?? null;
   const dropped = metricCount(norm, 'dropped_iterations');
   const schedule = notStartedOf(opts.arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
   const notStarted = schedule?.notStarted ?? null;
   if (schedule !== null && schedule.notStarted > 0) {
-    notes.push(`${schedule.notStarted} of the ${schedule.due} events the arrival rate owed were neither sent nor counted as dropped: k6 fell behind its schedule (short of CPU) or the run was stopped early, so the load was lighter than asked`);
+    notes.push(
+      `${schedule.notStarted} of the ${schedule.due} events the arrival rate owed were neither sent nor counted as dropped: k6 fell behind its schedule (short of CPU) or the run was stopped early, so the load was lighter than asked`,
+    );
   }
   if (accounting !== null) {
     accounting = { ...accounting, dropped, scheduled: accounting.attempted + dropped, notStarted };
     const k6NotAcked = opts.notAckedCounters.reduce((sum, name) => sum + metricCount(norm, name), 0);
     if (k6NotAcked !== accounting.failed + accounting.unknown) {
-      notes.push(`k6 counted ${k6NotAcked} non-acked publishes but the sidecar heard of ${accounting.failed + accounting.unknown}: some outcome reports were lost, so acked/lost may be overstated`);
+      notes.push(
+        `k6 counted ${k6NotAcked} non-acked publishes but the sidecar heard of ${accounting.failed + accounting.unknown}: some outcome reports were lost, so acked/lost may be overstated`,
+      );
     }
   }
   const sections = [
@@ -47,20 +65,30 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   ];
   const derived = opts.derived?.(norm, notStarted) ?? null;
   if (derived !== null) {
-    sections.push(`\n  ${Object.entries(derived).map(([k, v]) => `${k}=${v === null ? '-' : Number.isInteger(v) ? v : v.toFixed(2)}`).join('  ')}`);
+    sections.push(
+      `\n  ${Object.entries(derived)
+        .map(([k, v]) => `${k}=${v === null ? '-' : Number.isInteger(v) ? v : v.toFixed(2)}`)
+        .join('  ')}`,
+    );
   }
   const table = opts.tables?.(norm) ?? null;
   if (table !== null) sections.push(`\n  ${table.title}:`, table.text);
   if (norm.checks.length > 0) {
     sections.push('\n  checks:');
-    for (const c of norm.checks) sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
+    for (const c of norm.checks)
+      sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
   }
   if (accounting !== null) sections.push('\n  accounting (by event id):', renderAccounting(accounting));
   if (report !== null && report.recovery.length > 0) sections.push('\n  recovery:', renderRecovery(report.recovery));
   const rebalance = report?.rebalance ?? [];
-  if (rebalance.length > 0) sections.push(`\n  rebalance (per-second attribution, k6's counters every ${report?.attribution?.pollMs ?? '?'} ms):`, ...rebalance.map((r) => `  ${rebalanceLine(r)}`));
+  if (rebalance.length > 0)
+    sections.push(
+      `\n  rebalance (per-second attribution, k6's counters every ${report?.attribution?.pollMs ?? '?'} ms):`,
+      ...rebalance.map((r) => `  ${rebalanceLine(r)}`),
+    );
   if (report !== null && report.timeline.length > 0) sections.push('\n  timeline:', renderTimeline(report.timeline));
-  if (opts.sidecarUrl === undefined) sections.push('\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)');
+  if (opts.sidecarUrl === undefined)
+    sections.push('\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)');
   for (const n of notes) sections.push(`  note: ${n}`);
   const text = `${sections.join('\n')}\n\n`;
 
@@ -69,8 +97,16 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     timeline: report?.timeline ?? [],
     accounting,
     recovery: report?.recovery ?? [],
-    ...(report?.rebalance === undefined ? {} : { rebalance: report.rebalance, attribution: report.attribution ?? null }),
-    k6ha: { scenario: opts.scenario, runId: report?.runId ?? null, derived, notes, ...(table === null ? {} : { tables: { [table.title]: table.data } }) },
+    ...(report?.rebalance === undefined
+      ? {}
+      : { rebalance: report.rebalance, attribution: report.attribution ?? null }),
+    k6ha: {
+      scenario: opts.scenario,
+      runId: report?.runId ?? null,
+      derived,
+      notes,
+      ...(table === null ? {} : { tables: { [table.title]: table.data } }),
+    },
   };
   const out: Record<string, string> = { stdout: text };
   if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);

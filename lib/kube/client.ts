@@ -22,7 +22,9 @@ export { KubeContextError, NamespaceRefusedError };
 
 /** client-node's ApiException (HTTP status in `code`, the Status object in `body`), told by shape: the class is loaded lazily. */
 function isApiException(err: unknown): err is ApiException<unknown> {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err && 'headers' in err;
+  return (
+    err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err && 'headers' in err
+  );
 }
 
 /** The HTTP status of a failed API call or watch, or null when the server was not reached. */
@@ -87,20 +89,31 @@ export async function connectKube(opts: ConnectOptions): Promise<KubeClients> {
       // With nothing to load, client-node quietly invents a "loaded-context" for localhost:8080,
       // and the context check would then talk about a context nobody wrote.
       const homeConfig = join(homedir(), '.kube', 'config');
-      if (!process.env['KUBECONFIG'] && !existsSync(homeConfig) && process.env['KUBERNETES_SERVICE_HOST'] === undefined) {
-        throw new KubeContextError(`no kubeconfig: KUBECONFIG is not set and ${homeConfig} does not exist; pass --kubeconfig <file>; nothing was started`);
+      if (
+        !process.env['KUBECONFIG'] &&
+        !existsSync(homeConfig) &&
+        process.env['KUBERNETES_SERVICE_HOST'] === undefined
+      ) {
+        throw new KubeContextError(
+          `no kubeconfig: KUBECONFIG is not set and ${homeConfig} does not exist; pass --kubeconfig <file>; nothing was started`,
+        );
       }
       kc.loadFromDefault();
     }
   } catch (err) {
     if (err instanceof KubeContextError) throw err;
-    throw new KubeContextError(`cannot load the kubeconfig${opts.kubeconfigFile === undefined ? '' : ` ${opts.kubeconfigFile}`}: ${(err as Error).message}`, { cause: err });
+    throw new KubeContextError(
+      `cannot load the kubeconfig${opts.kubeconfigFile === undefined ? '' : ` ${opts.kubeconfigFile}`}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const required = opts.contextOverride ?? opts.planContext;
   const known = kc.getContexts().map((c) => c.name);
   if (opts.contextOverride !== undefined) {
     if (!known.includes(opts.contextOverride)) {
-      throw new KubeContextError(`--context ${JSON.stringify(opts.contextOverride)} is not in the kubeconfig (contexts: ${known.join(', ') || 'none'}); nothing was started`);
+      throw new KubeContextError(
+        `--context ${JSON.stringify(opts.contextOverride)} is not in the kubeconfig (contexts: ${known.join(', ') || 'none'}); nothing was started`,
+      );
     }
     kc.setCurrentContext(opts.contextOverride);
   }
@@ -112,8 +125,16 @@ export async function connectKube(opts: ConnectOptions): Promise<KubeClients> {
     );
   }
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new KubeContextError(`context ${JSON.stringify(current)} names no cluster in the kubeconfig`);
-  return { kubeConfig: kc, context: current, server: cluster.server, core: kc.makeApiClient(lib.CoreV1Api), apps: kc.makeApiClient(lib.AppsV1Api), lib };
+  if (cluster === null)
+    throw new KubeContextError(`context ${JSON.stringify(current)} names no cluster in the kubeconfig`);
+  return {
+    kubeConfig: kc,
+    context: current,
+    server: cluster.server,
+    core: kc.makeApiClient(lib.CoreV1Api),
+    apps: kc.makeApiClient(lib.AppsV1Api),
+    lib,
+  };
 }
 
 /** The namespaces a plan may touch; asked before every call that changes something. */
@@ -131,7 +152,10 @@ export class NamespaceGuard {
   check(namespace: string | undefined, what: string): string {
     const ns = namespace ?? this.defaultNamespace;
     if (!this.allows(ns)) {
-      throw new NamespaceRefusedError(`${what} is in namespace ${JSON.stringify(ns)}, outside target.namespaces (${this.allowed.join(', ')}); refused`, { namespace: ns });
+      throw new NamespaceRefusedError(
+        `${what} is in namespace ${JSON.stringify(ns)}, outside target.namespaces (${this.allowed.join(', ')}); refused`,
+        { namespace: ns },
+      );
     }
     return ns;
   }

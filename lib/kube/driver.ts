@@ -5,7 +5,15 @@
 // pods and nodes cannot be restored (their controllers recreate pods; a deleted node comes back
 // only when its kubelet registers again).
 import type { ConfigurationOptions, V1Pod } from '@kubernetes/client-node';
-import { type ActionContext, type ChaosDriver, type ChaosWorld, concludePreflight, type ResolvedAction, type ResolvedPreview, selectorText } from '../chaos/chaos.ts';
+import {
+  type ActionContext,
+  type ChaosDriver,
+  type ChaosWorld,
+  concludePreflight,
+  type ResolvedAction,
+  type ResolvedPreview,
+  selectorText,
+} from '../chaos/chaos.ts';
 import { actionId, type ChaosAction } from '../experiment/experiment.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import { apiError, isKubernetesPlanAction, type KubeActionScope, kubeActionHandler } from './actions.ts';
@@ -31,7 +39,8 @@ export interface KubernetesDriverOptions {
 }
 
 /** What a Kubernetes plan that keeps too much down at once is told to change. */
-const CONCURRENT_DOWN_HINT = 'let each come back before the next goes: a restoreAfter or uncordonAfter that ends before it, or a wait until recovered or a waitRollout in between; or raise blastRadius';
+const CONCURRENT_DOWN_HINT =
+  'let each come back before the next goes: a restoreAfter or uncordonAfter that ends before it, or a wait until recovered or a waitRollout in between; or raise blastRadius';
 
 export class KubernetesDriver implements ChaosDriver {
   /** pods the plan took away (deleted, evicted, gone with their node): input of the reschedule metrics */
@@ -70,18 +79,32 @@ export class KubernetesDriver implements ChaosDriver {
   private capped<T>(what: string, matches: T[], pick: 'one' | 'all'): T[] {
     const chosen = pick === 'all' ? matches : matches.slice(0, 1);
     if (chosen.length === 0) throw new PlanRefusedError(`target ${what} matches nothing right now`);
-    if (chosen.length > this.opts.blastRadius) throw new PlanRefusedError(`target ${what} matches ${chosen.length}, more than blastRadius ${this.opts.blastRadius}`);
+    if (chosen.length > this.opts.blastRadius)
+      throw new PlanRefusedError(
+        `target ${what} matches ${chosen.length}, more than blastRadius ${this.opts.blastRadius}`,
+      );
     return chosen;
   }
 
   private capScaleDown(ref: WorkloadRef, before: number, replicas: number): void {
     const removed = before - replicas;
-    if (removed > this.opts.blastRadius) throw new PlanRefusedError(`scaling ${workloadText(ref)} from ${before} to ${replicas} removes ${removed} pods, more than blastRadius ${this.opts.blastRadius}`);
+    if (removed > this.opts.blastRadius)
+      throw new PlanRefusedError(
+        `scaling ${workloadText(ref)} from ${before} to ${replicas} removes ${removed} pods, more than blastRadius ${this.opts.blastRadius}`,
+      );
   }
 
   private remember(action: string, at: number, pods: V1Pod[]): void {
     for (const p of pods) {
-      this.affected.push({ actionId: action, at, namespace: p.metadata?.namespace ?? '', pod: p.metadata?.name ?? '', uid: p.metadata?.uid ?? '', node: p.spec?.nodeName ?? null, owner: ownerOf(p) });
+      this.affected.push({
+        actionId: action,
+        at,
+        namespace: p.metadata?.namespace ?? '',
+        pod: p.metadata?.name ?? '',
+        uid: p.metadata?.uid ?? '',
+        node: p.spec?.nodeName ?? null,
+        owner: ownerOf(p),
+      });
     }
   }
 
@@ -112,8 +135,10 @@ export class KubernetesDriver implements ChaosDriver {
     const { apps } = this.opts.clients;
     const body = { spec: { replicas } };
     try {
-      if (ref.kind === 'Deployment') await apps.patchNamespacedDeploymentScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
-      else await apps.patchNamespacedStatefulSetScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
+      if (ref.kind === 'Deployment')
+        await apps.patchNamespacedDeploymentScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
+      else
+        await apps.patchNamespacedStatefulSetScale({ name: ref.name, namespace: ref.namespace, body }, this.mergePatch);
     } catch (err) {
       throw apiError(`scaling ${workloadText(ref)} to ${replicas}`, err);
     }
@@ -134,7 +159,10 @@ export class KubernetesDriver implements ChaosDriver {
   }
 
   async execute(action: ChaosAction, ctx: ActionContext): Promise<void> {
-    if (!isKubernetesPlanAction(action)) throw new PlanRefusedError(`${action.action} is for local targets; on kubernetes use deletePod, execKill or scale`);
+    if (!isKubernetesPlanAction(action))
+      throw new PlanRefusedError(
+        `${action.action} is for local targets; on kubernetes use deletePod, execKill or scale`,
+      );
     return kubeActionHandler(action.action).execute(this.scope, action, ctx);
   }
 
@@ -174,7 +202,14 @@ export class KubernetesDriver implements ChaosDriver {
   async preview(plan: ChaosAction[]): Promise<ResolvedPreview[]> {
     const resolved: ResolvedAction[] = [];
     for (const [i, a] of plan.entries()) {
-      const preview: ResolvedPreview = { id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' };
+      const preview: ResolvedPreview = {
+        id: actionId(a, i),
+        at: a.at,
+        action: a.action,
+        target: selectorText(a),
+        candidates: [],
+        note: '',
+      };
       try {
         if (!isKubernetesPlanAction(a)) throw new PlanRefusedError(`${a.action} is for local targets`);
         const { candidates, note, down } = await kubeActionHandler(a.action).preview(this.scope, a);

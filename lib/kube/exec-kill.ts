@@ -47,7 +47,13 @@ export function exitCodeOf(status: V1Status): number | null {
 export class ClientExecRunner implements ExecRunner {
   constructor(private readonly exec: Exec) {}
 
-  async run(namespace: string, pod: string, container: string, command: string[], timeoutMs: number): Promise<ExecOutcome> {
+  async run(
+    namespace: string,
+    pod: string,
+    container: string,
+    command: string[],
+    timeoutMs: number,
+  ): Promise<ExecOutcome> {
     const stdout = new Collect();
     const stderr = new Collect();
     let status: V1Status | null = null;
@@ -57,7 +63,9 @@ export class ClientExecRunner implements ExecRunner {
         status = s;
       });
     } catch (err) {
-      throw new ExecError(`exec in ${namespace}/${pod} (container ${container}) failed: ${(err as Error).message}`, { cause: err });
+      throw new ExecError(`exec in ${namespace}/${pod} (container ${container}) failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -72,7 +80,14 @@ export class ClientExecRunner implements ExecRunner {
       else socket.on('close', done);
     });
     const s = status as V1Status | null;
-    if (s === null) return { status: 'closed', exitCode: null, message: null, stdout: stdout.text, stderr: stderr.text };
-    return { status: s.status === 'Success' ? 'Success' : 'Failure', exitCode: exitCodeOf(s), message: s.message ?? null, stdout: stdout.text, stderr: stderr.text };
+    if (s === null)
+      return { status: 'closed', exitCode: null, message: null, stdout: stdout.text, stderr: stderr.text };
+    return {
+      status: s.status === 'Success' ? 'Success' : 'Failure',
+      exitCode: exitCodeOf(s),
+      message: s.message ?? null,
+      stdout: stdout.text,
+      stderr: stderr.text,
+    };
   }
 }

@@ -15,8 +15,15 @@ export function seriesStats(values: number[]): SeriesStats | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { count: sorted.length, min: sorted[0] as number, median, p95: percentile(sorted, 95), max: sorted.at(-1) as number };
+  const median =
+    sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return {
+    count: sorted.length,
+    min: sorted[0] as number,
+    median,
+    p95: percentile(sorted, 95),
+    max: sorted.at(-1) as number,
+  };
 }
 
 /** Go duration text as the kubelet prints it (`10s`, `2m40s`, `5m0s`, `1.5s`) in seconds; null if it is not one. */
@@ -27,7 +34,18 @@ export function parseGoDurationSeconds(text: string): number | null {
   for (const m of text.matchAll(re)) {
     const n = Number(m[1]);
     const unit = m[2];
-    total += unit === 'h' ? n * 3600 : unit === 'm' ? n * 60 : unit === 's' ? n : unit === 'ms' ? n / 1000 : unit === 'ns' ? n / 1e9 : n / 1e6;
+    total +=
+      unit === 'h'
+        ? n * 3600
+        : unit === 'm'
+          ? n * 60
+          : unit === 's'
+            ? n
+            : unit === 'ms'
+              ? n / 1000
+              : unit === 'ns'
+                ? n / 1e9
+                : n / 1e6;
     consumed += m[0].length;
   }
   return consumed === text.length && consumed > 0 ? total : null;
@@ -57,50 +75,76 @@ const VOLUME_REASONS = new Set(['FailedAttachVolume', 'FailedMount', 'Successful
  * For each affected pod: when it was gone, and when its replacement (same name for a StatefulSet,
  * else a new pod of the same owner) was scheduled, Ready and had its volume.
  */
-export function podRecoveries(affected: AffectedPod[], podEvents: PodEvent[], clusterEvents: ClusterEvent[]): PodRecovery[] {
+export function podRecoveries(
+  affected: AffectedPod[],
+  podEvents: PodEvent[],
+  clusterEvents: ClusterEvent[],
+): PodRecovery[] {
   const events = [...podEvents].sort((a, b) => a.at - b.at);
   const claimed = new Set<string>();
-  const firstOf = (uid: string, kind: PodEvent['kind']): PodEvent | undefined => events.find((e) => e.uid === uid && e.kind === kind);
-  return [...affected].sort((a, b) => a.at - b.at).map((p): PodRecovery => {
-    const gone = events.find((e) => e.uid === p.uid && e.kind === 'pod-deleted' && e.at >= p.at);
-    const created = events.filter((e) => e.kind === 'pod-created' && e.at >= p.at && e.namespace === p.namespace && e.uid !== p.uid && !claimed.has(e.uid));
-    // A replacement may itself vanish before it runs (evicted again, node gone): the first one that
-    // became Ready (else was scheduled, else appeared) is the one that took over.
-    const sameName = created.filter((e) => e.pod === p.pod);
-    const candidates = sameName.length > 0 ? sameName : created.filter((e) => p.owner !== null && e.owner === p.owner).slice(0, 1);
-    const reached = (kind: PodEvent['kind']): PodEvent | undefined => candidates.find((c) => events.some((e) => e.uid === c.uid && e.kind === kind));
-    const replacement = reached('pod-ready') ?? reached('pod-scheduled') ?? candidates[0];
-    for (const c of candidates) {
-      claimed.add(c.uid);
-      if (c === replacement) break;
-    }
-    const scheduled = replacement && firstOf(replacement.uid, 'pod-scheduled');
-    const ready = replacement && firstOf(replacement.uid, 'pod-ready');
-    const running = replacement && firstOf(replacement.uid, 'pod-running');
-    const mine = replacement === undefined
-      ? []
-      : clusterEvents.filter((e) => e.objectKind === 'Pod' && e.namespace === p.namespace && e.objectName === replacement.pod && (e.objectUid === null || e.objectUid === replacement.uid) && e.at >= replacement.at).sort((a, b) => a.at - b.at);
-    const volumeEvents = mine.filter((e) => VOLUME_REASONS.has(e.reason));
-    let volumeAttachSeconds: number | null = null;
-    if (volumeEvents.length > 0 && scheduled !== undefined) {
-      const attached = volumeEvents.find((e) => e.reason === 'SuccessfulAttachVolume')?.at ?? running?.at ?? null;
-      if (attached !== null) volumeAttachSeconds = secs(Math.max(0, attached - scheduled.at));
-    }
-    return {
-      actionId: p.actionId,
-      namespace: p.namespace,
-      pod: p.pod,
-      node: p.node,
-      replacement: replacement?.pod ?? null,
-      replacementNode: scheduled?.node ?? null,
-      goneSeconds: gone === undefined ? null : secs(gone.at - p.at),
-      rescheduleSeconds: scheduled === undefined ? null : secs(scheduled.at - p.at),
-      readySeconds: ready === undefined ? null : secs(ready.at - p.at),
-      volumeAttachSeconds,
-      failedScheduling: mine.filter((e) => e.reason === 'FailedScheduling').length,
-      volumeEvents: volumeEvents.map((e) => e.reason),
-    };
-  });
+  const firstOf = (uid: string, kind: PodEvent['kind']): PodEvent | undefined =>
+    events.find((e) => e.uid === uid && e.kind === kind);
+  return [...affected]
+    .sort((a, b) => a.at - b.at)
+    .map((p): PodRecovery => {
+      const gone = events.find((e) => e.uid === p.uid && e.kind === 'pod-deleted' && e.at >= p.at);
+      const created = events.filter(
+        (e) =>
+          e.kind === 'pod-created' &&
+          e.at >= p.at &&
+          e.namespace === p.namespace &&
+          e.uid !== p.uid &&
+          !claimed.has(e.uid),
+      );
+      // A replacement may itself vanish before it runs (evicted again, node gone): the first one that
+      // became Ready (else was scheduled, else appeared) is the one that took over.
+      const sameName = created.filter((e) => e.pod === p.pod);
+      const candidates =
+        sameName.length > 0 ? sameName : created.filter((e) => p.owner !== null && e.owner === p.owner).slice(0, 1);
+      const reached = (kind: PodEvent['kind']): PodEvent | undefined =>
+        candidates.find((c) => events.some((e) => e.uid === c.uid && e.kind === kind));
+      const replacement = reached('pod-ready') ?? reached('pod-scheduled') ?? candidates[0];
+      for (const c of candidates) {
+        claimed.add(c.uid);
+        if (c === replacement) break;
+      }
+      const scheduled = replacement && firstOf(replacement.uid, 'pod-scheduled');
+      const ready = replacement && firstOf(replacement.uid, 'pod-ready');
+      const running = replacement && firstOf(replacement.uid, 'pod-running');
+      const mine =
+        replacement === undefined
+          ? []
+          : clusterEvents
+              .filter(
+                (e) =>
+                  e.objectKind === 'Pod' &&
+                  e.namespace === p.namespace &&
+                  e.objectName === replacement.pod &&
+                  (e.objectUid === null || e.objectUid === replacement.uid) &&
+                  e.at >= replacement.at,
+              )
+              .sort((a, b) => a.at - b.at);
+      const volumeEvents = mine.filter((e) => VOLUME_REASONS.has(e.reason));
+      let volumeAttachSeconds: number | null = null;
+      if (volumeEvents.length > 0 && scheduled !== undefined) {
+        const attached = volumeEvents.find((e) => e.reason === 'SuccessfulAttachVolume')?.at ?? running?.at ?? null;
+        if (attached !== null) volumeAttachSeconds = secs(Math.max(0, attached - scheduled.at));
+      }
+      return {
+        actionId: p.actionId,
+        namespace: p.namespace,
+        pod: p.pod,
+        node: p.node,
+        replacement: replacement?.pod ?? null,
+        replacementNode: scheduled?.node ?? null,
+        goneSeconds: gone === undefined ? null : secs(gone.at - p.at),
+        rescheduleSeconds: scheduled === undefined ? null : secs(scheduled.at - p.at),
+        readySeconds: ready === undefined ? null : secs(ready.at - p.at),
+        volumeAttachSeconds,
+        failedScheduling: mine.filter((e) => e.reason === 'FailedScheduling').length,
+        volumeEvents: volumeEvents.map((e) => e.reason),
+      };
+    });
 }
 
 /**
@@ -125,7 +169,10 @@ export function restartSeries(podEvents: PodEvent[]): RestartSeries[] {
     let restarts = 0;
     let countedThisRestart = false;
     for (const e of list) {
-      if (e.kind === 'container-terminated' || (e.kind === 'container-waiting' && e.reason !== 'ContainerCreating' && e.reason !== 'PodInitializing')) {
+      if (
+        e.kind === 'container-terminated' ||
+        (e.kind === 'container-waiting' && e.reason !== 'ContainerCreating' && e.reason !== 'PodInitializing')
+      ) {
         if (downSince === null) {
           downSince = e.finishedAt ?? e.at;
           countedThisRestart = false;
@@ -153,7 +200,17 @@ export function restartSeries(podEvents: PodEvent[]): RestartSeries[] {
       return prev > 0 ? Math.round((d / prev) * 100) / 100 : 0;
     });
     if (restarts === 0 && durations.length === 0) continue;
-    out.push({ namespace: first.namespace, pod: first.pod, container: first.container as string, restarts, durationsSeconds: durations, stats: seriesStats(durations), backoffSeconds: backoff, growth, exitCodes });
+    out.push({
+      namespace: first.namespace,
+      pod: first.pod,
+      container: first.container as string,
+      restarts,
+      durationsSeconds: durations,
+      stats: seriesStats(durations),
+      backoffSeconds: backoff,
+      growth,
+      exitCodes,
+    });
   }
   return out;
 }

@@ -38,8 +38,16 @@ export class KubernetesConnection {
     private readonly execRunner?: ExecRunner,
   ) {
     this.guard = new NamespaceGuard(target.namespaces);
-    this.probe = target.natsUrl === undefined ? null : new JetStreamProbe(target.natsUrl.split(','), target.stream, target.consumer ?? null);
-    this.resolver = new TargetResolver({ clients, guard: this.guard, serverPods: target.serverPods, ...(this.probe === null ? {} : { streamView: (s: string) => this.streamView(s) }) });
+    this.probe =
+      target.natsUrl === undefined
+        ? null
+        : new JetStreamProbe(target.natsUrl.split(','), target.stream, target.consumer ?? null);
+    this.resolver = new TargetResolver({
+      clients,
+      guard: this.guard,
+      serverPods: target.serverPods,
+      ...(this.probe === null ? {} : { streamView: (s: string) => this.streamView(s) }),
+    });
   }
 
   private probeFor(stream: string): JetStreamProbe {
@@ -58,7 +66,14 @@ export class KubernetesConnection {
   }
 
   driver(world?: Pick<ChaosWorld, 'waitUntil' | 'currentLeader'>): KubernetesDriver {
-    return new KubernetesDriver({ clients: this.clients, resolver: this.resolver, blastRadius: this.experiment.blastRadius, allowNodeDeletion: this.target.allowNodeDeletion, ...(world === undefined ? {} : { world }), ...(this.execRunner === undefined ? {} : { exec: this.execRunner }) });
+    return new KubernetesDriver({
+      clients: this.clients,
+      resolver: this.resolver,
+      blastRadius: this.experiment.blastRadius,
+      allowNodeDeletion: this.target.allowNodeDeletion,
+      ...(world === undefined ? {} : { world }),
+      ...(this.execRunner === undefined ? {} : { exec: this.execRunner }),
+    });
   }
 
   /** The plan resolved against the cluster now, read-only; refuses what matches nothing or too much. */
@@ -77,7 +92,13 @@ export class KubernetesConnection {
       start: () => observer.start(),
       stop: () => observer.stop(),
       enrich: withPodRecovery,
-      report: () => kubernetesReport({ context: this.clients.context, namespaces: this.target.namespaces, affected: driver.affected, observer }),
+      report: () =>
+        kubernetesReport({
+          context: this.clients.context,
+          namespaces: this.target.namespaces,
+          affected: driver.affected,
+          observer,
+        }),
     };
   }
 
@@ -88,9 +109,16 @@ export class KubernetesConnection {
 }
 
 /** Checks the context (before any API call) and builds the connection; throws KubeContextError. */
-export async function connectKubernetesTarget(exp: Experiment, opts: KubernetesConnectOptions = {}): Promise<KubernetesConnection> {
+export async function connectKubernetesTarget(
+  exp: Experiment,
+  opts: KubernetesConnectOptions = {},
+): Promise<KubernetesConnection> {
   if (exp.target.kind !== 'kubernetes') throw new Error(`experiment ${exp.name} has no kubernetes target`);
-  const clients = await connectKube({ planContext: exp.target.context, ...(opts.context === undefined ? {} : { contextOverride: opts.context }), ...(opts.kubeconfig === undefined ? {} : { kubeconfigFile: opts.kubeconfig }) });
+  const clients = await connectKube({
+    planContext: exp.target.context,
+    ...(opts.context === undefined ? {} : { contextOverride: opts.context }),
+    ...(opts.kubeconfig === undefined ? {} : { kubeconfigFile: opts.kubeconfig }),
+  });
   return new KubernetesConnection(exp, exp.target, clients, opts.exec);
 }
 
@@ -103,8 +131,10 @@ export function kubernetesReport(input: {
   const pods = podRecoveries(input.affected, input.observer.podEvents, input.observer.clusterEvents);
   const notes = [...input.observer.notes];
   for (const p of pods) {
-    if (p.replacement === null) notes.push(`${p.actionId}: no replacement for ${p.namespace}/${p.pod} was seen during the run`);
-    else if (p.readySeconds === null) notes.push(`${p.actionId}: the replacement ${p.namespace}/${p.replacement} was not Ready before the run ended`);
+    if (p.replacement === null)
+      notes.push(`${p.actionId}: no replacement for ${p.namespace}/${p.pod} was seen during the run`);
+    else if (p.readySeconds === null)
+      notes.push(`${p.actionId}: the replacement ${p.namespace}/${p.replacement} was not Ready before the run ended`);
   }
   const eventReasons: Record<string, number> = {};
   for (const e of input.observer.clusterEvents) eventReasons[e.reason] = (eventReasons[e.reason] ?? 0) + 1;
@@ -126,8 +156,14 @@ export function withPodRecovery(reports: RecoveryReport[], k: KubernetesReport):
   return reports.map((r) => {
     const mine = k.pods.filter((p) => p.actionId === r.actionId);
     if (mine.length === 0) return r;
-    const slowest = (xs: Array<number | null>): number | null => (xs.some((x) => x === null) || xs.length === 0 ? null : Math.max(...(xs as number[])));
+    const slowest = (xs: Array<number | null>): number | null =>
+      xs.some((x) => x === null) || xs.length === 0 ? null : Math.max(...(xs as number[]));
     const volume = mine.map((p) => p.volumeAttachSeconds).filter((x): x is number => x !== null);
-    return { ...r, rescheduleSeconds: slowest(mine.map((p) => p.rescheduleSeconds)), readySeconds: slowest(mine.map((p) => p.readySeconds)), volumeAttachSeconds: volume.length === 0 ? null : Math.max(...volume) };
+    return {
+      ...r,
+      rescheduleSeconds: slowest(mine.map((p) => p.rescheduleSeconds)),
+      readySeconds: slowest(mine.map((p) => p.readySeconds)),
+      volumeAttachSeconds: volume.length === 0 ? null : Math.max(...volume),
+    };
   });
 }

@@ -8,7 +8,13 @@ type Timestamp = Date | string | null | undefined;
 export interface ContainerStateLike {
   waiting?: { reason?: string; message?: string } | null;
   running?: { startedAt?: Timestamp } | null;
-  terminated?: { exitCode?: number; reason?: string; startedAt?: Timestamp; finishedAt?: Timestamp; signal?: number } | null;
+  terminated?: {
+    exitCode?: number;
+    reason?: string;
+    startedAt?: Timestamp;
+    finishedAt?: Timestamp;
+    signal?: number;
+  } | null;
 }
 
 export interface ContainerStatusLike {
@@ -99,12 +105,16 @@ export function ownerOf(pod: PodLike): string | null {
   return ref?.kind !== undefined && ref.name !== undefined ? `${ref.kind}/${ref.name}` : null;
 }
 
-const isReady = (p: PodLike | undefined): boolean => p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const isReady = (p: PodLike | undefined): boolean =>
+  p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const allRunning = (p: PodLike | undefined): boolean => {
   const cs = p?.status?.containerStatuses ?? [];
   return cs.length > 0 && cs.every((c) => c.state?.running !== undefined && c.state.running !== null);
 };
-function stateOf(c: ContainerStatusLike | undefined): { kind: 'waiting' | 'running' | 'terminated' | 'none'; reason: string } {
+function stateOf(c: ContainerStatusLike | undefined): {
+  kind: 'waiting' | 'running' | 'terminated' | 'none';
+  reason: string;
+} {
   const s = c?.state;
   if (s?.running) return { kind: 'running', reason: '' };
   if (s?.terminated) return { kind: 'terminated', reason: s.terminated.reason ?? '' };
@@ -151,20 +161,49 @@ export function diffPod(prev: PodLike | undefined, next: PodLike | undefined, at
     const was = stateOf(old);
     const now = stateOf(c);
     if (now.kind === was.kind && now.reason === was.reason) continue;
-    if (now.kind === 'waiting') out.push({ ...base, kind: 'container-waiting', container: c.name, reason: now.reason, message: c.state?.waiting?.message, restartCount: restarts });
-    else if (now.kind === 'running') out.push({ ...base, kind: 'container-running', container: c.name, restartCount: restarts, startedAt: toMs(c.state?.running?.startedAt) });
-    else if (now.kind === 'terminated') out.push({ ...base, kind: 'container-terminated', container: c.name, reason: now.reason, exitCode: c.state?.terminated?.exitCode, restartCount: restarts, finishedAt: toMs(c.state?.terminated?.finishedAt) });
+    if (now.kind === 'waiting')
+      out.push({
+        ...base,
+        kind: 'container-waiting',
+        container: c.name,
+        reason: now.reason,
+        message: c.state?.waiting?.message,
+        restartCount: restarts,
+      });
+    else if (now.kind === 'running')
+      out.push({
+        ...base,
+        kind: 'container-running',
+        container: c.name,
+        restartCount: restarts,
+        startedAt: toMs(c.state?.running?.startedAt),
+      });
+    else if (now.kind === 'terminated')
+      out.push({
+        ...base,
+        kind: 'container-terminated',
+        container: c.name,
+        reason: now.reason,
+        exitCode: c.state?.terminated?.exitCode,
+        restartCount: restarts,
+        finishedAt: toMs(c.state?.terminated?.finishedAt),
+      });
   }
   if (!allRunning(prev) && allRunning(next)) out.push({ ...base, kind: 'pod-running' });
   if (!isReady(prev) && isReady(next)) out.push({ ...base, kind: 'pod-ready' });
   if (isReady(prev) && !isReady(next)) out.push({ ...base, kind: 'pod-not-ready' });
   if (!prev?.metadata?.deletionTimestamp && next.metadata?.deletionTimestamp) {
-    out.push({ ...base, kind: 'pod-terminating', message: `grace ${next.metadata.deletionGracePeriodSeconds ?? '?'}s` });
+    out.push({
+      ...base,
+      kind: 'pod-terminating',
+      message: `grace ${next.metadata.deletionGracePeriodSeconds ?? '?'}s`,
+    });
   }
   return out;
 }
 
-const nodeReady = (n: NodeLike | undefined): string => n?.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+const nodeReady = (n: NodeLike | undefined): string =>
+  n?.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
 const taintKey = (t: { key?: string; effect?: string }): string => `${t.key ?? ''}:${t.effect ?? ''}`;
 
 export function diffNode(prev: NodeLike | undefined, next: NodeLike | undefined, at: number): NodeEvent[] {
@@ -177,10 +216,16 @@ export function diffNode(prev: NodeLike | undefined, next: NodeLike | undefined,
   const now = nodeReady(next);
   if (was !== now && (prev !== undefined || now === 'True')) {
     const cond = next.status?.conditions?.find((c) => c.type === 'Ready');
-    out.push({ at, kind: now === 'True' ? 'node-ready' : 'node-not-ready', node, detail: { status: now, reason: cond?.reason ?? null } });
+    out.push({
+      at,
+      kind: now === 'True' ? 'node-ready' : 'node-not-ready',
+      node,
+      detail: { status: now, reason: cond?.reason ?? null },
+    });
   }
   if (!prev?.spec?.unschedulable && next.spec?.unschedulable) out.push({ at, kind: 'node-cordoned', node, detail: {} });
-  if (prev?.spec?.unschedulable && !next.spec?.unschedulable) out.push({ at, kind: 'node-uncordoned', node, detail: {} });
+  if (prev?.spec?.unschedulable && !next.spec?.unschedulable)
+    out.push({ at, kind: 'node-uncordoned', node, detail: {} });
   const before = new Set((prev?.spec?.taints ?? []).map(taintKey));
   const after = new Set((next.spec?.taints ?? []).map(taintKey));
   for (const t of after) if (!before.has(t)) out.push({ at, kind: 'node-tainted', node, detail: { taint: t } });

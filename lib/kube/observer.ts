@@ -5,7 +5,16 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { Timeline } from '../chaos/timeline.ts';
 import { statusOf, type KubeClients } from './client.ts';
-import { type ClusterEvent, diffNode, diffPod, type NodeEvent, type NodeLike, type PodEvent, type PodLike, toMs } from './lifecycle.ts';
+import {
+  type ClusterEvent,
+  diffNode,
+  diffPod,
+  type NodeEvent,
+  type NodeLike,
+  type PodEvent,
+  type PodLike,
+  toMs,
+} from './lifecycle.ts';
 import { ResourceWatch } from './watch.ts';
 
 export interface KubeObserverOptions {
@@ -17,7 +26,8 @@ export interface KubeObserverOptions {
   serverTimeoutSeconds?: number;
 }
 
-const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+const keyOf = (o: { metadata?: { namespace?: string; name?: string } }): string =>
+  `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class KubernetesObserver {
   readonly podEvents: PodEvent[] = [];
@@ -99,7 +109,9 @@ export class KubernetesObserver {
           (err: unknown) => {
             // Without the node ClusterRole the run still works; node events are just not seen.
             if (statusOf(err) !== 403) throw err;
-            this.notes.push('nodes are not watched: listing nodes is forbidden (no node ClusterRole); node Ready/NotReady is missing from the timeline');
+            this.notes.push(
+              'nodes are not watched: listing nodes is forbidden (no node ClusterRole); node Ready/NotReady is missing from the timeline',
+            );
             timeline.record('kubernetes', 'watch-skipped', 'nodes', { reason: 'forbidden' });
           },
         ),
@@ -111,7 +123,11 @@ export class KubernetesObserver {
       await this.stop();
       throw failed.reason;
     }
-    timeline.record('kubernetes', 'watching', null, { namespaces: this.opts.namespaces.join(','), pods: this.pods.size, nodes: this.nodes.size });
+    timeline.record('kubernetes', 'watching', null, {
+      namespaces: this.opts.namespaces.join(','),
+      pods: this.pods.size,
+      nodes: this.nodes.size,
+    });
   }
 
   async stop(): Promise<void> {
@@ -127,7 +143,8 @@ export class KubernetesObserver {
     if (e.message !== undefined) detail['message'] = e.message;
     if (e.exitCode !== undefined) detail['exit_code'] = e.exitCode;
     if (e.restartCount !== undefined) detail['restart_count'] = e.restartCount;
-    if (e.kind === 'container-restarted' && e.finishedAt != null && e.startedAt != null) detail['down_s'] = (e.startedAt - e.finishedAt) / 1000;
+    if (e.kind === 'container-restarted' && e.finishedAt != null && e.startedAt != null)
+      detail['down_s'] = (e.startedAt - e.finishedAt) / 1000;
     this.opts.timeline.record('kubernetes', e.kind, `${e.namespace}/${e.pod}`, detail, e.at);
     for (const l of this.podListeners) l(e);
   }
@@ -155,7 +172,8 @@ export class KubernetesObserver {
       return;
     }
     // A relist after "410 Gone": whatever changed meanwhile, as events.
-    for (const [key, pod] of [...this.pods]) if (key.startsWith(`${namespace}/`) && !seen.has(key)) this.podChanged(undefined, pod, at);
+    for (const [key, pod] of [...this.pods])
+      if (key.startsWith(`${namespace}/`) && !seen.has(key)) this.podChanged(undefined, pod, at);
     for (const p of items) this.podChanged(p, p, at);
   }
 
@@ -197,13 +215,19 @@ export class KubernetesObserver {
     };
     this.clusterEvents.push(e);
     const stamp = toMs(event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? null);
-    this.opts.timeline.record('kubernetes', 'event', `${e.objectKind}/${e.objectName}`, {
-      reason: e.reason,
-      type: e.type,
-      message: e.message,
-      count: e.count,
-      event_ts: stamp === null ? null : new Date(stamp).toISOString(),
-      source: event.source?.component ?? event.reportingComponent ?? null,
-    }, at);
+    this.opts.timeline.record(
+      'kubernetes',
+      'event',
+      `${e.objectKind}/${e.objectName}`,
+      {
+        reason: e.reason,
+        type: e.type,
+        message: e.message,
+        count: e.count,
+        event_ts: stamp === null ? null : new Date(stamp).toISOString(),
+        source: event.source?.component ?? event.reportingComponent ?? null,
+      },
+      at,
+    );
   }
 }

@@ -38,8 +38,8 @@ export interface WorkloadRef {
 export const workloadText = (w: WorkloadRef): string => `${w.kind.toLowerCase()}/${w.namespace}/${w.name}`;
 export const podText = (p: V1Pod): string => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
-
-const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }): number => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+const byName = (a: { metadata?: { name?: string } }, b: { metadata?: { name?: string } }): number =>
+  (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
 
 export class TargetResolver {
   constructor(private readonly opts: ResolverOptions) {}
@@ -57,12 +57,16 @@ export class TargetResolver {
       return await this.opts.clients.core.readNamespacedPod({ name, namespace });
     } catch (err) {
       if (statusOf(err) === 404) return null;
-      throw new KubeApiError(`cannot read pod ${namespace}/${name}: ${(err as Error).message}`, { code: statusOf(err), cause: err });
+      throw new KubeApiError(`cannot read pod ${namespace}/${name}: ${(err as Error).message}`, {
+        code: statusOf(err),
+        cause: err,
+      });
     }
   }
 
   private async view(stream: string): Promise<StreamView> {
-    if (this.opts.streamView === undefined) throw new SelectorError(`leaderOf/notLeaderOf ${stream}: no JetStream view (set target.natsUrl)`);
+    if (this.opts.streamView === undefined)
+      throw new SelectorError(`leaderOf/notLeaderOf ${stream}: no JetStream view (set target.natsUrl)`);
     try {
       return await this.opts.streamView(stream);
     } catch (err) {
@@ -100,11 +104,17 @@ export class TargetResolver {
         await this.opts.clients.core.readNode({ name: sel.name });
         names = [sel.name];
       } catch (err) {
-        if (statusOf(err) !== 404) throw new KubeApiError(`cannot read node ${sel.name}: ${(err as Error).message}`, { code: statusOf(err), cause: err });
+        if (statusOf(err) !== 404)
+          throw new KubeApiError(`cannot read node ${sel.name}: ${(err as Error).message}`, {
+            code: statusOf(err),
+            cause: err,
+          });
         names = [];
       }
     } else if ('labelSelector' in sel) {
-      names = (await this.opts.clients.core.listNode({ labelSelector: sel.labelSelector })).items.map((n) => n.metadata?.name ?? '');
+      names = (await this.opts.clients.core.listNode({ labelSelector: sel.labelSelector })).items.map(
+        (n) => n.metadata?.name ?? '',
+      );
     } else {
       const r = await this.pods(sel.nodeOf);
       leader = r.leader;
@@ -128,7 +138,11 @@ export class TargetResolver {
 
   /** Pods bound to a node in the allowed namespaces (the ones this plan may touch). */
   async podsOnNode(node: string): Promise<V1Pod[]> {
-    const lists = await Promise.all(this.opts.guard.allowed.map((namespace) => this.opts.clients.core.listNamespacedPod({ namespace, fieldSelector: `spec.nodeName=${node}` })));
+    const lists = await Promise.all(
+      this.opts.guard.allowed.map((namespace) =>
+        this.opts.clients.core.listNamespacedPod({ namespace, fieldSelector: `spec.nodeName=${node}` }),
+      ),
+    );
     return lists.flatMap((l) => l.items).sort(byName);
   }
 

@@ -79,7 +79,12 @@ export class ResourceWatch<T extends KubeObject> {
           await this.relist();
           this.opts.onNote?.('relist', { path: this.opts.path, resource_version: this.version });
         } catch (err) {
-          this.opts.onNote?.('error', { path: this.opts.path, phase: 'list', status: statusOf(err), error: (err as Error).message });
+          this.opts.onNote?.('error', {
+            path: this.opts.path,
+            phase: 'list',
+            status: statusOf(err),
+            error: (err as Error).message,
+          });
           await sleep(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 5000);
           continue;
@@ -93,7 +98,12 @@ export class ResourceWatch<T extends KubeObject> {
         continue;
       }
       if (outcome.error !== null) {
-        this.opts.onNote?.('error', { path: this.opts.path, phase: 'watch', status: statusOf(outcome.error), error: (outcome.error as Error).message ?? String(outcome.error) });
+        this.opts.onNote?.('error', {
+          path: this.opts.path,
+          phase: 'watch',
+          status: statusOf(outcome.error),
+          error: (outcome.error as Error).message ?? String(outcome.error),
+        });
         await sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5000);
       } else {
@@ -134,7 +144,8 @@ export class ResourceWatch<T extends KubeObject> {
       const done = (err: unknown): void => {
         this.controller = null;
         if (statusOf(err) === 410) gone = true;
-        const aborted = err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError') && !this.running;
+        const aborted =
+          err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError') && !this.running;
         resolve({ gone, error: gone || aborted ? null : (err ?? watchError), events });
       };
       this.watch
@@ -188,7 +199,10 @@ export async function watchUntil<T extends KubeObject, R>(opts: {
       evaluate();
     },
   });
-  const timer = setTimeout(() => settle?.(new WaitTimeoutError(`timed out after ${opts.timeoutMs / 1000}s waiting for ${opts.what}`)), opts.timeoutMs);
+  const timer = setTimeout(
+    () => settle?.(new WaitTimeoutError(`timed out after ${opts.timeoutMs / 1000}s waiting for ${opts.what}`)),
+    opts.timeoutMs,
+  );
   const onAbort = (): void => settle?.(new WaitTimeoutError(`stopped while waiting for ${opts.what}`));
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {

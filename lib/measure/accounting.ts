@@ -142,7 +142,11 @@ export function computeAccounting(input: AccountingInput): Accounting {
 }
 
 /** The highest event id seen (stored or reported) + 1: a lower bound for the events sent. */
-export function inferAttempted(runTag: string, streamIds: Map<string, number>, notAcked: Map<number, OutcomeRecord>): number {
+export function inferAttempted(
+  runTag: string,
+  streamIds: Map<string, number>,
+  notAcked: Map<number, OutcomeRecord>,
+): number {
   let max = -1;
   const prefix = `${runTag}-`;
   for (const id of streamIds.keys()) {

@@ -30,10 +30,13 @@ type ByValue = Record<string, Record<string, number>>;
 /** `http_get_ok{phase:A,pod:backend-0}` → { attribute: 'pod', value: 'backend-0' }; null for others. */
 export function parseAttributed(metric: string, id: string): { attribute: string; value: string } | null {
   if (!id.startsWith(`${metric}{`) || !id.endsWith('}')) return null;
-  const tags = id.slice(metric.length + 1, -1).split(',').map((kv) => {
-    const i = kv.indexOf(':');
-    return [kv.slice(0, i), kv.slice(i + 1)] as const;
-  });
+  const tags = id
+    .slice(metric.length + 1, -1)
+    .split(',')
+    .map((kv) => {
+      const i = kv.indexOf(':');
+      return [kv.slice(0, i), kv.slice(i + 1)] as const;
+    });
   const attrs = tags.filter(([k]) => k !== 'phase');
   if (attrs.length !== 1) return null;
   const [attribute, value] = attrs[0] as readonly [string, string];
@@ -82,7 +85,8 @@ export function computeRebalance(input: RebalanceInput): RebalanceReport[] {
   const cumulative = samples.map((s) => ({ t: s.t, v: byValue(metric, s) }));
   const last = cumulative[cumulative.length - 1] as { t: number; v: ByValue };
   const attributeOf = new Map<string, string>();
-  for (const [attribute, values] of Object.entries(last.v)) for (const value of Object.keys(values)) attributeOf.set(value, attribute);
+  for (const [attribute, values] of Object.entries(last.v))
+    for (const value of Object.keys(values)) attributeOf.set(value, attribute);
   const upDown = upDownOf(input.timeline);
   // No event before t: the member was running since the stack started.
   const running = (member: string, t: number): boolean => {
@@ -100,10 +104,14 @@ export function computeRebalance(input: RebalanceInput): RebalanceReport[] {
       if (!e.up || e.t < zero || e.t > endedAt) continue;
       const nextDown = events.slice(k + 1).find((x) => !x.up)?.t ?? null;
       const until = Math.min(nextDown ?? Infinity, endedAt);
-      const action = input.actions.filter((a) => a.targets.includes(member) && (a.executedAt ?? Infinity) <= e.t + 1000).at(-1) ?? null;
+      const action =
+        input.actions.filter((a) => a.targets.includes(member) && (a.executedAt ?? Infinity) <= e.t + 1000).at(-1) ??
+        null;
       const before = lastAtOrBefore(cumulative, e.t);
       const base = before < 0 ? 0 : countAt(before, attribute, member);
-      const firstIdx = cumulative.findIndex((s, i) => s.t > e.t && s.t <= until + pollMs && countAt(i, attribute, member) > base);
+      const firstIdx = cumulative.findIndex(
+        (s, i) => s.t > e.t && s.t <= until + pollMs && countAt(i, attribute, member) > base,
+      );
       let balancedAt: number | null = null;
       let sawTwo = false;
       for (let j = 0; j < cumulative.length && balancedAt === null; j++) {
@@ -121,10 +129,18 @@ export function computeRebalance(input: RebalanceInput): RebalanceReport[] {
         if (deltas.every((d) => Math.abs(d / total - even) <= BALANCE_TOLERANCE + 1e-9)) balancedAt = tj;
       }
       const secs = (t: number): number => Math.round(t - e.t) / 1000;
-      const endText = nextDown !== null && nextDown < endedAt ? `it stopped again at ${((nextDown - zero) / 1000).toFixed(1)} s` : 'the load ended';
+      const endText =
+        nextDown !== null && nextDown < endedAt
+          ? `it stopped again at ${((nextDown - zero) / 1000).toFixed(1)} s`
+          : 'the load ended';
       const notes: string[] = [];
       if (firstIdx < 0) notes.push(`no response from ${member} before ${endText}`);
-      if (balancedAt === null) notes.push(sawTwo ? `not within 60/40 before ${endText}` : `fewer than two ${attribute} members running: no split to balance`);
+      if (balancedAt === null)
+        notes.push(
+          sawTwo
+            ? `not within 60/40 before ${endText}`
+            : `fewer than two ${attribute} members running: no split to balance`,
+        );
       reports.push({
         actionId: action?.id ?? null,
         member,

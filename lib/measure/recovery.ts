@@ -34,7 +34,9 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
   // Successes are implied between failures; a gap longer than a few arrivals means some got through.
   // Without a fixed arrival rate (closed-model VUs that pause after errors) failures come sparser.
   const burstGapMs = input.rate !== null && input.rate > 0 ? Math.max(1000, (3 * 1000) / input.rate) : 5000;
-  const executed = input.actions.filter((a) => a.executedAt !== null && a.action !== 'wait' && a.action !== 'start').sort((a, b) => (a.executedAt ?? 0) - (b.executedAt ?? 0));
+  const executed = input.actions
+    .filter((a) => a.executedAt !== null && a.action !== 'wait' && a.action !== 'start')
+    .sort((a, b) => (a.executedAt ?? 0) - (b.executedAt ?? 0));
   const reports = executed.map((a, i): RecoveryReport => {
     const at = a.executedAt as number;
     // executedAt is stamped once the action has done its work (a kill waits for the exit), so the
@@ -56,17 +58,26 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
       const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
       unavailable = secs(last.sentAt - first.sentAt);
       window = { unavailableFromOffsetMs: first.sentAt - input.zero, unavailableToOffsetMs: last.sentAt - input.zero };
-      if (stillFailingAtEnd) notes.push(`${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`);
+      if (stillFailingAtEnd)
+        notes.push(
+          `${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`,
+        );
     }
     if (input.hasStreamView === false) {
       const back = a.restartedAt === null ? null : secs(a.restartedAt - at);
       if (back === null) notes.push(`${a.id}: ${a.targets.join(',')} did not come back during the run`);
       return {
-        actionId: a.id, kind: a.action, target: a.targets.join(',') || null,
-        scheduledOffsetMs: a.scheduledAt - input.zero, executedOffsetMs: at - input.zero,
-        leaderBefore: null, leaderAfter: null,
+        actionId: a.id,
+        kind: a.action,
+        target: a.targets.join(',') || null,
+        scheduledOffsetMs: a.scheduledAt - input.zero,
+        executedOffsetMs: at - input.zero,
+        leaderBefore: null,
+        leaderAfter: null,
         timeToFirstErrorSeconds: first === undefined ? null : secs(Math.max(0, first.t - at)),
-        unavailableSeconds: unavailable, leaderFailoverSeconds: null, recoverySeconds: back,
+        unavailableSeconds: unavailable,
+        leaderFailoverSeconds: null,
+        recoverySeconds: back,
         ...(window ?? {}),
       };
     }
@@ -88,19 +99,31 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
     }
     if (leaderTargeted && failover === null) {
       failover = secs(Math.min(until, input.endedAt) - at);
-      notes.push(`${a.id}: no new stream leader was seen after ${a.leaderBefore} was hit; failover ${failover}s is a lower bound`);
+      notes.push(
+        `${a.id}: no new stream leader was seen after ${a.leaderBefore} was hit; failover ${failover}s is a lower bound`,
+      );
     }
-    if (leaderAfter === null) leaderAfter = [...input.leaderHistory].reverse().find((c) => c.leader !== null && c.at <= Math.min(until, input.endedAt))?.leader ?? null;
+    if (leaderAfter === null)
+      leaderAfter =
+        [...input.leaderHistory].reverse().find((c) => c.leader !== null && c.at <= Math.min(until, input.endedAt))
+          ?.leader ?? null;
     const from = a.restartedAt ?? at;
-    const healthy = input.streamSamples.find((s) => s.at >= from && s.leader !== null && s.replicas.every((r) => r.current && r.lag === 0));
+    const healthy = input.streamSamples.find(
+      (s) => s.at >= from && s.leader !== null && s.replicas.every((r) => r.current && r.lag === 0),
+    );
     let recovery: number | null = null;
     if (healthy !== undefined) {
-      const drained = input.consumerSamples.length === 0 ? { at: healthy.at } : input.consumerSamples.find((c) => c.at >= healthy.at && c.numPending === 0);
+      const drained =
+        input.consumerSamples.length === 0
+          ? { at: healthy.at }
+          : input.consumerSamples.find((c) => c.at >= healthy.at && c.numPending === 0);
       if (drained !== undefined) recovery = secs(Math.max(healthy.at, drained.at) - at);
     }
     if (recovery === null) {
       recovery = secs(input.endedAt - at);
-      notes.push(`${a.id}: the stream did not fully recover (all replicas current, consumer drained) before observation ended; recovery ${recovery}s is a lower bound`);
+      notes.push(
+        `${a.id}: the stream did not fully recover (all replicas current, consumer drained) before observation ended; recovery ${recovery}s is a lower bound`,
+      );
     }
     return {
       actionId: a.id,

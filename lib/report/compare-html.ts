@@ -23,9 +23,17 @@ export interface CompareRun {
 }
 
 /** One colour per run; failures in a warmer shade of the same. */
-const RUN_COLOURS = [['#1f77b4', '#d62728'], ['#2ca02c', '#ff7f0e'], ['#9467bd', '#8c564b'], ['#17becf', '#e377c2']];
+const RUN_COLOURS = [
+  ['#1f77b4', '#d62728'],
+  ['#2ca02c', '#ff7f0e'],
+  ['#9467bd', '#8c564b'],
+  ['#17becf', '#e377c2'],
+];
 
-function aligned(runs: CompareRun[]): { x: number[]; at: (run: CompareRun, col: (i: number) => number | null) => Array<number | null> } {
+function aligned(runs: CompareRun[]): {
+  x: number[];
+  at: (run: CompareRun, col: (i: number) => number | null) => Array<number | null>;
+} {
   let lo = 0;
   let hi = 0;
   for (const r of runs) {
@@ -57,25 +65,71 @@ export function compareCharts(runs: CompareRun[]): ChartSpec[] {
   if (runs.every((r) => mainOf(r) === null)) return [];
   const { x, at } = aligned(runs);
   const marks = runs.flatMap((r, i) => chaosMarks(r.timeline).map((m) => ({ ...m, run: r.label, dash: i > 0 })));
-  const windows = runs.flatMap((r) => outageWindows(r.recovery).map((w) => ({ ...w, label: `${r.label}: ${w.label}` })));
+  const windows = runs.flatMap((r) =>
+    outageWindows(r.recovery).map((w) => ({ ...w, label: `${r.label}: ${w.label}` })),
+  );
   const dash = (i: number): number[] | undefined => (i === 0 ? undefined : [6, 4]);
   return [
-    { id: 'chart-compare-count', title: 'acked and not acked (failed + unknown) per second, aligned at load start', yLabel: 'requests / s', stepped: true, x, marks, windows, series: runs.flatMap((r, i) => {
-      const s = mainOf(r);
-      const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
-      return s === null ? [] : [
-        { label: `${r.label} acked`, values: at(r, (j) => s.acked[j] ?? null), colour: c1, ...(dash(i) ? { dash: dash(i) } : {}) },
-        { label: `${r.label} not acked`, values: at(r, (j) => (s.failed[j] ?? 0) + (s.unknown[j] ?? 0)), colour: c2, ...(dash(i) ? { dash: dash(i) } : {}) },
-      ];
-    }) },
-    { id: 'chart-compare-latency', title: 'latency p95 and max per second (ms, log scale)', yLabel: 'ms', log: true, stepped: true, x, marks, windows, series: runs.flatMap((r, i) => {
-      const s = mainOf(r);
-      const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
-      return s === null ? [] : [
-        { label: `${r.label} p95`, values: at(r, (j) => s.p95[j] ?? null), colour: c1, ...(dash(i) ? { dash: dash(i) } : {}) },
-        { label: `${r.label} max`, values: at(r, (j) => s.max[j] ?? null), colour: c2, width: 1, ...(dash(i) ? { dash: dash(i) } : {}) },
-      ];
-    }) },
+    {
+      id: 'chart-compare-count',
+      title: 'acked and not acked (failed + unknown) per second, aligned at load start',
+      yLabel: 'requests / s',
+      stepped: true,
+      x,
+      marks,
+      windows,
+      series: runs.flatMap((r, i) => {
+        const s = mainOf(r);
+        const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
+        return s === null
+          ? []
+          : [
+              {
+                label: `${r.label} acked`,
+                values: at(r, (j) => s.acked[j] ?? null),
+                colour: c1,
+                ...(dash(i) ? { dash: dash(i) } : {}),
+              },
+              {
+                label: `${r.label} not acked`,
+                values: at(r, (j) => (s.failed[j] ?? 0) + (s.unknown[j] ?? 0)),
+                colour: c2,
+                ...(dash(i) ? { dash: dash(i) } : {}),
+              },
+            ];
+      }),
+    },
+    {
+      id: 'chart-compare-latency',
+      title: 'latency p95 and max per second (ms, log scale)',
+      yLabel: 'ms',
+      log: true,
+      stepped: true,
+      x,
+      marks,
+      windows,
+      series: runs.flatMap((r, i) => {
+        const s = mainOf(r);
+        const [c1, c2] = RUN_COLOURS[i % RUN_COLOURS.length] as [string, string];
+        return s === null
+          ? []
+          : [
+              {
+                label: `${r.label} p95`,
+                values: at(r, (j) => s.p95[j] ?? null),
+                colour: c1,
+                ...(dash(i) ? { dash: dash(i) } : {}),
+              },
+              {
+                label: `${r.label} max`,
+                values: at(r, (j) => s.max[j] ?? null),
+                colour: c2,
+                width: 1,
+                ...(dash(i) ? { dash: dash(i) } : {}),
+              },
+            ];
+      }),
+    },
   ];
 }
 
@@ -90,9 +144,20 @@ export function compareRows(runs: CompareRun[]): { head: string[]; rows: string[
   for (const l of labels) rows.push([l, ...runs.map((r) => r.accounting.find(([k]) => k === l)?.[1] ?? '-')]);
   const actions = Math.max(0, ...runs.map((r) => r.recovery.length));
   for (let i = 0; i < actions; i++) {
-    rows.push([`action ${i + 1}`, ...runs.map((r) => { const x = r.recovery[i]; return x === undefined ? '-' : `${x.actionId} (${x.kind} ${x.target ?? ''}) at ${((x.executedOffsetMs ?? 0) / 1000).toFixed(1)} s`; })]);
+    rows.push([
+      `action ${i + 1}`,
+      ...runs.map((r) => {
+        const x = r.recovery[i];
+        return x === undefined
+          ? '-'
+          : `${x.actionId} (${x.kind} ${x.target ?? ''}) at ${((x.executedOffsetMs ?? 0) / 1000).toFixed(1)} s`;
+      }),
+    ]);
     rows.push([`action ${i + 1}: unavailable`, ...runs.map((r) => secondsText(r.recovery[i]?.unavailableSeconds))]);
-    rows.push([`action ${i + 1}: leader failover`, ...runs.map((r) => secondsText(r.recovery[i]?.leaderFailoverSeconds))]);
+    rows.push([
+      `action ${i + 1}: leader failover`,
+      ...runs.map((r) => secondsText(r.recovery[i]?.leaderFailoverSeconds)),
+    ]);
     rows.push([`action ${i + 1}: full recovery`, ...runs.map((r) => secondsText(r.recovery[i]?.recoverySeconds))]);
   }
   return { head, rows };

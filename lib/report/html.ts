@@ -21,7 +21,8 @@ function uplot(): { js: string; css: string } {
   return uplotAssets;
 }
 
-export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 /** JSON safe inside <script type="application/json">. */
 const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
 
@@ -115,7 +116,13 @@ const CLIENT = String.raw`
 })();
 `;
 
-export interface ChartSeriesSpec { label: string; values: Array<number | null>; colour: string; dash?: number[]; width?: number }
+export interface ChartSeriesSpec {
+  label: string;
+  values: Array<number | null>;
+  colour: string;
+  dash?: number[];
+  width?: number;
+}
 export interface ChartSpec {
   id: string;
   title: string;
@@ -129,10 +136,23 @@ export interface ChartSpec {
   windows: ReturnType<typeof outageWindows>;
 }
 
-export const COLOURS = { sent: '#7f7f7f', acked: '#2ca02c', failed: '#d62728', unknown: '#ff7f0e', p50: '#1f77b4', p95: '#9467bd', p99: '#e377c2', max: '#8c564b' };
+export const COLOURS = {
+  sent: '#7f7f7f',
+  acked: '#2ca02c',
+  failed: '#d62728',
+  unknown: '#ff7f0e',
+  p50: '#1f77b4',
+  p95: '#9467bd',
+  p99: '#e377c2',
+  max: '#8c564b',
+};
 
 /** The charts of one run: per request name, counts per second and latency per second. */
-export function runCharts(data: PerSecondData | null, marks: ChartSpec['marks'], windows: ChartSpec['windows']): ChartSpec[] {
+export function runCharts(
+  data: PerSecondData | null,
+  marks: ChartSpec['marks'],
+  windows: ChartSpec['windows'],
+): ChartSpec[] {
   if (data === null) return [];
   const main = mainSeriesName(data);
   const names = Object.keys(data.series).sort((a, b) => (a === main ? -1 : b === main ? 1 : a.localeCompare(b)));
@@ -140,18 +160,37 @@ export function runCharts(data: PerSecondData | null, marks: ChartSpec['marks'],
     const s = data.series[name];
     if (s === undefined) return [];
     return [
-      { id: `chart-${i}-count`, title: `${name}: requests per second (by send time)`, yLabel: 'requests / s', stepped: true, x: s.t, marks, windows, series: [
-        { label: 'sent', values: s.sent, colour: COLOURS.sent },
-        { label: 'acked', values: s.acked, colour: COLOURS.acked },
-        { label: 'failed', values: s.failed, colour: COLOURS.failed },
-        { label: 'unknown', values: s.unknown, colour: COLOURS.unknown },
-      ] },
-      { id: `chart-${i}-latency`, title: `${name}: latency per second (ms, log scale)`, yLabel: 'ms', log: true, stepped: true, x: s.t, marks, windows, series: [
-        { label: 'p50', values: s.p50, colour: COLOURS.p50 },
-        { label: 'p95', values: s.p95, colour: COLOURS.p95 },
-        { label: 'p99', values: s.p99, colour: COLOURS.p99 },
-        { label: 'max', values: s.max, colour: COLOURS.max },
-      ] },
+      {
+        id: `chart-${i}-count`,
+        title: `${name}: requests per second (by send time)`,
+        yLabel: 'requests / s',
+        stepped: true,
+        x: s.t,
+        marks,
+        windows,
+        series: [
+          { label: 'sent', values: s.sent, colour: COLOURS.sent },
+          { label: 'acked', values: s.acked, colour: COLOURS.acked },
+          { label: 'failed', values: s.failed, colour: COLOURS.failed },
+          { label: 'unknown', values: s.unknown, colour: COLOURS.unknown },
+        ],
+      },
+      {
+        id: `chart-${i}-latency`,
+        title: `${name}: latency per second (ms, log scale)`,
+        yLabel: 'ms',
+        log: true,
+        stepped: true,
+        x: s.t,
+        marks,
+        windows,
+        series: [
+          { label: 'p50', values: s.p50, colour: COLOURS.p50 },
+          { label: 'p95', values: s.p95, colour: COLOURS.p95 },
+          { label: 'p99', values: s.p99, colour: COLOURS.p99 },
+          { label: 'max', values: s.max, colour: COLOURS.max },
+        ],
+      },
     ];
   });
 }
@@ -180,7 +219,10 @@ export function chartsHtml(charts: ChartSpec[]): string {
 const MARK_LEGEND = `<p class="legend-marks muted">Marks: <span><i style="background:#d62728"></i>plan action</span><span><i style="background:#8c564b"></i>member exit/start</span><span><i style="background:#1f77b4"></i>leader election</span><span><i style="background:#17becf"></i>Kubernetes</span><span><i style="background:#9467bd"></i>stream</span><span><i style="background:var(--outage)"></i>unavailable (first to last failed send)</span> — hover a mark for its timeline entry, click to find it below.</p>`;
 
 function detailText(e: TimelineEvent): string {
-  return Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
+  return Object.entries(e.detail)
+    .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
 }
 
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
@@ -201,22 +243,58 @@ export function renderReportHtml(m: RunReportModel): string {
     `<p>scenario <code>${esc(m.experiment.scenario)}</code> · target ${esc(m.experiment.target)} · gates <code>${esc(m.experiment.thresholds)}</code> · <span class="verdict ${m.k6ExitCode === 0 ? 'pass' : m.k6ExitCode === null ? '' : 'fail'}">${esc(m.verdict)}</span></p>`,
   ];
   if (charts.length > 0) parts.push(MARK_LEGEND, chartsHtml(charts));
-  else parts.push('<p class="muted">No per-second data (k6\'s sample output was not written or could not be read).</p>');
-  if (m.accounting.length > 0) parts.push('<h2>Events</h2>', table(['', 'events'], m.accounting.map(([k, v]) => [esc(k.replace(/\*\*/g, '')), esc(v)]), [1]));
+  else
+    parts.push('<p class="muted">No per-second data (k6\'s sample output was not written or could not be read).</p>');
+  if (m.accounting.length > 0)
+    parts.push(
+      '<h2>Events</h2>',
+      table(
+        ['', 'events'],
+        m.accounting.map(([k, v]) => [esc(k.replace(/\*\*/g, '')), esc(v)]),
+        [1],
+      ),
+    );
   if (m.recovery.length > 0) {
-    parts.push('<h2>Recovery</h2>', table(['action', 'target', 'leader before → after', 'first error', 'unavailable', 'failover', 'full recovery'], m.recovery.map((r) => [
-      esc(`${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s`), esc(r.target ?? ''), esc(`${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'}`),
-      secondsText(r.timeToFirstErrorSeconds), secondsText(r.unavailableSeconds), secondsText(r.leaderFailoverSeconds), secondsText(r.recoverySeconds),
-    ]), [3, 4, 5, 6]));
+    parts.push(
+      '<h2>Recovery</h2>',
+      table(
+        ['action', 'target', 'leader before → after', 'first error', 'unavailable', 'failover', 'full recovery'],
+        m.recovery.map((r) => [
+          esc(`${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s`),
+          esc(r.target ?? ''),
+          esc(`${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'}`),
+          secondsText(r.timeToFirstErrorSeconds),
+          secondsText(r.unavailableSeconds),
+          secondsText(r.leaderFailoverSeconds),
+          secondsText(r.recoverySeconds),
+        ]),
+        [3, 4, 5, 6],
+      ),
+    );
   }
   if (m.gates.length > 0) {
-    parts.push(`<h2>Gates${failed.length > 0 ? ` — <span class="fail">${failed.length} failed</span>` : ''}</h2>`, table(['', 'metric', 'threshold', 'why'], m.gates.map((g) => [
-      g.ok === null ? '?' : g.ok ? '<span class="pass">✓</span>' : '<span class="fail">✗</span>', `<code>${esc(g.metric)}</code>`, `<code>${esc(g.threshold)}</code>`, esc(g.reason),
-    ])));
+    parts.push(
+      `<h2>Gates${failed.length > 0 ? ` — <span class="fail">${failed.length} failed</span>` : ''}</h2>`,
+      table(
+        ['', 'metric', 'threshold', 'why'],
+        m.gates.map((g) => [
+          g.ok === null ? '?' : g.ok ? '<span class="pass">✓</span>' : '<span class="fail">✗</span>',
+          `<code>${esc(g.metric)}</code>`,
+          `<code>${esc(g.threshold)}</code>`,
+          esc(g.reason),
+        ]),
+      ),
+    );
   }
   if (m.notes.length > 0) parts.push('<h2>Notes</h2>', `<ul>${m.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   const rows = m.timeline.filter((e) => e.kind !== 'sample');
-  parts.push('<h2>Timeline</h2>', `<table><thead><tr><th>t</th><th>source</th><th>event</th><th>target</th><th>detail</th></tr></thead><tbody>${rows.map((e) => `<tr class="timeline-row" id="${anchors.get(e) ?? ''}"><td class="num">${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`}</td><td>${esc(e.source)}</td><td>${esc(e.kind)}</td><td>${esc(e.target ?? '')}</td><td>${esc(detailText(e))}</td></tr>`).join('')}</tbody></table>`);
-  if (m.perSecond !== null) parts.push(`<p class="muted">Per-second data: ${m.perSecond.samples.requests.toLocaleString('en-US')} requests from k6's samples (k6-samples.json.gz; ${m.perSecond.samples.control.toLocaleString('en-US')} sidecar control calls left out), in the second each was sent; latency percentiles from the raw samples of each second.${m.perSecond.late > 0 ? ` ${m.perSecond.late} late samples are counted but not in their second's percentiles.` : ''}</p>`);
+  parts.push(
+    '<h2>Timeline</h2>',
+    `<table><thead><tr><th>t</th><th>source</th><th>event</th><th>target</th><th>detail</th></tr></thead><tbody>${rows.map((e) => `<tr class="timeline-row" id="${anchors.get(e) ?? ''}"><td class="num">${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`}</td><td>${esc(e.source)}</td><td>${esc(e.kind)}</td><td>${esc(e.target ?? '')}</td><td>${esc(detailText(e))}</td></tr>`).join('')}</tbody></table>`,
+  );
+  if (m.perSecond !== null)
+    parts.push(
+      `<p class="muted">Per-second data: ${m.perSecond.samples.requests.toLocaleString('en-US')} requests from k6's samples (k6-samples.json.gz; ${m.perSecond.samples.control.toLocaleString('en-US')} sidecar control calls left out), in the second each was sent; latency percentiles from the raw samples of each second.${m.perSecond.late > 0 ? ` ${m.perSecond.late} late samples are counted but not in their second's percentiles.` : ''}</p>`,
+    );
   return page(`k6-ha ${m.runId}: ${m.experiment.name}`, parts.join('\n'), charts);
 }

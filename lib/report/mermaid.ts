@@ -14,13 +14,19 @@ function fold(values: number[], per: number): number[] {
   return out;
 }
 
-export interface MermaidLine { label: string; values: number[] }
+export interface MermaidLine {
+  label: string;
+  values: number[];
+}
 
 /** A fenced ```mermaid block with one line per series; the title names them in order (xychart has no legend). */
 export function xyChart(title: string, t: number[], lines: MermaidLine[]): string {
   if (t.length === 0 || lines.length === 0) return '';
   const per = Math.max(1, Math.ceil(t.length / MAX_POINTS));
-  const xs = fold(t.map((x) => x), per).map((x) => Math.round(x - (per - 1) / 2));
+  const xs = fold(
+    t.map((x) => x),
+    per,
+  ).map((x) => Math.round(x - (per - 1) / 2));
   const folded = lines.map((l) => ({ label: l.label, values: fold(l.values, per) }));
   const max = Math.max(1, ...folded.flatMap((l) => l.values));
   const q = (s: string): string => s.replace(/"/g, "'");

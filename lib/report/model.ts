@@ -43,7 +43,16 @@ export interface OutageWindow {
 }
 
 /** Timeline kinds that are bookkeeping, not events worth a mark. */
-const NOT_MARKED = new Set(['sample', 'ready', 'stopped', 'accounting', 'recovery', 'control-api', 'watching', 'watch-skipped']);
+const NOT_MARKED = new Set([
+  'sample',
+  'ready',
+  'stopped',
+  'accounting',
+  'recovery',
+  'control-api',
+  'watching',
+  'watch-skipped',
+]);
 
 function groupOf(e: TimelineEvent): ChaosMark['group'] {
   if (e.source === 'plan') return 'plan';
@@ -64,18 +73,30 @@ export function chaosMarks(timeline: TimelineEvent[]): ChaosMark[] {
   for (const e of timeline) {
     if (e.offset_ms === null || NOT_MARKED.has(e.kind) || e.source === 'sidecar' || e.source === 'k6') continue;
     const action = typeof e.detail['action'] === 'string' ? `${String(e.detail['action'])} ` : '';
-    marks.push({ offsetMs: e.offset_ms, group: groupOf(e), label: `${e.source} ${e.kind}${e.target ? ` ${action === '' ? '' : action}${e.target}` : ''}`, entry: e });
+    marks.push({
+      offsetMs: e.offset_ms,
+      group: groupOf(e),
+      label: `${e.source} ${e.kind}${e.target ? ` ${action === '' ? '' : action}${e.target}` : ''}`,
+      entry: e,
+    });
   }
   return marks;
 }
 
 /** The unavailability windows of the actions that caused failures. */
 export function outageWindows(recovery: RecoveryReport[]): OutageWindow[] {
-  return recovery.flatMap((r) => (r.unavailableFromOffsetMs === undefined || r.unavailableToOffsetMs === undefined ? [] : [{
-    fromMs: r.unavailableFromOffsetMs,
-    toMs: r.unavailableToOffsetMs,
-    label: `${r.actionId} (${r.kind}${r.target ? ` ${r.target}` : ''}): unavailable ${r.unavailableSeconds ?? '?'} s`,
-  }]));
+  return recovery.flatMap((r) =>
+    r.unavailableFromOffsetMs === undefined || r.unavailableToOffsetMs === undefined
+      ? []
+      : [
+          {
+            fromMs: r.unavailableFromOffsetMs,
+            toMs: r.unavailableToOffsetMs,
+            label: `${r.actionId} (${r.kind}${r.target ? ` ${r.target}` : ''}): unavailable ${r.unavailableSeconds ?? '?'} s`,
+          },
+        ],
+  );
 }
 
-export const secondsText = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${v.toFixed(2)} s`);
+export const secondsText = (v: number | null | undefined): string =>
+  v === null || v === undefined ? '-' : `${v.toFixed(2)} s`;

@@ -101,7 +101,10 @@ export class PerSecondAggregator {
   late = 0;
   requests = 0;
 
-  constructor(private zeroMs: number | null, private readonly finalAfterMs = 120_000) {}
+  constructor(
+    private zeroMs: number | null,
+    private readonly finalAfterMs = 120_000,
+  ) {}
 
   add(s: RequestSample): void {
     const startMs = s.endMs - s.durationMs;
@@ -112,7 +115,22 @@ export class PerSecondAggregator {
     if (byName === undefined) this.buckets.set(s.name, (byName = new Map()));
     const second = Math.floor((startMs - this.zeroMs) / 1000);
     let b = byName.get(second);
-    if (b === undefined) byName.set(second, (b = { sent: 0, acked: 0, failed: 0, unknown: 0, byStatus: new Map(), values: [], p50: null, p95: null, p99: null, max: null }));
+    if (b === undefined)
+      byName.set(
+        second,
+        (b = {
+          sent: 0,
+          acked: 0,
+          failed: 0,
+          unknown: 0,
+          byStatus: new Map(),
+          values: [],
+          p50: null,
+          p95: null,
+          p99: null,
+          max: null,
+        }),
+      );
     b.sent++;
     const outcome = classifyStatus(s.status);
     b[outcome]++;
@@ -145,7 +163,18 @@ export class PerSecondAggregator {
       const to = Math.max(...seconds);
       const statuses = new Set<string>();
       for (const b of byName.values()) for (const k of b.byStatus.keys()) statuses.add(k);
-      const s: PerSecondSeries = { t: [], sent: [], acked: [], failed: [], unknown: [], byStatus: Object.fromEntries([...statuses].sort().map((k) => [k, [] as number[]])), p50: [], p95: [], p99: [], max: [] };
+      const s: PerSecondSeries = {
+        t: [],
+        sent: [],
+        acked: [],
+        failed: [],
+        unknown: [],
+        byStatus: Object.fromEntries([...statuses].sort().map((k) => [k, [] as number[]])),
+        p50: [],
+        p95: [],
+        p99: [],
+        max: [],
+      };
       for (let t = from; t <= to; t++) {
         const b = byName.get(t);
         if (b !== undefined && b.values !== null) finalise(b);
@@ -162,7 +191,14 @@ export class PerSecondAggregator {
       }
       series[name] = s;
     }
-    return { version: 1, source: 'k6 --out json', zeroMs: this.zeroMs ?? 0, series, samples: { lines, requests: this.requests, control }, late: this.late };
+    return {
+      version: 1,
+      source: 'k6 --out json',
+      zeroMs: this.zeroMs ?? 0,
+      series,
+      samples: { lines, requests: this.requests, control },
+      late: this.late,
+    };
   }
 }
 
@@ -195,15 +231,25 @@ export async function aggregateK6Json(input: string | Readable, zeroMs: number |
   for await (const line of rl) {
     lines++;
     // k6 writes {"metric":…,"type":"Point","data":…}; a different key order would only cost speed.
-    if (!line.startsWith(DURATION_PREFIX) && !(line.includes('"http_req_duration"') && line.includes('"Point"'))) continue;
-    const point = JSON.parse(line) as { metric: string; type: string; data: { time: string; value: number; tags?: Record<string, string> } };
+    if (!line.startsWith(DURATION_PREFIX) && !(line.includes('"http_req_duration"') && line.includes('"Point"')))
+      continue;
+    const point = JSON.parse(line) as {
+      metric: string;
+      type: string;
+      data: { time: string; value: number; tags?: Record<string, string> };
+    };
     if (point.metric !== 'http_req_duration' || point.type !== 'Point') continue;
     const tags = point.data.tags ?? {};
     if (tags['k6ha'] === 'control') {
       control++;
       continue;
     }
-    agg.add({ endMs: Date.parse(point.data.time), durationMs: point.data.value, name: tags['name'] ?? tags['url'] ?? 'request', status: Number(tags['status'] ?? 0) });
+    agg.add({
+      endMs: Date.parse(point.data.time),
+      durationMs: point.data.value,
+      name: tags['name'] ?? tags['url'] ?? 'request',
+      status: Number(tags['status'] ?? 0),
+    });
   }
   return agg.result(lines, control);
 }

@@ -57,7 +57,10 @@ export async function buildScenarios(): Promise<void> {
     await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build.mjs')], { cwd: PROJECT_ROOT });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new Error(`scenario build failed (scripts/build.mjs)${stderr ? `:\n${stderr}` : `: ${(err as Error).message}`}`, { cause: err });
+    throw new Error(
+      `scenario build failed (scripts/build.mjs)${stderr ? `:\n${stderr}` : `: ${(err as Error).message}`}`,
+      { cause: err },
+    );
   }
 }
 
@@ -126,9 +129,10 @@ export function k6RunArgs(opts: Pick<K6StartOptions, 'script' | 'env' | 'args' |
 /** Starts `k6 run`; its output goes to logFile and onLine, and `done` says how it ended. */
 export function startK6(opts: K6StartOptions): StartedK6 {
   const k6Args = k6RunArgs(opts);
-  const [command, args] = opts.prefix === undefined || opts.prefix.length === 0
-    ? [opts.k6, k6Args]
-    : [opts.prefix[0] as string, [...opts.prefix.slice(1), opts.k6, ...k6Args]];
+  const [command, args] =
+    opts.prefix === undefined || opts.prefix.length === 0
+      ? [opts.k6, k6Args]
+      : [opts.prefix[0] as string, [...opts.prefix.slice(1), opts.k6, ...k6Args]];
   const child = spawn(command, args, {
     // Usage reports would phone home from every test and benchmark run.
     env: { ...process.env, K6_NO_USAGE_REPORT: 'true' },
@@ -140,14 +144,18 @@ export function startK6(opts: K6StartOptions): StartedK6 {
   const readers: Array<Promise<void>> = [];
   const read = (stream: Readable | null): void => {
     if (stream === null) return;
-    readers.push(new Promise((resolveRead) => {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        log?.write(`${line}\n`);
-        lastLines.push(line);
-        if (lastLines.length > LAST_LINES) lastLines.shift();
-        opts.onLine?.(line);
-      }).on('close', resolveRead);
-    }));
+    readers.push(
+      new Promise((resolveRead) => {
+        createInterface({ input: stream, crlfDelay: Infinity })
+          .on('line', (line) => {
+            log?.write(`${line}\n`);
+            lastLines.push(line);
+            if (lastLines.length > LAST_LINES) lastLines.shift();
+            opts.onLine?.(line);
+          })
+          .on('close', resolveRead);
+      }),
+    );
   };
   read(child.stdout);
   read(child.stderr);

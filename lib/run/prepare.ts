@@ -75,11 +75,16 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   }
   const target = { ...exp.target } as Record<string, unknown>;
   if (opts.namespace !== undefined || opts.context !== undefined || opts.kubeconfig !== undefined) {
-    if (exp.target.kind !== 'kubernetes') throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', { file });
+    if (exp.target.kind !== 'kubernetes')
+      throw new ExperimentError('--context, --namespace and --kubeconfig apply to kubernetes targets only', { file });
     if (opts.namespace !== undefined) {
       // It narrows the allow-list to one of its namespaces; it cannot point the run elsewhere.
       const allowed = exp.target.kind === 'kubernetes' ? exp.target.namespaces : [];
-      if (!allowed.includes(opts.namespace)) throw new ExperimentError(`--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`, { file });
+      if (!allowed.includes(opts.namespace))
+        throw new ExperimentError(
+          `--namespace ${JSON.stringify(opts.namespace)} is not allowed — expected one of target.namespaces (${allowed.join(', ')}) from the experiment file`,
+          { file },
+        );
       target['namespaces'] = [opts.namespace];
     }
     if (opts.context !== undefined) target['context'] = opts.context;
@@ -87,8 +92,16 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   if (opts.replicas !== undefined) {
     // A target that has replicas to choose says so in its module; the override is then re-validated with the file.
     const replicas = targetModule(exp.target).replicas;
-    if (replicas === undefined) throw new ExperimentError(`--replicas applies to ${replicaTargets()} only (this experiment's target is ${targetKey(exp.target)})`, { file });
-    if (!replicas.allowed.includes(opts.replicas)) throw new ExperimentError(`invalid --replicas=${JSON.stringify(opts.replicas)}: ${replicas.allowed.join(' or ')}`, { file });
+    if (replicas === undefined)
+      throw new ExperimentError(
+        `--replicas applies to ${replicaTargets()} only (this experiment's target is ${targetKey(exp.target)})`,
+        { file },
+      );
+    if (!replicas.allowed.includes(opts.replicas))
+      throw new ExperimentError(
+        `invalid --replicas=${JSON.stringify(opts.replicas)}: ${replicas.allowed.join(' or ')}`,
+        { file },
+      );
     target['replicas'] = Number(opts.replicas);
   }
   // Re-validate the merged result so overrides obey the same rules as the file.
@@ -96,18 +109,29 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
   try {
     checkScenarioEnv(exp.scenario, exp.env, exp.thresholds);
   } catch (err) {
-    if (err instanceof ScenarioEnvError) throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, { file, cause: err });
+    if (err instanceof ScenarioEnvError)
+      throw new ExperimentError(`invalid experiment ${file}:\n  ${err.message}`, { file, cause: err });
     throw err;
   }
   const files = openFilesProblem(exp);
   if (files !== null) throw new ExperimentError(`experiment ${file} cannot run here: ${files}`, { file });
   // Kubernetes selectors are resolved against the cluster (read-only) when the run starts.
-  const previews = exp.target.kind === 'local' ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius) : unresolvedPreviews(exp);
+  const previews =
+    exp.target.kind === 'local'
+      ? preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius)
+      : unresolvedPreviews(exp);
   return { experiment: exp, previews };
 }
 
 function unresolvedPreviews(exp: Experiment): ResolvedPreview[] {
-  return exp.plan.map((a, i) => ({ id: actionId(a, i), at: a.at, action: a.action, target: selectorText(a), candidates: [], note: '' }));
+  return exp.plan.map((a, i) => ({
+    id: actionId(a, i),
+    at: a.at,
+    action: a.action,
+    target: selectorText(a),
+    candidates: [],
+    note: '',
+  }));
 }
 
 export function formatDryRun(prepared: PreparedExperiment): string {
@@ -115,9 +139,16 @@ export function formatDryRun(prepared: PreparedExperiment): string {
   const lines = [
     `experiment ${exp.name}: ${exp.description}`,
     `  scenario ${exp.scenario}, target ${JSON.stringify(exp.target)}, gates ${exp.thresholds}, blast radius ${exp.blastRadius}`,
-    `  k6 env: ${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || '(defaults)'}`,
+    `  k6 env: ${
+      Object.entries(exp.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '(defaults)'
+    }`,
     previews.length === 0 ? '  plan: no chaos actions (steady state)' : '  plan:',
-    ...previews.map((p) => `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`),
+    ...previews.map(
+      (p) =>
+        `    at ${p.at.padEnd(6)} ${p.id.padEnd(14)} ${p.action.padEnd(8)} ${p.target.padEnd(28)} → ${p.candidates.length > 0 ? p.candidates.join(' | ') : '-'}${p.note ? `  (${p.note})` : ''}`,
+    ),
     exp.target.kind !== 'kubernetes'
       ? '  dry run: nothing was started or changed.'
       : prepared.resolvedAgainstCluster === true

@@ -19,7 +19,11 @@ export function createRunDir(exp: Experiment, outDir?: string): { runId: string;
   try {
     mkdirSync(runDir, { recursive: true });
   } catch (err) {
-    throw InvalidSettingError.format('--out-dir', outDir ?? base, `a directory k6-ha can create run directories in (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw InvalidSettingError.format(
+      '--out-dir',
+      outDir ?? base,
+      `a directory k6-ha can create run directories in (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   const latest = join(base, 'latest');
   rmSync(latest, { force: true });

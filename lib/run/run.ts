@@ -20,7 +20,13 @@ import { createRunDir } from './run-dir.ts';
 
 // The run's parts, for callers that take them from here (the CLI, compare, the tests).
 export { createRunDir } from './run-dir.ts';
-export { formatDryRun, localPreflightWorld, prepareExperiment, type PreparedExperiment, type RunOptions } from './prepare.ts';
+export {
+  formatDryRun,
+  localPreflightWorld,
+  prepareExperiment,
+  type PreparedExperiment,
+  type RunOptions,
+} from './prepare.ts';
 
 export interface StartedTarget {
   /** the target under test (named stack for the callers that predate other targets) */
@@ -33,7 +39,15 @@ export interface StartedTarget {
  * The target (its registry module starts it: a local stack of real servers, or a connected
  * cluster) and a sidecar bound to it, with the control API listening.
  */
-export async function startTarget(exp: Experiment, runId: string, runDir: string, log: (l: string) => void, k6ApiUrl: string | null, controlPort: number, kube: KubernetesConnection | null): Promise<StartedTarget> {
+export async function startTarget(
+  exp: Experiment,
+  runId: string,
+  runDir: string,
+  log: (l: string) => void,
+  k6ApiUrl: string | null,
+  controlPort: number,
+  kube: KubernetesConnection | null,
+): Promise<StartedTarget> {
   let target: TargetUnderTest;
   try {
     target = await targetModule(exp.target).start({ experiment: exp, target: exp.target, runDir, log, kube });
@@ -66,7 +80,9 @@ function foldedK6Log(file: string, log: (l: string) => void): { onLine: (line: s
         folded++;
         if (Date.now() - lastNotice > 5000) {
           lastNotice = Date.now();
-          log(`k6: ${folded} request(s) failed at transport level so far (timeouts, refused connections; details in ${file})`);
+          log(
+            `k6: ${folded} request(s) failed at transport level so far (timeouts, refused connections; details in ${file})`,
+          );
         }
         return;
       }
@@ -86,15 +102,24 @@ function echoTimeline(sidecar: Sidecar, log: (l: string) => void): void {
     if (done || e.kind === 'sample') return;
     if (e.source === 'sidecar' && e.kind === 'stopped') done = true;
     const at = e.offset_ms === null ? '' : `t+${(e.offset_ms / 1000).toFixed(1)}s `;
-    const detail = Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
+    const detail = Object.entries(e.detail)
+      .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
     log(`${at}${e.source} ${e.kind}${e.target ? ` ${e.target}` : ''}${detail ? ` (${detail})` : ''}`);
   });
 }
 
 /** Checks the kube context and connects (the client library is loaded only for kubernetes targets). */
-export async function connectKubernetes(exp: Experiment, opts: Pick<RunOptions, 'context' | 'kubeconfig'>): Promise<KubernetesConnection> {
+export async function connectKubernetes(
+  exp: Experiment,
+  opts: Pick<RunOptions, 'context' | 'kubeconfig'>,
+): Promise<KubernetesConnection> {
   const { connectKubernetesTarget } = await import('../kube/kube-target.ts');
-  return connectKubernetesTarget(exp, { ...(opts.context === undefined ? {} : { context: opts.context }), ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }) });
+  return connectKubernetesTarget(exp, {
+    ...(opts.context === undefined ? {} : { context: opts.context }),
+    ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+  });
 }
 
 export async function runExperiment(opts: RunOptions): Promise<number> {
@@ -137,9 +162,11 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupted++;
     if (interrupted === 1) {
-      log(k6Child === null
-        ? `${sig}: stopping; k6 has not started, nothing more will be`
-        : `${sig}: stopping the chaos schedule and restoring members; k6 finishes its teardown (press Ctrl-C again to abort)`);
+      log(
+        k6Child === null
+          ? `${sig}: stopping; k6 has not started, nothing more will be`
+          : `${sig}: stopping the chaos schedule and restoring members; k6 finishes its teardown (press Ctrl-C again to abort)`,
+      );
       if (target !== null) {
         target.sidecar.markInterrupted(sig);
         target.sidecar.chaos.stop(`${sig} received`);
@@ -159,8 +186,19 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     target = await startTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`, 0, kube);
     if (interrupted > 0) return 130;
     echoTimeline(target.sidecar, log);
-    const k6Env: Record<string, string> = { ...target.stack.k6Env(), ...exp.env, THRESHOLDS: exp.thresholds, SIDECAR_URL: target.control.url };
-    log(`k6 run ${script.replace(`${PROJECT_ROOT}/`, '')} (${Object.entries(exp.env).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults'}, gates ${exp.thresholds})`);
+    const k6Env: Record<string, string> = {
+      ...target.stack.k6Env(),
+      ...exp.env,
+      THRESHOLDS: exp.thresholds,
+      SIDECAR_URL: target.control.url,
+    };
+    log(
+      `k6 run ${script.replace(`${PROJECT_ROOT}/`, '')} (${
+        Object.entries(exp.env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || 'defaults'
+      }, gates ${exp.thresholds})`,
+    );
     const k6LogFile = join(runDir, 'k6.log');
     const terminalLog = foldedK6Log(k6LogFile, log);
     const k6Run = startK6({
@@ -169,7 +207,10 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       env: k6Env,
       // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
       // Every sample k6 makes, gzipped, for the per-second charts (BENCHMARKS.md, "Per-second data").
-      args: [...(process.stdout.isTTY ? [] : ['--quiet']), ...(opts.perSecond === false ? [] : ['--out', `json=${join(runDir, K6_SAMPLES_FILE)}`])],
+      args: [
+        ...(process.stdout.isTTY ? [] : ['--quiet']),
+        ...(opts.perSecond === false ? [] : ['--out', `json=${join(runDir, K6_SAMPLES_FILE)}`]),
+      ],
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
@@ -187,16 +228,20 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     // Without a terminal k6 runs --quiet, and a steady run has no timeline events to print: a
     // line every 15 s says the load is going (a 5-minute seed run would otherwise be silent).
     const sidecar = target.sidecar;
-    const progress = process.stdout.isTTY ? null : setInterval(() => {
-      void readK6Metric(`http://${k6ApiAddress}`, 'iterations').then((sent) => {
-        const zero = sidecar.timeline.zero;
-        if (sent === null || k6Child === null || zero === null) return;
-        const seconds = (Date.now() - zero) / 1000;
-        // Over the load so far, as k6's own rate of a counter is.
-        const rate = seconds > 0 ? sent / seconds : 0;
-        log(`t+${seconds.toFixed(1)}s k6: ${sent.toLocaleString('en-US')} events sent (${rate.toFixed(1)}/s), ${sidecar.notAckedSoFar} not acked so far`);
-      });
-    }, 15_000);
+    const progress = process.stdout.isTTY
+      ? null
+      : setInterval(() => {
+          void readK6Metric(`http://${k6ApiAddress}`, 'iterations').then((sent) => {
+            const zero = sidecar.timeline.zero;
+            if (sent === null || k6Child === null || zero === null) return;
+            const seconds = (Date.now() - zero) / 1000;
+            // Over the load so far, as k6's own rate of a counter is.
+            const rate = seconds > 0 ? sent / seconds : 0;
+            log(
+              `t+${seconds.toFixed(1)}s k6: ${sent.toLocaleString('en-US')} events sent (${rate.toFixed(1)}/s), ${sidecar.notAckedSoFar} not acked so far`,
+            );
+          });
+        }, 15_000);
     let exitCode: number;
     try {
       ({ exitCode } = await k6Run.done);
@@ -214,8 +259,17 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     const model = target.sidecar.writeArtifacts(exitCode, perSecond);
     const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
     if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
-    const verdict = interrupted > 0 ? ' — interrupted, the gates judged a shortened run' : exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : '';
-    log(`k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))} and report.html`);
+    const verdict =
+      interrupted > 0
+        ? ' — interrupted, the gates judged a shortened run'
+        : exitCode === 99
+          ? ' — a gate failed'
+          : exitCode === 0
+            ? ' — all gates passed'
+            : '';
+    log(
+      `k6 exited ${exitCode}${verdict}; report: ${relative(process.cwd(), join(runDir, 'report.md'))} and report.html`,
+    );
     // An interrupted run reports the interruption (130), whatever k6 made of its shortened test.
     return interrupted > 0 ? 130 : exitCode;
   } finally {

@@ -1,7 +1,15 @@
 // The sidecar's control API, shared by the k6 client (lib/k6/sidecar-client.ts) and the server
 // (lib/sidecar/control-server.ts). The base URL carries the per-run token as its first path segment:
 // http://127.0.0.1:<port>/<token>.
-import type { Accounting, AttributionSeries, ChaosMetricValues, KubernetesReport, RebalanceReport, RecoveryReport, TimelineEvent } from './types.ts';
+import type {
+  Accounting,
+  AttributionSeries,
+  ChaosMetricValues,
+  KubernetesReport,
+  RebalanceReport,
+  RecoveryReport,
+  TimelineEvent,
+} from './types.ts';
 
 export const CONTROL_PATHS = {
   start: '/v1/start',

@@ -27,7 +27,8 @@ export function parseDurationMs(setting: string, raw: string): number {
 /** A load's length: k6 refuses a scenario shorter than 1 s and cannot parse ~290 years. */
 export function parseRunDurationMs(setting: string, raw: string): number {
   const ms = parseDurationMs(setting, raw);
-  if (ms < 1000 || ms > 168 * 3_600_000) throw InvalidSettingError.format(setting, raw, 'a duration from 1s to 168h, such as 30s, 5m or 1h');
+  if (ms < 1000 || ms > 168 * 3_600_000)
+    throw InvalidSettingError.format(setting, raw, 'a duration from 1s to 168h, such as 30s, 5m or 1h');
   return ms;
 }
 
@@ -68,7 +69,11 @@ export function parseHttpUrl(setting: string, raw: string, example = 'http://127
 export function parseEventType(setting: string, raw: string): string {
   const text = raw.trim();
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(text)) {
-    throw InvalidSettingError.format(setting, raw, 'dot-separated tokens of letters, digits, - and _ (e.g. order.created.v1)');
+    throw InvalidSettingError.format(
+      setting,
+      raw,
+      'dot-separated tokens of letters, digits, - and _ (e.g. order.created.v1)',
+    );
   }
   return text;
 }
@@ -78,7 +83,11 @@ export function parsePort(name: string, value: string, opts: { allowZero?: boole
   const n = Number(value);
   const min = opts.allowZero === true ? 0 : 1;
   if (!/^\d+$/.test(value) || n < min || n > 65535) {
-    throw InvalidSettingError.format(name, value, `a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`);
+    throw InvalidSettingError.format(
+      name,
+      value,
+      `a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`,
+    );
   }
   return n;
 }

@@ -19,7 +19,12 @@ export interface CauseOptions {
 /** Sets `cause` like ES2022's Error(message, { cause }) does: an own, non-enumerable property, present when options has one. */
 function setCause(err: Error, options: CauseOptions | undefined): void {
   if (options !== undefined && 'cause' in options) {
-    Object.defineProperty(err, 'cause', { value: options.cause, writable: true, enumerable: false, configurable: true });
+    Object.defineProperty(err, 'cause', {
+      value: options.cause,
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    });
   }
 }
 
@@ -53,7 +58,12 @@ export class InvalidSettingError extends UsageError {
 
   /** The usual message, `invalid NAME="value": what is allowed`, with the fields set. */
   static format(setting: string, value: string, allowed: string, options?: CauseOptions): InvalidSettingError {
-    return new InvalidSettingError(`invalid ${setting}=${JSON.stringify(value)}: ${allowed}`, { ...options, setting, value, allowed });
+    return new InvalidSettingError(`invalid ${setting}=${JSON.stringify(value)}: ${allowed}`, {
+      ...options,
+      setting,
+      value,
+      allowed,
+    });
   }
 
   constructor(message: string, options: InvalidSettingOptions);
@@ -63,10 +73,16 @@ export class InvalidSettingError extends UsageError {
    */
   constructor(setting: string, value: string, allowed: string);
   constructor(messageOrSetting: string, optionsOrValue: InvalidSettingOptions | string, allowed?: string) {
-    const options: InvalidSettingOptions = typeof optionsOrValue === 'string'
-      ? { setting: messageOrSetting, value: optionsOrValue, allowed: allowed ?? '' }
-      : optionsOrValue;
-    super(typeof optionsOrValue === 'string' ? `invalid ${options.setting}=${JSON.stringify(options.value)}: ${options.allowed}` : messageOrSetting, options);
+    const options: InvalidSettingOptions =
+      typeof optionsOrValue === 'string'
+        ? { setting: messageOrSetting, value: optionsOrValue, allowed: allowed ?? '' }
+        : optionsOrValue;
+    super(
+      typeof optionsOrValue === 'string'
+        ? `invalid ${options.setting}=${JSON.stringify(options.value)}: ${options.allowed}`
+        : messageOrSetting,
+      options,
+    );
     this.name = 'InvalidSettingError';
     this.setting = options.setting;
     this.value = options.value;

@@ -34,7 +34,8 @@ export function phaseSubmetrics(config: HttpGetConfig): string[] {
   for (const phase of phaseKeys(config)) {
     const p: Array<[string, string]> = phase === null ? [] : [['phase', phase]];
     if (phase !== null) out.push(sub(OK_METRIC, p), sub(ERROR_METRIC, p));
-    for (const a of config.attributes) for (const v of valuesOf(config, a.name)) out.push(sub(OK_METRIC, [...p, [a.name, v]]));
+    for (const a of config.attributes)
+      for (const v of valuesOf(config, a.name)) out.push(sub(OK_METRIC, [...p, [a.name, v]]));
     for (const c of HTTP_ERROR_CLASSES) out.push(sub(ERROR_METRIC, [...p, ['status', c]]));
   }
   return out;
@@ -57,11 +58,13 @@ export function phaseRows(summary: NormalizedSummary, config: HttpGetConfig): Ph
     const ok = metricCount(summary, sub(OK_METRIC, p));
     const errors = metricCount(summary, sub(ERROR_METRIC, p));
     const errorsByClass: Record<string, number> = {};
-    for (const c of HTTP_ERROR_CLASSES) errorsByClass[c] = metricCount(summary, sub(ERROR_METRIC, [...p, ['status', c]]));
+    for (const c of HTTP_ERROR_CLASSES)
+      errorsByClass[c] = metricCount(summary, sub(ERROR_METRIC, [...p, ['status', c]]));
     const split: Record<string, Record<string, number>> = {};
     for (const a of config.attributes) {
       split[a.name] = {};
-      for (const v of valuesOf(config, a.name)) (split[a.name] as Record<string, number>)[v] = metricCount(summary, sub(OK_METRIC, [...p, [a.name, v]]));
+      for (const v of valuesOf(config, a.name))
+        (split[a.name] as Record<string, number>)[v] = metricCount(summary, sub(OK_METRIC, [...p, [a.name, v]]));
     }
     return { phase: phase ?? 'all', requests: ok + errors, ok, errors, errorsByClass, split };
   });
@@ -71,13 +74,26 @@ const pct = (n: number, of: number): string => (of === 0 ? '-' : `${Math.round((
 
 /** The table as text: one line per phase. */
 export function renderPhaseTable(rows: PhaseRow[], config: HttpGetConfig): string {
-  const header = ['phase', 'requests', 'ok', 'errors', ...HTTP_ERROR_CLASSES.map((c) => `e:${c}`), ...config.attributes.flatMap((a) => valuesOf(config, a.name).map((v) => `${a.name}=${v}`))];
+  const header = [
+    'phase',
+    'requests',
+    'ok',
+    'errors',
+    ...HTTP_ERROR_CLASSES.map((c) => `e:${c}`),
+    ...config.attributes.flatMap((a) => valuesOf(config, a.name).map((v) => `${a.name}=${v}`)),
+  ];
   const lines = rows.map((r) => [
-    r.phase, String(r.requests), String(r.ok), String(r.errors), ...HTTP_ERROR_CLASSES.map((c) => String(r.errorsByClass[c] ?? 0)),
-    ...config.attributes.flatMap((a) => valuesOf(config, a.name).map((v) => {
-      const n = r.split[a.name]?.[v] ?? 0;
-      return n === 0 ? '0' : `${n} (${pct(n, r.ok)})`;
-    })),
+    r.phase,
+    String(r.requests),
+    String(r.ok),
+    String(r.errors),
+    ...HTTP_ERROR_CLASSES.map((c) => String(r.errorsByClass[c] ?? 0)),
+    ...config.attributes.flatMap((a) =>
+      valuesOf(config, a.name).map((v) => {
+        const n = r.split[a.name]?.[v] ?? 0;
+        return n === 0 ? '0' : `${n} (${pct(n, r.ok)})`;
+      }),
+    ),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]): string => `    ${cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')}`;

@@ -57,7 +57,9 @@ export function thresholdProfileNameFrom(env: ScenarioEnv, fallback: string): st
 /** Optional: the chaos sidecar's control URL (with its token as ?token=...). */
 export function sidecarUrlFrom(env: ScenarioEnv): string | undefined {
   const value = raw(env, 'SIDECAR_URL');
-  return value === undefined ? undefined : parseHttpUrl('SIDECAR_URL', value, 'http://127.0.0.1:41234/<token> (k6-ha run sets it)');
+  return value === undefined
+    ? undefined
+    : parseHttpUrl('SIDECAR_URL', value, 'http://127.0.0.1:41234/<token> (k6-ha run sets it)');
 }
 
 export interface PublishConfig {
@@ -97,9 +99,18 @@ export function publishConfigFrom(env: ScenarioEnv): PublishConfig {
     if (vus > MAX_PUBLISH_VUS) {
       const why = `riding out an outage takes a VU per event in flight for a whole timeout, ${vus} VUs here, and k6 holds at most ${MAX_PUBLISH_VUS} (≈ 350 KB each)`;
       const maxRate = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1));
-      if (maxRate >= 1) throw new InvalidSettingError('RATE', String(rate), `at most ${maxRate} with REQUEST_TIMEOUT=${requestTimeout}: ${why}; lower RATE or REQUEST_TIMEOUT`);
+      if (maxRate >= 1)
+        throw new InvalidSettingError(
+          'RATE',
+          String(rate),
+          `at most ${maxRate} with REQUEST_TIMEOUT=${requestTimeout}: ${why}; lower RATE or REQUEST_TIMEOUT`,
+        );
       const maxTimeoutS = Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / rate - 1);
-      throw new InvalidSettingError('REQUEST_TIMEOUT', requestTimeout, `at most ${maxTimeoutS}s at RATE=${rate}: ${why}`);
+      throw new InvalidSettingError(
+        'REQUEST_TIMEOUT',
+        requestTimeout,
+        `at most ${maxTimeoutS}s at RATE=${rate}: ${why}`,
+      );
     }
     return {
       publishUrl,
@@ -171,7 +182,8 @@ export function eventstoreConfigFrom(env: ScenarioEnv): EventStoreConfig {
     const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
     const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? '60s';
     const retriesRaw = raw(env, 'ES_RETRIES') ?? '0';
-    if (!/^[0-5]$/.test(retriesRaw.trim())) throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
+    if (!/^[0-5]$/.test(retriesRaw.trim()))
+      throw new InvalidSettingError('ES_RETRIES', retriesRaw, 'a whole number from 0 to 5');
     const reverifyRaw = raw(env, 'ES_REVERIFY_EVERY') ?? '0';
     const pauseRaw = raw(env, 'ES_ERROR_PAUSE') ?? '1s';
     return {
@@ -185,11 +197,14 @@ export function eventstoreConfigFrom(env: ScenarioEnv): EventStoreConfig {
       user: raw(env, 'ES_USER') ?? 'admin',
       password: raw(env, 'ES_PASSWORD') ?? 'changeit',
       eventRead: parseChoice('ES_EVENT_READ', raw(env, 'ES_EVENT_READ') ?? 'json', ['json', 'atom'] as const),
-      expectedVersion: parseChoice('ES_EXPECTED_VERSION', raw(env, 'ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
+      expectedVersion:
+        parseChoice('ES_EXPECTED_VERSION', raw(env, 'ES_EXPECTED_VERSION') ?? 'false', ES_BOOLEANS) === 'true',
       retries: Number(retriesRaw.trim()),
       // 0 turns each off, however it is written (0, 00, 0s, 0ms).
       reverifyEvery: /^0+$/.test(reverifyRaw.trim()) ? 0 : parsePositiveInt('ES_REVERIFY_EVERY', reverifyRaw, 1000),
-      errorPauseSeconds: /^0+(?:\.0+)?(?:ms|s|m|h)?$/.test(pauseRaw.trim()) ? 0 : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
+      errorPauseSeconds: /^0+(?:\.0+)?(?:ms|s|m|h)?$/.test(pauseRaw.trim())
+        ? 0
+        : parseDurationMs('ES_ERROR_PAUSE', pauseRaw) / 1000,
       requestTimeout,
       requestTimeoutMs: parseDurationMs('REQUEST_TIMEOUT', requestTimeout),
       thresholds: thresholdProfileNameFrom(env, ES_DEFAULT_THRESHOLDS),
@@ -239,7 +254,11 @@ export interface HttpGetConfig {
 const TAG_VALUE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 function canonicalHeader(name: string): string {
-  return name.toLowerCase().split('-').map((p) => (p === '' ? p : p[0]?.toUpperCase() + p.slice(1))).join('-');
+  return name
+    .toLowerCase()
+    .split('-')
+    .map((p) => (p === '' ? p : p[0]?.toUpperCase() + p.slice(1)))
+    .join('-');
 }
 
 function parseAttributes(text: string): AttributeSpec[] {
@@ -252,7 +271,11 @@ function parseAttributes(text: string): AttributeSpec[] {
       return { name: key.toLowerCase(), from: 'header' as const, key };
     }
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(p) || p === 'phase' || p === 'status' || p === 'name') {
-      throw new InvalidSettingError('ATTRIBUTE', text, 'comma-separated JSON field names (pod,db) or header:<name>, not phase, status or name; "none" for no attribution');
+      throw new InvalidSettingError(
+        'ATTRIBUTE',
+        text,
+        'comma-separated JSON field names (pod,db) or header:<name>, not phase, status or name; "none" for no attribution',
+      );
     }
     return { name: p, from: 'body' as const, key: p };
   });
@@ -265,12 +288,21 @@ function parseExpect(text: string | undefined, attributes: AttributeSpec[]): Rec
     const m = /^([A-Za-z0-9_-]+)=(.+)$/.exec(part.trim());
     const values = m?.[2]?.split('|').map((v) => v.trim()) ?? [];
     if (m === null || values.length === 0 || values.some((v) => !TAG_VALUE.test(v))) {
-      throw new InvalidSettingError('ATTRIBUTE_EXPECT', text, 'attribute=value|value;… e.g. pod=backend-0|backend-1;db=pg-replica-0|pg-replica-1');
+      throw new InvalidSettingError(
+        'ATTRIBUTE_EXPECT',
+        text,
+        'attribute=value|value;… e.g. pod=backend-0|backend-1;db=pg-replica-0|pg-replica-1',
+      );
     }
     out[m[1] as string] = values;
   }
   for (const name of Object.keys(out)) {
-    if (!attributes.some((a) => a.name === name)) throw new InvalidSettingError('ATTRIBUTE_EXPECT', text, `only attributes named in ATTRIBUTE (${attributes.map((a) => a.name).join(',') || 'none'})`);
+    if (!attributes.some((a) => a.name === name))
+      throw new InvalidSettingError(
+        'ATTRIBUTE_EXPECT',
+        text,
+        `only attributes named in ATTRIBUTE (${attributes.map((a) => a.name).join(',') || 'none'})`,
+      );
   }
   return out;
 }
@@ -279,10 +311,16 @@ function parsePhases(text: string | undefined): Phase[] {
   if (text === undefined) return [];
   const phases = text.split(',').map((part) => {
     const m = /^([A-Za-z0-9_.-]{1,40})@(\d{1,9})$/.exec(part.trim());
-    if (m === null) throw new InvalidSettingError('PHASES', text, 'name@ms,… in increasing order, e.g. 0@0,A@10000 (k6-ha run derives it from the plan\'s action ids)');
+    if (m === null)
+      throw new InvalidSettingError(
+        'PHASES',
+        text,
+        "name@ms,… in increasing order, e.g. 0@0,A@10000 (k6-ha run derives it from the plan's action ids)",
+      );
     return { name: m[1] as string, atMs: Number(m[2]) };
   });
-  if (phases.some((p, i) => i > 0 && p.atMs <= (phases[i - 1] as Phase).atMs)) throw new InvalidSettingError('PHASES', text, 'phases in increasing order of their offsets');
+  if (phases.some((p, i) => i > 0 && p.atMs <= (phases[i - 1] as Phase).atMs))
+    throw new InvalidSettingError('PHASES', text, 'phases in increasing order of their offsets');
   return phases;
 }
 
@@ -293,7 +331,12 @@ export function httpGetConfigFrom(env: ScenarioEnv): HttpGetConfig {
     const rate = parsePositiveInt('RATE', raw(env, 'RATE') ?? '20', 100_000);
     const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
     const vus = publishVus(rate, requestTimeoutMs);
-    if (vus > MAX_PUBLISH_VUS) throw new InvalidSettingError('RATE', String(rate), `at most ${Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1))} with REQUEST_TIMEOUT=${requestTimeout} (a VU per request in flight for a whole timeout)`);
+    if (vus > MAX_PUBLISH_VUS)
+      throw new InvalidSettingError(
+        'RATE',
+        String(rate),
+        `at most ${Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1))} with REQUEST_TIMEOUT=${requestTimeout} (a VU per request in flight for a whole timeout)`,
+      );
     const attributes = parseAttributes(raw(env, 'ATTRIBUTE') ?? 'pod,db');
     return {
       targetUrl: parseHttpUrl('TARGET_URL', raw(env, 'TARGET_URL') ?? HTTP_GET_DEFAULT_URL),

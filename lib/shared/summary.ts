@@ -80,14 +80,16 @@ export function normalizeSummary(data: unknown): NormalizedSummary {
     if (!isObject(m)) continue;
     const thresholds: Record<string, boolean> = {};
     if (isObject(m['thresholds'])) {
-      for (const [expr, t] of Object.entries(m['thresholds'])) thresholds[expr] = isObject(t) ? t['ok'] === true : t === false;
+      for (const [expr, t] of Object.entries(m['thresholds']))
+        thresholds[expr] = isObject(t) ? t['ok'] === true : t === false;
     }
     metrics[name] = { type: String(m['type'] ?? ''), values: numbers(m['values']), thresholds };
   }
   const checks: NormalizedSummary['checks'] = [];
   collectClassicChecks(data['root_group'], checks);
   const state = data['state'];
-  const durationMs = isObject(state) && typeof state['testRunDurationMs'] === 'number' ? state['testRunDurationMs'] : null;
+  const durationMs =
+    isObject(state) && typeof state['testRunDurationMs'] === 'number' ? state['testRunDurationMs'] : null;
   return { shape: 'classic', metrics, checks, durationMs };
 }
 
@@ -100,7 +102,8 @@ export function metricCount(summary: NormalizedSummary, name: string): number {
 
 function fmtValue(name: string, type: string, key: string, v: number): string {
   if (key === 'rate') return type === 'rate' ? `${(v * 100).toFixed(2)}%` : `${v.toFixed(2)}/s`;
-  if (/duration|latency|_req_/.test(name) && key !== 'count') return v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(2)}ms`;
+  if (/duration|latency|_req_/.test(name) && key !== 'count')
+    return v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(2)}ms`;
   if (Number.isInteger(v)) return String(v);
   return v.toFixed(3);
 }
@@ -112,7 +115,9 @@ export function renderMetrics(summary: NormalizedSummary, names: readonly string
   for (const name of names) {
     const m = summary.metrics[name];
     if (m === undefined) continue;
-    const parts = SHOWN_KEYS.filter((k) => m.values[k] !== undefined).map((k) => `${k}=${fmtValue(name, m.type, k, m.values[k] ?? 0)}`);
+    const parts = SHOWN_KEYS.filter((k) => m.values[k] !== undefined).map(
+      (k) => `${k}=${fmtValue(name, m.type, k, m.values[k] ?? 0)}`,
+    );
     const verdicts = Object.entries(m.thresholds);
     const mark = verdicts.length === 0 ? ' ' : verdicts.every(([, ok]) => ok) ? '✓' : '✗';
     lines.push(`  ${mark} ${name.padEnd(32, '.')} ${parts.join(' ')}`);
@@ -133,7 +138,12 @@ export interface ArrivalRate {
  * k6 does not count these: a k6 short of CPU falls behind its schedule, and the iterations still
  * unstarted when the duration ends are neither sent nor dropped.
  */
-export function notStartedOf(arrival: ArrivalRate | undefined, runMs: number | null, attempted: number, dropped: number): { due: number; notStarted: number } | null {
+export function notStartedOf(
+  arrival: ArrivalRate | undefined,
+  runMs: number | null,
+  attempted: number,
+  dropped: number,
+): { due: number; notStarted: number } | null {
   if (arrival === undefined) return null;
   const due = Math.floor((arrival.rate * Math.min(arrival.durationMs, runMs ?? arrival.durationMs)) / 1000);
   return { due, notStarted: Math.max(0, due - attempted - dropped) };
@@ -142,14 +152,27 @@ export function notStartedOf(arrival: ArrivalRate | undefined, runMs: number | n
 function unknownNote(a: Accounting): string {
   const parts: string[] = [];
   if ((a.inFlightAtStop ?? 0) > 0) parts.push(`${a.inFlightAtStop} in flight when the load was cut short`);
-  if ((a.unknownReportLost ?? 0) > 0) parts.push(`${a.unknownReportLost} with no report and not in the stream (report lost), e.g. ${(a.examples.noReport ?? []).slice(0, 3).join(', ')}`);
+  if ((a.unknownReportLost ?? 0) > 0)
+    parts.push(
+      `${a.unknownReportLost} with no report and not in the stream (report lost), e.g. ${(a.examples.noReport ?? []).slice(0, 3).join(', ')}`,
+    );
   return parts.length > 0 ? `incl. ${parts.join('; ')}` : '';
 }
 
 export function renderAccounting(a: Accounting): string {
   const rows: Array<[string, number | null, string]> = [
-    ['scheduled (attempted + dropped)', a.scheduled, 'no coordinated omission: every scheduled event is sent or counted'],
-    ['not started (owed, never sent)', a.notStarted ?? null, (a.notStarted ?? 0) > 0 ? 'owed at RATE × DURATION, neither sent nor dropped: k6 fell behind or stopped early' : ''],
+    [
+      'scheduled (attempted + dropped)',
+      a.scheduled,
+      'no coordinated omission: every scheduled event is sent or counted',
+    ],
+    [
+      'not started (owed, never sent)',
+      a.notStarted ?? null,
+      (a.notStarted ?? 0) > 0
+        ? 'owed at RATE × DURATION, neither sent nor dropped: k6 fell behind or stopped early'
+        : '',
+    ],
     ['sent by k6 (attempted)', a.attempted, ''],
     ['acked (2xx)', a.acked, ''],
     ['failed (definite 4xx)', a.failed, ''],
@@ -158,16 +181,27 @@ export function renderAccounting(a: Accounting): string {
     ['in stream (distinct, read back)', a.inStream, ''],
     ['consumed (ack-floor delta)', a.consumed, ''],
     ['received by sink (distinct)', a.sinkReceived, ''],
-    ['outcome reports undelivered', a.reportsUndelivered ?? null, (a.reportsUndelivered ?? 0) > 0 ? 'never reached the sidecar: the run is unmeasured (chaos_unmeasured)' : ''],
+    [
+      'outcome reports undelivered',
+      a.reportsUndelivered ?? null,
+      (a.reportsUndelivered ?? 0) > 0 ? 'never reached the sidecar: the run is unmeasured (chaos_unmeasured)' : '',
+    ],
     ['LOST (acked, not in stream)', a.lost, a.lost > 0 ? `e.g. ${a.examples.lost.slice(0, 3).join(', ')}` : ''],
     ['recovered (unknown, but stored)', a.recovered, ''],
     ['duplicates in stream', a.duplicates, ''],
     ['duplicates at sink', a.sinkDuplicates, ''],
-    ['missing at sink', a.missingAtSink, (a.missingAtSink ?? 0) > 0 ? `e.g. ${a.examples.missingAtSink.slice(0, 3).join(', ')}` : ''],
+    [
+      'missing at sink',
+      a.missingAtSink,
+      (a.missingAtSink ?? 0) > 0 ? `e.g. ${a.examples.missingAtSink.slice(0, 3).join(', ')}` : '',
+    ],
     ['unexpected (never sent)', a.unexpected, ''],
   ];
   return rows
-    .map(([label, value, note]) => `  ${label.padEnd(34, '.')} ${value === null ? '-' : String(value).padStart(8)}${note ? `  ${note}` : ''}`)
+    .map(
+      ([label, value, note]) =>
+        `  ${label.padEnd(34, '.')} ${value === null ? '-' : String(value).padStart(8)}${note ? `  ${note}` : ''}`,
+    )
     .join('\n');
 }
 

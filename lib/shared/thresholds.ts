@@ -20,7 +20,10 @@ type K6Threshold = string | { threshold: string; abortOnFail: boolean };
  * k6's thresholds for a profile. Without a sidecar (`withChaos` false) the chaos_* gates are left
  * out: nothing fills those metrics, and an empty counter would show a `count==0` gate as passed.
  */
-export function toK6Thresholds(profile: ThresholdProfile, opts: { withChaos: boolean } = { withChaos: true }): Record<string, K6Threshold[]> {
+export function toK6Thresholds(
+  profile: ThresholdProfile,
+  opts: { withChaos: boolean } = { withChaos: true },
+): Record<string, K6Threshold[]> {
   const out: Record<string, K6Threshold[]> = {};
   for (const [metric, lines] of Object.entries(profile.gates)) {
     if (!opts.withChaos && metric.startsWith('chaos_')) continue;

@@ -15,7 +15,15 @@ export type PodEventKind =
   | 'container-restarted';
 
 /** Node transitions seen by the Kubernetes watches. */
-export type NodeEventKind = 'node-added' | 'node-ready' | 'node-not-ready' | 'node-cordoned' | 'node-uncordoned' | 'node-tainted' | 'node-untainted' | 'node-deleted';
+export type NodeEventKind =
+  | 'node-added'
+  | 'node-ready'
+  | 'node-not-ready'
+  | 'node-cordoned'
+  | 'node-uncordoned'
+  | 'node-tainted'
+  | 'node-untainted'
+  | 'node-deleted';
 
 /**
  * Every kind of timeline entry, by its source: what the plan did, what followed (members, the
@@ -24,21 +32,61 @@ export type NodeEventKind = 'node-added' | 'node-ready' | 'node-not-ready' | 'no
  */
 export interface TimelineKinds {
   plan:
-    | 'scheduled' | 'executed' | 'failed' | 'cancelled' | 'restarting' | 'restarted' | 'restored' | 'restore-failed' | 'wiped'
-    | 'wait-done' | 'wait-timeout' | 'command-finished'
-    | 'already-gone' | 'already-cordoned' | 'pods-gone' | 'pods-not-gone' | 'node-deleted' | 'uncordoned' | 'drained' | 'drain-skipped' | 'drain-timeout'
-    | 'evicted' | 'eviction-blocked' | 'scaled-back' | 'rollout-complete' | 'exec-kill' | 'container-back'
+    | 'scheduled'
+    | 'executed'
+    | 'failed'
+    | 'cancelled'
+    | 'restarting'
+    | 'restarted'
+    | 'restored'
+    | 'restore-failed'
+    | 'wiped'
+    | 'wait-done'
+    | 'wait-timeout'
+    | 'command-finished'
+    | 'already-gone'
+    | 'already-cordoned'
+    | 'pods-gone'
+    | 'pods-not-gone'
+    | 'node-deleted'
+    | 'uncordoned'
+    | 'drained'
+    | 'drain-skipped'
+    | 'drain-timeout'
+    | 'evicted'
+    | 'eviction-blocked'
+    | 'scaled-back'
+    | 'rollout-complete'
+    | 'exec-kill'
+    | 'container-back'
     /** a local deletePod: the member's pod is gone (how: preStop, stop signal, SIGKILL); grace-expired: SIGKILL was needed */
-    | 'terminated' | 'grace-expired';
+    | 'terminated'
+    | 'grace-expired';
   /** backend-address: a restarted member came back on a new address (as a new pod gets a new IP) */
   member: 'member-started' | 'member-stopped' | 'member-exited' | 'backend-address';
   /** a load balancer's view of its servers (HAProxy's stats): each state change */
   balancer: 'haproxy-up' | 'haproxy-down' | 'haproxy-maint' | 'haproxy-nolb' | 'haproxy-other';
-  stream: 'sample' | 'stream-available' | 'stream-unavailable' | 'leader' | 'leader-elected' | 'leader-lost' | 'replica-current' | 'replica-outdated';
+  stream:
+    | 'sample'
+    | 'stream-available'
+    | 'stream-unavailable'
+    | 'leader'
+    | 'leader-elected'
+    | 'leader-lost'
+    | 'replica-current'
+    | 'replica-outdated';
   consumer: 'sample';
   publisher: 'reachable' | 'unreachable';
   k6: 'load-started' | 'errors-began' | 'load-finished';
-  sidecar: 'ready' | 'interrupted' | 'accounting' | 'accounting-failed' | 'recovery' | 'reports-undelivered' | 'control-api' | 'stopped';
+  sidecar:
+    | 'ready'
+    | 'interrupted'
+    | 'accounting'
+    | 'accounting-failed'
+    | 'recovery'
+    | 'reports-undelivered'
+    | 'control-api'
+    | 'stopped';
   kubernetes: PodEventKind | NodeEventKind | 'event' | 'watching' | 'watch-skipped' | 'watch-relist' | 'watch-error';
 }
 

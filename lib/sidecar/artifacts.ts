@@ -57,17 +57,25 @@ function gatesOf(exp: Experiment, norm: NormalizedSummary | null, exitCode: numb
 
 /** `local (stack jetstream, replicas 3)`: the target's own fields, whatever kind it is. */
 function describeTarget(target: Experiment['target']): string {
-  const fields = Object.entries(target).filter(([k, v]) => k !== 'kind' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'));
-  return fields.length === 0 ? target.kind : `${target.kind} (${fields.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
+  const fields = Object.entries(target).filter(
+    ([k, v]) => k !== 'kind' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
+  );
+  return fields.length === 0
+    ? target.kind
+    : `${target.kind} (${fields.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
 }
 
-const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const n = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toLocaleString('en-US'));
 
 /** The seed's table as label → value (Markdown emphasis in the labels), for report.md, report.html and the step summary. */
 export function accountingRows(a: NonNullable<ReportResponse['accounting']>): Array<[string, string]> {
   return [
-    ['Total events sent by **k6**', `${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''}`],
+    [
+      'Total events sent by **k6**',
+      `${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''}`,
+    ],
     ['Scheduled (sent + dropped)', n(a.scheduled)],
     ['Not started (owed at RATE × DURATION, never sent)', n(a.notStarted ?? null)],
     ['Received by **stream** (last_seq delta)', n(a.streamDelta)],
@@ -76,11 +84,18 @@ export function accountingRows(a: NonNullable<ReportResponse['accounting']>): Ar
     ['Received by **sink**', n(a.sinkReceived)],
     ['**Lost** (acked, not in stream)', n(a.lost)],
     ['Recovered (unknown outcome, stored)', n(a.recovered)],
-    ...((a.inFlightAtStop ?? 0) > 0 ? [['In flight when the load was cut short (counted as unknown)', n(a.inFlightAtStop)] as [string, string]] : []),
-    ...((a.reportsUndelivered ?? 0) > 0 ? [
-      ['Outcome reports that never reached the sidecar (the run is unmeasured)', n(a.reportsUndelivered)],
-      ['No report and not in stream: lost, or failed with the report lost (counted as unknown)', n(a.unknownReportLost ?? 0)],
-    ] as Array<[string, string]> : []),
+    ...((a.inFlightAtStop ?? 0) > 0
+      ? [['In flight when the load was cut short (counted as unknown)', n(a.inFlightAtStop)] as [string, string]]
+      : []),
+    ...((a.reportsUndelivered ?? 0) > 0
+      ? ([
+          ['Outcome reports that never reached the sidecar (the run is unmeasured)', n(a.reportsUndelivered)],
+          [
+            'No report and not in stream: lost, or failed with the report lost (counted as unknown)',
+            n(a.unknownReportLost ?? 0),
+          ],
+        ] as Array<[string, string]>)
+      : []),
     ['Duplicates in stream / at sink', `${n(a.duplicates)} / ${n(a.sinkDuplicates)}`],
     ['Missing at sink', n(a.missingAtSink)],
     ['Unexpected (never sent)', n(a.unexpected)],
@@ -108,61 +123,113 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     '',
   ];
   const chart = runMermaid(input.perSecond ?? null);
-  if (chart !== '') lines.push('## Per second', '', chart, '(report.html has every series, the latency and the chaos marks.)', '');
+  if (chart !== '')
+    lines.push('## Per second', '', chart, '(report.html has every series, the latency and the chaos marks.)', '');
   if (a !== null) {
-    lines.push('## Events', '', '| | events |', '|---|---:|', ...accountingRows(a).map(([k, v]) => `| ${k} | ${v} |`), '');
-    if (a.examples.lost.length > 0) lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
+    lines.push(
+      '## Events',
+      '',
+      '| | events |',
+      '|---|---:|',
+      ...accountingRows(a).map(([k, v]) => `| ${k} | ${v} |`),
+      '',
+    );
+    if (a.examples.lost.length > 0)
+      lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
     const noReport = a.examples.noReport ?? [];
-    if (noReport.length > 0) lines.push(`Ids with no report and not in the stream (first ${noReport.length}): ${noReport.join(', ')}`, '');
+    if (noReport.length > 0)
+      lines.push(`Ids with no report and not in the stream (first ${noReport.length}): ${noReport.join(', ')}`, '');
   }
   if (report.recovery.length > 0) {
-    lines.push('## Recovery', '', '| action | target | leader before → after | first error | unavailable | failover | full recovery |', '|---|---|---|---:|---:|---:|---:|');
+    lines.push(
+      '## Recovery',
+      '',
+      '| action | target | leader before → after | first error | unavailable | failover | full recovery |',
+      '|---|---|---|---:|---:|---:|---:|',
+    );
     const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
     for (const r of report.recovery) {
-      lines.push(`| ${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s | ${r.target ?? ''} | ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'} | ${s(r.timeToFirstErrorSeconds)} | ${s(r.unavailableSeconds)} | ${s(r.leaderFailoverSeconds)} | ${s(r.recoverySeconds)} |`);
+      lines.push(
+        `| ${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s | ${r.target ?? ''} | ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'} | ${s(r.timeToFirstErrorSeconds)} | ${s(r.unavailableSeconds)} | ${s(r.leaderFailoverSeconds)} | ${s(r.recoverySeconds)} |`,
+      );
     }
     lines.push('');
   }
   const rebalance = report.rebalance ?? [];
   if (rebalance.length > 0) {
-    lines.push('## Rebalance after each restore', '', `From per-second attribution (k6's per-phase counters read every ${report.attribution?.pollMs ?? '?'} ms): the first response from the returning member, and the end of the first 1 s window in which the running members of its attribute split within 60/40.`, '', '| action | member | started | first response | within 60/40 | note |', '|---|---|---:|---:|---:|---|');
+    lines.push(
+      '## Rebalance after each restore',
+      '',
+      `From per-second attribution (k6's per-phase counters read every ${report.attribution?.pollMs ?? '?'} ms): the first response from the returning member, and the end of the first 1 s window in which the running members of its attribute split within 60/40.`,
+      '',
+      '| action | member | started | first response | within 60/40 | note |',
+      '|---|---|---:|---:|---:|---|',
+    );
     const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} s`);
-    for (const r of rebalance) lines.push(`| ${r.actionId ?? '?'} | ${r.attribute}=${r.member} | ${(r.startedOffsetMs / 1000).toFixed(1)} s | ${s(r.firstResponseSeconds)} | ${s(r.balancedSeconds)} | ${r.note ?? ''} |`);
+    for (const r of rebalance)
+      lines.push(
+        `| ${r.actionId ?? '?'} | ${r.attribute}=${r.member} | ${(r.startedOffsetMs / 1000).toFixed(1)} s | ${s(r.firstResponseSeconds)} | ${s(r.balancedSeconds)} | ${r.note ?? ''} |`,
+      );
     lines.push('');
   }
   if (report.kubernetes !== undefined && report.kubernetes !== null) lines.push(...renderKubernetes(report.kubernetes));
   if (gates.length > 0) {
     lines.push('## Gates', '', '| | metric | threshold | why |', '|---|---|---|---|');
-    for (const g of gates) lines.push(`| ${g.ok === null ? '?' : g.ok ? '✓' : '✗'} | \`${g.metric}\` | \`${g.threshold}\` | ${g.reason} |`);
+    for (const g of gates)
+      lines.push(`| ${g.ok === null ? '?' : g.ok ? '✓' : '✗'} | \`${g.metric}\` | \`${g.threshold}\` | ${g.reason} |`);
     lines.push('');
   }
   if (norm !== null) {
     const m = (name: string, key: string): string => n(norm.metrics[name]?.values[key]);
-    lines.push('## k6', '', `- http_reqs ${m('http_reqs', 'count')}, iterations ${m('iterations', 'count')}, dropped_iterations ${m('dropped_iterations', 'count')}`, `- publish latency p95 ${m('http_req_duration{name:publish}', 'p(95)')} ms, max ${m('http_req_duration{name:publish}', 'max')} ms`, '');
+    lines.push(
+      '## k6',
+      '',
+      `- http_reqs ${m('http_reqs', 'count')}, iterations ${m('iterations', 'count')}, dropped_iterations ${m('dropped_iterations', 'count')}`,
+      `- publish latency p95 ${m('http_req_duration{name:publish}', 'p(95)')} ms, max ${m('http_req_duration{name:publish}', 'max')} ms`,
+      '',
+    );
   }
   if (report.notes.length > 0) lines.push('## Notes', '', ...report.notes.map((x) => `- ${x}`), '');
   lines.push('## Timeline', '', '| t | source | event | target | detail |', '|---:|---|---|---|---|');
   for (const e of report.timeline) {
     if (e.kind === 'sample') continue;
-    const detail = Object.entries(e.detail).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`).join(' ');
-    lines.push(`| ${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`} | ${e.source} | ${e.kind} | ${e.target ?? ''} | ${detail.replace(/\|/g, '\\|')} |`);
+    const detail = Object.entries(e.detail)
+      .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    lines.push(
+      `| ${e.offset_ms === null ? '-' : `${(e.offset_ms / 1000).toFixed(2)} s`} | ${e.source} | ${e.kind} | ${e.target ?? ''} | ${detail.replace(/\|/g, '\\|')} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 function renderKubernetes(k: KubernetesReport): string[] {
   const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
-  const stats = (x: SeriesStats | null): string => (x === null ? '-' : `min ${x.min} s · median ${x.median} s · p95 ${x.p95} s · max ${x.max} s (${x.count})`);
+  const stats = (x: SeriesStats | null): string =>
+    x === null ? '-' : `min ${x.min} s · median ${x.median} s · p95 ${x.p95} s · max ${x.max} s (${x.count})`;
   const lines = ['## Kubernetes', '', `context \`${k.context}\`, namespaces ${k.namespaces.join(', ')}`, ''];
   if (k.pods.length > 0) {
-    lines.push('| action | pod (node) | replacement (node) | gone | rescheduled | Ready | volume attach | FailedScheduling |', '|---|---|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      '| action | pod (node) | replacement (node) | gone | rescheduled | Ready | volume attach | FailedScheduling |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
+    );
     for (const p of k.pods) {
-      lines.push(`| ${p.actionId} | ${p.namespace}/${p.pod} (${p.node ?? '?'}) | ${p.replacement ?? '-'} (${p.replacementNode ?? '-'}) | ${s(p.goneSeconds)} | ${s(p.rescheduleSeconds)} | ${s(p.readySeconds)} | ${s(p.volumeAttachSeconds)} | ${p.failedScheduling} |`);
+      lines.push(
+        `| ${p.actionId} | ${p.namespace}/${p.pod} (${p.node ?? '?'}) | ${p.replacement ?? '-'} (${p.replacementNode ?? '-'}) | ${s(p.goneSeconds)} | ${s(p.rescheduleSeconds)} | ${s(p.readySeconds)} | ${s(p.volumeAttachSeconds)} | ${p.failedScheduling} |`,
+      );
     }
-    lines.push('', `- time to reschedule: ${stats(k.rescheduleSeconds)}`, `- time to Ready: ${stats(k.readySeconds)}`, '');
+    lines.push(
+      '',
+      `- time to reschedule: ${stats(k.rescheduleSeconds)}`,
+      `- time to Ready: ${stats(k.readySeconds)}`,
+      '',
+    );
   }
   for (const r of k.restarts) {
-    lines.push(`- restarts of ${r.namespace}/${r.pod} ${r.container}: ${r.restarts}, down ${r.durationsSeconds.join(', ') || '-'} s (${stats(r.stats)}); back-off ${r.backoffSeconds.join(', ') || '-'} s; exit codes ${r.exitCodes.join(', ') || '-'}`);
+    lines.push(
+      `- restarts of ${r.namespace}/${r.pod} ${r.container}: ${r.restarts}, down ${r.durationsSeconds.join(', ') || '-'} s (${stats(r.stats)}); back-off ${r.backoffSeconds.join(', ') || '-'} s; exit codes ${r.exitCodes.join(', ') || '-'}`,
+    );
   }
   const reasons = Object.entries(k.eventReasons);
   if (reasons.length > 0) lines.push(`- events: ${reasons.map(([r, n]) => `${r} ×${n}`).join(', ')}`);
@@ -175,7 +242,8 @@ export function renderJunit(input: ArtifactInput, gates: Gate[]): string {
   const cases = gates.map((g) => {
     const name = xml(`${g.metric} ${g.threshold}`);
     if (g.ok === true) return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"/>`;
-    if (g.ok === false) return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"><failure message="threshold crossed">${xml(g.reason)}</failure></testcase>`;
+    if (g.ok === false)
+      return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"><failure message="threshold crossed">${xml(g.reason)}</failure></testcase>`;
     return `    <testcase classname="k6-ha.${xml(input.experiment.name)}" name="${name}"><skipped message="no verdict in the machine-readable summary; see k6's exit code"/></testcase>`;
   });
   const failures = gates.filter((g) => g.ok === false).length;
@@ -201,7 +269,9 @@ export function writeArtifacts(input: ArtifactInput): RunReportModel {
     }
   }
   const gates = gatesOf(input.experiment, norm, input.k6ExitCode);
-  const k6Data = (input.summary?.summary ?? { note: 'k6 did not deliver its summary (it may have crashed or been killed)' }) as Record<string, unknown>;
+  const k6Data = (input.summary?.summary ?? {
+    note: 'k6 did not deliver its summary (it may have crashed or been killed)',
+  }) as Record<string, unknown>;
   // handleSummary() completed the accounting with k6's dropped iterations (scheduled = sent + dropped).
   const uploaded = k6Data['accounting'] as ReportResponse['accounting'] | undefined;
   const report = { ...input.report, accounting: uploaded ?? input.report.accounting };
@@ -211,8 +281,12 @@ export function writeArtifacts(input: ArtifactInput): RunReportModel {
     timeline: input.report.timeline,
     accounting: input.report.accounting,
     recovery: input.report.recovery,
-    ...(input.report.kubernetes === undefined || input.report.kubernetes === null ? {} : { kubernetes: input.report.kubernetes }),
-    ...(input.report.rebalance === undefined ? {} : { rebalance: input.report.rebalance, attribution: input.report.attribution ?? null }),
+    ...(input.report.kubernetes === undefined || input.report.kubernetes === null
+      ? {}
+      : { kubernetes: input.report.kubernetes }),
+    ...(input.report.rebalance === undefined
+      ? {}
+      : { rebalance: input.report.rebalance, attribution: input.report.attribution ?? null }),
     k6ha: {
       ...(k6Data['k6ha'] as Record<string, unknown> | undefined),
       runId: input.report.runId,
@@ -226,7 +300,8 @@ export function writeArtifacts(input: ArtifactInput): RunReportModel {
   writeFileSync(join(input.runDir, 'report.md'), renderReport(input, norm, gates));
   writeFileSync(join(input.runDir, 'junit.xml'), renderJunit(input, gates));
   const model = reportModel(input, gates);
-  if (input.perSecond !== undefined && input.perSecond !== null) writeFileSync(join(input.runDir, 'per-second.json'), `${JSON.stringify(input.perSecond)}\n`);
+  if (input.perSecond !== undefined && input.perSecond !== null)
+    writeFileSync(join(input.runDir, 'per-second.json'), `${JSON.stringify(input.perSecond)}\n`);
   writeFileSync(join(input.runDir, 'report.html'), renderReportHtml(model));
   return model;
 }
@@ -236,7 +311,13 @@ function reportModel(input: ArtifactInput, gates: Gate[]): RunReportModel {
   const { report, experiment } = input;
   return {
     runId: report.runId,
-    experiment: { name: experiment.name, description: experiment.description, scenario: experiment.scenario, thresholds: experiment.thresholds, target: describeTarget(experiment.target) },
+    experiment: {
+      name: experiment.name,
+      description: experiment.description,
+      scenario: experiment.scenario,
+      thresholds: experiment.thresholds,
+      target: describeTarget(experiment.target),
+    },
     k6ExitCode: input.k6ExitCode,
     verdict: verdictOf(input.k6ExitCode),
     accounting: report.accounting === null ? [] : accountingRows(report.accounting),

@@ -16,14 +16,20 @@ export class AttributionSampler {
   private timer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
 
-  constructor(private readonly apiUrl: string, readonly metric: string, readonly pollMs = ATTRIBUTION_POLL_MS) {}
+  constructor(
+    private readonly apiUrl: string,
+    readonly metric: string,
+    readonly pollMs = ATTRIBUTION_POLL_MS,
+  ) {}
 
   private read(): Promise<void> {
-    this.reading ??= readK6Counts(this.apiUrl, `${this.metric}{`).then((counts) => {
-      if (counts !== null) this.samples.push({ t: Date.now(), counts });
-    }).finally(() => {
-      this.reading = null;
-    });
+    this.reading ??= readK6Counts(this.apiUrl, `${this.metric}{`)
+      .then((counts) => {
+        if (counts !== null) this.samples.push({ t: Date.now(), counts });
+      })
+      .finally(() => {
+        this.reading = null;
+      });
     return this.reading;
   }
 

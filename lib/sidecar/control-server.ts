@@ -36,40 +36,54 @@ const epochMs = z.number().int().nonnegative();
 /** The run tag prefixes every event id (`<tag>-<n>`): letters, digits, `.`, `_` and `-`. */
 const runTag = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: '1–64 letters, digits, ".", "_" or "-"' });
 
-export const startBody = z.object({
-  runTag,
-  scenario: z.string().min(1),
-  rate: z.number().positive().max(1_000_000).optional(),
-  durationMs: z.number().int().positive().optional(),
-  requestTimeoutMs: z.number().int().positive().optional(),
-}).strict();
+export const startBody = z
+  .object({
+    runTag,
+    scenario: z.string().min(1),
+    rate: z.number().positive().max(1_000_000).optional(),
+    durationMs: z.number().int().positive().optional(),
+    requestTimeoutMs: z.number().int().positive().optional(),
+  })
+  .strict();
 
-export const outcomeRecord = z.object({
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  outcome: z.enum(['failed', 'unknown']),
-  status: z.number().int().min(0).max(999),
-  sentAt: epochMs,
-  t: epochMs,
-}).strict();
+export const outcomeRecord = z
+  .object({
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    outcome: z.enum(['failed', 'unknown']),
+    status: z.number().int().min(0).max(999),
+    sentAt: epochMs,
+    t: epochMs,
+  })
+  .strict();
 export const outcomesBody = z.array(outcomeRecord).max(OUTCOME_BATCH_MAX);
 
-export const finishBody = z.object({
-  runTag,
-  attempted: z.number().int().nonnegative().nullable(),
-}).strict();
+export const finishBody = z
+  .object({
+    runTag,
+    attempted: z.number().int().nonnegative().nullable(),
+  })
+  .strict();
 
-export const summaryBody = z.object({
-  summary: z.record(z.string(), z.unknown()),
-  text: z.string(),
-}).strict();
+export const summaryBody = z
+  .object({
+    summary: z.record(z.string(), z.unknown()),
+    text: z.string(),
+  })
+  .strict();
 
 function pathOf(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`), '') || '(body)';
+  return (
+    path.reduce<string>(
+      (acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc === '' ? String(k) : `${acc}.${String(k)}`),
+      '',
+    ) || '(body)'
+  );
 }
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
   let cur = input;
-  for (const key of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of path)
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[key] : undefined;
   return cur;
 }
 
@@ -78,7 +92,8 @@ function describeProblem(body: unknown, error: z.ZodError): string {
   const issue = error.issues[0];
   if (issue === undefined) return 'invalid body';
   const at = pathOf(issue.path);
-  if (issue.code === 'unrecognized_keys') return `${at}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `${at}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
   const value = valueAt(body, issue.path);
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   return `${at}: ${value === undefined ? 'missing' : `${JSON.stringify(value)} is not allowed`} — expected ${issue.message.replace(/^Invalid input: expected /, '')}${more}`;
@@ -86,7 +101,8 @@ function describeProblem(body: unknown, error: z.ZodError): string {
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
-  if (!result.success) throw new ControlRequestError(describeProblem(body, result.error), { status: 400, cause: result.error });
+  if (!result.success)
+    throw new ControlRequestError(describeProblem(body, result.error), { status: 400, cause: result.error });
   return result.data;
 }
 
@@ -143,7 +159,10 @@ export class ControlServer {
       requests: { ...this.requests },
       outcomeRecords: this.outcomeRecords,
       refused: this.refused,
-      outcomesHandlingP99Ms: sorted.length === 0 ? null : Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0) * 100) / 100,
+      outcomesHandlingP99Ms:
+        sorted.length === 0
+          ? null
+          : Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0) * 100) / 100,
       outcomesHandlingMaxMs: sorted.length === 0 ? null : Math.round((sorted[sorted.length - 1] ?? 0) * 100) / 100,
       eventLoopDelayP99Ms: loop === null || loop.count === 0 ? null : ms(loop.percentile(99)),
       eventLoopDelayMaxMs: loop === null || loop.count === 0 ? null : ms(loop.max),

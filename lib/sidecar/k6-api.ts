@@ -45,7 +45,9 @@ export function readK6Counts(apiUrl: string, prefix: string): Promise<Record<str
       res.on('end', () => {
         if (res.statusCode !== 200) return resolveCounts(null);
         try {
-          const body = JSON.parse(text) as { data?: Array<{ id?: unknown; attributes?: { sample?: { count?: unknown } } }> };
+          const body = JSON.parse(text) as {
+            data?: Array<{ id?: unknown; attributes?: { sample?: { count?: unknown } } }>;
+          };
           const out: Record<string, number> = {};
           for (const m of body.data ?? []) {
             const count = m.attributes?.sample?.count;

@@ -7,7 +7,11 @@ import type { Timeline } from '../chaos/timeline.ts';
 export function observeMembers(members: StackMember[], timeline: Timeline): void {
   for (const m of members) {
     m.onExit((info) => {
-      timeline.record('member', info.expected ? 'member-stopped' : 'member-exited', m.name, { code: info.code, signal: info.signal, expected: info.expected });
+      timeline.record('member', info.expected ? 'member-stopped' : 'member-exited', m.name, {
+        code: info.code,
+        signal: info.signal,
+        expected: info.expected,
+      });
     });
     m.onStart((pid) => timeline.record('member', 'member-started', m.name, { pid }));
   }

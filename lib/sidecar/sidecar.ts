@@ -3,9 +3,24 @@
 // members, roles, observers and accounting — comes from the target (lib/chaos/target.ts,
 // implemented in lib/targets/*). See control-server.ts for the HTTP side and runner.ts for how
 // `k6-ha run` wires it to a target and to k6.
-import { type FinishRequest, type FinishResponse, type OutcomeRecord, type ReportResponse, type StartRequest, type StartResponse, type SummaryUpload, UNDELIVERED_METRIC } from '../shared/control-api.ts';
+import {
+  type FinishRequest,
+  type FinishResponse,
+  type OutcomeRecord,
+  type ReportResponse,
+  type StartRequest,
+  type StartResponse,
+  type SummaryUpload,
+  UNDELIVERED_METRIC,
+} from '../shared/control-api.ts';
 import { ControlRequestError } from '../shared/errors.ts';
-import type { Accounting, AttributionSeries, ChaosMetricValues, RebalanceReport, RecoveryReport } from '../shared/types.ts';
+import type {
+  Accounting,
+  AttributionSeries,
+  ChaosMetricValues,
+  RebalanceReport,
+  RecoveryReport,
+} from '../shared/types.ts';
 import { SCENARIOS, type ScenarioModule } from '../shared/scenarios.ts';
 import { computeRebalance, perSecond } from '../measure/rebalance.ts';
 import { AttributionSampler } from './attribution-sampler.ts';
@@ -20,7 +35,6 @@ import { computeRecovery } from '../measure/recovery.ts';
 import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from '../chaos/target.ts';
 import { Timeline } from '../chaos/timeline.ts';
 import { join } from 'node:path';
-
 
 export interface SidecarOptions {
   runId: string;
@@ -69,9 +83,14 @@ export class Sidecar {
     this.bound = opts.target.bind(this.timeline);
     const world: ChaosWorld = { members: () => opts.target.members(), ...this.bound.roles };
     this.cluster = this.bound.cluster?.(world) ?? null;
-    this.chaos = new ChaosExecutor(opts.experiment.plan, opts.driver ?? this.cluster?.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius), this.timeline);
+    this.chaos = new ChaosExecutor(
+      opts.experiment.plan,
+      opts.driver ?? this.cluster?.driver ?? new LocalMemberDriver(world, opts.experiment.blastRadius),
+      this.timeline,
+    );
     const metric = (SCENARIOS[opts.experiment.scenario] as ScenarioModule).attributionMetric;
-    this.sampler = metric === undefined || opts.k6ApiUrl === null ? null : new AttributionSampler(opts.k6ApiUrl, metric);
+    this.sampler =
+      metric === undefined || opts.k6ApiUrl === null ? null : new AttributionSampler(opts.k6ApiUrl, metric);
   }
 
   get runId(): string {
@@ -82,19 +101,30 @@ export class Sidecar {
   async prepare(): Promise<void> {
     observeMembers(this.opts.target.members(), this.timeline);
     await this.cluster?.start();
-    this.timeline.record('sidecar', 'ready', null, { run_id: this.opts.runId, experiment: this.opts.experiment.name, target: this.opts.target.kind, actions: this.opts.experiment.plan.length });
+    this.timeline.record('sidecar', 'ready', null, {
+      run_id: this.opts.runId,
+      experiment: this.opts.experiment.name,
+      target: this.opts.target.kind,
+      actions: this.opts.experiment.plan.length,
+    });
     await this.bound.prepare();
   }
 
   async start(req: StartRequest): Promise<StartResponse> {
     const scenario = this.opts.experiment.scenario;
     if (req.scenario !== scenario) {
-      throw new ControlRequestError(`scenario: ${JSON.stringify(req.scenario)} is not allowed — expected ${JSON.stringify(scenario)}, the scenario of experiment ${this.opts.experiment.name}`, { status: 400 });
+      throw new ControlRequestError(
+        `scenario: ${JSON.stringify(req.scenario)} is not allowed — expected ${JSON.stringify(scenario)}, the scenario of experiment ${this.opts.experiment.name}`,
+        { status: 400 },
+      );
     }
     if (this.started !== null) {
       // A retried setup() (its first answer lost on the way) gets the same answer; another run does not.
       if (req.runTag === this.runTag) return this.started;
-      throw new ControlRequestError(`load already started for this run (run tag ${this.runTag}); one sidecar serves one k6 run`, { status: 409 });
+      throw new ControlRequestError(
+        `load already started for this run (run tag ${this.runTag}); one sidecar serves one k6 run`,
+        { status: 409 },
+      );
     }
     this.runTag = req.runTag;
     this.rate = req.rate ?? null;
@@ -103,11 +133,22 @@ export class Sidecar {
     const baseline = (await this.bound.accountant?.atLoadStart(this.notes)) ?? {};
     const zero = Date.now();
     this.timeline.zero = zero;
-    this.timeline.record('k6', 'load-started', null, { run_tag: req.runTag, scenario: req.scenario, rate: req.rate ?? null, ...baseline });
+    this.timeline.record('k6', 'load-started', null, {
+      run_tag: req.runTag,
+      scenario: req.scenario,
+      rate: req.rate ?? null,
+      ...baseline,
+    });
     this.chaos.start(zero);
     this.sampler?.start();
-    this.opts.log?.(`load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`);
-    this.started = { runId: this.opts.runId, planName: this.opts.experiment.name, actions: this.opts.experiment.plan.length };
+    this.opts.log?.(
+      `load started (run tag ${req.runTag}); ${this.opts.experiment.plan.length} chaos action(s) scheduled`,
+    );
+    this.started = {
+      runId: this.opts.runId,
+      planName: this.opts.experiment.name,
+      actions: this.opts.experiment.plan.length,
+    };
     return this.started;
   }
 
@@ -131,13 +172,18 @@ export class Sidecar {
   private inFlightWindow(endedAt: number): number {
     const zero = this.timeline.zero;
     if (zero === null || this.rate === null || this.requestTimeoutMs === null) return 0;
-    const cutShort = this.interruptedAt !== null || (this.loadDurationMs !== null && endedAt - zero < this.loadDurationMs - 1000);
+    const cutShort =
+      this.interruptedAt !== null || (this.loadDurationMs !== null && endedAt - zero < this.loadDurationMs - 1000);
     return cutShort ? Math.ceil(this.rate * (this.requestTimeoutMs / 1000 + 1)) : 0;
   }
 
   recordOutcomes(records: OutcomeRecord[]): void {
-    if (this.started === null) throw new ControlRequestError('no load has started: outcomes come after /v1/start', { status: 409 });
-    if (this.finished !== null) throw new ControlRequestError('the load is finished and accounted for: outcomes come before /v1/finish', { status: 409 });
+    if (this.started === null)
+      throw new ControlRequestError('no load has started: outcomes come after /v1/start', { status: 409 });
+    if (this.finished !== null)
+      throw new ControlRequestError('the load is finished and accounted for: outcomes come before /v1/finish', {
+        status: 409,
+      });
     for (const r of records) {
       if (r.t - this.lastFailureAt > 1000) {
         this.timeline.record('k6', 'errors-began', null, { status: r.status, outcome: r.outcome, seq: r.seq }, r.t);
@@ -150,7 +196,12 @@ export class Sidecar {
   /** Idempotent: a retried teardown gets the same answer. */
   finish(req: FinishRequest): Promise<FinishResponse> {
     if (this.runTag !== null && req.runTag !== this.runTag) {
-      return Promise.reject(new ControlRequestError(`runTag: ${JSON.stringify(req.runTag)} is not allowed — expected ${JSON.stringify(this.runTag)}, the run that started`, { status: 409 }));
+      return Promise.reject(
+        new ControlRequestError(
+          `runTag: ${JSON.stringify(req.runTag)} is not allowed — expected ${JSON.stringify(this.runTag)}, the run that started`,
+          { status: 409 },
+        ),
+      );
     }
     this.finished ??= this.doFinish(req);
     return this.finished;
@@ -168,9 +219,13 @@ export class Sidecar {
     const fromK6 = await this.countsFromK6();
     const undelivered = fromK6.undelivered;
     if (undelivered === null) {
-      this.notes.push(`k6's API was not reachable, so outcome reports lost on the way to the sidecar cannot be counted here; see ${UNDELIVERED_METRIC} in k6's summary`);
+      this.notes.push(
+        `k6's API was not reachable, so outcome reports lost on the way to the sidecar cannot be counted here; see ${UNDELIVERED_METRIC} in k6's summary`,
+      );
     } else if (undelivered > 0) {
-      this.notes.push(`${undelivered} outcome report(s) never reached the sidecar (${UNDELIVERED_METRIC}): events with no report are counted as unknown (report lost), not as acked, and chaos_unmeasured fails the run`);
+      this.notes.push(
+        `${undelivered} outcome report(s) never reached the sidecar (${UNDELIVERED_METRIC}): events with no report are counted as unknown (report lost), not as acked, and chaos_unmeasured fails the run`,
+      );
       this.timeline.record('sidecar', 'reports-undelivered', null, { count: undelivered });
     }
     if (accountant !== null) {
@@ -185,7 +240,9 @@ export class Sidecar {
         });
         const inFlight = this.accounting.inFlightAtStop ?? 0;
         if (inFlight > 0) {
-          this.notes.push(`the load was cut short${this.interruptedAt === null ? '' : ` (interrupted at t+${((this.interruptedAt - (this.timeline.zero ?? 0)) / 1000).toFixed(1)}s)`}: ${inFlight} event(s) in flight at the stop had no outcome k6 could report; they count as unknown (${this.accounting.recovered} of all unknown were found stored), not as lost or unexpected`);
+          this.notes.push(
+            `the load was cut short${this.interruptedAt === null ? '' : ` (interrupted at t+${((this.interruptedAt - (this.timeline.zero ?? 0)) / 1000).toFixed(1)}s)`}: ${inFlight} event(s) in flight at the stop had no outcome k6 could report; they count as unknown (${this.accounting.recovered} of all unknown were found stored), not as lost or unexpected`,
+          );
         }
         this.timeline.record('sidecar', 'accounting', null, { ...this.accounting, examples: undefined });
       } catch (err) {
@@ -202,26 +259,39 @@ export class Sidecar {
       zero: this.timeline.zero ?? endedAt,
     });
     this.recovery = recovery.reports;
-    if (this.cluster !== null && this.cluster.enrich !== undefined) this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
+    if (this.cluster !== null && this.cluster.enrich !== undefined)
+      this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
     this.notes.push(...recovery.notes);
     for (const r of this.recovery) this.timeline.record('sidecar', 'recovery', r.target, { ...r });
     if (this.sampler !== null) {
       const zero = this.timeline.zero ?? endedAt;
       const { metric, pollMs, samples } = this.sampler;
-      this.rebalance = computeRebalance({ metric, samples, timeline: this.timeline.events, actions: this.chaos.executed, zero, endedAt, pollMs });
+      this.rebalance = computeRebalance({
+        metric,
+        samples,
+        timeline: this.timeline.events,
+        actions: this.chaos.executed,
+        zero,
+        endedAt,
+        pollMs,
+      });
       this.attribution = perSecond(metric, samples, zero, pollMs);
-      if (samples.length === 0) this.notes.push(`k6's API gave no ${metric} counts: no per-second attribution and no rebalance figures`);
+      if (samples.length === 0)
+        this.notes.push(`k6's API gave no ${metric} counts: no per-second attribution and no rebalance figures`);
     }
     const metrics: ChaosMetricValues = {
       chaos_acked_lost: this.accounting?.lost ?? 0,
       chaos_duplicates: this.accounting?.duplicates ?? 0,
-      chaos_unknown: this.accounting?.unknown ?? [...this.notAcked.values()].filter((r) => r.outcome === 'unknown').length,
+      chaos_unknown:
+        this.accounting?.unknown ?? [...this.notAcked.values()].filter((r) => r.outcome === 'unknown').length,
       chaos_unexpected: this.accounting?.unexpected ?? 0,
       // The zeros above stand for "not measured" when the final read failed, and every outcome
       // report lost on the way leaves an event whose fate nobody measured: this gate says so.
       chaos_unmeasured: (accountant !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),
       chaos_unavailable_seconds: this.recovery.map((r) => r.unavailableSeconds ?? 0),
-      chaos_leader_failover_seconds: this.recovery.flatMap((r) => (r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds])),
+      chaos_leader_failover_seconds: this.recovery.flatMap((r) =>
+        r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds],
+      ),
       chaos_recovery_seconds: this.recovery.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds])),
     };
     return { metrics, accounting: this.accounting as Accounting, notes: this.notes };
@@ -238,14 +308,17 @@ export class Sidecar {
     if (api === null) return { iterations: null, undelivered: null };
     let previous: { iterations: number | null; undelivered: number | null } = { iterations: null, undelivered: null };
     for (let i = 0; i < 20; i++) {
-      const now = { iterations: await readK6Metric(api, 'iterations'), undelivered: await readK6Metric(api, UNDELIVERED_METRIC, { missingIs: 0 }) };
-      if (now.iterations !== null && now.iterations === previous.iterations && now.undelivered === previous.undelivered) return now;
+      const now = {
+        iterations: await readK6Metric(api, 'iterations'),
+        undelivered: await readK6Metric(api, UNDELIVERED_METRIC, { missingIs: 0 }),
+      };
+      if (now.iterations !== null && now.iterations === previous.iterations && now.undelivered === previous.undelivered)
+        return now;
       previous = now;
       await sleep(250);
     }
     return previous;
   }
-
 
   report(): ReportResponse {
     return {
@@ -268,7 +341,14 @@ export class Sidecar {
    */
   writeArtifacts(k6ExitCode: number | null, perSecond: PerSecondData | null = null): RunReportModel {
     this.finalArtifacts = { k6ExitCode, perSecond };
-    return writeArtifacts({ runDir: this.opts.runDir, experiment: this.opts.experiment, report: this.report(), summary: this.summary, k6ExitCode, perSecond });
+    return writeArtifacts({
+      runDir: this.opts.runDir,
+      experiment: this.opts.experiment,
+      report: this.report(),
+      summary: this.summary,
+      k6ExitCode,
+      perSecond,
+    });
   }
 
   storeSummary(upload: SummaryUpload): void {
@@ -277,7 +357,8 @@ export class Sidecar {
     // this and includes the summary; writing here too wrote every artifact twice (three times with
     // the standalone sidecar). Only a summary arriving after that final write (the owner already
     // wrote without one) rewrites them, so the summary is never missing from summary.json.
-    if (this.finalArtifacts !== null) this.writeArtifacts(this.finalArtifacts.k6ExitCode, this.finalArtifacts.perSecond);
+    if (this.finalArtifacts !== null)
+      this.writeArtifacts(this.finalArtifacts.k6ExitCode, this.finalArtifacts.perSecond);
     const waiters = this.summaryWaiters;
     this.summaryWaiters = [];
     for (const w of waiters) w();

@@ -15,7 +15,12 @@ if (component === 'publisher') {
   // turns every error into an HTTP status and a message, never a stack, so it captures none.
   Error.stackTraceLimit = 0;
 }
-const service = component === 'publisher' ? new Publisher(options as PublisherOptions) : component === 'sink' ? new Sink(options as SinkOptions) : null;
+const service =
+  component === 'publisher'
+    ? new Publisher(options as PublisherOptions)
+    : component === 'sink'
+      ? new Sink(options as SinkOptions)
+      : null;
 if (service === null) {
   process.stderr.write(`unknown component ${JSON.stringify(component)}: expected publisher or sink\n`);
   process.exit(2);

@@ -13,7 +13,9 @@ export function readBodyWithin(req: IncomingMessage, limit: number): Promise<Buf
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
     });
-    req.once('end', () => resolve(size > limit ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.once('end', () =>
+      resolve(size > limit ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
+    );
     req.once('error', reject);
     // A client that goes away mid-body ends the request with 'aborted'/'close' and no 'end'.
     req.once('close', () => {

@@ -2,7 +2,15 @@
 // with the seed's stream and a durable consumer. Started, health-checked and stopped as a unit.
 import { join } from 'node:path';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { DEFAULT_CONSUMER, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX } from '../shared/defaults.ts';
 import { ProcessStartError } from '../shared/errors.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
@@ -24,7 +32,13 @@ export interface LocalStackOptions {
 
 const COMPONENT_MAIN = join(PROJECT_ROOT, 'lib', 'stack', 'component-main.ts');
 
-const componentArgs = (name: string, options: object): string[] => ['--import', 'tsx', COMPONENT_MAIN, name, JSON.stringify(options)];
+const componentArgs = (name: string, options: object): string[] => [
+  '--import',
+  'tsx',
+  COMPONENT_MAIN,
+  name,
+  JSON.stringify(options),
+];
 
 function componentProcess(name: string, options: object, runDir: string, registry: ProcessRegistry): ManagedProcess {
   return new ManagedProcess({
@@ -62,7 +76,10 @@ async function startCluster(opts: LocalStackOptions, registry: ProcessRegistry):
 
 /** Health probe of a component process; fails fast with its log when the process died. */
 async function componentHealthy(proc: ManagedProcess, url: string, logFile: string): Promise<boolean> {
-  if (!proc.running) throw new ProcessStartError(`${proc.name} exited (${describeExit(proc.lastExit)}); its log says:\n${tailOf(logFile)}`);
+  if (!proc.running)
+    throw new ProcessStartError(
+      `${proc.name} exited (${describeExit(proc.lastExit)}); its log says:\n${tailOf(logFile)}`,
+    );
   return httpOk(url);
 }
 
@@ -99,9 +116,18 @@ export class LocalStack implements LocalStackHandle {
     const runDir = opts.runDir;
     this.memberList = [
       ...cluster.members.map(
-        (m) => new ProcessMember(m.process, { healthy: () => m.healthy(), wipeData: () => m.wipe(), logFile: m.logFile, preStop: m.lameDuck }),
+        (m) =>
+          new ProcessMember(m.process, {
+            healthy: () => m.healthy(),
+            wipeData: () => m.wipe(),
+            logFile: m.logFile,
+            preStop: m.lameDuck,
+          }),
       ),
-      new ProcessMember(publisher, { healthy: () => httpOk(`${this.publisherUrl}/healthz`), logFile: join(runDir, 'publisher.log') }),
+      new ProcessMember(publisher, {
+        healthy: () => httpOk(`${this.publisherUrl}/healthz`),
+        logFile: join(runDir, 'publisher.log'),
+      }),
       new ProcessMember(sink, { healthy: () => httpOk(`${this.sinkUrl}/healthz`), logFile: join(runDir, 'sink.log') }),
     ];
   }
@@ -144,20 +170,41 @@ export class LocalStack implements LocalStackHandle {
     }
     const natsUrls = cluster.clientUrls;
     const stream = opts.stream ?? DEFAULT_STREAM;
-    const publisherOptions = { natsUrls, port: opts.publisherPort ?? 0, subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, ackedIdsFile: join(opts.runDir, 'publisher-acked-ids.log') };
-    const sinkOptions = { natsUrls, stream, consumer: opts.consumer ?? DEFAULT_CONSUMER, port: 0, idsFile: join(opts.runDir, 'sink-ids.log') };
+    const publisherOptions = {
+      natsUrls,
+      port: opts.publisherPort ?? 0,
+      subjectPrefix: opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX,
+      ackedIdsFile: join(opts.runDir, 'publisher-acked-ids.log'),
+    };
+    const sinkOptions = {
+      natsUrls,
+      stream,
+      consumer: opts.consumer ?? DEFAULT_CONSUMER,
+      port: 0,
+      idsFile: join(opts.runDir, 'sink-ids.log'),
+    };
     const publisher = componentProcess('publisher', publisherOptions, opts.runDir, registry);
     const sink = componentProcess('sink', sinkOptions, opts.runDir, registry);
     const stack = new LocalStack(opts, registry, cluster, publisher, sink);
     try {
       await stack.ensureStream();
-      log(`stream ${stack.stream} (subjects ${stack.subjectPrefix}.>, replicas ${opts.replicas}) and consumer ${stack.consumer} ready`);
+      log(
+        `stream ${stack.stream} (subjects ${stack.subjectPrefix}.>, replicas ${opts.replicas}) and consumer ${stack.consumer} ready`,
+      );
       [stack.publisherPort, stack.sinkPort] = await Promise.all([
         startComponent(publisher, publisherOptions),
         startComponent(sink, sinkOptions),
       ]);
-      await waitFor('the publisher /healthz', () => componentHealthy(publisher, `${stack.publisherUrl}/healthz`, join(opts.runDir, 'publisher.log')), 30_000);
-      await waitFor('the sink /healthz', () => componentHealthy(sink, `${stack.sinkUrl}/healthz`, join(opts.runDir, 'sink.log')), 30_000);
+      await waitFor(
+        'the publisher /healthz',
+        () => componentHealthy(publisher, `${stack.publisherUrl}/healthz`, join(opts.runDir, 'publisher.log')),
+        30_000,
+      );
+      await waitFor(
+        'the sink /healthz',
+        () => componentHealthy(sink, `${stack.sinkUrl}/healthz`, join(opts.runDir, 'sink.log')),
+        30_000,
+      );
       log(`publisher on ${stack.publishUrl}, sink on ${stack.sinkUrl}`);
       return stack;
     } catch (err) {
@@ -169,7 +216,12 @@ export class LocalStack implements LocalStackHandle {
   /** A management connection to the cluster (reconnecting across member loss). */
   async jsm(): Promise<JetStreamManager> {
     if (this.jsmCache !== null && this.nc !== null && !this.nc.isClosed()) return this.jsmCache;
-    this.nc = await connect({ servers: this.cluster.clientUrls, name: 'k6-ha-sidecar', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.nc = await connect({
+      servers: this.cluster.clientUrls,
+      name: 'k6-ha-sidecar',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
     this.jsmCache = await jetstreamManager(this.nc, { timeout: 3000 });
     return this.jsmCache;
   }

@@ -38,7 +38,14 @@ export class NatsMember {
     registry: ProcessRegistry,
     env?: NodeJS.ProcessEnv,
   ) {
-    this.process = new ManagedProcess({ name: info.name, command: natsServerBin, args: ['-c', confFile], logFile, registry, env });
+    this.process = new ManagedProcess({
+      name: info.name,
+      command: natsServerBin,
+      args: ['-c', confFile],
+      logFile,
+      registry,
+      env,
+    });
   }
 
   /**
@@ -48,12 +55,13 @@ export class NatsMember {
    */
   readonly lameDuck: PreStopHook = {
     describe: (pid) => `nats-server --signal ldm=${pid}`,
-    run: (pid) => new Promise((resolve, reject) => {
-      execFile(this.natsServerBin, ['--signal', `ldm=${pid}`], { timeout: 10_000 }, (err, _stdout, stderr) => {
-        if (err === null) resolve();
-        else reject(new Error(`nats-server --signal ldm=${pid} failed: ${stderr.trim() || err.message}`));
-      });
-    }),
+    run: (pid) =>
+      new Promise((resolve, reject) => {
+        execFile(this.natsServerBin, ['--signal', `ldm=${pid}`], { timeout: 10_000 }, (err, _stdout, stderr) => {
+          if (err === null) resolve();
+          else reject(new Error(`nats-server --signal ldm=${pid} failed: ${stderr.trim() || err.message}`));
+        });
+      }),
   };
 
   get name(): string {
@@ -62,7 +70,9 @@ export class NatsMember {
 
   async healthy(): Promise<boolean> {
     if (!this.process.running) {
-      throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.logFile)}`);
+      throw new ProcessStartError(
+        `${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.logFile)}`,
+      );
     }
     try {
       const res = await fetch(`${this.info.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
@@ -103,7 +113,11 @@ export interface NatsClusterOptions {
  * lower p99; CPU per event stayed the same (BENCHMARKS.md, fifth round). A GOMAXPROCS the user
  * set is kept.
  */
-export function memberGoMaxProcs(members: number, cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): string {
+export function memberGoMaxProcs(
+  members: number,
+  cores = availableParallelism(),
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const set = env['GOMAXPROCS'];
   if (set !== undefined && set !== '') return set;
   return String(Math.max(1, Math.floor(cores / Math.max(1, members))));
@@ -122,7 +136,8 @@ export class NatsCluster {
     const prefix = opts.namePrefix ?? 'eventing-nats';
     const cluster = new NatsCluster(opts.clusterName ?? 'eventing-nats');
     const ports = [];
-    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
+    for (let i = 0; i < size; i++)
+      ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
     const routes = ports.map((p) => `nats-route://127.0.0.1:${p.route}`);
     const env = { ...process.env, GOMAXPROCS: memberGoMaxProcs(size) };
     ports.forEach((p, i) => {
@@ -155,7 +170,9 @@ export class NatsCluster {
         monitorUrl: `http://127.0.0.1:${p.monitor}`,
         storeDir,
       };
-      cluster.members.push(new NatsMember(info, conf, opts.natsServerBin, join(opts.dir, `${name}.log`), opts.registry, env));
+      cluster.members.push(
+        new NatsMember(info, conf, opts.natsServerBin, join(opts.dir, `${name}.log`), opts.registry, env),
+      );
     });
     return cluster;
   }
@@ -166,7 +183,10 @@ export class NatsCluster {
 
   member(name: string): NatsMember {
     const m = this.members.find((x) => x.name === name);
-    if (m === undefined) throw new Error(`no member named ${JSON.stringify(name)}; members are ${this.members.map((x) => x.name).join(', ')}`);
+    if (m === undefined)
+      throw new Error(
+        `no member named ${JSON.stringify(name)}; members are ${this.members.map((x) => x.name).join(', ')}`,
+      );
     return m;
   }
 

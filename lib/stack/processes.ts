@@ -25,7 +25,8 @@ export class ProcessRegistry {
     this.pidFile = join(runDir, file);
     writeFileSync(this.pidFile, '');
     // A shell loop, not Node: it must outlive us and cost nothing while it waits.
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
+    const script =
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; ` +
       `for p in $(cat '${this.pidFile}'); do kill -9 -$p 2>/dev/null; done`;
     this.reaper = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
     this.reaper.unref();
@@ -95,7 +96,11 @@ export class ManagedProcess extends EventEmitter {
       };
       const onExit = (info: ExitInfo): void => {
         cleanup();
-        reject(new ProcessStartError(`${this.name} exited (${describeExit(info)}) before it was ready; its log says:\n${tailOf(this.opts.logFile)}`));
+        reject(
+          new ProcessStartError(
+            `${this.name} exited (${describeExit(info)}) before it was ready; its log says:\n${tailOf(this.opts.logFile)}`,
+          ),
+        );
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -228,8 +233,20 @@ export async function terminateAsPod(proc: ManagedProcess, opts: PodTerminationO
   const graceMs = Math.max(opts.graceMs, KUBELET_MIN_GRACE_MS);
   const stopSignal = opts.stopSignal ?? 'SIGTERM';
   const pid = proc.pid;
-  const record = (info: ExitInfo | null, killed: boolean, preStop: string | null, preStopError: string | null): PodTermination => ({
-    preStop, preStopError, stopSignal, graceMs, tookMs: Date.now() - started, killed, code: info?.code ?? null, signal: info?.signal ?? null,
+  const record = (
+    info: ExitInfo | null,
+    killed: boolean,
+    preStop: string | null,
+    preStopError: string | null,
+  ): PodTermination => ({
+    preStop,
+    preStopError,
+    stopSignal,
+    graceMs,
+    tookMs: Date.now() - started,
+    killed,
+    code: info?.code ?? null,
+    signal: info?.signal ?? null,
   });
   if (pid === undefined) return record(proc.lastExit, false, null, null);
   proc.expectedExit = true;
@@ -239,8 +256,15 @@ export async function terminateAsPod(proc: ManagedProcess, opts: PodTerminationO
   let preStopError: string | null = null;
   if (opts.preStop !== undefined) {
     preStop = opts.preStop.describe(pid);
-    const hook = opts.preStop.run(pid).then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
-    preStopError = await Promise.race([hook, exited.then(() => null), delay(graceMs).then(() => `still running when the grace period of ${graceMs} ms ran out`)]);
+    const hook = opts.preStop.run(pid).then(
+      () => null,
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    preStopError = await Promise.race([
+      hook,
+      exited.then(() => null),
+      delay(graceMs).then(() => `still running when the grace period of ${graceMs} ms ran out`),
+    ]);
     await exitWithin(KUBELET_STOP_AFTER_PRESTOP_MS);
   }
   if (!proc.running) return record(await exited, false, preStop, preStopError);
@@ -259,11 +283,21 @@ export function describeExit(info: ExitInfo | null): string {
 /** The last lines of a log file, for error messages that say why a process died. */
 export function tailOf(file: string, lines = 8): string {
   if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${l}`).join('\n');
+  return readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((l) => `  ${l}`)
+    .join('\n');
 }
 
 /** Polls `probe` until it resolves true; throws with `what` in the message after timeoutMs. */
-export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -326,10 +360,17 @@ export class ProcessMember {
 
   async start(): Promise<void> {
     if (!this.process.running) this.process.start();
-    await waitFor(`${this.name} to become healthy`, async () => {
-      if (!this.process.running) throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.opts.logFile)}`);
-      return this.opts.healthy();
-    }, this.opts.startTimeoutMs ?? 30_000);
+    await waitFor(
+      `${this.name} to become healthy`,
+      async () => {
+        if (!this.process.running)
+          throw new ProcessStartError(
+            `${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.opts.logFile)}`,
+          );
+        return this.opts.healthy();
+      },
+      this.opts.startTimeoutMs ?? 30_000,
+    );
   }
 
   wipe(): void {
@@ -339,7 +380,9 @@ export class ProcessMember {
   }
 
   onExit(listener: (info: { code: number | null; signal: string | null; expected: boolean }) => void): void {
-    this.process.on('exit', (info: ExitInfo) => listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }));
+    this.process.on('exit', (info: ExitInfo) =>
+      listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }),
+    );
   }
 
   onStart(listener: (pid: number) => void): void {

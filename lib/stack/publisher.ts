@@ -47,17 +47,29 @@ export function parseCloudEvent(hdrs: IncomingMessage['headers'], body: Buffer):
     } catch (err) {
       throw new InvalidCloudEventError(`structured CloudEvent is not valid JSON: ${(err as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null) throw new InvalidCloudEventError('structured CloudEvent must be a JSON object');
+    if (typeof parsed !== 'object' || parsed === null)
+      throw new InvalidCloudEventError('structured CloudEvent must be a JSON object');
     const obj = parsed as Record<string, unknown>;
     for (const key of REQUIRED) {
-      if (typeof obj[key] !== 'string' || obj[key] === '') throw new InvalidCloudEventError(`structured CloudEvent is missing required attribute "${key}"`);
+      if (typeof obj[key] !== 'string' || obj[key] === '')
+        throw new InvalidCloudEventError(`structured CloudEvent is missing required attribute "${key}"`);
     }
-    if (obj['specversion'] !== '1.0') throw new InvalidCloudEventError(`unsupported specversion ${JSON.stringify(obj['specversion'])}; only 1.0 is accepted`);
+    if (obj['specversion'] !== '1.0')
+      throw new InvalidCloudEventError(
+        `unsupported specversion ${JSON.stringify(obj['specversion'])}; only 1.0 is accepted`,
+      );
     const extra: Record<string, string> = {};
     for (const [k, v] of Object.entries(obj)) {
-      if (!['id', 'type', 'source', 'specversion', 'data', 'data_base64', 'datacontenttype'].includes(k) && v !== undefined) extra[k] = String(v);
+      if (
+        !['id', 'type', 'source', 'specversion', 'data', 'data_base64', 'datacontenttype'].includes(k) &&
+        v !== undefined
+      )
+        extra[k] = String(v);
     }
-    const data = obj['data'] === undefined ? new Uint8Array() : enc.encode(typeof obj['data'] === 'string' ? obj['data'] : JSON.stringify(obj['data']));
+    const data =
+      obj['data'] === undefined
+        ? new Uint8Array()
+        : enc.encode(typeof obj['data'] === 'string' ? obj['data'] : JSON.stringify(obj['data']));
     return {
       id: obj['id'] as string,
       type: obj['type'] as string,
@@ -74,13 +86,19 @@ export function parseCloudEvent(hdrs: IncomingMessage['headers'], body: Buffer):
   };
   const missing = REQUIRED.filter((k) => !get(k));
   if (missing.length > 0) {
-    throw new InvalidCloudEventError(`binary CloudEvent is missing required header(s) ${missing.map((k) => `ce-${k}`).join(', ')}`);
+    throw new InvalidCloudEventError(
+      `binary CloudEvent is missing required header(s) ${missing.map((k) => `ce-${k}`).join(', ')}`,
+    );
   }
-  if (get('specversion') !== '1.0') throw new InvalidCloudEventError(`unsupported ce-specversion ${JSON.stringify(get('specversion'))}; only 1.0 is accepted`);
+  if (get('specversion') !== '1.0')
+    throw new InvalidCloudEventError(
+      `unsupported ce-specversion ${JSON.stringify(get('specversion'))}; only 1.0 is accepted`,
+    );
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(hdrs)) {
     const attr = k.startsWith('ce-') ? k.slice(3) : null;
-    if (attr !== null && !(REQUIRED as readonly string[]).includes(attr) && v !== undefined) extra[attr] = Array.isArray(v) ? v.join(',') : v;
+    if (attr !== null && !(REQUIRED as readonly string[]).includes(attr) && v !== undefined)
+      extra[attr] = Array.isArray(v) ? v.join(',') : v;
   }
   return {
     id: get('id') as string,
@@ -102,9 +120,11 @@ export function parseLegacyEvent(app: string, body: Buffer): CloudEvent {
     throw new InvalidCloudEventError(`legacy event is not valid JSON: ${(err as Error).message}`);
   }
   for (const key of ['event-type', 'event-type-version', 'event-time'] as const) {
-    if (typeof parsed[key] !== 'string' || parsed[key] === '') throw new InvalidCloudEventError(`legacy event is missing "${key}"`);
+    if (typeof parsed[key] !== 'string' || parsed[key] === '')
+      throw new InvalidCloudEventError(`legacy event is missing "${key}"`);
   }
-  const id = typeof parsed['event-id'] === 'string' && parsed['event-id'] !== '' ? parsed['event-id'] : crypto.randomUUID();
+  const id =
+    typeof parsed['event-id'] === 'string' && parsed['event-id'] !== '' ? parsed['event-id'] : crypto.randomUUID();
   return {
     id,
     type: `${parsed['event-type'] as string}.${parsed['event-type-version'] as string}`,
@@ -118,7 +138,10 @@ export function parseLegacyEvent(app: string, body: Buffer): CloudEvent {
 
 /** The subject the proxy publishes to: prefix + the event type, tokens cleaned of NATS wildcards. */
 export function subjectFor(prefix: string, type: string): string {
-  const tokens = type.split('.').map((t) => t.replace(/[^A-Za-z0-9_-]/g, '')).filter((t) => t !== '');
+  const tokens = type
+    .split('.')
+    .map((t) => t.replace(/[^A-Za-z0-9_-]/g, ''))
+    .filter((t) => t !== '');
   return [prefix, ...tokens].join('.');
 }
 
@@ -129,20 +152,28 @@ export interface PublishResult {
 
 /** eventing-publisher-proxy's mapping of a JetStream publish failure to an HTTP status. */
 export function statusForPublishError(err: unknown, nc: NatsConnection | null): PublishResult {
-  if (nc === null || nc.isClosed() || (err instanceof natsErrors.ClosedConnectionError)) {
+  if (nc === null || nc.isClosed() || err instanceof natsErrors.ClosedConnectionError) {
     return { status: 502, reason: 'NATS is not connected' };
   }
   if (err instanceof JetStreamApiError) {
     const api = err.apiError();
     // 10047: insufficient resources (the store is full).
-    if (api.err_code === 10047 || /insufficient (storage|resources)/i.test(api.description)) return { status: 507, reason: api.description };
+    if (api.err_code === 10047 || /insufficient (storage|resources)/i.test(api.description))
+      return { status: 507, reason: api.description };
     return { status: api.code >= 400 && api.code < 600 ? api.code : 500, reason: api.description };
   }
-  const message = err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err);
-  if (err instanceof natsErrors.TimeoutError || err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders()) || /timeout|no responders/i.test(message)) {
+  const message =
+    err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err);
+  if (
+    err instanceof natsErrors.TimeoutError ||
+    err instanceof natsErrors.NoRespondersError ||
+    (err instanceof natsErrors.RequestError && err.isNoResponders()) ||
+    /timeout|no responders/i.test(message)
+  ) {
     return { status: 504, reason: `no response from the stream: ${message}` };
   }
-  if (/disconnect|reconnect|connection/i.test(message)) return { status: 502, reason: `NATS is not connected: ${message}` };
+  if (/disconnect|reconnect|connection/i.test(message))
+    return { status: 502, reason: `NATS is not connected: ${message}` };
   return { status: 500, reason: message };
 }
 
@@ -152,7 +183,9 @@ function reply(res: ServerResponse, status: number, body?: string | object): voi
     return;
   }
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json' }).end(text);
+  res
+    .writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json' })
+    .end(text);
 }
 
 const LEGACY_ROUTE = /^\/([A-Za-z0-9_-]+)\/v1\/events\/?$/;
@@ -194,7 +227,9 @@ export class Publisher {
       this.server?.once('error', reject);
       // The real proxy is Go, whose listener asks for net.core.somaxconn; Node's default of 511
       // drops the SYNs of a burst of new k6 connections (every VU has its own).
-      this.server?.listen({ port: this.opts.port, host: this.opts.host ?? '127.0.0.1', backlog: 65_535 }, () => resolve());
+      this.server?.listen({ port: this.opts.port, host: this.opts.host ?? '127.0.0.1', backlog: 65_535 }, () =>
+        resolve(),
+      );
     });
   }
 
@@ -270,27 +305,31 @@ export class Publisher {
    * nats.go's flusher does for the real proxy). A third of the publisher's CPU was those writes.
    */
   private nextTurn(): Promise<void> {
-    this.turn ??= new Promise((resolve) => setImmediate(() => {
-      this.turn = null;
-      resolve();
-    }));
+    this.turn ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.turn = null;
+        resolve();
+      }),
+    );
     return this.turn;
   }
 
   /** Appends the id to the acked record, one write per event-loop turn for all acks of that turn. */
   private recordAcked(file: string, id: string): Promise<void> {
     this.ackedPending.push(id);
-    this.ackedWritten ??= new Promise((resolve, reject) => setImmediate(() => {
-      const ids = this.ackedPending;
-      this.ackedPending = [];
-      this.ackedWritten = null;
-      try {
-        appendFileSync(file, `${ids.join('\n')}\n`);
-        resolve();
-      } catch (err) {
-        reject(err);
-      }
-    }));
+    this.ackedWritten ??= new Promise((resolve, reject) =>
+      setImmediate(() => {
+        const ids = this.ackedPending;
+        this.ackedPending = [];
+        this.ackedWritten = null;
+        try {
+          appendFileSync(file, `${ids.join('\n')}\n`);
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
     return this.ackedWritten;
   }
 
@@ -308,7 +347,11 @@ export class Publisher {
     h.set('content-type', event.contentType);
     try {
       // msgID = ce-id: a retried event inside the stream's duplicate window is stored once.
-      await js.publish(subjectFor(this.opts.subjectPrefix, event.type), event.data, { msgID: event.id, headers: h, timeout: PUBLISH_TIMEOUT_MS });
+      await js.publish(subjectFor(this.opts.subjectPrefix, event.type), event.data, {
+        msgID: event.id,
+        headers: h,
+        timeout: PUBLISH_TIMEOUT_MS,
+      });
       return { status: 204, reason: 'acked' };
     } catch (err) {
       return statusForPublishError(err, this.nc);

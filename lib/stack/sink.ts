@@ -46,14 +46,22 @@ export class Sink {
 
   async start(): Promise<void> {
     // noAsyncTraces: no Error with a captured stack per request (see publisher.ts).
-    this.nc = await connect({ servers: this.opts.natsUrls, name: 'k6-ha-sink', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+    this.nc = await connect({
+      servers: this.opts.natsUrls,
+      name: 'k6-ha-sink',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      noAsyncTraces: true,
+    });
     const js = jetstream(this.nc);
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://sink');
       if (url.pathname === '/healthz') {
         res.writeHead(200).end('ok');
       } else if (url.pathname === '/stats') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received: this.received, unique: this.seen.size, duplicates: this.duplicates }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ received: this.received, unique: this.seen.size, duplicates: this.duplicates }));
       } else if (url.pathname === '/ids') {
         // id<TAB>times-received for every id with the given prefix (one run's events).
         const prefix = url.searchParams.get('prefix') ?? '';

@@ -14,7 +14,13 @@ export const eventstoreTarget: TargetModule<LocalEventStoreTarget> = {
       kind: 'eventstore',
       members: () => stack.members(),
       k6Env: () => stack.k6Env(),
-      bind: () => ({ roles: NO_ROLES, accountant: null, recoverySignals: () => NO_RECOVERY_SIGNALS, prepare: async () => undefined, stop: async () => undefined }),
+      bind: () => ({
+        roles: NO_ROLES,
+        accountant: null,
+        recoverySignals: () => NO_RECOVERY_SIGNALS,
+        prepare: async () => undefined,
+        stop: async () => undefined,
+      }),
       stop: () => stack.stop(),
     };
   },

@@ -27,5 +27,8 @@ export function targetModule(target: ExperimentTarget): TargetModule {
 
 /** The targets that take `--replicas`, for the message that refuses it elsewhere. */
 export function replicaTargets(): string {
-  return Object.entries(TARGETS).filter(([, m]) => 'replicas' in m).map(([k]) => `the ${k} target`).join(', ');
+  return Object.entries(TARGETS)
+    .filter(([, m]) => 'replicas' in m)
+    .map(([k]) => `the ${k} target`)
+    .join(', ');
 }

@@ -12,7 +12,10 @@ export const NATS_MEMBERS = ['eventing-nats-0', 'eventing-nats-1', 'eventing-nat
 export const jetstreamTarget: TargetModule<LocalJetStreamTarget> = {
   description: 'local: a 3-member nats-server cluster, an HTTP publisher and a sink (stream sap)',
   replicas: { allowed: ['1', '3'] },
-  preflightWorld: () => ({ memberNames: [...NATS_MEMBERS, 'publisher', 'sink'], streams: { [DEFAULT_STREAM]: NATS_MEMBERS } }),
+  preflightWorld: () => ({
+    memberNames: [...NATS_MEMBERS, 'publisher', 'sink'],
+    streams: { [DEFAULT_STREAM]: NATS_MEMBERS },
+  }),
   async start({ target, runDir, log }) {
     const natsServerBin = await ensureTool('nats-server', { log });
     const stack = await LocalStack.start({ runDir, natsServerBin, replicas: target.replicas, log });
@@ -22,7 +25,11 @@ export const jetstreamTarget: TargetModule<LocalJetStreamTarget> = {
       kind: 'jetstream',
       members: () => stack.members(),
       k6Env: () => stack.k6Env(),
-      bind: (timeline) => new JetStreamView({ probe, streamMembers, sinkUrl: stack.sinkUrl, publisherHealthUrl: `${stack.publisherUrl}/healthz` }, timeline),
+      bind: (timeline) =>
+        new JetStreamView(
+          { probe, streamMembers, sinkUrl: stack.sinkUrl, publisherHealthUrl: `${stack.publisherUrl}/healthz` },
+          timeline,
+        ),
       stop: async () => {
         await probe.close();
         await stack.stop();

@@ -12,15 +12,26 @@ export const kubernetesTarget: TargetModule<KubernetesTargetSpec> = {
   // Selectors are resolved against the cluster (read-only) when the run starts.
   preflightWorld: () => ({ memberNames: [], streams: {} }),
   async start({ experiment, target, log, kube }) {
-    if (kube === null) throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', { file: experiment.name });
+    if (kube === null)
+      throw new ExperimentError('a kubernetes target needs a connection (connectKubernetesTarget)', {
+        file: experiment.name,
+      });
     const probe = kube.probe;
-    log(`cluster ${kube.clients.context} (${kube.clients.server}), namespaces ${target.namespaces.join(', ')}${probe === null ? '' : `, JetStream at ${probe.servers.join(',')}`}; k6 publishes to ${experiment.env['PUBLISH_URL'] ?? 'the scenario default PUBLISH_URL'}`);
+    log(
+      `cluster ${kube.clients.context} (${kube.clients.server}), namespaces ${target.namespaces.join(', ')}${probe === null ? '' : `, JetStream at ${probe.servers.join(',')}`}; k6 publishes to ${experiment.env['PUBLISH_URL'] ?? 'the scenario default PUBLISH_URL'}`,
+    );
     return {
       kind: 'kubernetes',
       members: () => [],
       k6Env: () => ({}),
       bind: (timeline): BoundTarget => {
-        const view = probe === null ? null : new JetStreamView({ probe, streamMembers: [], sinkUrl: target.sinkUrl ?? null, publisherHealthUrl: null }, timeline);
+        const view =
+          probe === null
+            ? null
+            : new JetStreamView(
+                { probe, streamMembers: [], sinkUrl: target.sinkUrl ?? null, publisherHealthUrl: null },
+                timeline,
+              );
         return {
           roles: view?.roles ?? NO_ROLES,
           accountant: view?.accountant ?? null,

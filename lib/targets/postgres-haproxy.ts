@@ -11,7 +11,14 @@ import { durationMs } from '../chaos/chaos.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import { actionId } from '../experiment/experiment.ts';
 import { waitFor } from '../stack/processes.ts';
-import { BACKENDS, MEMBER_NAMES, PRIMARY, REPLICAS, type PostgresHaproxyStack, startPostgresHaproxyStack } from '../stack/postgres-haproxy/stack.ts';
+import {
+  BACKENDS,
+  MEMBER_NAMES,
+  PRIMARY,
+  REPLICAS,
+  type PostgresHaproxyStack,
+  startPostgresHaproxyStack,
+} from '../stack/postgres-haproxy/stack.ts';
 import type { LocalPostgresHaproxyTarget, TargetModule } from './target-module.ts';
 import type { TimelineKinds } from '../shared/types.ts';
 
@@ -23,7 +30,9 @@ export const GROUPS: Record<string, string[]> = { replicas: [...REPLICAS], backe
 
 /** Phase marks for the scenario: every plan action with an id starts a phase at its offset (a `wait` with an id is a bare mark); before the first one, phase "0". */
 export function phasesOf(experiment: Experiment): string {
-  const marks = experiment.plan.map((a, i) => ({ id: a.id ?? null, name: actionId(a, i), at: durationMs('at', a.at) })).filter((m) => m.id !== null);
+  const marks = experiment.plan
+    .map((a, i) => ({ id: a.id ?? null, name: actionId(a, i), at: durationMs('at', a.at) }))
+    .filter((m) => m.id !== null);
   const first = marks[0];
   const phases = first !== undefined && first.at === 0 ? [] : [{ name: '0', at: 0 }];
   for (const m of marks) {
@@ -39,7 +48,9 @@ export function phasesOf(experiment: Experiment): string {
 /** HAProxy's status word (UP, DOWN, MAINT, NOLB, or a transitional one) as a timeline kind. */
 function balancerKind(word: string): TimelineKinds['balancer'] {
   const kind = `haproxy-${word.toLowerCase()}`;
-  return kind === 'haproxy-up' || kind === 'haproxy-down' || kind === 'haproxy-maint' || kind === 'haproxy-nolb' ? kind : 'haproxy-other';
+  return kind === 'haproxy-up' || kind === 'haproxy-down' || kind === 'haproxy-maint' || kind === 'haproxy-nolb'
+    ? kind
+    : 'haproxy-other';
 }
 
 class HaproxyObserver {
@@ -47,8 +58,11 @@ class HaproxyObserver {
   private readonly last = new Map<string, string>();
   private polling = false;
 
-  constructor(private readonly stack: PostgresHaproxyStack, private readonly timeline: Timeline, private readonly intervalMs = 200) {}
-
+  constructor(
+    private readonly stack: PostgresHaproxyStack,
+    private readonly timeline: Timeline,
+    private readonly intervalMs = 200,
+  ) {}
 
   async poll(): Promise<void> {
     if (this.polling) return;
@@ -61,7 +75,11 @@ class HaproxyObserver {
         const before = this.last.get(s.server) ?? null;
         this.last.set(s.server, word);
         const { interMs, fall, rise } = this.stack.check;
-        this.timeline.record('balancer', balancerKind(word), s.server, { status: s.status, before, check: `inter ${interMs}ms fall ${fall} rise ${rise}` });
+        this.timeline.record('balancer', balancerKind(word), s.server, {
+          status: s.status,
+          before,
+          check: `inter ${interMs}ms fall ${fall} rise ${rise}`,
+        });
       }
     } catch {
       // HAProxy itself is down (a plan may stop it): its member events say so
@@ -87,17 +105,27 @@ class HaproxyObserver {
 function bind(stack: PostgresHaproxyStack, timeline: Timeline): BoundTarget {
   const observer = new HaproxyObserver(stack, timeline);
   for (const b of stack.backends) {
-    b.onStart(() => timeline.record('member', 'backend-address', b.name, { address: b.address, service: 'backend-headless' }));
+    b.onStart(() =>
+      timeline.record('member', 'backend-address', b.name, { address: b.address, service: 'backend-headless' }),
+    );
   }
   return {
     roles: {
-      streamMembers: async (group) => (group === POSTGRES_GROUP ? { leader: PRIMARY, members: [PRIMARY, ...REPLICAS] } : { leader: null, members: [] }),
+      streamMembers: async (group) =>
+        group === POSTGRES_GROUP ? { leader: PRIMARY, members: [PRIMARY, ...REPLICAS] } : { leader: null, members: [] },
       waitUntil: async (condition, timeoutMs) => {
         try {
-          await waitFor(condition === 'leader' ? 'the primary' : 'every member running and both replicas UP in HAProxy', async () => {
-            if (condition === 'leader') return stack.primary.running;
-            return stack.members().every((m) => m.running) && (await stack.haproxyStats()).every((s) => s.status === 'UP');
-          }, timeoutMs, 200);
+          await waitFor(
+            condition === 'leader' ? 'the primary' : 'every member running and both replicas UP in HAProxy',
+            async () => {
+              if (condition === 'leader') return stack.primary.running;
+              return (
+                stack.members().every((m) => m.running) && (await stack.haproxyStats()).every((s) => s.status === 'UP')
+              );
+            },
+            timeoutMs,
+            200,
+          );
           return true;
         } catch {
           return false;
@@ -117,14 +145,23 @@ function bind(stack: PostgresHaproxyStack, timeline: Timeline): BoundTarget {
 }
 
 export const postgresHaproxyTarget: TargetModule<LocalPostgresHaproxyTarget> = {
-  description: 'local: PostgreSQL primary + 2 streaming replicas behind HAProxy, 2 backends behind nginx, a DNS for the backends (OS packages)',
-  preflightWorld: () => ({ memberNames: [...MEMBER_NAMES], streams: { [POSTGRES_GROUP]: [PRIMARY, ...REPLICAS] }, groups: GROUPS }),
+  description:
+    'local: PostgreSQL primary + 2 streaming replicas behind HAProxy, 2 backends behind nginx, a DNS for the backends (OS packages)',
+  preflightWorld: () => ({
+    memberNames: [...MEMBER_NAMES],
+    streams: { [POSTGRES_GROUP]: [PRIMARY, ...REPLICAS] },
+    groups: GROUPS,
+  }),
   async start({ experiment, target, runDir, log }) {
     const stack = await startPostgresHaproxyStack({
       runDir,
       log,
       nginx: target.nginx,
-      check: { interMs: durationMs('healthCheck.inter', target.healthCheck.inter), fall: target.healthCheck.fall, rise: target.healthCheck.rise },
+      check: {
+        interMs: durationMs('healthCheck.inter', target.healthCheck.inter),
+        fall: target.healthCheck.fall,
+        rise: target.healthCheck.rise,
+      },
       resolverValidS: Math.max(1, Math.round(durationMs('resolverValid', target.resolverValid) / 1000)),
       backendConnection: target.backendConnection,
     });
@@ -132,7 +169,11 @@ export const postgresHaproxyTarget: TargetModule<LocalPostgresHaproxyTarget> = {
     return {
       kind: 'postgres-haproxy',
       members: () => stack.members(),
-      k6Env: () => ({ ...stack.k6Env(), PHASES: phases, ATTRIBUTE_EXPECT: `pod=${BACKENDS.join('|')};db=${REPLICAS.join('|')}` }),
+      k6Env: () => ({
+        ...stack.k6Env(),
+        PHASES: phases,
+        ATTRIBUTE_EXPECT: `pod=${BACKENDS.join('|')};db=${REPLICAS.join('|')}`,
+      }),
       bind: (timeline) => bind(stack, timeline),
       stop: () => stack.stop(),
     };

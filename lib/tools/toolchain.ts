@@ -84,7 +84,8 @@ export const TOOLS: Record<'k6' | 'nats-server' | 'nats', ToolSpec> = {
     versionArgs: ['--version'],
     versionPattern: /v?(\d+\.\d+\.\d+)/,
     fits: () => true,
-    installHint: 'the nats CLI is optional: brew install nats-io/nats-tools/nats, or `npm run setup -- --all` with Go installed',
+    installHint:
+      'the nats CLI is optional: brew install nats-io/nats-tools/nats, or `npm run setup -- --all` with Go installed',
   },
 };
 
@@ -128,11 +129,16 @@ export async function ensureTool(name: keyof typeof TOOLS, opts: EnsureOptions =
   if (fromPath !== null) {
     const v = await versionOf(fromPath, spec);
     if (v !== null && spec.fits(v)) return fromPath;
-    log(`k6-ha: ${fromPath} is ${v ?? 'of unknown version'}, which does not fit; using a pinned ${spec.version} instead`);
+    log(
+      `k6-ha: ${fromPath} is ${v ?? 'of unknown version'}, which does not fit; using a pinned ${spec.version} instead`,
+    );
   }
   if (opts.install === false) throw new ToolMissingError(`${spec.bin} not found.\n${spec.installHint}`, { tool: name });
   const go = await findGo();
-  if (go === null) throw new ToolMissingError(`${spec.bin} not found, and Go is not installed to build it.\n${spec.installHint}`, { tool: name });
+  if (go === null)
+    throw new ToolMissingError(`${spec.bin} not found, and Go is not installed to build it.\n${spec.installHint}`, {
+      tool: name,
+    });
   await buildWithGo(go, spec, log);
   return local;
 }
@@ -151,7 +157,12 @@ async function buildWithGo(go: string, spec: ToolSpec, log: (line: string) => vo
   const started = Date.now();
   log(`k6-ha: building ${spec.bin} ${spec.version} with ${go} (once; cached in .tools/bin) ...`);
   try {
-    await run(go, ['get', `${spec.pkg}@${spec.version}`], { cwd: work, env, timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+    await run(go, ['get', `${spec.pkg}@${spec.version}`], {
+      cwd: work,
+      env,
+      timeout: 15 * 60_000,
+      maxBuffer: 64 << 20,
+    });
     await run(go, ['build', '-trimpath', '-ldflags=-s -w', '-o', join(TOOLS_BIN, spec.bin), spec.pkg], {
       cwd: work,
       env,
@@ -160,7 +171,10 @@ async function buildWithGo(go: string, spec: ToolSpec, log: (line: string) => vo
     });
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr ?? (err as Error).message;
-    throw new ToolMissingError(`building ${spec.module} failed:\n${detail.trim().split('\n').slice(-15).join('\n')}\n${spec.installHint}`, { tool: spec.bin, cause: err });
+    throw new ToolMissingError(
+      `building ${spec.module} failed:\n${detail.trim().split('\n').slice(-15).join('\n')}\n${spec.installHint}`,
+      { tool: spec.bin, cause: err },
+    );
   }
   log(`k6-ha: built ${spec.bin} ${spec.version} in ${Math.round((Date.now() - started) / 1000)} s`);
 }

@@ -15,20 +15,24 @@ const run = (entry: string, args: string[]): Promise<CliResult> =>
 
 describe('the bundled CLI (build/k6-ha.mjs, bin/k6-ha.js)', { timeout: 300_000 }, () => {
   it('prints its version and help', async () => {
-    const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
     for (const entry of [bundle, bin]) {
       const v = await run(entry, ['--version']);
       assert.equal(v.code, 0, v.stderr);
       assert.equal(v.stdout.trim(), version);
       const help = await run(entry, ['--help']);
       assert.equal(help.code, 0, help.stderr);
-      for (const command of ['run', 'sidecar', 'validate', 'stack', 'setup', 'compare']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+      for (const command of ['run', 'sidecar', 'validate', 'stack', 'setup', 'compare'])
+        assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
       assert.match(help.stdout, /99 a gate failed/);
     }
   });
 
   it('validates every shipped experiment, starting nothing', async () => {
-    const files = readdirSync(join(PROJECT_ROOT, 'experiments')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'));
+    const files = readdirSync(join(PROJECT_ROOT, 'experiments')).filter(
+      (f) => f.endsWith('.json') && !f.endsWith('.schema.json'),
+    );
     assert.ok(files.length >= 10, `experiments found: ${files.join(', ')}`);
     for (const f of files) {
       const res = await run(bundle, ['validate', join('experiments', f)]);
@@ -40,7 +44,15 @@ describe('the bundled CLI (build/k6-ha.mjs, bin/k6-ha.js)', { timeout: 300_000 }
   it('refuses a broken experiment with exit 2, naming the field, the value and what is allowed', async () => {
     const dir = scratchDir('bundle-invalid');
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ name: 't-bad', scenario: 'jetstream-publish', target: { kind: 'local', stack: 'jetstream', replicas: 2 }, plan: [] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 't-bad',
+        scenario: 'jetstream-publish',
+        target: { kind: 'local', stack: 'jetstream', replicas: 2 },
+        plan: [],
+      }),
+    );
     const res = await run(bundle, ['validate', file]);
     assert.equal(res.code, 2, res.stderr);
     assert.match(res.stderr, /target\.replicas/);

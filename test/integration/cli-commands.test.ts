@@ -15,7 +15,13 @@ describe('k6-ha stack up, run (EventStore), compare', { timeout: 300_000, concur
       await stack.waitForOutput(/Ctrl-C to stop/, 90_000);
       const res = await fetch(`http://127.0.0.1:${port}/publish`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'stack-up-1', 'ce-type': 'order.created.v1', 'ce-source': 'test' },
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': 'stack-up-1',
+          'ce-type': 'order.created.v1',
+          'ce-source': 'test',
+        },
         body: '{}',
       });
       assert.equal(res.status, 204);
@@ -32,14 +38,27 @@ describe('k6-ha stack up, run (EventStore), compare', { timeout: 300_000, concur
   it('run on an EventStore experiment against the fixture, then compare two runs side by side', async () => {
     const dirs = [scratchDir('es-run-a'), scratchDir('es-run-b')];
     for (const dir of dirs) {
-      const res = await runCli(['run', 'experiments/eventstore-10vu.json', '--duration', '4s', '-e', 'VUS=3', '--out-dir', dir], { timeoutMs: 120_000 });
+      const res = await runCli(
+        ['run', 'experiments/eventstore-10vu.json', '--duration', '4s', '-e', 'VUS=3', '--out-dir', dir],
+        { timeoutMs: 120_000 },
+      );
       assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
       const summary = readJson<{ metrics: Record<string, unknown> }>(join(onlyRunDir(dir), 'summary.json'));
       assert.ok('es_appends_acked' in summary.metrics, Object.keys(summary.metrics).join(', '));
     }
     const [a, b] = dirs.map((d) => join(onlyRunDir(d), 'summary.json'));
     const out = scratchDir('compare');
-    const cmp = await runCli(['compare', a as string, b as string, '--a-label', 'pod-local storage', '--b-label', 'persistent disk', '--out', out]);
+    const cmp = await runCli([
+      'compare',
+      a as string,
+      b as string,
+      '--a-label',
+      'pod-local storage',
+      '--b-label',
+      'persistent disk',
+      '--out',
+      out,
+    ]);
     assert.equal(cmp.code, 0, cmp.stderr);
     assert.match(cmp.stdout, /^\| \| A: pod-local storage \| B: persistent disk \| B vs A \|$/m);
     assert.match(cmp.stdout, /^\| events acked \(201\) \| \d+ \| \d+ \|/m);

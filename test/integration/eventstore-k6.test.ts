@@ -19,7 +19,13 @@ let k6 = '';
 /** Runs k6 to completion; returns its exit code and everything it printed. */
 async function runK6(env: Record<string, string>, timeoutMs = 120_000): Promise<{ code: number; output: string }> {
   let output = '';
-  const { child, done } = startK6({ k6, script: SCRIPT, env, args: ['--quiet'], onLine: (line) => (output += `${line}\n`) });
+  const { child, done } = startK6({
+    k6,
+    script: SCRIPT,
+    env,
+    args: ['--quiet'],
+    onLine: (line) => (output += `${line}\n`),
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     return { code: (await done).exitCode, output };
@@ -34,7 +40,10 @@ function readSummary(path: string): NormalizedSummary {
 }
 
 function checkTotals(s: NormalizedSummary): { passes: number; fails: number } {
-  return s.checks.reduce((t, c) => ({ passes: t.passes + c.passes, fails: t.fails + c.fails }), { passes: 0, fails: 0 });
+  return s.checks.reduce((t, c) => ({ passes: t.passes + c.passes, fails: t.fails + c.fails }), {
+    passes: 0,
+    fails: 0,
+  });
 }
 
 describe('eventstore-streams with real k6 against the fixture', { timeout: 300_000 }, () => {
@@ -49,7 +58,13 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
     const stack = await startEventStoreStack({ runDir });
     try {
       const summaryPath = join(runDir, 'summary.json');
-      const { code, output } = await runK6({ ...stack.k6Env(), VUS: '10', DURATION: '8s', THRESHOLDS: 'es-steady', SUMMARY_JSON: summaryPath });
+      const { code, output } = await runK6({
+        ...stack.k6Env(),
+        VUS: '10',
+        DURATION: '8s',
+        THRESHOLDS: 'es-steady',
+        SUMMARY_JSON: summaryPath,
+      });
       assert.equal(code, 0, `k6 exited ${code}:\n${output.slice(-3000)}`);
       const s = readSummary(summaryPath);
       const acked = metricCount(s, 'es_appends_acked');
@@ -76,7 +91,16 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
     const stack = await startEventStoreStack({ runDir });
     try {
       const summaryPath = join(runDir, 'summary.json');
-      const env = { ...stack.k6Env(), VUS: '4', DURATION: '4s', THRESHOLDS: 'es-steady', ES_BATCH: 'true', ES_EVENT_READ: 'atom', ES_DIALECT: 'kurrent', SUMMARY_JSON: summaryPath };
+      const env = {
+        ...stack.k6Env(),
+        VUS: '4',
+        DURATION: '4s',
+        THRESHOLDS: 'es-steady',
+        ES_BATCH: 'true',
+        ES_EVENT_READ: 'atom',
+        ES_DIALECT: 'kurrent',
+        SUMMARY_JSON: summaryPath,
+      };
       const { code, output } = await runK6(env);
       assert.equal(code, 0, `k6 exited ${code}:\n${output.slice(-3000)}`);
       const s = readSummary(summaryPath);
@@ -102,7 +126,14 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
       const summaryPath = join(runDir, 'summary.json');
       const member = stack.members()[0];
       assert.ok(member !== undefined);
-      const run = runK6({ ...stack.k6Env(), VUS: '20', DURATION: '15s', THRESHOLDS: 'es-ha', ES_REVERIFY_EVERY: '3', SUMMARY_JSON: summaryPath });
+      const run = runK6({
+        ...stack.k6Env(),
+        VUS: '20',
+        DURATION: '15s',
+        THRESHOLDS: 'es-ha',
+        ES_REVERIFY_EVERY: '3',
+        SUMMARY_JSON: summaryPath,
+      });
       await new Promise((r) => setTimeout(r, 6000));
       const killedPid = member.pid;
       await member.kill();
@@ -116,7 +147,7 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
       const failures = checkTotals(s).fails + metricCount(s, 'es_appends_unknown');
       assert.ok(failures > 0, 'the kill cost no failed request: it did not happen during the load');
       assert.ok(metricCount(s, 'es_appends_acked') > 100);
-      assert.equal(metricCount(s, 'es_acked_missing'), 0, 'an fsync\'d append survives kill -9');
+      assert.equal(metricCount(s, 'es_acked_missing'), 0, "an fsync'd append survives kill -9");
       assert.equal(metricCount(s, 'es_lost_after_verify'), 0);
       assert.ok(metricCount(s, 'es_streams_reverified') > 0, 're-verification of earlier streams ran');
       assert.equal(s.metrics['es_acked_missing']?.thresholds['count==0'], true, 'the es-ha zero-loss gate passed');
@@ -126,7 +157,7 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
     }
   });
 
-  test('A/B from two runs: memory storage loses acked events across a restart, the fsync\'d log does not', async () => {
+  test("A/B from two runs: memory storage loses acked events across a restart, the fsync'd log does not", async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'es-compare-'));
     try {
       const result = await runComparison({
@@ -140,10 +171,14 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
         outDir,
         log: () => undefined,
       });
-      for (const f of ['a.summary.json', 'b.summary.json', 'comparison.md', 'comparison.json']) assert.ok(existsSync(join(outDir, f)), `${f} missing`);
+      for (const f of ['a.summary.json', 'b.summary.json', 'comparison.md', 'comparison.json'])
+        assert.ok(existsSync(join(outDir, f)), `${f} missing`);
       const missing = result.comparison.rows.find((r) => r.label === 'ACKED BUT MISSING');
       assert.ok(missing !== undefined);
-      assert.ok((missing.a ?? 0) > 0, 'memory storage restarted empty, so events acked before the kill must be missing');
+      assert.ok(
+        (missing.a ?? 0) > 0,
+        'memory storage restarted empty, so events acked before the kill must be missing',
+      );
       assert.equal(missing.b, 0);
       const md = readFileSync(join(outDir, 'comparison.md'), 'utf8');
       assert.match(md, /\| http_req_duration p\(95\) \|/);
@@ -164,7 +199,11 @@ describe('eventstore-streams with real k6 against the fixture', { timeout: 300_0
     ] as const) {
       const { code, output } = await runK6({ [name]: value, DURATION: '1s' }, 30_000);
       assert.notEqual(code, 0, `${name}=${value} was accepted`);
-      assert.match(output, new RegExp(`invalid ${name}=`), `the error for ${name}=${value} does not name it:\n${output.slice(-800)}`);
+      assert.match(
+        output,
+        new RegExp(`invalid ${name}=`),
+        `the error for ${name}=${value} does not name it:\n${output.slice(-800)}`,
+      );
     }
   });
 });

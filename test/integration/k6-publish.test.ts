@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Accounting } from '../../lib/shared/types.ts';
 import { LocalStack } from '../../lib/stack/local-stack.ts';
-import { onlyRunDir, readJson, readTimeline, requireK6, requireNatsServer, runCli, scratchDir, startProcess } from '../support/cli.ts';
+import {
+  onlyRunDir,
+  readJson,
+  readTimeline,
+  requireK6,
+  requireNatsServer,
+  runCli,
+  scratchDir,
+  startProcess,
+} from '../support/cli.ts';
 
 const SCRIPT = 'build/jetstream-publish.js';
 
@@ -14,21 +23,46 @@ describe('k6-ha run steady-state (real k6, real 3-node cluster)', { timeout: 240
   it('reconciles sent = acked = stream delta = consumed = sink, with no duplicates', async () => {
     await requireK6();
     const outDir = scratchDir('steady');
-    const res = await runCli(['run', 'experiments/steady-state.json', '--duration', '6s', '--rate', '100', '--out-dir', outDir]);
+    const res = await runCli([
+      'run',
+      'experiments/steady-state.json',
+      '--duration',
+      '6s',
+      '--rate',
+      '100',
+      '--out-dir',
+      outDir,
+    ]);
     assert.equal(res.code, 0, `k6-ha run failed:\n${res.stdout}\n${res.stderr}`);
     const runDir = onlyRunDir(outDir);
-    const summary = readJson<{ accounting: Accounting; metrics: Record<string, { values: Record<string, number> }>; timeline: unknown[] }>(join(runDir, 'summary.json'));
+    const summary = readJson<{
+      accounting: Accounting;
+      metrics: Record<string, { values: Record<string, number> }>;
+      timeline: unknown[];
+    }>(join(runDir, 'summary.json'));
     const a = summary.accounting;
     // Every event the rate owed (6 s × 100/s) is sent, dropped or reported as not started (a k6
     // short of CPU on a busy CI machine falls behind and leaves the last ones unstarted).
     const owed = a.attempted + (a.dropped ?? NaN) + (a.notStarted ?? NaN);
-    assert.ok(owed >= 600 && owed <= 601, `sent ${a.attempted} + dropped ${a.dropped} + not started ${a.notStarted} = ${owed}, owed 600`);
+    assert.ok(
+      owed >= 600 && owed <= 601,
+      `sent ${a.attempted} + dropped ${a.dropped} + not started ${a.notStarted} = ${owed}, owed 600`,
+    );
     assert.ok(a.attempted >= 540, `about 6 s × 100/s sent, got ${a.attempted}`);
     assert.equal(a.scheduled, a.attempted, 'no dropped iterations');
-    for (const [name, value] of Object.entries({ acked: a.acked, streamDelta: a.streamDelta, inStream: a.inStream, consumed: a.consumed, sinkReceived: a.sinkReceived })) {
+    for (const [name, value] of Object.entries({
+      acked: a.acked,
+      streamDelta: a.streamDelta,
+      inStream: a.inStream,
+      consumed: a.consumed,
+      sinkReceived: a.sinkReceived,
+    })) {
       assert.equal(value, a.attempted, `${name} equals the events sent`);
     }
-    assert.deepEqual([a.lost, a.duplicates, a.sinkDuplicates, a.unexpected, a.missingAtSink, a.failed, a.unknown], [0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      [a.lost, a.duplicates, a.sinkDuplicates, a.unexpected, a.missingAtSink, a.failed, a.unknown],
+      [0, 0, 0, 0, 0, 0, 0],
+    );
     assert.equal(summary.metrics['iterations']?.values['count'], a.attempted, "k6's own count agrees");
     const derived = (summary as unknown as { k6ha: { derived: Record<string, number> } }).k6ha.derived;
     assert.equal(derived['publish_attempted'], a.attempted);
@@ -50,14 +84,32 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
 
   before(async () => {
     k6 = await requireK6();
-    stack = await LocalStack.start({ runDir: scratchDir('plain'), natsServerBin: await requireNatsServer(), replicas: 1 });
+    stack = await LocalStack.start({
+      runDir: scratchDir('plain'),
+      natsServerBin: await requireNatsServer(),
+      replicas: 1,
+    });
   });
   after(async () => stack?.stop());
 
   it('publishes structured CloudEvents exactly once each and writes SUMMARY_JSON', async () => {
     const out = join(scratchDir('plain-summary'), 'summary.json');
     const before = (await (await stack.jsm()).streams.info(stack.stream)).state.last_seq;
-    const res = await startProcess(k6, ['run', '--quiet', '-e', `PUBLISH_URL=${stack.publishUrl}`, '-e', 'RATE=50', '-e', 'DURATION=4s', '-e', 'CE_MODE=structured', '-e', `SUMMARY_JSON=${out}`, SCRIPT]).result;
+    const res = await startProcess(k6, [
+      'run',
+      '--quiet',
+      '-e',
+      `PUBLISH_URL=${stack.publishUrl}`,
+      '-e',
+      'RATE=50',
+      '-e',
+      'DURATION=4s',
+      '-e',
+      'CE_MODE=structured',
+      '-e',
+      `SUMMARY_JSON=${out}`,
+      SCRIPT,
+    ]).result;
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout + res.stderr, /no SIDECAR_URL/);
     const summary = readJson<{ metrics: Record<string, { values: Record<string, number> }> }>(out);
@@ -68,22 +120,53 @@ describe('plain k6 run against the local stack (no sidecar)', { timeout: 180_000
   });
 
   it('speaks the legacy /{app}/v1/events route (200 + JSON)', async () => {
-    const res = await startProcess(k6, ['run', '--quiet', '-e', `PUBLISH_URL=${stack.publisherUrl}/myapp/v1/events`, '-e', 'RATE=20', '-e', 'DURATION=2s', SCRIPT]).result;
+    const res = await startProcess(k6, [
+      'run',
+      '--quiet',
+      '-e',
+      `PUBLISH_URL=${stack.publisherUrl}/myapp/v1/events`,
+      '-e',
+      'RATE=20',
+      '-e',
+      'DURATION=2s',
+      SCRIPT,
+    ]).result;
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /✓ is status 200/);
   });
 
   it("handles k6 v2's machine-readable summary as well as the classic one", async () => {
     const out = join(scratchDir('mr-summary'), 'summary.json');
-    const res = await startProcess(k6, ['run', '--quiet', '--new-machine-readable-summary', '-e', `PUBLISH_URL=${stack.publishUrl}`, '-e', 'RATE=20', '-e', 'DURATION=2s', '-e', `SUMMARY_JSON=${out}`, SCRIPT]).result;
+    const res = await startProcess(k6, [
+      'run',
+      '--quiet',
+      '--new-machine-readable-summary',
+      '-e',
+      `PUBLISH_URL=${stack.publishUrl}`,
+      '-e',
+      'RATE=20',
+      '-e',
+      'DURATION=2s',
+      '-e',
+      `SUMMARY_JSON=${out}`,
+      SCRIPT,
+    ]).result;
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /machine-readable summary/);
     assert.match(res.stdout, /http_req_duration\{name:publish\}\.+ avg=[\d.]+ms/);
-    const summary = readJson<{ results: { metrics: Array<{ name: string; values: Record<string, number> }> }; accounting: unknown }>(out);
+    const summary = readJson<{
+      results: { metrics: Array<{ name: string; values: Record<string, number> }> };
+      accounting: unknown;
+    }>(out);
     const attempted = summary.results.metrics.find((m) => m.name === 'iterations')?.values['count'];
-    const notStarted = (summary as unknown as { k6ha: { derived: Record<string, number | null> } }).k6ha.derived['publish_not_started'];
+    const notStarted = (summary as unknown as { k6ha: { derived: Record<string, number | null> } }).k6ha.derived[
+      'publish_not_started'
+    ];
     // 2 s × 20/s owed 40: sent, or reported as not started when k6 fell behind.
-    assert.ok(attempted !== undefined && notStarted !== undefined && notStarted !== null && attempted + notStarted >= 40, `sent ${attempted}, not started ${notStarted}`);
+    assert.ok(
+      attempted !== undefined && notStarted !== undefined && notStarted !== null && attempted + notStarted >= 40,
+      `sent ${attempted}, not started ${notStarted}`,
+    );
     assert.ok(attempted >= 30, `sent ${attempted}`);
     assert.ok('accounting' in summary, 'the k6-ha sections are merged into the same document');
   });

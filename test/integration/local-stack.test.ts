@@ -7,7 +7,12 @@ import { memberGoMaxProcs } from '../../lib/stack/nats-cluster.ts';
 import { leftoverProcesses, markChildrenOfThisProcess, requireNatsServer, scratchDir } from '../support/cli.ts';
 
 const ce = (id: string, extra: Record<string, string> = {}): Record<string, string> => ({
-  'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'order.created.v1', 'ce-source': 'test', ...extra,
+  'content-type': 'application/json',
+  'ce-specversion': '1.0',
+  'ce-id': id,
+  'ce-type': 'order.created.v1',
+  'ce-source': 'test',
+  ...extra,
 });
 
 describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 120_000 }, () => {
@@ -34,25 +39,46 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
   });
 
   it('acks a structured CloudEvent and deduplicates a retried ce-id', async () => {
-    const body = JSON.stringify({ specversion: '1.0', id: 'it-2', type: 'order.created.v1', source: 'test', data: { n: 2 } });
+    const body = JSON.stringify({
+      specversion: '1.0',
+      id: 'it-2',
+      type: 'order.created.v1',
+      source: 'test',
+      data: { n: 2 },
+    });
     const headers = { 'content-type': 'application/cloudevents+json' };
     assert.equal((await fetch(stack.publishUrl, { method: 'POST', headers, body })).status, 204);
     const before = (await (await stack.jsm()).streams.info(stack.stream)).state.last_seq;
     assert.equal((await fetch(stack.publishUrl, { method: 'POST', headers, body })).status, 204);
-    assert.equal((await (await stack.jsm()).streams.info(stack.stream)).state.last_seq, before, 'a retry inside the duplicate window is not stored again');
+    assert.equal(
+      (await (await stack.jsm()).streams.info(stack.stream)).state.last_seq,
+      before,
+      'a retry inside the duplicate window is not stored again',
+    );
   });
 
   it('answers 400 with the reason for a malformed CloudEvent', async () => {
-    const res = await fetch(stack.publishUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 't' }, body: '{}' });
+    const res = await fetch(stack.publishUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 't' },
+      body: '{}',
+    });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /missing required header\(s\) ce-id, ce-source/);
-    const bad = await fetch(stack.publishUrl, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{oops' });
+    const bad = await fetch(stack.publishUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: '{oops',
+    });
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /not valid JSON/);
   });
 
   it('refuses bodies over 64 KiB with 413, unknown routes with 404, other methods with 405', async () => {
-    assert.equal((await fetch(stack.publishUrl, { method: 'POST', headers: ce('big'), body: 'x'.repeat(64 * 1024 + 1) })).status, 413);
+    assert.equal(
+      (await fetch(stack.publishUrl, { method: 'POST', headers: ce('big'), body: 'x'.repeat(64 * 1024 + 1) })).status,
+      413,
+    );
     assert.equal((await fetch(`${stack.publisherUrl}/nope`, { method: 'POST' })).status, 404);
     assert.equal((await fetch(stack.publishUrl, { method: 'GET' })).status, 405);
   });
@@ -61,11 +87,25 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
     const res = await fetch(`${stack.publisherUrl}/myapp/v1/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ 'event-id': 'legacy-1', 'event-type': 'order.created', 'event-type-version': 'v1', 'event-time': '2026-01-01T00:00:00Z', data: {} }),
+      body: JSON.stringify({
+        'event-id': 'legacy-1',
+        'event-type': 'order.created',
+        'event-type-version': 'v1',
+        'event-time': '2026-01-01T00:00:00Z',
+        data: {},
+      }),
     });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { 'event-id': 'legacy-1', status: 200, reason: 'Message successfully published to the channel' });
-    const missing = await fetch(`${stack.publisherUrl}/myapp/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.deepEqual(await res.json(), {
+      'event-id': 'legacy-1',
+      status: 200,
+      reason: 'Message successfully published to the channel',
+    });
+    const missing = await fetch(`${stack.publisherUrl}/myapp/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(missing.status, 400);
     assert.match(JSON.stringify(await missing.json()), /event-type/);
   });
@@ -112,7 +152,8 @@ describe('local JetStream stack (3 real nats-server members, R3)', { timeout: 12
     const deadline = Date.now() + 30_000;
     let status = 0;
     while (Date.now() < deadline && status !== 204) {
-      status = (await fetch(stack.publishUrl, { method: 'POST', headers: ce(`after-${Date.now()}`), body: '{}' })).status;
+      status = (await fetch(stack.publishUrl, { method: 'POST', headers: ce(`after-${Date.now()}`), body: '{}' }))
+        .status;
       if (status !== 204) await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(status, 204);

@@ -12,7 +12,17 @@ import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Accounting } from '../../lib/shared/types.ts';
-import { onlyRunDir, readJson, readTimeline, requireK6, runCli, scratchDir, startCli, startProcess, writeExperiment } from '../support/cli.ts';
+import {
+  onlyRunDir,
+  readJson,
+  readTimeline,
+  requireK6,
+  runCli,
+  scratchDir,
+  startCli,
+  startProcess,
+  writeExperiment,
+} from '../support/cli.ts';
 
 interface RunSummary {
   accounting: Accounting;
@@ -28,17 +38,29 @@ const experiment = (name: string, env: Record<string, string>, plan: unknown[]):
   plan,
 });
 
-const idsIn = (file: string): Set<string> => new Set(readFileSync(file, 'utf8').split('\n').filter((l) => l !== ''));
+const idsIn = (file: string): Set<string> =>
+  new Set(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== ''),
+  );
 
 /** The invariants that tie k6's view, the stream and the publisher's record together. */
 function assertAccountsFor(a: Accounting, runDir: string): void {
   assert.equal(a.acked + a.failed + a.unknown, a.attempted, 'every event sent has exactly one outcome');
-  assert.equal(a.inStream, a.acked - a.lost + a.recovered, 'the stream holds the acked events not lost, plus recovered unknowns');
+  assert.equal(
+    a.inStream,
+    a.acked - a.lost + a.recovered,
+    'the stream holds the acked events not lost, plus recovered unknowns',
+  );
   const publisherAcked = idsIn(join(runDir, 'publisher-acked-ids.log'));
   // k6 heard a 204 only for what the publisher acked; the publisher may also have acked events
   // whose answer came after k6 gave up on them (unknown to k6, then found stored: recovered).
   assert.ok(publisherAcked.size >= a.acked - a.lost, `publisher acked ${publisherAcked.size}, k6 ${a.acked}`);
-  assert.ok(publisherAcked.size <= a.acked + a.recovered, `publisher acked ${publisherAcked.size} ≤ k6 acked ${a.acked} + recovered ${a.recovered}`);
+  assert.ok(
+    publisherAcked.size <= a.acked + a.recovered,
+    `publisher acked ${publisherAcked.size} ≤ k6 acked ${a.acked} + recovered ${a.recovered}`,
+  );
 }
 
 /**
@@ -46,7 +68,12 @@ function assertAccountsFor(a: Accounting, runDir: string): void {
  * set it resets the connection of every outcome report (what a closed kept-alive connection or a
  * dead sidecar looks like to k6).
  */
-async function controlProxy(target: URL): Promise<{ url: (sidecarUrl: string) => string; setCut(on: boolean): void; cutReports: () => number; close(): Promise<void> }> {
+async function controlProxy(target: URL): Promise<{
+  url: (sidecarUrl: string) => string;
+  setCut(on: boolean): void;
+  cutReports: () => number;
+  close(): Promise<void>;
+}> {
   let cut = false;
   let cutReports = 0;
   const server: Server = createServer((req, res) => {
@@ -55,10 +82,13 @@ async function controlProxy(target: URL): Promise<{ url: (sidecarUrl: string) =>
       req.socket.destroy();
       return;
     }
-    const upstream = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
@@ -78,7 +108,11 @@ async function controlProxy(target: URL): Promise<{ url: (sidecarUrl: string) =>
 }
 
 /** `k6-ha sidecar` for the experiment, and real k6 run against it through the proxy. */
-async function runThroughProxy(dir: string, file: string, during: (proxy: Awaited<ReturnType<typeof controlProxy>>, k6Output: (p: RegExp) => Promise<string>) => Promise<void>) {
+async function runThroughProxy(
+  dir: string,
+  file: string,
+  during: (proxy: Awaited<ReturnType<typeof controlProxy>>, k6Output: (p: RegExp) => Promise<string>) => Promise<void>,
+) {
   const k6 = await requireK6();
   const sidecar = startCli(['sidecar', file, '--out-dir', dir], { timeoutMs: 150_000 });
   let proxy: Awaited<ReturnType<typeof controlProxy>> | null = null;
@@ -111,9 +145,12 @@ describe('outcome reports (real k6, real nats-server)', { timeout: 600_000, conc
     const dir = scratchDir('reports-1000');
     // The shape of jetstream-r1-leader-node-lost at --rate 1000, shortened: the 5 s publish
     // timeout (VUs then report every ~6 s) is the one that met Node's 5 s keep-alive.
-    const file = writeExperiment(dir, experiment('t-reports-1000', { RATE: '1000', DURATION: '24s', REQUEST_TIMEOUT: '5s' }, [
-      { id: 'lose-leader', at: '4s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '12s' },
-    ]));
+    const file = writeExperiment(
+      dir,
+      experiment('t-reports-1000', { RATE: '1000', DURATION: '24s', REQUEST_TIMEOUT: '5s' }, [
+        { id: 'lose-leader', at: '4s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '12s' },
+      ]),
+    );
     // k6's per-second samples file (≈ 20 % of k6's CPU per event) is off: this test is about report
     // delivery at the suite's highest rate, not charts.
     const res = await runCli(['run', file, '--out-dir', dir, '--no-per-second'], { timeoutMs: 240_000 });
@@ -128,17 +165,26 @@ describe('outcome reports (real k6, real nats-server)', { timeout: 600_000, conc
     assert.match(res.stdout, /✓ chaos_unmeasured/);
     assert.doesNotMatch(output, /some outcome reports were lost/);
     // What k6 itself counted as not acked is exactly what the sidecar heard.
-    assert.equal(a.failed + a.unknown - (a.inFlightAtStop ?? 0), (s.k6ha.derived['publish_failed'] ?? 0) + (s.k6ha.derived['publish_unknown'] ?? 0));
+    assert.equal(
+      a.failed + a.unknown - (a.inFlightAtStop ?? 0),
+      (s.k6ha.derived['publish_failed'] ?? 0) + (s.k6ha.derived['publish_unknown'] ?? 0),
+    );
     assertAccountsFor(a, runDir);
     const control = readTimeline(runDir).find((e) => e.kind === 'control-api');
-    assert.ok(control !== undefined && Number(control.detail['outcomeRecords']) >= a.failed + a.unknown, `the control API's figures are on the timeline: ${JSON.stringify(control?.detail)}`);
+    assert.ok(
+      control !== undefined && Number(control.detail['outcomeRecords']) >= a.failed + a.unknown,
+      `the control API's figures are on the timeline: ${JSON.stringify(control?.detail)}`,
+    );
   });
 
   it('reports cut from mid-outage to the end: fails closed (chaos_unmeasured counts them), nothing counted lost', async () => {
     const dir = scratchDir('reports-cut');
-    const file = writeExperiment(dir, experiment('t-reports-cut', { RATE: '100', DURATION: '12s', REQUEST_TIMEOUT: '2s' }, [
-      { id: 'kill-leader', at: '3s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '5s' },
-    ]));
+    const file = writeExperiment(
+      dir,
+      experiment('t-reports-cut', { RATE: '100', DURATION: '12s', REQUEST_TIMEOUT: '2s' }, [
+        { id: 'kill-leader', at: '3s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '5s' },
+      ]),
+    );
     const { k6res, runDir, cutReports } = await runThroughProxy(dir, file, async (proxy) => {
       await sleep(4500);
       proxy.setCut(true);
@@ -149,22 +195,34 @@ describe('outcome reports (real k6, real nats-server)', { timeout: 600_000, conc
     const s = readJson<RunSummary>(join(runDir, 'summary.json'));
     const a = s.accounting;
     assert.ok((a.reportsUndelivered ?? 0) > 0, `undelivered reports are counted: ${JSON.stringify(a)}`);
-    assert.match(k6res.stdout, new RegExp(`✗ chaos_unmeasured\\.* count=${a.reportsUndelivered}\\b`), 'the gate names how many');
+    assert.match(
+      k6res.stdout,
+      new RegExp(`✗ chaos_unmeasured\\.* count=${a.reportsUndelivered}\\b`),
+      'the gate names how many',
+    );
     assert.equal(a.lost, 0, 'a lost report is never an acked event lost');
     assert.ok((a.unknownReportLost ?? 0) > 0, 'the events behind the lost reports are unknown (report lost)');
     assert.ok((a.unknownReportLost ?? 0) <= (a.reportsUndelivered ?? 0));
     assert.equal(a.unexpected, 0);
     assertAccountsFor(a, runDir);
-    assert.ok(s.k6ha.notes.some((n) => /outcome report\(s\) never reached the sidecar/.test(n)), s.k6ha.notes.join('\n'));
+    assert.ok(
+      s.k6ha.notes.some((n) => /outcome report\(s\) never reached the sidecar/.test(n)),
+      s.k6ha.notes.join('\n'),
+    );
     assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /Outcome reports that never reached the sidecar/);
-    assert.ok(readTimeline(runDir).some((e) => e.kind === 'reports-undelivered' && e.detail['count'] === a.reportsUndelivered));
+    assert.ok(
+      readTimeline(runDir).some((e) => e.kind === 'reports-undelivered' && e.detail['count'] === a.reportsUndelivered),
+    );
   });
 
   it('reports cut for a few seconds, then back: the queued ones arrive late, nothing undelivered, the gate passes', async () => {
     const dir = scratchDir('reports-window');
-    const file = writeExperiment(dir, experiment('t-reports-window', { RATE: '100', DURATION: '16s', REQUEST_TIMEOUT: '2s' }, [
-      { id: 'kill-leader', at: '3s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '4s' },
-    ]));
+    const file = writeExperiment(
+      dir,
+      experiment('t-reports-window', { RATE: '100', DURATION: '16s', REQUEST_TIMEOUT: '2s' }, [
+        { id: 'kill-leader', at: '3s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '4s' },
+      ]),
+    );
     const { k6res, runDir, cutReports } = await runThroughProxy(dir, file, async (proxy) => {
       await sleep(3500);
       proxy.setCut(true);

@@ -15,16 +15,28 @@ import type { RecoveryReport } from '../../lib/shared/types.ts';
 import { onlyRunDir, requireK6, requireNatsServer, runCli, scratchDir, writeExperiment } from '../support/cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 type Playwright = typeof import('playwright-core');
 
 async function requireBrowser(): Promise<Playwright> {
-  if (!existsSync(CHROMIUM)) assert.fail(`Debian's chromium is missing (${CHROMIUM}): install it with \`apt-get install -y chromium\``);
+  if (!existsSync(CHROMIUM))
+    assert.fail(`Debian's chromium is missing (${CHROMIUM}): install it with \`apt-get install -y chromium\``);
   try {
     return await import('playwright-core');
   } catch (err) {
-    assert.fail(`playwright-core is missing: \`npm install playwright-core@1.65.1 --save-exact\` (${(err as Error).message})`);
+    assert.fail(
+      `playwright-core is missing: \`npm install playwright-core@1.65.1 --save-exact\` (${(err as Error).message})`,
+    );
   }
 }
 
@@ -34,21 +46,34 @@ interface PageFacts {
   outages: Array<{ left: number; right: number }>;
 }
 
-async function openPage(pw: Playwright, file: string, screenshot: string): Promise<{ facts: PageFacts; consoleErrors: string[]; requests: string[] }> {
+async function openPage(
+  pw: Playwright,
+  file: string,
+  screenshot: string,
+): Promise<{ facts: PageFacts; consoleErrors: string[]; requests: string[] }> {
   const profile = mkdtempSync(join(scratchDir('chromium'), 'profile-'));
-  const context = await pw.chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1280, height: 900 } });
+  const context = await pw.chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 900 },
+  });
   try {
     const page = await context.newPage();
     const consoleErrors: string[] = [];
     const requests: string[] = [];
     const url = pathToFileURL(file).href;
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('request', (r) => { if (r.url() !== url) requests.push(r.url()); });
+    page.on('request', (r) => {
+      if (r.url() !== url) requests.push(r.url());
+    });
     await page.goto(url, { waitUntil: 'load' });
     // In the page's own JS (this file is typed for Node, without the DOM's types).
     await page.waitForFunction('Array.isArray(window.k6haCharts) && window.k6haCharts.length > 0');
-    const facts = await page.evaluate(`(() => {
+    const facts = (await page.evaluate(`(() => {
       const first = document.querySelector('.chart .u-over');
       const box = (el) => el.getBoundingClientRect();
       return {
@@ -56,7 +81,7 @@ async function openPage(pw: Playwright, file: string, screenshot: string): Promi
         marks: first === null ? [] : [...first.querySelectorAll('.mark')].map((m) => ({ kind: m.dataset.kind || '', source: m.dataset.source || '', x: box(m).left + box(m).width / 2 })),
         outages: first === null ? [] : [...first.querySelectorAll('.outage')].map((o) => ({ left: box(o).left, right: box(o).right })),
       };
-    })()`) as PageFacts;
+    })()`)) as PageFacts;
     // Hovering where the kill's mark is shows its timeline entry (with the member's exit a few ms
     // later, whose mark lies on top of it).
     const kill = facts.marks.find((m) => m.source === 'plan' && m.kind === 'executed');
@@ -99,16 +124,28 @@ describe('report.html in a real browser', () => {
     assert.ok(readFileSync(report).length < 2_000_000, 'report.html ≤ 2 MB');
     assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /```mermaid\nxychart-beta/);
     const perSecond = JSON.parse(readFileSync(join(runDir, 'per-second.json'), 'utf8')) as PerSecondData;
-    const { recovery } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { recovery: RecoveryReport[] };
+    const { recovery } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
+      recovery: RecoveryReport[];
+    };
     const r = recovery[0];
-    assert.ok(r !== undefined && r.unavailableFromOffsetMs !== undefined && r.unavailableToOffsetMs !== undefined, `the kill caused an outage: ${JSON.stringify(recovery)}`);
+    assert.ok(
+      r !== undefined && r.unavailableFromOffsetMs !== undefined && r.unavailableToOffsetMs !== undefined,
+      `the kill caused an outage: ${JSON.stringify(recovery)}`,
+    );
     // The failures fall in the window: every second with a failed or unknown publish overlaps it.
     const s = perSecond.series['publish'];
     assert.ok(s !== undefined, 'a publish series');
     const failedSeconds = s.t.filter((_, i) => (s.failed[i] ?? 0) + (s.unknown[i] ?? 0) > 0);
     assert.ok(failedSeconds.length > 0, 'the outage shows in the per-second data');
-    for (const t of failedSeconds) assert.ok(t * 1000 + 1000 > r.unavailableFromOffsetMs && t * 1000 <= r.unavailableToOffsetMs, `second ${t} has failures outside the window ${r.unavailableFromOffsetMs}–${r.unavailableToOffsetMs} ms`);
-    assert.equal(s.sent.reduce((a, b) => a + b, 0), perSecond.samples.requests);
+    for (const t of failedSeconds)
+      assert.ok(
+        t * 1000 + 1000 > r.unavailableFromOffsetMs && t * 1000 <= r.unavailableToOffsetMs,
+        `second ${t} has failures outside the window ${r.unavailableFromOffsetMs}–${r.unavailableToOffsetMs} ms`,
+      );
+    assert.equal(
+      s.sent.reduce((a, b) => a + b, 0),
+      perSecond.samples.requests,
+    );
 
     const screenshot = join(dir, 'report.png');
     const { facts, consoleErrors, requests } = await openPage(pw, report, screenshot);
@@ -118,9 +155,15 @@ describe('report.html in a real browser', () => {
     assert.deepEqual(facts.series[1], ['p50', 'p95', 'p99', 'max']);
     const kill = facts.marks.find((m) => m.source === 'plan' && m.kind === 'executed');
     assert.ok(kill !== undefined, `a mark for the kill: ${JSON.stringify(facts.marks)}`);
-    assert.ok(facts.marks.some((m) => m.source === 'member' && m.kind === 'member-exited'), 'a mark for the member exit');
+    assert.ok(
+      facts.marks.some((m) => m.source === 'member' && m.kind === 'member-exited'),
+      'a mark for the member exit',
+    );
     // Inside the shaded outage (1 px: the first failure is sent within milliseconds of the kill).
-    assert.ok(facts.outages.some((o) => kill.x >= o.left - 1 && kill.x <= o.right + 1), `kill mark at x=${kill.x} outside the outages ${JSON.stringify(facts.outages)}`);
+    assert.ok(
+      facts.outages.some((o) => kill.x >= o.left - 1 && kill.x <= o.right + 1),
+      `kill mark at x=${kill.x} outside the outages ${JSON.stringify(facts.outages)}`,
+    );
     assert.ok(existsSync(screenshot));
     process.stderr.write(`report.html screenshot: ${screenshot}\n`);
 

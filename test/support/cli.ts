@@ -22,9 +22,17 @@ export interface RunningCli {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export function startProcess(command: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunningCli {
+export function startProcess(
+  command: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): RunningCli {
   const marker = newProcessMarker();
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...opts.env, [MARKER_VAR]: marker }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...opts.env, [MARKER_VAR]: marker },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const watchers: Array<() => void> = [];
@@ -59,7 +67,10 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
     result,
     waitForOutput(pattern, waitMs = 60_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)), waitMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${pattern} in output:\n${stdout}\n${stderr}`)),
+          waitMs,
+        );
         const check = (): void => {
           const m = pattern.exec(stdout + stderr);
           if (m) {
@@ -71,7 +82,9 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
         check();
         void result.then((r) => {
           clearTimeout(timer);
-          reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`));
+          reject(
+            new Error(`process exited (${r.code ?? r.signal}) before printing ${pattern}:\n${r.stdout}\n${r.stderr}`),
+          );
         });
       });
     },
@@ -79,7 +92,11 @@ export function startProcess(command: string, args: string[], opts: { timeoutMs?
 }
 
 export function startCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  return startProcess(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'lib', 'cli', 'main.ts'), ...args], opts);
+  return startProcess(
+    process.execPath,
+    ['--import', 'tsx', join(PROJECT_ROOT, 'lib', 'cli', 'main.ts'), ...args],
+    opts,
+  );
 }
 
 export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
@@ -108,7 +125,9 @@ export function writeExperiment(dir: string, experiment: Record<string, unknown>
 }
 
 export function onlyRunDir(outDir: string): string {
-  const dirs = readdirSync(outDir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'latest').map((d) => d.name);
+  const dirs = readdirSync(outDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== 'latest')
+    .map((d) => d.name);
   if (dirs.length !== 1) throw new Error(`expected one run directory in ${outDir}, found ${dirs.join(', ') || 'none'}`);
   return join(outDir, dirs[0] as string);
 }
@@ -117,8 +136,17 @@ export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
-export function readTimeline(runDir: string): Array<{ source: string; kind: string; target: string | null; offset_ms: number | null; detail: Record<string, unknown> }> {
-  return readFileSync(join(runDir, 'timeline.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+export function readTimeline(runDir: string): Array<{
+  source: string;
+  kind: string;
+  target: string | null;
+  offset_ms: number | null;
+  detail: Record<string, unknown>;
+}> {
+  return readFileSync(join(runDir, 'timeline.jsonl'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 const MARKER_VAR = 'K6HA_TEST_MARKER';
@@ -164,7 +192,8 @@ function markedProcesses(marker: string): string[] {
       continue; // gone meanwhile, or not ours to read
     }
     if (cmdline === '') continue; // a zombie: exited, not yet reaped
-    if (environ.split('\0').includes(`${MARKER_VAR}=${marker}`) || cmdline.includes(marker)) found.push(`${pid} ${cmdline}`);
+    if (environ.split('\0').includes(`${MARKER_VAR}=${marker}`) || cmdline.includes(marker))
+      found.push(`${pid} ${cmdline}`);
   }
   return found;
 }

@@ -7,10 +7,10 @@
 //
 // Fake nodes: create Nodes annotated `kwok.x-k8s.io/node: fake`; kwok makes
 // them Ready and makes pods scheduled on them Running/Ready.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 export interface KubeClusterOptions {
   /** Directory for certs, etcd data, logs, PIDs and the kubeconfig. Default: a new temp dir. */
@@ -33,8 +33,8 @@ export interface KubeCluster {
   stop(): Promise<void>;
 }
 
-const REPO_ROOT = resolve(decodeURIComponent(new URL("../..", import.meta.url).pathname));
-const SCRIPTS = join(REPO_ROOT, "scripts", "kube");
+const REPO_ROOT = resolve(decodeURIComponent(new URL('../..', import.meta.url).pathname));
+const SCRIPTS = join(REPO_ROOT, 'scripts', 'kube');
 
 interface RunResult {
   code: number;
@@ -43,36 +43,36 @@ interface RunResult {
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
     const collect = (chunk: Buffer): void => {
-      output += chunk.toString("utf8");
+      output += chunk.toString('utf8');
     };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
       resolvePromise({ code: code ?? (signal ? 128 : 1), output });
     });
   });
 }
 
 function tail(text: string, lines = 60): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 function readEnvFile(path: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const eq = line.indexOf("=");
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
     if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return env;
 }
 
 export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<KubeCluster> {
-  const setup = join(SCRIPTS, "setup.sh");
-  const check = await run(setup, opts.build ? [] : ["--check"]);
+  const setup = join(SCRIPTS, 'setup.sh');
+  const check = await run(setup, opts.build ? [] : ['--check']);
   if (check.code !== 0) {
     throw new Error(
       opts.build
@@ -83,29 +83,29 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   }
 
   const ownDir = opts.dir === undefined;
-  const dir = ownDir ? mkdtempSync(join(tmpdir(), "k6-ha-kube-")) : resolve(opts.dir as string);
+  const dir = ownDir ? mkdtempSync(join(tmpdir(), 'k6-ha-kube-')) : resolve(opts.dir as string);
   mkdirSync(dir, { recursive: true });
-  const keep = opts.keep ?? (!ownDir || process.env["K6HA_KUBE_KEEP"] === "1");
+  const keep = opts.keep ?? (!ownDir || process.env['K6HA_KUBE_KEEP'] === '1');
 
   // K6HA_KUBE_OWNER_PID: up.sh starts a watchdog that tears the cluster down
   // (and removes a temp dir) if this process dies without calling stop().
-  const up = await run(join(SCRIPTS, "up.sh"), [dir], {
+  const up = await run(join(SCRIPTS, 'up.sh'), [dir], {
     ...process.env,
     K6HA_KUBE_OWNER_PID: String(process.pid),
-    K6HA_KUBE_WATCHDOG_PURGE: keep ? "0" : "1",
+    K6HA_KUBE_WATCHDOG_PURGE: keep ? '0' : '1',
   });
   if (up.code !== 0) {
     throw new Error(`scripts/kube/up.sh ${dir} failed (exit ${up.code}); logs in ${dir}:\n${tail(up.output)}`);
   }
 
-  const envFile = join(dir, "env");
-  const kubeconfig = join(dir, "kubeconfig");
+  const envFile = join(dir, 'env');
+  const kubeconfig = join(dir, 'kubeconfig');
   if (!existsSync(envFile) || !existsSync(kubeconfig)) {
     throw new Error(`scripts/kube/up.sh ${dir} did not write ${envFile} / ${kubeconfig}:\n${tail(up.output)}`);
   }
   const env = readEnvFile(envFile);
-  const apiUrl = env["KUBE_API_URL"];
-  const kubectl = env["KUBECTL"];
+  const apiUrl = env['KUBE_API_URL'];
+  const kubectl = env['KUBECTL'];
   if (apiUrl === undefined || kubectl === undefined) {
     throw new Error(`${envFile} lacks KUBE_API_URL or KUBECTL`);
   }
@@ -113,8 +113,8 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      const args = keep ? [dir] : [dir, "--purge"];
-      const down = await run(join(SCRIPTS, "down.sh"), args);
+      const args = keep ? [dir] : [dir, '--purge'];
+      const down = await run(join(SCRIPTS, 'down.sh'), args);
       if (down.code !== 0) {
         throw new Error(`scripts/kube/down.sh ${dir} failed (exit ${down.code}):\n${tail(down.output)}`);
       }

@@ -20,14 +20,22 @@ export async function kubeClusterForTests(): Promise<{ cluster: KubeCluster; cli
   try {
     cluster = await startKubeCluster();
   } catch (err) {
-    throw new Error(`these tests need a local control plane — run scripts/kube/setup.sh first (builds etcd, kube-apiserver, kwok into .tools/kube): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `these tests need a local control plane — run scripts/kube/setup.sh first (builds etcd, kube-apiserver, kwok into .tools/kube): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return { cluster, clients: await connectKube({ planContext: TEST_CONTEXT, kubeconfigFile: cluster.kubeconfig }) };
 }
 
 export const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(3).toString('hex')}`;
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
@@ -37,7 +45,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : `: ${(last as Error).message}`}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : `: ${(last as Error).message}`}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -46,7 +57,11 @@ export async function createNamespace(clients: KubeClients, prefix: string): Pro
   const name = uniqueName(`k6ha-${prefix}`);
   await clients.core.createNamespace({ body: { metadata: { name } } });
   // Pods are refused until the namespace's default ServiceAccount exists.
-  await waitFor(`ServiceAccount default in ${name}`, async () => (await clients.core.listNamespacedServiceAccount({ namespace: name })).items.some((s) => s.metadata?.name === 'default'));
+  await waitFor(`ServiceAccount default in ${name}`, async () =>
+    (await clients.core.listNamespacedServiceAccount({ namespace: name })).items.some(
+      (s) => s.metadata?.name === 'default',
+    ),
+  );
   return name;
 }
 
@@ -54,11 +69,22 @@ export async function createNamespace(clients: KubeClients, prefix: string): Pro
 export async function createNodes(clients: KubeClients, group: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `${group}-n${i}`);
   for (const name of names) {
-    await clients.core.createNode({ body: { metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'k6ha-group': group } } } });
+    await clients.core.createNode({
+      body: {
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake' },
+          labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'k6ha-group': group },
+        },
+      },
+    });
   }
   await waitFor(`nodes ${names.join(',')} Ready`, async () => {
     const nodes = (await clients.core.listNode({ labelSelector: `k6ha-group=${group}` })).items;
-    return nodes.length === count && nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return (
+      nodes.length === count &&
+      nodes.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    );
   });
   return names;
 }
@@ -71,40 +97,85 @@ function podTemplate(labels: Record<string, string>, group: string, antiAffinity
       containers: [{ name: 'main', image: 'registry.invalid/fake:1' }],
       terminationGracePeriodSeconds: 1,
       ...(antiAffinity
-        ? { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] } } }
+        ? {
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [
+                  { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' },
+                ],
+              },
+            },
+          }
         : {}),
     },
   };
 }
 
-export async function createStatefulSet(clients: KubeClients, namespace: string, name: string, opts: { replicas: number; group: string; labels?: Record<string, string>; antiAffinity?: boolean }): Promise<void> {
+export async function createStatefulSet(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  opts: { replicas: number; group: string; labels?: Record<string, string>; antiAffinity?: boolean },
+): Promise<void> {
   const labels = opts.labels ?? { app: name };
   await clients.apps.createNamespacedStatefulSet({
     namespace,
     body: {
       metadata: { name },
-      spec: { replicas: opts.replicas, serviceName: name, podManagementPolicy: 'Parallel', selector: { matchLabels: labels }, template: podTemplate(labels, opts.group, opts.antiAffinity ?? false) },
+      spec: {
+        replicas: opts.replicas,
+        serviceName: name,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: labels },
+        template: podTemplate(labels, opts.group, opts.antiAffinity ?? false),
+      },
     },
   });
 }
 
-export async function createDeployment(clients: KubeClients, namespace: string, name: string, opts: { replicas: number; group: string; labels?: Record<string, string> }): Promise<void> {
+export async function createDeployment(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  opts: { replicas: number; group: string; labels?: Record<string, string> },
+): Promise<void> {
   const labels = opts.labels ?? { app: name };
   await clients.apps.createNamespacedDeployment({
     namespace,
-    body: { metadata: { name }, spec: { replicas: opts.replicas, selector: { matchLabels: labels }, template: podTemplate(labels, opts.group, false) } },
+    body: {
+      metadata: { name },
+      spec: {
+        replicas: opts.replicas,
+        selector: { matchLabels: labels },
+        template: podTemplate(labels, opts.group, false),
+      },
+    },
   });
 }
 
-const ready = (p: V1Pod): boolean => p.metadata?.deletionTimestamp == null && (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
+const ready = (p: V1Pod): boolean =>
+  p.metadata?.deletionTimestamp == null &&
+  (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
 
 /** Waits until exactly `count` pods match and all are Ready; returns them sorted by name. */
-export async function readyPods(clients: KubeClients, namespace: string, labelSelector: string, count: number, timeoutMs = 30_000): Promise<V1Pod[]> {
-  return waitFor(`${count} Ready pods ${labelSelector} in ${namespace}`, async () => {
-    const pods = (await clients.core.listNamespacedPod({ namespace, labelSelector })).items;
-    const live = pods.filter((p) => p.metadata?.deletionTimestamp == null);
-    return live.length === count && pods.length === count && live.every(ready) ? live.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '')) : null;
-  }, timeoutMs);
+export async function readyPods(
+  clients: KubeClients,
+  namespace: string,
+  labelSelector: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<V1Pod[]> {
+  return waitFor(
+    `${count} Ready pods ${labelSelector} in ${namespace}`,
+    async () => {
+      const pods = (await clients.core.listNamespacedPod({ namespace, labelSelector })).items;
+      const live = pods.filter((p) => p.metadata?.deletionTimestamp == null);
+      return live.length === count && pods.length === count && live.every(ready)
+        ? live.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))
+        : null;
+    },
+    timeoutMs,
+  );
 }
 
 export function scratchTimeline(prefix: string): Timeline {
@@ -114,7 +185,11 @@ export function scratchTimeline(prefix: string): Timeline {
 export const plan = (actions: unknown[]): ChaosAction[] => actions.map((a) => actionSchema.parse(a));
 
 /** Runs a plan through the real executor, starting now; resolves when every action finished. */
-export async function runPlan(driver: ChaosDriver, actions: ChaosAction[], timeline: Timeline): Promise<{ executor: ChaosExecutor; executed: ExecutedAction[] }> {
+export async function runPlan(
+  driver: ChaosDriver,
+  actions: ChaosAction[],
+  timeline: Timeline,
+): Promise<{ executor: ChaosExecutor; executed: ExecutedAction[] }> {
   const executor = new ChaosExecutor(actions, driver, timeline);
   timeline.zero ??= Date.now();
   executor.start(Date.now());

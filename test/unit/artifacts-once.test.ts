@@ -12,18 +12,35 @@ import { Sidecar } from '../../lib/sidecar/sidecar.ts';
 import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/chaos/target.ts';
 
 function sidecarIn(dir: string): Sidecar {
-  const experiment = parseExperiment({ name: 't-artifacts', scenario: 'jetstream-publish', target: { kind: 'local', stack: 'jetstream', replicas: 1 }, thresholds: 'ha-observe' }, 'inline');
+  const experiment = parseExperiment(
+    {
+      name: 't-artifacts',
+      scenario: 'jetstream-publish',
+      target: { kind: 'local', stack: 'jetstream', replicas: 1 },
+      thresholds: 'ha-observe',
+    },
+    'inline',
+  );
   const target: TargetUnderTest = {
     kind: 'none',
     members: () => [],
     k6Env: () => ({}),
-    bind: () => ({ roles: NO_ROLES, accountant: null, recoverySignals: () => NO_RECOVERY_SIGNALS, prepare: async () => undefined, stop: async () => undefined }),
+    bind: () => ({
+      roles: NO_ROLES,
+      accountant: null,
+      recoverySignals: () => NO_RECOVERY_SIGNALS,
+      prepare: async () => undefined,
+      stop: async () => undefined,
+    }),
     stop: async () => undefined,
   };
   return new Sidecar({ runId: 'test-run', runDir: dir, experiment, target, k6ApiUrl: null });
 }
 
-const summary = (marker: string) => ({ summary: { metrics: { iterations: { type: 'counter', values: { count: 1 } } }, marker }, text: '' });
+const summary = (marker: string) => ({
+  summary: { metrics: { iterations: { type: 'counter', values: { count: 1 } } }, marker },
+  text: '',
+});
 
 describe('artifacts written once', () => {
   it('not when the summary arrives, once at the end with it, again only for a summary after that', async () => {
@@ -31,13 +48,18 @@ describe('artifacts written once', () => {
     const sidecar = sidecarIn(dir);
     try {
       sidecar.storeSummary(summary('first'));
-      for (const f of ['summary.json', 'report.md', 'report.html', 'junit.xml']) assert.ok(!existsSync(join(dir, f)), `${f} not written when the summary arrives`);
+      for (const f of ['summary.json', 'report.md', 'report.html', 'junit.xml'])
+        assert.ok(!existsSync(join(dir, f)), `${f} not written when the summary arrives`);
       const model = sidecar.writeArtifacts(0, null);
       assert.equal(model.k6ExitCode, 0);
-      for (const f of ['summary.json', 'report.md', 'report.html', 'junit.xml']) assert.ok(existsSync(join(dir, f)), `${f} written at the end`);
+      for (const f of ['summary.json', 'report.md', 'report.html', 'junit.xml'])
+        assert.ok(existsSync(join(dir, f)), `${f} written at the end`);
       assert.equal((JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { marker: string }).marker, 'first');
       sidecar.storeSummary(summary('late'));
-      const late = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { marker: string; k6ha: { k6ExitCode: number } };
+      const late = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as {
+        marker: string;
+        k6ha: { k6ExitCode: number };
+      };
       assert.equal(late.marker, 'late');
       assert.equal(late.k6ha.k6ExitCode, 0, 'the rewrite keeps what the end-of-run write knew');
     } finally {

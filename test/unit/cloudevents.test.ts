@@ -3,14 +3,23 @@ import { describe, it } from 'node:test';
 import { buildEventRequest, classifyStatus, EventRequestTemplate, IsoTimeFormatter } from '../../lib/k6/cloudevents.ts';
 import { parseCloudEvent, parseLegacyEvent, subjectFor } from '../../lib/stack/publisher.ts';
 
-const event = { id: 'run-1', type: 'order.created.v1', source: 'k6-ha', time: '2026-01-01T00:00:00Z', data: { seq: 1 } };
+const event = {
+  id: 'run-1',
+  type: 'order.created.v1',
+  source: 'k6-ha',
+  time: '2026-01-01T00:00:00Z',
+  data: { seq: 1 },
+};
 
 describe('CloudEvents requests built in k6 and parsed by the publisher', () => {
   it('round-trips binary mode', () => {
     const req = buildEventRequest('binary', event);
     assert.equal(req.headers['ce-id'], 'run-1');
     const parsed = parseCloudEvent(req.headers, Buffer.from(req.body));
-    assert.deepEqual({ id: parsed.id, type: parsed.type, source: parsed.source }, { id: 'run-1', type: 'order.created.v1', source: 'k6-ha' });
+    assert.deepEqual(
+      { id: parsed.id, type: parsed.type, source: parsed.source },
+      { id: 'run-1', type: 'order.created.v1', source: 'k6-ha' },
+    );
     assert.equal(Buffer.from(parsed.data).toString(), '{"seq":1}');
     assert.equal(parsed.extra['time'], '2026-01-01T00:00:00Z');
   });
@@ -34,10 +43,27 @@ describe('CloudEvents requests built in k6 and parsed by the publisher', () => {
   });
 
   it('rejects events missing required attributes, saying which', () => {
-    assert.throws(() => parseCloudEvent({ 'ce-specversion': '1.0', 'ce-type': 't' }, Buffer.from('{}')), /ce-id, ce-source/);
-    assert.throws(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"x","type":"t"}')), /"source"/);
-    assert.throws(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('not json')), /not valid JSON/);
-    assert.throws(() => parseCloudEvent({ 'ce-specversion': '0.3', 'ce-id': 'a', 'ce-type': 't', 'ce-source': 's' }, Buffer.from('')), /specversion/);
+    assert.throws(
+      () => parseCloudEvent({ 'ce-specversion': '1.0', 'ce-type': 't' }, Buffer.from('{}')),
+      /ce-id, ce-source/,
+    );
+    assert.throws(
+      () =>
+        parseCloudEvent(
+          { 'content-type': 'application/cloudevents+json' },
+          Buffer.from('{"specversion":"1.0","id":"x","type":"t"}'),
+        ),
+      /"source"/,
+    );
+    assert.throws(
+      () => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('not json')),
+      /not valid JSON/,
+    );
+    assert.throws(
+      () =>
+        parseCloudEvent({ 'ce-specversion': '0.3', 'ce-id': 'a', 'ce-type': 't', 'ce-source': 's' }, Buffer.from('')),
+      /specversion/,
+    );
   });
 
   it('maps event types to subjects under the prefix, without wildcards', () => {
@@ -64,11 +90,20 @@ describe('EventRequestTemplate: the per-VU publish request k6 reuses', () => {
       const template = new EventRequestTemplate(mode, 'order.created.v1', 'k6-ha', 5000);
       for (const seq of [0, 7, 123456]) {
         const body = template.next(`run-${seq}`, seq, 3, sentAt + seq);
-        const expected = buildEventRequest(mode, { id: `run-${seq}`, type: 'order.created.v1', source: 'k6-ha', time: new Date(sentAt + seq).toISOString(), data: { seq, vu: 3, sentAt: sentAt + seq } });
+        const expected = buildEventRequest(mode, {
+          id: `run-${seq}`,
+          type: 'order.created.v1',
+          source: 'k6-ha',
+          time: new Date(sentAt + seq).toISOString(),
+          data: { seq, vu: 3, sentAt: sentAt + seq },
+        });
         assert.equal(body, expected.body);
         assert.deepEqual(template.params.headers, expected.headers);
       }
-      assert.deepEqual({ timeout: template.params.timeout, tags: template.params.tags }, { timeout: 5000, tags: { name: 'publish' } });
+      assert.deepEqual(
+        { timeout: template.params.timeout, tags: template.params.tags },
+        { timeout: 5000, tags: { name: 'publish' } },
+      );
     });
   }
 
@@ -89,6 +124,7 @@ describe('EventRequestTemplate: the per-VU publish request k6 reuses', () => {
       for (let ms = start; ms < start + 2100; ms += 7) assert.equal(clock.format(ms), new Date(ms).toISOString());
     }
     // Out of order (a VU's clock never goes back, but the formatter must not depend on it).
-    for (const ms of [sentAt + 5000, sentAt, sentAt + 999, sentAt + 1000]) assert.equal(clock.format(ms), new Date(ms).toISOString());
+    for (const ms of [sentAt + 5000, sentAt, sentAt + 999, sentAt + 1000])
+      assert.equal(clock.format(ms), new Date(ms).toISOString());
   });
 });

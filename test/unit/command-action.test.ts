@@ -10,7 +10,12 @@ import { runCommand } from '../../lib/chaos/command-action.ts';
 import { actionSchema } from '../../lib/experiment/experiment.ts';
 import { Timeline } from '../../lib/chaos/timeline.ts';
 
-const world: ChaosWorld = { members: () => [], streamMembers: async () => ({ leader: null, members: [] }), waitUntil: async () => true, currentLeader: () => null };
+const world: ChaosWorld = {
+  members: () => [],
+  streamMembers: async () => ({ leader: null, members: [] }),
+  waitUntil: async () => true,
+  currentLeader: () => null,
+};
 
 describe('command action', () => {
   it('records exit code and output tails; a wrong exit code or a timeout fails the action', async () => {
@@ -24,10 +29,17 @@ describe('command action', () => {
     executor.start(Date.now());
     while (executor.executed.length < plan.length) await new Promise((r) => setTimeout(r, 10));
     await executor.settle();
-    const finished = (id: string): Record<string, unknown> | undefined => timeline.events.find((e) => e.kind === 'command-finished' && e.detail['action_id'] === id)?.detail;
+    const finished = (id: string): Record<string, unknown> | undefined =>
+      timeline.events.find((e) => e.kind === 'command-finished' && e.detail['action_id'] === id)?.detail;
     assert.equal(executor.executed.find((a) => a.id === 'ok')?.error, null);
-    assert.deepEqual([finished('ok')?.['exit_code'], finished('ok')?.['stdout_tail'], finished('ok')?.['stderr_tail']], [0, 'deleting vm-1\n', 'warn\n']);
-    assert.match(executor.executed.find((a) => a.id === 'bad')?.error ?? '', /command exited 3 \(expected 0\): sh -c .* — quota exceeded/);
+    assert.deepEqual(
+      [finished('ok')?.['exit_code'], finished('ok')?.['stdout_tail'], finished('ok')?.['stderr_tail']],
+      [0, 'deleting vm-1\n', 'warn\n'],
+    );
+    assert.match(
+      executor.executed.find((a) => a.id === 'bad')?.error ?? '',
+      /command exited 3 \(expected 0\): sh -c .* — quota exceeded/,
+    );
     assert.match(executor.executed.find((a) => a.id === 'slow')?.error ?? '', /command timed out after 300ms/);
     assert.equal(finished('slow')?.['timed_out'], true);
     timeline.close();

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readSummaryFile, writeComparison } from '../../lib/compare/run.ts';
-import { buildComparison, CompareInputError, type Comparison, formatDelta, renderComparisonMarkdown, sideFromSummaryJson } from '../../lib/compare/table.ts';
+import {
+  buildComparison,
+  CompareInputError,
+  type Comparison,
+  formatDelta,
+  renderComparisonMarkdown,
+  sideFromSummaryJson,
+} from '../../lib/compare/table.ts';
 
 /** The seed's "PodVersion, 10 users" numbers in the classic shape, plus k6-ha's verification. */
 const classic = {
@@ -22,7 +29,10 @@ const classic = {
   metrics: {
     http_reqs: { type: 'counter', values: { count: 79237, rate: 264.12333333333333 } },
     http_req_failed: { type: 'rate', values: { rate: 0, passes: 0, fails: 79237 } },
-    http_req_duration: { type: 'trend', values: { avg: 37.31, med: 25.25, 'p(90)': 64.17, 'p(95)': 70.53, max: 384.74, min: 11.02 } },
+    http_req_duration: {
+      type: 'trend',
+      values: { avg: 37.31, med: 25.25, 'p(90)': 64.17, 'p(95)': 70.53, max: 384.74, min: 11.02 },
+    },
     iterations: { type: 'counter', values: { count: 3601, rate: 12 } },
     es_appends_acked: { type: 'counter', values: { count: 36017, rate: 120 } },
     es_acked_missing: { type: 'counter', values: { count: 0, rate: 0 } },
@@ -44,14 +54,21 @@ const machineReadable = {
     metrics: [
       { name: 'http_reqs', type: 'counter', values: { count: 63163 } },
       { name: 'http_req_failed', type: 'rate', values: { matches: 6, rate: 6 / 63163, total: 63163 } },
-      { name: 'http_req_duration', type: 'trend', values: { avg: 47.04, med: 30.07, p90: 83.87, p95: 99.23, max: 4570, min: 11.01 } },
+      {
+        name: 'http_req_duration',
+        type: 'trend',
+        values: { avg: 47.04, med: 30.07, p90: 83.87, p95: 99.23, max: 4570, min: 11.01 },
+      },
       { name: 'es_acked_missing', type: 'counter', values: { count: 2 } },
     ],
   },
 };
 
 function compare(): Comparison {
-  return buildComparison(sideFromSummaryJson('PodVersion (local pod storage)', 'a.json', classic), sideFromSummaryJson('Persistent Disk', 'b.json', machineReadable));
+  return buildComparison(
+    sideFromSummaryJson('PodVersion (local pod storage)', 'a.json', classic),
+    sideFromSummaryJson('Persistent Disk', 'b.json', machineReadable),
+  );
 }
 
 function row(c: Comparison, label: string): { a: number | null; b: number | null } {
@@ -74,9 +91,12 @@ describe('compare table', () => {
     assert.equal(c.b.durationSeconds, 300);
   });
 
-  test('checks per check and overall, like the seed\'s ✓/✗ lines', () => {
+  test("checks per check and overall, like the seed's ✓/✗ lines", () => {
     const c = compare();
-    assert.deepEqual(c.checks.find((x) => x.name === 'is status 200'), { name: 'is status 200', a: { passes: 43220, fails: 0 }, b: { passes: 33052, fails: 6 } });
+    assert.deepEqual(
+      c.checks.find((x) => x.name === 'is status 200'),
+      { name: 'is status 200', a: { passes: 43220, fails: 0 }, b: { passes: 33052, fails: 6 } },
+    );
     const overall = row(c, 'checks passed');
     assert.equal(overall.a, 1);
     assert.equal(((overall.b ?? 0) * 100).toFixed(2), '99.99');
@@ -102,12 +122,18 @@ describe('compare table', () => {
       writeFileSync(join(dir, 'a.json'), JSON.stringify(classic));
       writeFileSync(join(dir, 'b.json'), JSON.stringify(machineReadable));
       writeFileSync(join(dir, 'bad.json'), JSON.stringify({ hello: 1 }));
-      assert.throws(() => readSummaryFile('X', join(dir, 'bad.json')), (err: unknown) => err instanceof CompareInputError && err.message.includes('bad.json'));
+      assert.throws(
+        () => readSummaryFile('X', join(dir, 'bad.json')),
+        (err: unknown) => err instanceof CompareInputError && err.message.includes('bad.json'),
+      );
       assert.throws(() => readSummaryFile('X', join(dir, 'missing.json')), CompareInputError);
       writeComparison(dir, readSummaryFile('A', join(dir, 'a.json')), readSummaryFile('B', join(dir, 'b.json')));
       const json = JSON.parse(readFileSync(join(dir, 'comparison.json'), 'utf8')) as Comparison;
       assert.equal(json.rows.find((r) => r.label === 'http_reqs')?.b, 63163);
-      assert.match(readFileSync(join(dir, 'comparison.md'), 'utf8'), /\| http_reqs \| 79237 \| 63163 \| -20\.3% \(worse\) \|/);
+      assert.match(
+        readFileSync(join(dir, 'comparison.md'), 'utf8'),
+        /\| http_reqs \| 79237 \| 63163 \| -20\.3% \(worse\) \|/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

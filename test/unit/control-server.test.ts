@@ -33,7 +33,8 @@ function call(url: string, method: string, body?: string): Promise<Answer> {
   });
 }
 
-const post = (base: string, path: string, body: unknown): Promise<Answer> => call(`${base}${path}`, 'POST', typeof body === 'string' ? body : JSON.stringify(body));
+const post = (base: string, path: string, body: unknown): Promise<Answer> =>
+  call(`${base}${path}`, 'POST', typeof body === 'string' ? body : JSON.stringify(body));
 const errorOf = (a: Answer): string => (JSON.parse(a.body) as { error: string }).error;
 
 describe('control API: bodies are input', () => {
@@ -44,13 +45,27 @@ describe('control API: bodies are input', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k6ha-control-'));
-    const experiment = parseExperiment({ name: 't-control', scenario: 'jetstream-publish', target: { kind: 'local', stack: 'jetstream', replicas: 1 }, thresholds: 'ha-observe' }, 'inline');
+    const experiment = parseExperiment(
+      {
+        name: 't-control',
+        scenario: 'jetstream-publish',
+        target: { kind: 'local', stack: 'jetstream', replicas: 1 },
+        thresholds: 'ha-observe',
+      },
+      'inline',
+    );
     // A target with nothing to observe or account: these tests are about the control API alone.
     const target: TargetUnderTest = {
       kind: 'none',
       members: () => [],
       k6Env: () => ({}),
-      bind: () => ({ roles: NO_ROLES, accountant: null, recoverySignals: () => NO_RECOVERY_SIGNALS, prepare: async () => undefined, stop: async () => undefined }),
+      bind: () => ({
+        roles: NO_ROLES,
+        accountant: null,
+        recoverySignals: () => NO_RECOVERY_SIGNALS,
+        prepare: async () => undefined,
+        stop: async () => undefined,
+      }),
       stop: async () => undefined,
     };
     sidecar = new Sidecar({ runId: 'test-run', runDir: dir, experiment, target, k6ApiUrl: null });
@@ -66,7 +81,11 @@ describe('control API: bodies are input', () => {
 
   it('without the token, or with a wrong one, every path is 404', async () => {
     const port = new URL(base).port;
-    assert.equal((await post(`http://127.0.0.1:${port}`, CONTROL_PATHS.start, { runTag: 'x', scenario: 'jetstream-publish' })).status, 404);
+    assert.equal(
+      (await post(`http://127.0.0.1:${port}`, CONTROL_PATHS.start, { runTag: 'x', scenario: 'jetstream-publish' }))
+        .status,
+      404,
+    );
     assert.equal((await post(`http://127.0.0.1:${port}/wrong-token`, CONTROL_PATHS.outcomes, [])).status, 404);
     assert.equal((await call(`http://127.0.0.1:${port}/wrong-token${CONTROL_PATHS.report}`, 'GET')).status, 404);
   });
@@ -87,7 +106,10 @@ describe('control API: bodies are input', () => {
     assert.match(errorOf(res), /^durationMs: "a" is not allowed — expected number/);
     res = await post(base, CONTROL_PATHS.start, { runTag: 'x', scenario: 'nope' });
     assert.equal(res.status, 400);
-    assert.equal(errorOf(res), 'scenario: "nope" is not allowed — expected "jetstream-publish", the scenario of experiment t-control');
+    assert.equal(
+      errorOf(res),
+      'scenario: "nope" is not allowed — expected "jetstream-publish", the scenario of experiment t-control',
+    );
     res = await post(base, CONTROL_PATHS.start, { runTag: 'has space', scenario: 'jetstream-publish' });
     assert.equal(res.status, 400);
     assert.match(errorOf(res), /^runTag: "has space" is not allowed — expected 1–64 letters/);
@@ -102,7 +124,13 @@ describe('control API: bodies are input', () => {
   });
 
   it('starts once: a retried start with the same run tag gets the same answer, another run tag 409', async () => {
-    const first = await post(base, CONTROL_PATHS.start, { runTag: 'run-a', scenario: 'jetstream-publish', rate: 100, durationMs: 10_000, requestTimeoutMs: 5000 });
+    const first = await post(base, CONTROL_PATHS.start, {
+      runTag: 'run-a',
+      scenario: 'jetstream-publish',
+      rate: 100,
+      durationMs: 10_000,
+      requestTimeoutMs: 5000,
+    });
     assert.equal(first.status, 200, first.body);
     const again = await post(base, CONTROL_PATHS.start, { runTag: 'run-a', scenario: 'jetstream-publish', rate: 100 });
     assert.equal(again.status, 200);
@@ -116,8 +144,17 @@ describe('control API: bodies are input', () => {
     const cases: Array<[unknown, RegExp]> = [
       [[{ seq: 'a' }], /^\[0\]\.seq: "a" is not allowed — expected number/],
       [[{ seq: -1, outcome: 'lost', status: 503, sentAt: 1, t: 2 }], /^\[0\]\.seq: -1 is not allowed/],
-      [[{ seq: 1, outcome: 'lost', status: 503, sentAt: 1, t: 2 }], /^\[0\]\.outcome: "lost" is not allowed — expected one of "failed"\|"unknown"|^\[0\]\.outcome: "lost" is not allowed — expected/],
-      [[{ seq: 1, outcome: 'failed', status: 503, sentAt: 1, t: 2 }, { seq: 2, outcome: 'failed', status: 1e6, sentAt: 1, t: 2 }], /^\[1\]\.status: 1000000 is not allowed/],
+      [
+        [{ seq: 1, outcome: 'lost', status: 503, sentAt: 1, t: 2 }],
+        /^\[0\]\.outcome: "lost" is not allowed — expected one of "failed"\|"unknown"|^\[0\]\.outcome: "lost" is not allowed — expected/,
+      ],
+      [
+        [
+          { seq: 1, outcome: 'failed', status: 503, sentAt: 1, t: 2 },
+          { seq: 2, outcome: 'failed', status: 1e6, sentAt: 1, t: 2 },
+        ],
+        /^\[1\]\.status: 1000000 is not allowed/,
+      ],
       [{ seq: 1 }, /^\(body\): .* is not allowed — expected array/],
       [[{ seq: 1, outcome: 'failed', status: 503, sentAt: 1, t: 2, extra: true }], /unknown field\(s\) "extra"/],
     ];
@@ -126,7 +163,13 @@ describe('control API: bodies are input', () => {
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.match(errorOf(res), message);
     }
-    const tooMany = Array.from({ length: OUTCOME_BATCH_MAX + 1 }, (_, i) => ({ seq: i, outcome: 'failed', status: 503, sentAt: 1, t: 2 }));
+    const tooMany = Array.from({ length: OUTCOME_BATCH_MAX + 1 }, (_, i) => ({
+      seq: i,
+      outcome: 'failed',
+      status: 503,
+      sentAt: 1,
+      t: 2,
+    }));
     const res = await post(base, CONTROL_PATHS.outcomes, tooMany);
     assert.equal(res.status, 400);
     assert.match(errorOf(res), /\(body\): .* is not allowed — expected .*1000/);
@@ -134,7 +177,10 @@ describe('control API: bodies are input', () => {
   });
 
   it('takes valid outcomes idempotently by seq (a retried batch counts once)', async () => {
-    const batch = [{ seq: 7, outcome: 'failed', status: 503, sentAt: 1, t: 2 }, { seq: 8, outcome: 'unknown', status: 0, sentAt: 1, t: 2 }];
+    const batch = [
+      { seq: 7, outcome: 'failed', status: 503, sentAt: 1, t: 2 },
+      { seq: 8, outcome: 'unknown', status: 0, sentAt: 1, t: 2 },
+    ];
     assert.equal((await post(base, CONTROL_PATHS.outcomes, batch)).status, 204);
     assert.equal((await post(base, CONTROL_PATHS.outcomes, batch)).status, 204);
     assert.equal(sidecar.notAckedSoFar, 2);
@@ -156,7 +202,10 @@ describe('control API: bodies are input', () => {
     assert.match(errorOf(res), /^attempted: -3 is not allowed/);
     res = await post(base, CONTROL_PATHS.summary, { summary: 'text', text: 1 });
     assert.equal(res.status, 400);
-    assert.match(errorOf(res), /^summary: "text" is not allowed — expected record|^summary: "text" is not allowed — expected object/);
+    assert.match(
+      errorOf(res),
+      /^summary: "text" is not allowed — expected record|^summary: "text" is not allowed — expected object/,
+    );
   });
 
   it('wrong methods and unknown routes', async () => {

@@ -25,10 +25,21 @@ async function startFixture(dir = mkdtempSync(join(tmpdir(), 'es-fixture-'))): P
   return { fixture, url: fixture.url, dir };
 }
 
-function appendOne(url: string, stream: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function appendOne(
+  url: string,
+  stream: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${url}/streams/${stream}`, {
     method: 'POST',
-    headers: { authorization: AUTH, 'content-type': 'application/json', 'es-eventtype': 'T', 'es-eventid': randomUUID(), ...headers },
+    headers: {
+      authorization: AUTH,
+      'content-type': 'application/json',
+      'es-eventtype': 'T',
+      'es-eventid': randomUUID(),
+      ...headers,
+    },
     body: JSON.stringify(body),
     redirect: 'manual',
   });
@@ -88,20 +99,37 @@ describe('EventStore fixture HTTP API', () => {
     const events = [0, 1, 2].map((i) => ({ eventId: randomUUID(), eventType: 'T', data: { i } }));
     const res = await fetch(`${fx.url}/streams/${s}`, {
       method: 'POST',
-      headers: { authorization: AUTH, 'content-type': 'application/vnd.kurrent.events+json', 'kurrent-expectedversion': '-1' },
+      headers: {
+        authorization: AUTH,
+        'content-type': 'application/vnd.kurrent.events+json',
+        'kurrent-expectedversion': '-1',
+      },
       body: JSON.stringify(events),
     });
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('location'), `${fx.url}/streams/${s}/0`);
     const retry = await fetch(`${fx.url}/streams/${s}`, {
       method: 'POST',
-      headers: { authorization: AUTH, 'content-type': 'application/vnd.eventstore.events+json', 'es-expectedversion': '-1' },
+      headers: {
+        authorization: AUTH,
+        'content-type': 'application/vnd.eventstore.events+json',
+        'es-expectedversion': '-1',
+      },
       body: JSON.stringify(events),
     });
     assert.equal(retry.status, 201, 'the same batch retried with its original expected version is idempotent');
-    const feed = (await (await read(fx.url, `/streams/${s}?embed=body`)).json()) as { entries: Array<{ eventNumber: number; eventId: string; data: string }> };
-    assert.deepEqual(feed.entries.map((e) => e.eventNumber), [2, 1, 0], 'newest first, like EventStore');
-    assert.deepEqual(feed.entries.map((e) => JSON.parse(e.data) as unknown), [{ i: 2 }, { i: 1 }, { i: 0 }]);
+    const feed = (await (await read(fx.url, `/streams/${s}?embed=body`)).json()) as {
+      entries: Array<{ eventNumber: number; eventId: string; data: string }>;
+    };
+    assert.deepEqual(
+      feed.entries.map((e) => e.eventNumber),
+      [2, 1, 0],
+      'newest first, like EventStore',
+    );
+    assert.deepEqual(
+      feed.entries.map((e) => JSON.parse(e.data) as unknown),
+      [{ i: 2 }, { i: 1 }, { i: 0 }],
+    );
     assert.equal(feed.entries[2]?.eventId, events[0]?.eventId);
   });
 
@@ -130,33 +158,62 @@ describe('EventStore fixture HTTP API', () => {
   test('a stream longer than a page links to the older events with "next"', async () => {
     const s = `s-${randomUUID()}`;
     for (let i = 0; i < 25; i++) await appendOne(fx.url, s, { i });
-    const head = (await (await read(fx.url, `/streams/${s}`)).json()) as { entries: Array<{ title: string }>; links: Array<{ uri: string; relation: string }> };
+    const head = (await (await read(fx.url, `/streams/${s}`)).json()) as {
+      entries: Array<{ title: string }>;
+      links: Array<{ uri: string; relation: string }>;
+    };
     assert.equal(head.entries.length, 20);
     assert.equal(head.entries[0]?.title, `24@${s}`);
     const next = head.links.find((l) => l.relation === 'next');
     assert.equal(next?.uri, `${fx.url}/streams/${s}/4/backward/20`);
-    const older = (await (await read(fx.url, `/streams/${s}/4/backward/20`)).json()) as { entries: Array<{ title: string }>; links: Array<{ relation: string }> };
-    assert.deepEqual(older.entries.map((e) => e.title), [4, 3, 2, 1, 0].map((n) => `${n}@${s}`));
-    assert.equal(older.links.some((l) => l.relation === 'next'), false, 'no next link past the first event');
+    const older = (await (await read(fx.url, `/streams/${s}/4/backward/20`)).json()) as {
+      entries: Array<{ title: string }>;
+      links: Array<{ relation: string }>;
+    };
+    assert.deepEqual(
+      older.entries.map((e) => e.title),
+      [4, 3, 2, 1, 0].map((n) => `${n}@${s}`),
+    );
+    assert.equal(
+      older.links.some((l) => l.relation === 'next'),
+      false,
+      'no next link past the first event',
+    );
   });
 
   test('GET /streams/{s}/{n} answers the Atom entry or the bare data, and 404 for a missing event or stream', async () => {
     const s = `s-${randomUUID()}`;
     const id = randomUUID();
     await appendOne(fx.url, s, { n: 7 }, { 'es-eventid': id });
-    const atom = (await (await read(fx.url, `/streams/${s}/0`, 'application/vnd.kurrent.atom+json')).json()) as { content: Record<string, unknown> };
-    assert.deepEqual(atom.content, { eventStreamId: s, eventNumber: 0, eventType: 'T', eventId: id, data: { n: 7 }, metadata: '' });
+    const atom = (await (await read(fx.url, `/streams/${s}/0`, 'application/vnd.kurrent.atom+json')).json()) as {
+      content: Record<string, unknown>;
+    };
+    assert.deepEqual(atom.content, {
+      eventStreamId: s,
+      eventNumber: 0,
+      eventType: 'T',
+      eventId: id,
+      data: { n: 7 },
+      metadata: '',
+    });
     const bare = await read(fx.url, `/streams/${s}/0`, 'application/json');
     assert.deepEqual(await bare.json(), { n: 7 });
     assert.equal((await read(fx.url, `/streams/${s}/1`)).status, 404);
     assert.equal((await read(fx.url, `/streams/nope-${randomUUID()}`)).status, 404);
-    assert.equal((await read(fx.url, `/streams/${s}`, 'application/atom+xml')).status, 406, 'the fixture speaks JSON only');
+    assert.equal(
+      (await read(fx.url, `/streams/${s}`, 'application/atom+xml')).status,
+      406,
+      'the fixture speaks JSON only',
+    );
   });
 
   test('a hard-deleted stream answers 410 to reads and appends; a soft-deleted one 404', async () => {
     const hard = `s-${randomUUID()}`;
     await appendOne(fx.url, hard, { a: 1 });
-    const del = await fetch(`${fx.url}/streams/${hard}`, { method: 'DELETE', headers: { authorization: AUTH, 'es-harddelete': 'true' } });
+    const del = await fetch(`${fx.url}/streams/${hard}`, {
+      method: 'DELETE',
+      headers: { authorization: AUTH, 'es-harddelete': 'true' },
+    });
     assert.equal(del.status, 204);
     assert.equal((await read(fx.url, `/streams/${hard}`)).status, 410);
     assert.equal((await appendOne(fx.url, hard, { a: 2 })).status, 410);
@@ -171,7 +228,9 @@ describe('EventStore fixture HTTP API', () => {
     const none = await fetch(`${fx.url}/streams/${s}`, { headers: { accept: ATOM } });
     assert.equal(none.status, 401);
     assert.match(none.headers.get('www-authenticate') ?? '', /^Basic realm=/);
-    const wrong = await fetch(`${fx.url}/streams/${s}`, { headers: { accept: ATOM, authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` } });
+    const wrong = await fetch(`${fx.url}/streams/${s}`, {
+      headers: { accept: ATOM, authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` },
+    });
     assert.equal(wrong.status, 401);
     assert.equal((await fetch(`${fx.url}/health/live`)).status, 204, 'the health probe needs no credentials');
   });
@@ -187,9 +246,17 @@ describe('EventStore fixture HTTP API', () => {
     assert.equal(res.status, 307);
     const location = res.headers.get('location') ?? '';
     assert.match(location, new RegExp(`/streams/${s}/incoming/[0-9a-f-]{36}$`));
-    const posted = await fetch(location, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json', 'es-eventtype': 'T' }, body: '{}' });
+    const posted = await fetch(location, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': 'application/json', 'es-eventtype': 'T' },
+      body: '{}',
+    });
     assert.equal(posted.status, 201);
-    const noType = await fetch(`${fx.url}/streams/${s}`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json', 'es-eventid': randomUUID() }, body: '{}' });
+    const noType = await fetch(`${fx.url}/streams/${s}`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': 'application/json', 'es-eventid': randomUUID() },
+      body: '{}',
+    });
     assert.equal(noType.status, 400);
   });
 
@@ -215,9 +282,18 @@ describe('EventStore fixture durability', () => {
       for (let i = 0; i < 5; i++) assert.equal((await appendOne(fx.url, s, { i })).status, 201);
       await fx.fixture.stop();
       fx = await startFixture(dir);
-      const feed = (await (await read(fx.url, `/streams/${s}?embed=body`)).json()) as { entries: Array<{ data: string }> };
-      assert.deepEqual(feed.entries.map((e) => JSON.parse(e.data) as unknown), [4, 3, 2, 1, 0].map((i) => ({ i })));
-      assert.equal((await appendOne(fx.url, s, { i: 5 })).headers.get('location'), `${fx.url}/streams/${s}/5`, 'numbering continues');
+      const feed = (await (await read(fx.url, `/streams/${s}?embed=body`)).json()) as {
+        entries: Array<{ data: string }>;
+      };
+      assert.deepEqual(
+        feed.entries.map((e) => JSON.parse(e.data) as unknown),
+        [4, 3, 2, 1, 0].map((i) => ({ i })),
+      );
+      assert.equal(
+        (await appendOne(fx.url, s, { i: 5 })).headers.get('location'),
+        `${fx.url}/streams/${s}/5`,
+        'numbering continues',
+      );
     } finally {
       await fx.fixture.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -280,7 +356,11 @@ describe('EventStore fixture durability', () => {
         const body = res.status === 200 ? ((await res.json()) as { content: { eventId: string } }) : null;
         if (body?.content.eventId !== id) missing.push(`${stream} (${res.status})`);
       }
-      assert.deepEqual(missing, [], `acked before kill -9 but missing after restart: ${missing.slice(0, 5).join(', ')}`);
+      assert.deepEqual(
+        missing,
+        [],
+        `acked before kill -9 but missing after restart: ${missing.slice(0, 5).join(', ')}`,
+      );
     } finally {
       await stack.stop();
       rmSync(runDir, { recursive: true, force: true });

@@ -27,7 +27,13 @@ function feedBody(entries: Array<{ eventId: string; eventNumber: number; data: u
     title: "Event stream 's'",
     headOfStream: true,
     links: [{ uri: 'http://x/streams/s', relation: 'self' }, ...(next ? [{ uri: next, relation: 'next' }] : [])],
-    entries: entries.map((e) => ({ eventId: e.eventId, eventType: 'T', eventNumber: e.eventNumber, data: JSON.stringify(e.data), isJson: true })),
+    entries: entries.map((e) => ({
+      eventId: e.eventId,
+      eventType: 'T',
+      eventNumber: e.eventNumber,
+      data: JSON.stringify(e.data),
+      isJson: true,
+    })),
   });
 }
 
@@ -51,7 +57,14 @@ describe('eventstore protocol', () => {
     assert.equal(eventNumberFromLocation(undefined), null);
     assert.equal(eventNumberFromLocation('http://127.0.0.1:2113/streams/abc-1/0/'), 0);
     assert.equal(eventNumberFromLocation('/streams/s/107'), 107);
-    for (const bad of ['', '12', 'http://x/streams/s/', 'http://x/streams/s/1a', 'http://x/streams/s/a1', 'http://x/streams/s//']) {
+    for (const bad of [
+      '',
+      '12',
+      'http://x/streams/s/',
+      'http://x/streams/s/1a',
+      'http://x/streams/s/a1',
+      'http://x/streams/s//',
+    ]) {
       assert.equal(eventNumberFromLocation(bad), null, bad);
     }
     assert.equal(currentVersionFromHeaders({ 'Es-Currentversion': '4' }, dialectNames('eventstore')), 4);
@@ -66,8 +79,18 @@ describe('eventstore protocol', () => {
   });
 
   test('a complete feed verifies every acked event and finds what an unknown append stored', () => {
-    const sent = [acked('a', 0, { i: 0 }), acked('b', 1, { i: 1 }), { ...sentEvent('c', { i: 2 }), outcome: 'unknown' as const }];
-    const page = parseFeed(feedBody([{ eventId: 'c', eventNumber: 2, data: { i: 2 } }, { eventId: 'b', eventNumber: 1, data: { i: 1 } }, { eventId: 'a', eventNumber: 0, data: { i: 0 } }]));
+    const sent = [
+      acked('a', 0, { i: 0 }),
+      acked('b', 1, { i: 1 }),
+      { ...sentEvent('c', { i: 2 }), outcome: 'unknown' as const },
+    ];
+    const page = parseFeed(
+      feedBody([
+        { eventId: 'c', eventNumber: 2, data: { i: 2 } },
+        { eventId: 'b', eventNumber: 1, data: { i: 1 } },
+        { eventId: 'a', eventNumber: 0, data: { i: 0 } },
+      ]),
+    );
     assert.ok(page !== null);
     const result = checkFeed(sent, page.entries);
     assert.deepEqual(result, { stale: false, duplicates: 0, unknownStored: 1, unexpected: 0, mismatches: 0 });
@@ -92,7 +115,10 @@ describe('eventstore protocol', () => {
 
   test('another body at an acked number is a mismatch; a 404 is stale; no answer proves nothing', () => {
     const a = acked('a', 0, { i: 0 });
-    assert.equal(checkEventRead(a, 200, JSON.stringify({ content: { eventId: 'a', eventNumber: 0, data: { i: 9 } } })), 'mismatch');
+    assert.equal(
+      checkEventRead(a, 200, JSON.stringify({ content: { eventId: 'a', eventNumber: 0, data: { i: 9 } } })),
+      'mismatch',
+    );
     const b = acked('b', 1, { i: 1 });
     assert.equal(checkEventRead(b, 404, ''), 'stale');
     const c = acked('c', 2, { i: 2 });
@@ -130,15 +156,44 @@ describe('eventstore protocol', () => {
     // Whatever the fast path accepts, the full path verifies every event and finds nothing else.
     const page = feedFromSelection(newestFirst(exact));
     assert.ok(page !== null);
-    assert.deepEqual(checkFeed(exact, page.entries), { stale: false, duplicates: 0, unknownStored: 0, unexpected: 0, mismatches: 0 });
+    assert.deepEqual(checkFeed(exact, page.entries), {
+      stale: false,
+      duplicates: 0,
+      unknownStored: 0,
+      unexpected: 0,
+      mismatches: 0,
+    });
     assert.ok(exact.every((s) => s.verified));
 
     const declines: Array<[string, (sent: SentEvent[]) => unknown]> = [
-      ['oldest first', (sent) => ({ ids: sent.map((s) => s.eventId), nums: sent.map((s) => s.number), data: sent.map((s) => s.text) })],
+      [
+        'oldest first',
+        (sent) => ({ ids: sent.map((s) => s.eventId), nums: sent.map((s) => s.number), data: sent.map((s) => s.text) }),
+      ],
       ['a second page', (sent) => ({ ...newestFirst(sent), next: 'http://x/streams/s/0/backward/20' })],
-      ['one missing', (sent) => { const f = newestFirst(sent); return { ids: f.ids.slice(1), nums: f.nums.slice(1), data: f.data.slice(1) }; }],
-      ['a re-serialised body', (sent) => { const f = newestFirst(sent); f.data[0] = '{ "i": 2 }'; return f; }],
-      ['another number', (sent) => { const f = newestFirst(sent); f.nums[0] = 7; return f; }],
+      [
+        'one missing',
+        (sent) => {
+          const f = newestFirst(sent);
+          return { ids: f.ids.slice(1), nums: f.nums.slice(1), data: f.data.slice(1) };
+        },
+      ],
+      [
+        'a re-serialised body',
+        (sent) => {
+          const f = newestFirst(sent);
+          f.data[0] = '{ "i": 2 }';
+          return f;
+        },
+      ],
+      [
+        'another number',
+        (sent) => {
+          const f = newestFirst(sent);
+          f.nums[0] = 7;
+          return f;
+        },
+      ],
       ['not a selection', () => null],
     ];
     for (const [what, selection] of declines) {

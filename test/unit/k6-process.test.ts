@@ -11,7 +11,7 @@ import { ProcessStartError } from '../../lib/shared/errors.ts';
 import { freePort } from '../../lib/stack/free-port.ts';
 
 describe('k6ExitCode', () => {
-  it('is k6\'s own code when it exited, and 128 + the signal\'s number as a shell reports a signal death', () => {
+  it("is k6's own code when it exited, and 128 + the signal's number as a shell reports a signal death", () => {
     assert.equal(k6ExitCode(0, null), 0);
     assert.equal(k6ExitCode(99, null), 99);
     assert.equal(k6ExitCode(null, 'SIGINT'), 130);
@@ -28,23 +28,46 @@ describe('startK6', () => {
     dir = mkdtempSync(join(tmpdir(), 'k6-process-'));
     fakeK6 = join(dir, 'k6');
     // Prints its arguments one a line on stdout, a log line on stderr, then exits as FAKE_EXIT says.
-    writeFileSync(fakeK6, [
-      '#!/bin/sh',
-      'for a in "$@"; do echo "arg $a"; done',
-      'echo "level=warning msg=\\"Request Failed\\"" >&2',
-      'case "$FAKE_EXIT" in',
-      '  TERM) kill -TERM $$ ;;',
-      '  *) exit "${FAKE_EXIT:-0}" ;;',
-      'esac',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      fakeK6,
+      [
+        '#!/bin/sh',
+        'for a in "$@"; do echo "arg $a"; done',
+        'echo "level=warning msg=\\"Request Failed\\"" >&2',
+        'case "$FAKE_EXIT" in',
+        '  TERM) kill -TERM $$ ;;',
+        '  *) exit "${FAKE_EXIT:-0}" ;;',
+        'esac',
+        '',
+      ].join('\n'),
+    );
     chmodSync(fakeK6, 0o755);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('builds `run`, the flags, --address, -e KEY=VALUE (SUMMARY_JSON last) and the script', () => {
-    assert.deepEqual(k6RunArgs({ script: 's.js', env: { A: '1', B: 'x=y' }, args: ['--quiet'], address: '127.0.0.1:6565', summaryPath: '/tmp/s.json' }),
-      ['run', '--quiet', '--address', '127.0.0.1:6565', '-e', 'A=1', '-e', 'B=x=y', '-e', 'SUMMARY_JSON=/tmp/s.json', 's.js']);
+    assert.deepEqual(
+      k6RunArgs({
+        script: 's.js',
+        env: { A: '1', B: 'x=y' },
+        args: ['--quiet'],
+        address: '127.0.0.1:6565',
+        summaryPath: '/tmp/s.json',
+      }),
+      [
+        'run',
+        '--quiet',
+        '--address',
+        '127.0.0.1:6565',
+        '-e',
+        'A=1',
+        '-e',
+        'B=x=y',
+        '-e',
+        'SUMMARY_JSON=/tmp/s.json',
+        's.js',
+      ],
+    );
     assert.deepEqual(k6RunArgs({ script: 's.js', env: {} }), ['run', 's.js']);
   });
 
@@ -53,13 +76,34 @@ describe('startK6', () => {
     const logFile = join(dir, 'k6.log');
     process.env['FAKE_EXIT'] = '99';
     try {
-      const { child, done } = startK6({ k6: fakeK6, script: 'scenario.js', env: { VUS: '2' }, args: ['--quiet'], logFile, onLine: (l) => lines.push(l) });
+      const { child, done } = startK6({
+        k6: fakeK6,
+        script: 'scenario.js',
+        env: { VUS: '2' },
+        args: ['--quiet'],
+        logFile,
+        onLine: (l) => lines.push(l),
+      });
       assert.ok(child.pid !== undefined);
       const exit = await done;
-      assert.deepEqual({ exitCode: exit.exitCode, code: exit.code, signal: exit.signal }, { exitCode: 99, code: 99, signal: null });
-      const expected = ['arg run', 'arg --quiet', 'arg -e', 'arg VUS=2', 'arg scenario.js', 'level=warning msg="Request Failed"'];
+      assert.deepEqual(
+        { exitCode: exit.exitCode, code: exit.code, signal: exit.signal },
+        { exitCode: 99, code: 99, signal: null },
+      );
+      const expected = [
+        'arg run',
+        'arg --quiet',
+        'arg -e',
+        'arg VUS=2',
+        'arg scenario.js',
+        'level=warning msg="Request Failed"',
+      ];
       assert.deepEqual([...lines].sort(), [...expected].sort());
-      assert.deepEqual(readFileSync(logFile, 'utf8').trimEnd().split('\n').sort(), [...expected].sort(), 'the log file is complete when done resolves');
+      assert.deepEqual(
+        readFileSync(logFile, 'utf8').trimEnd().split('\n').sort(),
+        [...expected].sort(),
+        'the log file is complete when done resolves',
+      );
       assert.deepEqual([...exit.lastLines].sort(), [...expected].sort());
     } finally {
       delete process.env['FAKE_EXIT'];
@@ -70,15 +114,21 @@ describe('startK6', () => {
     process.env['FAKE_EXIT'] = 'TERM';
     try {
       const exit = await startK6({ k6: fakeK6, script: 'scenario.js', env: {} }).done;
-      assert.deepEqual({ exitCode: exit.exitCode, code: exit.code, signal: exit.signal }, { exitCode: 143, code: null, signal: 'SIGTERM' });
+      assert.deepEqual(
+        { exitCode: exit.exitCode, code: exit.code, signal: exit.signal },
+        { exitCode: 143, code: null, signal: 'SIGTERM' },
+      );
     } finally {
       delete process.env['FAKE_EXIT'];
     }
-    await assert.rejects(startK6({ k6: join(dir, 'no-such-k6'), script: 'scenario.js', env: {} }).done, (err: unknown) => {
-      assert.ok(err instanceof ProcessStartError);
-      assert.match(err.message, /could not run .*no-such-k6: spawn .*ENOENT/);
-      return true;
-    });
+    await assert.rejects(
+      startK6({ k6: join(dir, 'no-such-k6'), script: 'scenario.js', env: {} }).done,
+      (err: unknown) => {
+        assert.ok(err instanceof ProcessStartError);
+        assert.match(err.message, /could not run .*no-such-k6: spawn .*ENOENT/);
+        return true;
+      },
+    );
   });
 });
 
@@ -89,7 +139,20 @@ describe('readK6Metric', () => {
     server = createServer((req, res) => {
       if (req.url === '/v1/metrics/iterations') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ data: { type: 'metrics', id: 'iterations', attributes: { type: 'counter', contains: 'default', tainted: null, sample: { count: 6751, rate: 150.02 } } } }));
+        res.end(
+          JSON.stringify({
+            data: {
+              type: 'metrics',
+              id: 'iterations',
+              attributes: {
+                type: 'counter',
+                contains: 'default',
+                tainted: null,
+                sample: { count: 6751, rate: 150.02 },
+              },
+            },
+          }),
+        );
       } else if (req.url === '/v1/metrics/garbled') {
         res.end('not json');
       } else {

@@ -3,7 +3,13 @@
 // what is allowed; the driver stops the members above N and a restore starts them again.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChaosExecutor, LocalMemberDriver, type ChaosWorld, PlanRefusedError, preflightPlan } from '../../lib/chaos/chaos.ts';
+import {
+  ChaosExecutor,
+  LocalMemberDriver,
+  type ChaosWorld,
+  PlanRefusedError,
+  preflightPlan,
+} from '../../lib/chaos/chaos.ts';
 import { Timeline } from '../../lib/chaos/timeline.ts';
 import { ExperimentError, parseExperiment } from '../../lib/experiment/experiment.ts';
 import { localPreflightWorld } from '../../lib/run/run.ts';
@@ -20,7 +26,8 @@ const base = {
   thresholds: 'http-observe',
   blastRadius: 3,
 };
-const parse = (plan: unknown[], extra: Record<string, unknown> = {}): ReturnType<typeof parseExperiment> => parseExperiment({ ...base, ...extra, plan }, 'x.json');
+const parse = (plan: unknown[], extra: Record<string, unknown> = {}): ReturnType<typeof parseExperiment> =>
+  parseExperiment({ ...base, ...extra, plan }, 'x.json');
 const preflight = (plan: unknown[], blastRadius = 3): ReturnType<typeof preflightPlan> => {
   const exp = parse(plan, { blastRadius });
   return preflightPlan(exp.plan, localPreflightWorld(exp), exp.blastRadius);
@@ -39,42 +46,94 @@ describe('local scale: preflight', () => {
   });
 
   it('refuses an unknown group, naming the field, the value and the groups', () => {
-    assert.throws(() => preflight([{ at: '1s', action: 'scale', target: { group: 'workers' }, replicas: 1 }]), (err: unknown) => {
-      assert.ok(err instanceof PlanRefusedError);
-      assert.match(err.message, /plan refused, nothing was started/);
-      assert.match(err.message, /plan\[0\] \(a1-scale\): target\.group: "workers" is not allowed — expected one of replicas \(pg-replica-0, pg-replica-1\), backends \(backend-0, backend-1\)/);
-      return true;
-    });
+    assert.throws(
+      () => preflight([{ at: '1s', action: 'scale', target: { group: 'workers' }, replicas: 1 }]),
+      (err: unknown) => {
+        assert.ok(err instanceof PlanRefusedError);
+        assert.match(err.message, /plan refused, nothing was started/);
+        assert.match(
+          err.message,
+          /plan\[0\] \(a1-scale\): target\.group: "workers" is not allowed — expected one of replicas \(pg-replica-0, pg-replica-1\), backends \(backend-0, backend-1\)/,
+        );
+        return true;
+      },
+    );
   });
 
   it('refuses a scale above the group size (preflight) and below 0 (schema)', () => {
-    assert.throws(() => preflight([{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: 3 }]), /plan\[0\] \(a1-scale\): replicas: 3 is not allowed — expected 0 to 2, the size of group backends \(backend-0, backend-1\)/);
-    assert.throws(() => parse([{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: -1 }]), (err: unknown) => {
-      assert.ok(err instanceof ExperimentError);
-      assert.match(err.message, /plan\[0\]\.replicas: -1 is not allowed — expected a number >= 0/);
-      return true;
-    });
+    assert.throws(
+      () => preflight([{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: 3 }]),
+      /plan\[0\] \(a1-scale\): replicas: 3 is not allowed — expected 0 to 2, the size of group backends \(backend-0, backend-1\)/,
+    );
+    assert.throws(
+      () => parse([{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: -1 }]),
+      (err: unknown) => {
+        assert.ok(err instanceof ExperimentError);
+        assert.match(err.message, /plan\[0\]\.replicas: -1 is not allowed — expected a number >= 0/);
+        return true;
+      },
+    );
   });
 
   it('a group on a kubernetes target, a workload on a local one: refused with the form that is allowed', () => {
-    assert.throws(() => parse([{ at: '1s', action: 'scale', target: { deployment: 'backend' }, replicas: 1 }]), /plan\[0\]\.target: \{"deployment":"backend"\} is not allowed — expected a group of the local target's members/);
-    assert.throws(() => parseExperiment({ ...base, target: { kind: 'kubernetes', context: 'k', namespaces: ['default'] }, plan: [{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: 1 }] }, 'k.json'), /plan\[0\]\.target: \{"group":"backends"\} is not allowed — expected a workload/);
+    assert.throws(
+      () => parse([{ at: '1s', action: 'scale', target: { deployment: 'backend' }, replicas: 1 }]),
+      /plan\[0\]\.target: \{"deployment":"backend"\} is not allowed — expected a group of the local target's members/,
+    );
+    assert.throws(
+      () =>
+        parseExperiment(
+          {
+            ...base,
+            target: { kind: 'kubernetes', context: 'k', namespaces: ['default'] },
+            plan: [{ at: '1s', action: 'scale', target: { group: 'backends' }, replicas: 1 }],
+          },
+          'k.json',
+        ),
+      /plan\[0\]\.target: \{"group":"backends"\} is not allowed — expected a workload/,
+    );
     // a target with no groups says so
-    const js = parseExperiment({ ...base, scenario: 'jetstream-publish', thresholds: 'steady', target: { kind: 'local' }, plan: [{ at: '1s', action: 'scale', target: { group: 'nats' }, replicas: 1 }] }, 'j.json');
-    assert.throws(() => preflightPlan(js.plan, localPreflightWorld(js), 3), /target\.group: "nats" is not allowed — expected nothing: this target declares no groups to scale/);
+    const js = parseExperiment(
+      {
+        ...base,
+        scenario: 'jetstream-publish',
+        thresholds: 'steady',
+        target: { kind: 'local' },
+        plan: [{ at: '1s', action: 'scale', target: { group: 'nats' }, replicas: 1 }],
+      },
+      'j.json',
+    );
+    assert.throws(
+      () => preflightPlan(js.plan, localPreflightWorld(js), 3),
+      /target\.group: "nats" is not allowed — expected nothing: this target declares no groups to scale/,
+    );
   });
 
   it('counts for the plan-wide blast radius until restoreAfter or the next scale of the group', () => {
-    const scale = (at: string, group: string, replicas: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ at, action: 'scale', target: { group }, replicas, ...extra });
+    const scale = (
+      at: string,
+      group: string,
+      replicas: number,
+      extra: Record<string, unknown> = {},
+    ): Record<string, unknown> => ({ at, action: 'scale', target: { group }, replicas, ...extra });
     // replicas → 0 (2 down) and backends → 1 (1 more): 3 down at 5s
-    assert.throws(() => preflight([scale('1s', 'replicas', 0), scale('5s', 'backends', 1)], 2), /a1-scale, a2-scale: 3 members would be down at once at 5s, more than blastRadius 2/);
+    assert.throws(
+      () => preflight([scale('1s', 'replicas', 0), scale('5s', 'backends', 1)], 2),
+      /a1-scale, a2-scale: 3 members would be down at once at 5s, more than blastRadius 2/,
+    );
     // one action alone above the cap
-    assert.throws(() => preflight([scale('1s', 'replicas', 0)], 1), /would stop 2 members \(pg-replica-0, pg-replica-1\), more than blastRadius 1/);
+    assert.throws(
+      () => preflight([scale('1s', 'replicas', 0)], 1),
+      /would stop 2 members \(pg-replica-0, pg-replica-1\), more than blastRadius 1/,
+    );
     // restoreAfter ends the window; so does a later scale up of the same group
     preflight([scale('1s', 'replicas', 0, { restoreAfter: '3s' }), scale('5s', 'backends', 1)], 2);
     preflight([scale('1s', 'replicas', 0), scale('4s', 'replicas', 2), scale('5s', 'backends', 1)], 2);
     // a kill during a scale-down adds up
-    assert.throws(() => preflight([scale('1s', 'backends', 1), { at: '2s', action: 'kill', target: { name: 'backend-0' } }], 1), /2 members would be down at once at 2s/);
+    assert.throws(
+      () => preflight([scale('1s', 'backends', 1), { at: '2s', action: 'kill', target: { name: 'backend-0' } }], 1),
+      /2 members would be down at once at 2s/,
+    );
   });
 });
 
@@ -93,7 +152,16 @@ class FakeMember implements StackMember {
   }
   async terminate(graceMs: number): Promise<PodTermination> {
     this.running = false;
-    return { preStop: null, preStopError: null, stopSignal: 'SIGTERM', graceMs, tookMs: 0, killed: false, code: 0, signal: null };
+    return {
+      preStop: null,
+      preStopError: null,
+      stopSignal: 'SIGTERM',
+      graceMs,
+      tookMs: 0,
+      killed: false,
+      code: 0,
+      signal: null,
+    };
   }
   async start(): Promise<void> {
     this.starts++;
@@ -107,19 +175,37 @@ class FakeMember implements StackMember {
 describe('local scale: driver', () => {
   const setup = (): { members: FakeMember[]; world: ChaosWorld; timeline: Timeline } => {
     const members = ['backend-0', 'backend-1', 'backend-2'].map((n) => new FakeMember(n));
-    const world: ChaosWorld = { members: () => members, streamMembers: async () => ({ leader: null, members: [] }), waitUntil: async () => true, currentLeader: () => null, groups: () => ({ backends: members.map((m) => m.name) }) };
-    return { members, world, timeline: new Timeline(join(mkdtempSync(join(tmpdir(), 'k6ha-scale-')), 'timeline.jsonl')) };
+    const world: ChaosWorld = {
+      members: () => members,
+      streamMembers: async () => ({ leader: null, members: [] }),
+      waitUntil: async () => true,
+      currentLeader: () => null,
+      groups: () => ({ backends: members.map((m) => m.name) }),
+    };
+    return {
+      members,
+      world,
+      timeline: new Timeline(join(mkdtempSync(join(tmpdir(), 'k6ha-scale-')), 'timeline.jsonl')),
+    };
   };
 
   it('stops the members above N, restoreAfter starts them again', async () => {
     const { members, world, timeline } = setup();
-    const plan = parse([{ id: 'S', at: '1ms', action: 'scale', target: { group: 'backends' }, replicas: 1, restoreAfter: '50ms' }]).plan;
+    const plan = parse([
+      { id: 'S', at: '1ms', action: 'scale', target: { group: 'backends' }, replicas: 1, restoreAfter: '50ms' },
+    ]).plan;
     const executor = new ChaosExecutor(plan, new LocalMemberDriver(world, 3), timeline);
     executor.start(Date.now());
     await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(members.map((m) => m.running), [true, false, false]);
+    assert.deepEqual(
+      members.map((m) => m.running),
+      [true, false, false],
+    );
     await executor.settle();
-    assert.deepEqual(members.map((m) => m.running), [true, true, true]);
+    assert.deepEqual(
+      members.map((m) => m.running),
+      [true, true, true],
+    );
     assert.ok(executor.executed[0]?.restartedAt !== null);
     assert.ok(timeline.events.some((e) => e.kind === 'scaled-back'));
   });
@@ -135,9 +221,15 @@ describe('local scale: driver', () => {
     executor.start(Date.now());
     await new Promise((r) => setTimeout(r, 80));
     await executor.settle();
-    assert.deepEqual(members.map((m) => m.running), [true, true, false]);
+    assert.deepEqual(
+      members.map((m) => m.running),
+      [true, true, false],
+    );
     const restored = await executor.restore('interrupted');
     assert.deepEqual(restored, ['backend-2']);
-    assert.deepEqual(members.map((m) => m.running), [true, true, true]);
+    assert.deepEqual(
+      members.map((m) => m.running),
+      [true, true, true],
+    );
   });
 });

@@ -4,13 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { aggregateK6Json, classifyStatus, mainSeriesName, PerSecondAggregator, percentileOfSorted } from '../../lib/report/per-second.ts';
+import {
+  aggregateK6Json,
+  classifyStatus,
+  mainSeriesName,
+  PerSecondAggregator,
+  percentileOfSorted,
+} from '../../lib/report/per-second.ts';
 
 const ZERO = Date.parse('2026-12-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString().replace('Z', '123456Z'); // k6 writes nanoseconds
 const point = (endMs: number, value: number, tags: Record<string, string>): string =>
   JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: iso(endMs), value, tags } });
-const other = (metric: string, endMs: number): string => JSON.stringify({ metric, type: 'Point', data: { time: iso(endMs), value: 1, tags: { name: 'publish', status: '204' } } });
+const other = (metric: string, endMs: number): string =>
+  JSON.stringify({
+    metric,
+    type: 'Point',
+    data: { time: iso(endMs), value: 1, tags: { name: 'publish', status: '204' } },
+  });
 
 describe('per-second aggregation of k6 samples', () => {
   it("k6's percentile: linear interpolation between closest ranks", () => {
@@ -18,18 +29,39 @@ describe('per-second aggregation of k6 samples', () => {
     assert.equal(percentileOfSorted([7], 0.95), 7);
     assert.equal(percentileOfSorted([1, 2, 3, 4], 0.5), 2.5);
     // 0.95 × 19 = 18.05 → 19 + 0.05 × (20 − 19)
-    assert.equal(percentileOfSorted(Array.from({ length: 20 }, (_, i) => i + 1), 0.95), 19.05);
+    assert.equal(
+      percentileOfSorted(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+        0.95,
+      ),
+      19.05,
+    );
   });
 
   it('classifies like the scenarios: 2xx acked, 4xx failed, everything else unknown', () => {
-    assert.deepEqual([200, 204, 400, 429, 0, 500, 503, 302].map(classifyStatus), ['acked', 'acked', 'failed', 'failed', 'unknown', 'unknown', 'unknown', 'unknown']);
+    assert.deepEqual([200, 204, 400, 429, 0, 500, 503, 302].map(classifyStatus), [
+      'acked',
+      'acked',
+      'failed',
+      'failed',
+      'unknown',
+      'unknown',
+      'unknown',
+      'unknown',
+    ]);
   });
 
   it('counts every request in the second it was sent, with exact per-second percentiles (not averaged)', () => {
     const agg = new PerSecondAggregator(ZERO);
     // second 0: 100 requests of 1..100 ms; second 1: 10 of 1000 ms, 3 of them timeouts (status 0) and 2 refused (503), 1 a 400
     for (let i = 1; i <= 100; i++) agg.add({ endMs: ZERO + 200 + i, durationMs: i, name: 'publish', status: 204 });
-    for (let i = 0; i < 10; i++) agg.add({ endMs: ZERO + 1100 + 1000, durationMs: 1000, name: 'publish', status: i < 3 ? 0 : i < 5 ? 503 : i < 6 ? 400 : 204 });
+    for (let i = 0; i < 10; i++)
+      agg.add({
+        endMs: ZERO + 1100 + 1000,
+        durationMs: 1000,
+        name: 'publish',
+        status: i < 3 ? 0 : i < 5 ? 503 : i < 6 ? 400 : 204,
+      });
     const d = agg.result(0, 0);
     const s = d.series['publish'];
     assert.ok(s !== undefined);
@@ -69,7 +101,11 @@ describe('per-second aggregation of k6 samples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'per-second-'));
     const file = join(dir, 'k6-samples.json.gz');
     const lines = [
-      JSON.stringify({ type: 'Metric', data: { name: 'http_req_duration', type: 'trend', contains: 'time' }, metric: 'http_req_duration' }),
+      JSON.stringify({
+        type: 'Metric',
+        data: { name: 'http_req_duration', type: 'trend', contains: 'time' },
+        metric: 'http_req_duration',
+      }),
       point(ZERO + 10, 2, { name: 'publish', status: '204', scenario: 'publish' }),
       other('http_reqs', ZERO + 10),
       other('http_req_waiting', ZERO + 10),

@@ -20,7 +20,13 @@ let n = 0;
 function container(script: string): { proc: ManagedProcess; log: string } {
   n += 1;
   const log = join(dir, `c${n}.log`);
-  const proc = new ManagedProcess({ name: `c${n}`, command: 'sh', args: ['-c', `${script}; echo ready; while :; do sleep 0.05; done`], logFile: log, registry });
+  const proc = new ManagedProcess({
+    name: `c${n}`,
+    command: 'sh',
+    args: ['-c', `${script}; echo ready; while :; do sleep 0.05; done`],
+    logFile: log,
+    registry,
+  });
   return { proc, log };
 }
 
@@ -55,7 +61,9 @@ describe('terminateAsPod (kubelet pod termination of a local process)', () => {
 
   it('runs the preStop hook first; a server that exits by itself after it (lame duck) is not killed', async () => {
     // As nats-server: lame-duck mode on SIGUSR2, after which SIGTERM is ignored, then its own exit.
-    const { proc, log } = container('trap "exit 1" TERM; trap "trap \\"\\" TERM; echo lame duck; sleep 0.5; echo exiting; exit 0" USR2');
+    const { proc, log } = container(
+      'trap "exit 1" TERM; trap "trap \\"\\" TERM; echo lame duck; sleep 0.5; echo exiting; exit 0" USR2',
+    );
     await started(proc);
     const t = await terminateAsPod(proc, {
       graceMs: 10_000,
@@ -73,13 +81,16 @@ describe('terminateAsPod (kubelet pod termination of a local process)', () => {
   it('a failed preStop hook is recorded and the stop signal still goes out', async () => {
     const { proc } = container('trap "exit 3" TERM');
     await started(proc);
-    const t = await terminateAsPod(proc, { graceMs: 10_000, preStop: { describe: () => 'false', run: () => Promise.reject(new Error('hook failed')) } });
+    const t = await terminateAsPod(proc, {
+      graceMs: 10_000,
+      preStop: { describe: () => 'false', run: () => Promise.reject(new Error('hook failed')) },
+    });
     assert.equal(t.preStopError, 'hook failed');
     assert.equal(t.code, 3);
     assert.equal(t.killed, false);
   });
 
-  it('a zero grace period still gives the stop signal the kubelet\'s minimum of 2 s', async () => {
+  it("a zero grace period still gives the stop signal the kubelet's minimum of 2 s", async () => {
     const { proc } = container('trap "" TERM');
     await started(proc);
     const t = await terminateAsPod(proc, { graceMs: 0 });

@@ -5,13 +5,31 @@ import { computeRecovery } from '../../lib/measure/recovery.ts';
 import type { StreamSnapshot } from '../../lib/chaos/signals.ts';
 
 const action = (over: Partial<ExecutedAction> = {}): ExecutedAction => ({
-  id: 'kill-leader', action: 'kill', scheduledAt: 10_000, executedAt: 10_000, targets: ['n0'], leaderBefore: 'n0', restartedAt: 20_000, error: null, ...over,
+  id: 'kill-leader',
+  action: 'kill',
+  scheduledAt: 10_000,
+  executedAt: 10_000,
+  targets: ['n0'],
+  leaderBefore: 'n0',
+  restartedAt: 20_000,
+  error: null,
+  ...over,
 });
 const snap = (at: number, leader: string | null, current = true): StreamSnapshot => ({
-  at, leader, lastSeq: 0, firstSeq: 0, messages: 0,
+  at,
+  leader,
+  lastSeq: 0,
+  firstSeq: 0,
+  messages: 0,
   replicas: [{ name: 'n1', current, lag: current ? 0 : 50, activeMs: 0, offline: false }],
 });
-const fail = (sentAt: number, t = sentAt + 100) => ({ seq: sentAt, outcome: 'unknown' as const, status: 504, sentAt, t });
+const fail = (sentAt: number, t = sentAt + 100) => ({
+  seq: sentAt,
+  outcome: 'unknown' as const,
+  status: 504,
+  sentAt,
+  t,
+});
 
 describe('recovery per action', () => {
   it('measures first error, unavailability, failover and full recovery', () => {
@@ -20,9 +38,15 @@ describe('recovery per action', () => {
     const { reports, notes } = computeRecovery({
       actions: [action()],
       failures,
-      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 10_200, leader: null }, { at: 16_000, leader: 'n2' }],
+      leaderHistory: [
+        { at: 0, leader: 'n0' },
+        { at: 10_200, leader: null },
+        { at: 16_000, leader: 'n2' },
+      ],
       streamSamples: [snap(16_000, 'n2', false), snap(21_000, 'n2', true)],
-      consumerSamples: [{ at: 21_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 }],
+      consumerSamples: [
+        { at: 21_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 },
+      ],
       rate: 150,
       endedAt: 40_000,
       zero: 0,
@@ -37,15 +61,20 @@ describe('recovery per action', () => {
     assert.deepEqual(notes, []);
   });
 
-  it('counts failures seen between the action\'s start and its executed stamp (a kill waits for the exit)', () => {
+  it("counts failures seen between the action's start and its executed stamp (a kill waits for the exit)", () => {
     // Scheduled at 10 s, stamped executed at 10.003 s; the publisher refused at once at 10.001 s.
     const failures = Array.from({ length: 30 }, (_, i) => fail(10_000 + i * 100, 10_001 + i * 100));
     const { reports } = computeRecovery({
       actions: [action({ scheduledAt: 10_000, executedAt: 10_003 })],
       failures,
-      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 14_000, leader: 'n2' }],
+      leaderHistory: [
+        { at: 0, leader: 'n0' },
+        { at: 14_000, leader: 'n2' },
+      ],
       streamSamples: [snap(15_000, 'n2', true)],
-      consumerSamples: [{ at: 15_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 }],
+      consumerSamples: [
+        { at: 15_500, ackFloorStreamSeq: 0, deliveredStreamSeq: 0, numPending: 0, numAckPending: 0, numRedelivered: 0 },
+      ],
       rate: 150,
       endedAt: 40_000,
       zero: 0,
@@ -58,7 +87,16 @@ describe('recovery per action', () => {
 
   it('ends a burst at a gap where publishes got through', () => {
     const failures = [fail(10_000), fail(10_500), fail(14_000)];
-    const { reports } = computeRecovery({ actions: [action()], failures, leaderHistory: [], streamSamples: [], consumerSamples: [], rate: 150, endedAt: 30_000, zero: 0 });
+    const { reports } = computeRecovery({
+      actions: [action()],
+      failures,
+      leaderHistory: [],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: 150,
+      endedAt: 30_000,
+      zero: 0,
+    });
     assert.equal(reports[0]?.unavailableSeconds, 0.5);
   });
 
@@ -66,7 +104,10 @@ describe('recovery per action', () => {
     const { reports, notes } = computeRecovery({
       actions: [action({ restartedAt: null })],
       failures: [fail(10_100), fail(29_900, 29_950)],
-      leaderHistory: [{ at: 0, leader: 'n0' }, { at: 10_200, leader: null }],
+      leaderHistory: [
+        { at: 0, leader: 'n0' },
+        { at: 10_200, leader: null },
+      ],
       streamSamples: [],
       consumerSamples: [],
       rate: 150,
@@ -80,7 +121,16 @@ describe('recovery per action', () => {
   });
 
   it('counts zero unavailability when no publish failed', () => {
-    const { reports } = computeRecovery({ actions: [action({ targets: ['n1'] })], failures: [], leaderHistory: [{ at: 0, leader: 'n0' }], streamSamples: [snap(12_000, 'n0')], consumerSamples: [], rate: 150, endedAt: 30_000, zero: 0 });
+    const { reports } = computeRecovery({
+      actions: [action({ targets: ['n1'] })],
+      failures: [],
+      leaderHistory: [{ at: 0, leader: 'n0' }],
+      streamSamples: [snap(12_000, 'n0')],
+      consumerSamples: [],
+      rate: 150,
+      endedAt: 30_000,
+      zero: 0,
+    });
     assert.equal(reports[0]?.unavailableSeconds, 0);
     assert.equal(reports[0]?.timeToFirstErrorSeconds, null);
     assert.equal(reports[0]?.leaderFailoverSeconds, null);
@@ -92,7 +142,13 @@ describe('recovery without a stream to watch (EventStore fixture)', () => {
     const { reports, notes } = computeRecovery({
       actions: [action({ leaderBefore: null, targets: ['eventstore-0'], restartedAt: 13_500 })],
       failures: [fail(10_100), fail(10_600), fail(11_200)],
-      leaderHistory: [], streamSamples: [], consumerSamples: [], rate: null, endedAt: 30_000, zero: 0, hasStreamView: false,
+      leaderHistory: [],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: null,
+      endedAt: 30_000,
+      zero: 0,
+      hasStreamView: false,
     });
     assert.equal(reports[0]?.recoverySeconds, 3.5);
     assert.equal(reports[0]?.leaderFailoverSeconds, null);

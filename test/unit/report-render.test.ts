@@ -7,8 +7,21 @@ import { PerSecondAggregator } from '../../lib/report/per-second.ts';
 import type { RecoveryReport, TimelineEvent, TimelineKinds, TimelineSource } from '../../lib/shared/types.ts';
 
 const ZERO = Date.parse('2026-12-01T10:00:00.000Z');
-const ev = <S extends TimelineSource>(offset: number | null, source: S, kind: TimelineKinds[S], target: string | null = null, detail: Record<string, unknown> = {}): TimelineEvent =>
-  ({ ts: new Date(ZERO + (offset ?? 0)).toISOString(), offset_ms: offset, source, kind, target, detail }) as TimelineEvent;
+const ev = <S extends TimelineSource>(
+  offset: number | null,
+  source: S,
+  kind: TimelineKinds[S],
+  target: string | null = null,
+  detail: Record<string, unknown> = {},
+): TimelineEvent =>
+  ({
+    ts: new Date(ZERO + (offset ?? 0)).toISOString(),
+    offset_ms: offset,
+    source,
+    kind,
+    target,
+    detail,
+  }) as TimelineEvent;
 
 const timeline: TimelineEvent[] = [
   ev(null, 'sidecar', 'ready'),
@@ -20,27 +33,61 @@ const timeline: TimelineEvent[] = [
   ev(7400, 'stream', 'leader-elected', 'nats-0'),
   ev(12000, 'sidecar', 'stopped'),
 ];
-const recovery: RecoveryReport[] = [{
-  actionId: 'kill-leader', kind: 'kill', target: 'nats-0', scheduledOffsetMs: 4000, executedOffsetMs: 4010, leaderBefore: 'nats-0', leaderAfter: 'nats-0',
-  timeToFirstErrorSeconds: 0.01, unavailableSeconds: 3.4, leaderFailoverSeconds: 3.39, recoverySeconds: 4, unavailableFromOffsetMs: 4005, unavailableToOffsetMs: 7405,
-}];
+const recovery: RecoveryReport[] = [
+  {
+    actionId: 'kill-leader',
+    kind: 'kill',
+    target: 'nats-0',
+    scheduledOffsetMs: 4000,
+    executedOffsetMs: 4010,
+    leaderBefore: 'nats-0',
+    leaderAfter: 'nats-0',
+    timeToFirstErrorSeconds: 0.01,
+    unavailableSeconds: 3.4,
+    leaderFailoverSeconds: 3.39,
+    recoverySeconds: 4,
+    unavailableFromOffsetMs: 4005,
+    unavailableToOffsetMs: 7405,
+  },
+];
 
 function model(): RunReportModel {
   const agg = new PerSecondAggregator(ZERO);
-  for (let t = 0; t < 12_000; t += 10) agg.add({ endMs: ZERO + t + 2, durationMs: 2, name: 'publish', status: t >= 4005 && t <= 7405 ? 503 : 204 });
+  for (let t = 0; t < 12_000; t += 10)
+    agg.add({ endMs: ZERO + t + 2, durationMs: 2, name: 'publish', status: t >= 4005 && t <= 7405 ? 503 : 204 });
   return {
-    runId: '20261201-100000-r1', experiment: { name: 'r1-kill <test>', description: 'a test', scenario: 'jetstream-publish', thresholds: 'ha-observe', target: 'local (stack jetstream)' },
-    k6ExitCode: 0, verdict: 'passed', accounting: [['Total events sent by **k6**', '1,200']], recovery,
-    gates: [{ metric: 'dropped_iterations', threshold: 'count==0', reason: 'k6 kept up', ok: true }, { metric: 'chaos_acked_lost', threshold: 'count==0', reason: 'no loss', ok: false }],
-    notes: ['a note'], timeline, perSecond: agg.result(0, 0),
+    runId: '20261201-100000-r1',
+    experiment: {
+      name: 'r1-kill <test>',
+      description: 'a test',
+      scenario: 'jetstream-publish',
+      thresholds: 'ha-observe',
+      target: 'local (stack jetstream)',
+    },
+    k6ExitCode: 0,
+    verdict: 'passed',
+    accounting: [['Total events sent by **k6**', '1,200']],
+    recovery,
+    gates: [
+      { metric: 'dropped_iterations', threshold: 'count==0', reason: 'k6 kept up', ok: true },
+      { metric: 'chaos_acked_lost', threshold: 'count==0', reason: 'no loss', ok: false },
+    ],
+    notes: ['a note'],
+    timeline,
+    perSecond: agg.result(0, 0),
   };
 }
 
 describe('report rendering', () => {
   it('marks: plan actions, member exits/starts, leader elections; not samples or sidecar bookkeeping', () => {
     const marks = chaosMarks(timeline);
-    assert.deepEqual(marks.map((m) => `${m.group}:${m.entry.kind}`), ['plan:scheduled', 'plan:executed', 'member:member-exited', 'member:member-started', 'leader:leader-elected']);
-    assert.deepEqual(outageWindows(recovery), [{ fromMs: 4005, toMs: 7405, label: 'kill-leader (kill nats-0): unavailable 3.4 s' }]);
+    assert.deepEqual(
+      marks.map((m) => `${m.group}:${m.entry.kind}`),
+      ['plan:scheduled', 'plan:executed', 'member:member-exited', 'member:member-started', 'leader:leader-elected'],
+    );
+    assert.deepEqual(outageWindows(recovery), [
+      { fromMs: 4005, toMs: 7405, label: 'kill-leader (kill nats-0): unavailable 3.4 s' },
+    ]);
   });
 
   it('report.html is self-contained: uPlot and the data inline, no URL to fetch, escaped text', () => {
@@ -52,11 +99,17 @@ describe('report rendering', () => {
     assert.ok(html.includes("default-src 'none'"), 'a CSP that forbids any request');
     assert.ok(html.includes('r1-kill &lt;test&gt;'));
     assert.ok(html.includes('prefers-color-scheme: dark') && html.includes('@media print'));
-    const data = JSON.parse(/<script type="application\/json" id="k6ha-data">(.*?)<\/script>/s.exec(html)?.[1] ?? 'null') as { charts: Array<{ title: string; series: Array<{ label: string }>; marks: unknown[]; windows: unknown[] }> };
-    assert.deepEqual(data.charts.map((c) => c.series.map((s) => s.label).join(',')), ['sent,acked,failed,unknown', 'p50,p95,p99,max']);
+    const data = JSON.parse(
+      /<script type="application\/json" id="k6ha-data">(.*?)<\/script>/s.exec(html)?.[1] ?? 'null',
+    ) as { charts: Array<{ title: string; series: Array<{ label: string }>; marks: unknown[]; windows: unknown[] }> };
+    assert.deepEqual(
+      data.charts.map((c) => c.series.map((s) => s.label).join(',')),
+      ['sent,acked,failed,unknown', 'p50,p95,p99,max'],
+    );
     assert.equal(data.charts[0]?.marks.length, 5);
     assert.equal(data.charts[0]?.windows.length, 1);
-    for (const section of ['Events', 'Recovery', 'Gates', 'Timeline']) assert.ok(html.includes(`<h2>${section}`), section);
+    for (const section of ['Events', 'Recovery', 'Gates', 'Timeline'])
+      assert.ok(html.includes(`<h2>${section}`), section);
     assert.ok(html.includes('1 failed'));
     assert.ok(Buffer.byteLength(html) < 2_000_000);
   });

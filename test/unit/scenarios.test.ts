@@ -6,7 +6,9 @@ import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 describe('the scenario registry', () => {
   it('has one entry per scenarios/*.ts (the bundles k6-ha runs are build/<name>.js)', () => {
-    const files = readdirSync(new URL('../../scenarios/', import.meta.url)).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+    const files = readdirSync(new URL('../../scenarios/', import.meta.url))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => f.slice(0, -3));
     assert.deepEqual([...SCENARIO_NAMES].sort(), files.sort());
   });
 
@@ -21,6 +23,9 @@ describe('the scenario registry', () => {
   it('lets --rate size only the rate-sized scenarios, and tells how to size the others', () => {
     assert.equal(rateFlagRefusal('jetstream-publish'), null);
     assert.equal(rateFlagRefusal('http-get'), null);
-    assert.equal(rateFlagRefusal('eventstore-streams'), '--rate applies to jetstream-publish, http-get (a fixed arrival rate); eventstore-streams is sized by -e VUS=…');
+    assert.equal(
+      rateFlagRefusal('eventstore-streams'),
+      '--rate applies to jetstream-publish, http-get (a fixed arrival rate); eventstore-streams is sized by -e VUS=…',
+    );
   });
 });

@@ -5,7 +5,12 @@ import { metricCount, normalizeSummary, notStartedOf, renderMetrics } from '../.
 const classic = {
   metrics: {
     publish_attempted: { type: 'counter', contains: 'default', values: { count: 10, rate: 1 } },
-    publish_success: { type: 'rate', contains: 'default', values: { rate: 0.9, passes: 9, fails: 1 }, thresholds: { 'rate==1': { ok: false } } },
+    publish_success: {
+      type: 'rate',
+      contains: 'default',
+      values: { rate: 0.9, passes: 9, fails: 1 },
+      thresholds: { 'rate==1': { ok: false } },
+    },
   },
   root_group: { name: '', checks: [{ name: 'is status 204', passes: 9, fails: 1 }], groups: [] },
   state: { testRunDurationMs: 10_000 },
@@ -19,7 +24,12 @@ const machineReadable = {
     metrics: [
       { name: 'publish_attempted', type: 'counter', contains: 'default', values: { count: 10, rate: 1 } },
       { name: 'publish_success', type: 'rate', contains: 'default', values: { rate: 0.9, matches: 9, total: 10 } },
-      { name: 'publish_latency', type: 'trend', contains: 'time', values: { avg: 1.5, max: 17, med: 0.8, min: null, p90: 3.4, p95: 5.5 } },
+      {
+        name: 'publish_latency',
+        type: 'trend',
+        contains: 'time',
+        values: { avg: 1.5, max: 17, med: 0.8, min: null, p90: 3.4, p95: 5.5 },
+      },
     ],
   },
 };
@@ -67,4 +77,3 @@ describe('events an arrival rate owed but k6 never started', () => {
     assert.equal(notStartedOf(undefined, 6000, 10, 0), null);
   });
 });
-

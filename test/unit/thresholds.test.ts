@@ -7,7 +7,8 @@ describe('gate profiles', () => {
   it('give every line a reason', () => {
     for (const [name, profile] of Object.entries(THRESHOLD_PROFILES)) {
       for (const [metric, lines] of Object.entries(profile.gates)) {
-        for (const line of lines) assert.ok(line.reason.length > 20, `${name}: ${metric} ${line.threshold} has no real reason`);
+        for (const line of lines)
+          assert.ok(line.reason.length > 20, `${name}: ${metric} ${line.threshold} has no real reason`);
       }
     }
   });
@@ -16,7 +17,11 @@ describe('gate profiles', () => {
     const readBased = ['chaos_acked_lost', 'chaos_duplicates', 'chaos_unexpected'];
     for (const [name, profile] of Object.entries(THRESHOLD_PROFILES)) {
       if (Object.keys(profile.gates).some((m) => readBased.includes(m))) {
-        assert.deepEqual(profile.gates['chaos_unmeasured']?.map((l) => l.threshold), ['count==0'], name);
+        assert.deepEqual(
+          profile.gates['chaos_unmeasured']?.map((l) => l.threshold),
+          ['count==0'],
+          name,
+        );
       }
     }
   });
@@ -25,7 +30,10 @@ describe('gate profiles', () => {
     const steady = THRESHOLD_PROFILES['steady'];
     assert.ok(steady);
     const plain = toK6Thresholds(steady, { withChaos: false });
-    assert.deepEqual(Object.keys(plain).filter((m) => m.startsWith('chaos_')), []);
+    assert.deepEqual(
+      Object.keys(plain).filter((m) => m.startsWith('chaos_')),
+      [],
+    );
     assert.deepEqual(plain['dropped_iterations'], ['count==0']);
     const withSidecar = toK6Thresholds(steady);
     assert.deepEqual(withSidecar['chaos_acked_lost'], ['count==0']);

@@ -25,7 +25,14 @@ if (json === undefined) {
 }
 const opts = JSON.parse(json) as BackendOptions;
 const SQL = "SELECT count(*)::int AS n, current_setting('cluster_name') AS db FROM users";
-const config: pg.ClientConfig = { host: '127.0.0.1', port: opts.dbPort, user: opts.user, database: opts.database, connectionTimeoutMillis: opts.queryTimeoutMs, query_timeout: opts.queryTimeoutMs };
+const config: pg.ClientConfig = {
+  host: '127.0.0.1',
+  port: opts.dbPort,
+  user: opts.user,
+  database: opts.database,
+  connectionTimeoutMillis: opts.queryTimeoutMs,
+  query_timeout: opts.queryTimeoutMs,
+};
 const pool = opts.connection === 'pool' ? new pg.Pool({ ...config, max: 20 }) : null;
 pool?.on('error', () => undefined);
 
@@ -44,7 +51,11 @@ async function usersQuery(): Promise<{ n: number; db: string }> {
 const server = createServer((req, res) => {
   const send = (status: number, body: unknown): void => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-pod': opts.name });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-pod': opts.name,
+    });
     res.end(text);
   };
   if (req.url === '/healthz') return send(200, { pod: opts.name });
@@ -70,4 +81,6 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     void pool?.end();
   });
 }
-server.listen(opts.port, opts.host, () => process.stdout.write(`backend ${opts.name} ready on ${opts.host}:${opts.port}\n`));
+server.listen(opts.port, opts.host, () =>
+  process.stdout.write(`backend ${opts.name} ready on ${opts.host}:${opts.port}\n`),
+);

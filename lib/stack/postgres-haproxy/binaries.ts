@@ -17,7 +17,17 @@ export interface StackBinaries {
 
 /** Tests (and users with their own builds) can name the only directories searched. */
 const ONLY = process.env['K6HA_STACK_BIN_PATH'];
-const SEARCH_PATH = ONLY !== undefined ? ONLY.split(delimiter) : [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin', '/opt/homebrew/sbin', '/opt/homebrew/bin'];
+const SEARCH_PATH =
+  ONLY !== undefined
+    ? ONLY.split(delimiter)
+    : [
+        ...(process.env['PATH'] ?? '').split(delimiter),
+        '/usr/sbin',
+        '/sbin',
+        '/usr/local/sbin',
+        '/opt/homebrew/sbin',
+        '/opt/homebrew/bin',
+      ];
 
 function executable(file: string): boolean {
   try {
@@ -43,7 +53,9 @@ function postgresDirs(): string[] {
   if (ONLY !== undefined) return dirs;
   for (const root of ['/usr/lib/postgresql', '/opt/homebrew/opt', '/usr/local/opt']) {
     if (!existsSync(root)) continue;
-    const versions = readdirSync(root).filter((d) => root === '/usr/lib/postgresql' ? /^\d+$/.test(d) : /^postgresql@\d+$/.test(d));
+    const versions = readdirSync(root).filter((d) =>
+      root === '/usr/lib/postgresql' ? /^\d+$/.test(d) : /^postgresql@\d+$/.test(d),
+    );
     versions.sort((a, b) => Number(b.replace(/\D/g, '')) - Number(a.replace(/\D/g, '')));
     for (const v of versions) dirs.push(join(root, v, 'bin'));
   }
@@ -69,9 +81,15 @@ function lookUp(pgDirs: string[]): Record<keyof StackBinaries, string | null> {
 }
 
 /** For `k6-ha setup`: each binary by its command name, with its path or null, and the install line when any is missing. */
-export function stackBinariesReport(): { binaries: Array<{ name: string; path: string | null }>; installHint: string | null } {
+export function stackBinariesReport(): {
+  binaries: Array<{ name: string; path: string | null }>;
+  installHint: string | null;
+} {
   const found = lookUp(postgresDirs());
-  const binaries = Object.entries(found).map(([k, path]) => ({ name: k === 'pgBasebackup' ? 'pg_basebackup' : k, path }));
+  const binaries = Object.entries(found).map(([k, path]) => ({
+    name: k === 'pgBasebackup' ? 'pg_basebackup' : k,
+    path,
+  }));
   return { binaries, installHint: binaries.some((b) => b.path === null) ? INSTALL_HINT : null };
 }
 
@@ -79,9 +97,17 @@ export function stackBinariesReport(): { binaries: Array<{ name: string; path: s
 export function findStackBinaries(): StackBinaries {
   const pgDirs = postgresDirs();
   const found = lookUp(pgDirs);
-  const missing = Object.entries(found).filter(([, v]) => v === null).map(([k]) => ({ initdb: 'initdb', pgBasebackup: 'pg_basebackup', postgres: 'postgres' } as Record<string, string>)[k] ?? k);
+  const missing = Object.entries(found)
+    .filter(([, v]) => v === null)
+    .map(
+      ([k]) =>
+        (({ initdb: 'initdb', pgBasebackup: 'pg_basebackup', postgres: 'postgres' }) as Record<string, string>)[k] ?? k,
+    );
   if (missing.length > 0) {
-    throw new ToolMissingError(`${missing.join(', ')} not found (searched PATH${pgDirs.length > 0 ? ` and ${pgDirs.join(', ')}` : ' and /usr/lib/postgresql/*/bin'}).\n${INSTALL_HINT}`, { tool: missing.join(',') });
+    throw new ToolMissingError(
+      `${missing.join(', ')} not found (searched PATH${pgDirs.length > 0 ? ` and ${pgDirs.join(', ')}` : ' and /usr/lib/postgresql/*/bin'}).\n${INSTALL_HINT}`,
+      { tool: missing.join(',') },
+    );
   }
   return found as StackBinaries;
 }

@@ -11,7 +11,13 @@ export interface HealthCheckTiming {
 
 export const SEED_HEALTH_CHECK: HealthCheckTiming = { interMs: 2000, fall: 3, rise: 2 };
 
-export function haproxyConfig(input: { frontendPort: number; statsPort: number; replicas: Array<{ name: string; port: number }>; check: HealthCheckTiming; user: string }): string {
+export function haproxyConfig(input: {
+  frontendPort: number;
+  statsPort: number;
+  replicas: Array<{ name: string; port: number }>;
+  check: HealthCheckTiming;
+  user: string;
+}): string {
   const { check } = input;
   return [
     'global',
@@ -59,18 +65,22 @@ export function nginxConfig(input: {
   validS: number;
   asRoot: boolean;
 }): string {
-  const upstream = input.mode === 'resolve-once'
-    ? [
-      // What `server backend-headless:8000;` does in the seed: the name resolved once, when the
-      // configuration is loaded, to the pods' addresses of that moment.
-      '  upstream backend_headless {',
-      ...(input.addresses.length > 0 ? input.addresses.map((a) => `    server ${a}:${input.backendPort} max_fails=1 fail_timeout=10s;`) : [`    server 127.0.0.1:1 down;`]),
-      '  }',
-    ]
-    : [`  resolver 127.0.0.1:${input.dnsPort} valid=${input.validS}s ipv6=off;`, '  resolver_timeout 1s;'];
-  const proxy = input.mode === 'resolve-once'
-    ? ['      proxy_pass http://backend_headless;']
-    : [`      set $backend http://${input.serviceName}:${input.backendPort};`, '      proxy_pass $backend;'];
+  const upstream =
+    input.mode === 'resolve-once'
+      ? [
+          // What `server backend-headless:8000;` does in the seed: the name resolved once, when the
+          // configuration is loaded, to the pods' addresses of that moment.
+          '  upstream backend_headless {',
+          ...(input.addresses.length > 0
+            ? input.addresses.map((a) => `    server ${a}:${input.backendPort} max_fails=1 fail_timeout=10s;`)
+            : [`    server 127.0.0.1:1 down;`]),
+          '  }',
+        ]
+      : [`  resolver 127.0.0.1:${input.dnsPort} valid=${input.validS}s ipv6=off;`, '  resolver_timeout 1s;'];
+  const proxy =
+    input.mode === 'resolve-once'
+      ? ['      proxy_pass http://backend_headless;']
+      : [`      set $backend http://${input.serviceName}:${input.backendPort};`, '      proxy_pass $backend;'];
   return [
     ...(input.asRoot ? ['user nobody nogroup;'] : []),
     'daemon off;',
@@ -103,10 +113,19 @@ export function nginxConfig(input: {
 
 export function dnsmasqArgs(input: { port: number; hostsDir: string; asRoot: boolean }): string[] {
   return [
-    '--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', '--log-facility=-', '--pid-file=',
-    `--port=${input.port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    '--keep-in-foreground',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--log-facility=-',
+    '--pid-file=',
+    `--port=${input.port}`,
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
     // The headless Service's records: one file per ready "pod", re-read on change (inotify).
-    `--hostsdir=${input.hostsDir}`, '--local-ttl=0', '--domain-needed',
+    `--hostsdir=${input.hostsDir}`,
+    '--local-ttl=0',
+    '--domain-needed',
     ...(input.asRoot ? ['--user=root'] : []),
   ];
 }

@@ -10,7 +10,15 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ProcessStartError, ToolMissingError } from '../../shared/errors.ts';
-import { describeExit, type ExitInfo, ManagedProcess, type ProcessRegistry, tailOf, terminateAsPod, waitFor } from '../processes.ts';
+import {
+  describeExit,
+  type ExitInfo,
+  ManagedProcess,
+  type ProcessRegistry,
+  tailOf,
+  terminateAsPod,
+  waitFor,
+} from '../processes.ts';
 import type { PodTermination, StackMember } from '../stack.ts';
 
 const run = promisify(execFile);
@@ -32,7 +40,10 @@ export function postgresOsUser(): OsUser | null {
     const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
     return { name, uid, gid };
   } catch {
-    throw new ToolMissingError(`PostgreSQL refuses to run as root, and there is no OS user ${JSON.stringify(name)} to run it as (the postgresql package creates "postgres"); create one (useradd --system ${name}) or set K6HA_POSTGRES_USER`, { tool: 'postgres' });
+    throw new ToolMissingError(
+      `PostgreSQL refuses to run as root, and there is no OS user ${JSON.stringify(name)} to run it as (the postgresql package creates "postgres"); create one (useradd --system ${name}) or set K6HA_POSTGRES_USER`,
+      { tool: 'postgres' },
+    );
   }
 }
 
@@ -75,26 +86,70 @@ async function runAs(user: OsUser | null, bin: string, args: string[], what: str
     await run(cmd, argv, { timeout: 120_000 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new ProcessStartError(`${what} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-8).join('\n')}`, { cause: err });
+    throw new ProcessStartError(`${what} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-8).join('\n')}`, {
+      cause: err,
+    });
   }
 }
 
 export async function initdb(bin: string, user: OsUser | null, dataDir: string): Promise<void> {
   ownedDir(dataDir, user);
-  await runAs(user, bin, ['-D', dataDir, '-U', PG_USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], `initdb ${dataDir}`);
+  await runAs(
+    user,
+    bin,
+    ['-D', dataDir, '-U', PG_USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    `initdb ${dataDir}`,
+  );
 }
 
-export async function basebackup(bin: string, user: OsUser | null, dataDir: string, primaryPort: number): Promise<void> {
+export async function basebackup(
+  bin: string,
+  user: OsUser | null,
+  dataDir: string,
+  primaryPort: number,
+): Promise<void> {
   ownedDir(dataDir, user);
-  await runAs(user, bin, ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', PG_USER, '-D', dataDir, '-R', '-X', 'stream', '--no-sync', '-c', 'fast'], `pg_basebackup of the primary into ${dataDir}`);
+  await runAs(
+    user,
+    bin,
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(primaryPort),
+      '-U',
+      PG_USER,
+      '-D',
+      dataDir,
+      '-R',
+      '-X',
+      'stream',
+      '--no-sync',
+      '-c',
+      'fast',
+    ],
+    `pg_basebackup of the primary into ${dataDir}`,
+  );
 }
 
 export function connectionConfig(port: number, timeoutMs = 1000): pg.ClientConfig {
-  return { host: '127.0.0.1', port, user: PG_USER, database: PG_DATABASE, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs };
+  return {
+    host: '127.0.0.1',
+    port,
+    user: PG_USER,
+    database: PG_DATABASE,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  };
 }
 
 /** One query on a fresh connection; rejects when the server does not answer. */
-export async function query<R extends pg.QueryResultRow>(port: number, sql: string, params: unknown[] = [], timeoutMs = 1000): Promise<R[]> {
+export async function query<R extends pg.QueryResultRow>(
+  port: number,
+  sql: string,
+  params: unknown[] = [],
+  timeoutMs = 1000,
+): Promise<R[]> {
   const client = new pg.Client(connectionConfig(port, timeoutMs));
   client.on('error', () => undefined);
   await client.connect();
@@ -137,8 +192,18 @@ export class PostgresMember implements StackMember {
       log_line_prefix: '%m [%p] ',
       ...opts.settings,
     };
-    const [command, args] = asPostgresUser(opts.user, opts.postgresBin, ['-D', opts.dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
-    this.process = new ManagedProcess({ name: opts.name, command, args, logFile: opts.logFile, registry: opts.registry });
+    const [command, args] = asPostgresUser(opts.user, opts.postgresBin, [
+      '-D',
+      opts.dataDir,
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ]);
+    this.process = new ManagedProcess({
+      name: opts.name,
+      command,
+      args,
+      logFile: opts.logFile,
+      registry: opts.registry,
+    });
   }
 
   get name(): string {
@@ -209,18 +274,30 @@ export class PostgresMember implements StackMember {
 
   async start(): Promise<void> {
     if (!this.process.running) this.process.start();
-    await waitFor(`${this.name} to accept queries`, async () => {
-      if (!this.process.running) throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.opts.logFile)}`);
-      return this.healthy();
-    }, 60_000, 100);
+    await waitFor(
+      `${this.name} to accept queries`,
+      async () => {
+        if (!this.process.running)
+          throw new ProcessStartError(
+            `${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.opts.logFile)}`,
+          );
+        return this.healthy();
+      },
+      60_000,
+      100,
+    );
   }
 
   wipe(): void {
-    throw new Error(`${this.name}: wipe is not supported by the postgres-haproxy stack (a replica would have to be cloned again); use kill or stop`);
+    throw new Error(
+      `${this.name}: wipe is not supported by the postgres-haproxy stack (a replica would have to be cloned again); use kill or stop`,
+    );
   }
 
   onExit(listener: (info: { code: number | null; signal: string | null; expected: boolean }) => void): void {
-    this.process.on('exit', (info: ExitInfo) => listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }));
+    this.process.on('exit', (info: ExitInfo) =>
+      listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }),
+    );
   }
 
   onStart(listener: (pid: number) => void): void {

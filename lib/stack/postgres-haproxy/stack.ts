@@ -10,12 +10,40 @@ import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { ProcessStartError } from '../../shared/errors.ts';
 import { freePort } from '../free-port.ts';
-import { describeExit, type ExitInfo, ManagedProcess, ProcessMember, ProcessRegistry, tailOf, terminateAsPod, waitFor } from '../processes.ts';
+import {
+  describeExit,
+  type ExitInfo,
+  ManagedProcess,
+  ProcessMember,
+  ProcessRegistry,
+  tailOf,
+  terminateAsPod,
+  waitFor,
+} from '../processes.ts';
 import type { LocalStackHandle, PodTermination, StackMember } from '../stack.ts';
 import { PROJECT_ROOT } from '../../tools/toolchain.ts';
 import { findStackBinaries, type StackBinaries } from './binaries.ts';
-import { dnsmasqArgs, haproxyConfig, type HealthCheckTiming, nginxConfig, type NginxMode, readHaproxyStats, SEED_HEALTH_CHECK } from './config.ts';
-import { basebackup, dataDirOf, initdb, type OsUser, PG_DATABASE, PG_USER, PostgresMember, postgresOsUser, query, traversableFor } from './postgres.ts';
+import {
+  dnsmasqArgs,
+  haproxyConfig,
+  type HealthCheckTiming,
+  nginxConfig,
+  type NginxMode,
+  readHaproxyStats,
+  SEED_HEALTH_CHECK,
+} from './config.ts';
+import {
+  basebackup,
+  dataDirOf,
+  initdb,
+  type OsUser,
+  PG_DATABASE,
+  PG_USER,
+  PostgresMember,
+  postgresOsUser,
+  query,
+  traversableFor,
+} from './postgres.ts';
 
 export const PRIMARY = 'pg-primary';
 export const REPLICAS = ['pg-replica-0', 'pg-replica-1'];
@@ -63,7 +91,10 @@ class AddressPool {
 
 /** The headless Service: one hosts file per ready backend in dnsmasq's --hostsdir. */
 class HeadlessService {
-  constructor(readonly dir: string, readonly name: string) {
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+  ) {
     mkdirSync(dir, { recursive: true });
   }
   publish(member: string, address: string): void {
@@ -90,7 +121,14 @@ export class BackendMember implements StackMember {
     private readonly logFile: string,
     registry: ProcessRegistry,
   ) {
-    this.process = new ManagedProcess({ name, command: process.execPath, args: [], cwd: PROJECT_ROOT, logFile, registry });
+    this.process = new ManagedProcess({
+      name,
+      command: process.execPath,
+      args: [],
+      cwd: PROJECT_ROOT,
+      logFile,
+      registry,
+    });
     this.process.on('exit', () => this.service.withdraw(this.name));
   }
 
@@ -122,15 +160,31 @@ export class BackendMember implements StackMember {
   async start(): Promise<void> {
     if (!this.process.running) {
       this.address = this.addresses.take();
-      const opts = { name: this.name, host: this.address, port: this.base.port, dbPort: this.base.dbPort, user: PG_USER, database: PG_DATABASE, connection: this.base.connection, queryTimeoutMs: 3000 };
+      const opts = {
+        name: this.name,
+        host: this.address,
+        port: this.base.port,
+        dbPort: this.base.dbPort,
+        user: PG_USER,
+        database: PG_DATABASE,
+        connection: this.base.connection,
+        queryTimeoutMs: 3000,
+      };
       this.process.setArgs(['--import', 'tsx', BACKEND_MAIN, JSON.stringify(opts)]);
       this.process.start();
     }
     const address = this.address as string;
-    await waitFor(`${this.name} to serve on ${address}:${this.base.port}`, async () => {
-      if (!this.process.running) throw new ProcessStartError(`${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.logFile)}`);
-      return (await httpStatus(address, this.base.port, '/healthz')) === 200;
-    }, 30_000);
+    await waitFor(
+      `${this.name} to serve on ${address}:${this.base.port}`,
+      async () => {
+        if (!this.process.running)
+          throw new ProcessStartError(
+            `${this.name} exited (${describeExit(this.process.lastExit)}); its log says:\n${tailOf(this.logFile)}`,
+          );
+        return (await httpStatus(address, this.base.port, '/healthz')) === 200;
+      },
+      30_000,
+    );
     this.service.publish(this.name, address);
   }
 
@@ -139,7 +193,9 @@ export class BackendMember implements StackMember {
   }
 
   onExit(listener: (info: { code: number | null; signal: string | null; expected: boolean }) => void): void {
-    this.process.on('exit', (info: ExitInfo) => listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }));
+    this.process.on('exit', (info: ExitInfo) =>
+      listener({ code: info.code, signal: info.signal, expected: this.process.expectedExit }),
+    );
   }
 
   onStart(listener: (pid: number) => void): void {
@@ -184,37 +240,117 @@ export class PostgresHaproxyStack implements LocalStackHandle {
     this.check = opts.check ?? SEED_HEALTH_CHECK;
     this.resolver.setServers([`127.0.0.1:${ports.dns}`]);
     const logOf = (name: string): string => join(runDir, `${name}.log`);
-    this.primary = new PostgresMember({ name: PRIMARY, role: 'primary', postgresBin: bins.postgres, user, dataDir: dataDirOf(runDir, PRIMARY), port: ports.primary, logFile: logOf(PRIMARY), registry });
-    this.replicas = REPLICAS.map((name, i) => new PostgresMember({ name, role: 'replica', postgresBin: bins.postgres, user, dataDir: dataDirOf(runDir, name), port: ports.replicas[i] as number, logFile: logOf(name), registry }));
+    this.primary = new PostgresMember({
+      name: PRIMARY,
+      role: 'primary',
+      postgresBin: bins.postgres,
+      user,
+      dataDir: dataDirOf(runDir, PRIMARY),
+      port: ports.primary,
+      logFile: logOf(PRIMARY),
+      registry,
+    });
+    this.replicas = REPLICAS.map(
+      (name, i) =>
+        new PostgresMember({
+          name,
+          role: 'replica',
+          postgresBin: bins.postgres,
+          user,
+          dataDir: dataDirOf(runDir, name),
+          port: ports.replicas[i] as number,
+          logFile: logOf(name),
+          registry,
+        }),
+    );
 
     const haproxyDir = join(runDir, 'haproxy');
     mkdirSync(haproxyDir, { recursive: true });
     const haproxyCfg = join(haproxyDir, 'haproxy.cfg');
-    writeFileSync(haproxyCfg, haproxyConfig({ frontendPort: ports.haproxy, statsPort: ports.haproxyStats, replicas: this.replicas.map((r) => ({ name: r.name, port: r.port })), check: this.check, user: PG_USER }));
-    const haproxyProc = new ManagedProcess({ name: 'haproxy', command: bins.haproxy, args: ['-db', '-W', '-f', haproxyCfg], logFile: logOf('haproxy'), registry });
-    this.haproxy = new ProcessMember(haproxyProc, { logFile: logOf('haproxy'), healthy: async () => (await httpStatus('127.0.0.1', ports.haproxyStats, '/stats;csv')) === 200 });
+    writeFileSync(
+      haproxyCfg,
+      haproxyConfig({
+        frontendPort: ports.haproxy,
+        statsPort: ports.haproxyStats,
+        replicas: this.replicas.map((r) => ({ name: r.name, port: r.port })),
+        check: this.check,
+        user: PG_USER,
+      }),
+    );
+    const haproxyProc = new ManagedProcess({
+      name: 'haproxy',
+      command: bins.haproxy,
+      args: ['-db', '-W', '-f', haproxyCfg],
+      logFile: logOf('haproxy'),
+      registry,
+    });
+    this.haproxy = new ProcessMember(haproxyProc, {
+      logFile: logOf('haproxy'),
+      healthy: async () => (await httpStatus('127.0.0.1', ports.haproxyStats, '/stats;csv')) === 200,
+    });
 
     const service = new HeadlessService(join(runDir, 'dns', 'hosts.d'), SERVICE_NAME);
     writeFileSync(join(service.dir, 'dns-health.hosts'), `127.0.0.1 dns-health.k6ha.test\n`);
     const asRoot = process.getuid?.() === 0;
-    const dnsProc = new ManagedProcess({ name: 'dns', command: bins.dnsmasq, args: dnsmasqArgs({ port: ports.dns, hostsDir: service.dir, asRoot }), logFile: logOf('dns'), registry });
-    this.dns = new ProcessMember(dnsProc, { logFile: logOf('dns'), healthy: async () => (await this.resolver.resolve4('dns-health.k6ha.test')).length > 0 });
+    const dnsProc = new ManagedProcess({
+      name: 'dns',
+      command: bins.dnsmasq,
+      args: dnsmasqArgs({ port: ports.dns, hostsDir: service.dir, asRoot }),
+      logFile: logOf('dns'),
+      registry,
+    });
+    this.dns = new ProcessMember(dnsProc, {
+      logFile: logOf('dns'),
+      healthy: async () => (await this.resolver.resolve4('dns-health.k6ha.test')).length > 0,
+    });
 
     const addresses = new AddressPool();
-    this.backends = BACKENDS.map((name) => new BackendMember(name, { port: ports.backend, dbPort: ports.haproxy, connection: opts.backendConnection ?? 'per-request' }, addresses, service, logOf(name), registry));
+    this.backends = BACKENDS.map(
+      (name) =>
+        new BackendMember(
+          name,
+          { port: ports.backend, dbPort: ports.haproxy, connection: opts.backendConnection ?? 'per-request' },
+          addresses,
+          service,
+          logOf(name),
+          registry,
+        ),
+    );
 
     const nginxDir = join(runDir, 'nginx');
     mkdirSync(join(nginxDir, 'tmp'), { recursive: true });
     const nginxCfg = join(nginxDir, 'nginx.conf');
-    const nginxProc = new ManagedProcess({ name: 'nginx', command: bins.nginx, args: ['-p', nginxDir, '-e', join(nginxDir, 'error.log'), '-c', nginxCfg], logFile: logOf('nginx'), registry });
-    const nginxMember = new ProcessMember(nginxProc, { logFile: logOf('nginx'), healthy: async () => (await httpStatus('127.0.0.1', ports.nginx, '/nginx-healthz')) === 200 });
+    const nginxProc = new ManagedProcess({
+      name: 'nginx',
+      command: bins.nginx,
+      args: ['-p', nginxDir, '-e', join(nginxDir, 'error.log'), '-c', nginxCfg],
+      logFile: logOf('nginx'),
+      registry,
+    });
+    const nginxMember = new ProcessMember(nginxProc, {
+      logFile: logOf('nginx'),
+      healthy: async () => (await httpStatus('127.0.0.1', ports.nginx, '/nginx-healthz')) === 200,
+    });
     // Every start of nginx resolves the Service name again (the resolve-once config is written
     // with the addresses of that moment), as an nginx pod restart or reload would.
     const start = nginxMember.start.bind(nginxMember);
     nginxMember.start = async () => {
       if (!nginxProc.running) {
         const found = mode === 'resolve-once' ? await this.resolveService() : [];
-        writeFileSync(nginxCfg, nginxConfig({ mode, port: ports.nginx, prefix: nginxDir, addresses: found, serviceName: SERVICE_NAME, backendPort: ports.backend, dnsPort: ports.dns, validS: opts.resolverValidS ?? 1, asRoot }));
+        writeFileSync(
+          nginxCfg,
+          nginxConfig({
+            mode,
+            port: ports.nginx,
+            prefix: nginxDir,
+            addresses: found,
+            serviceName: SERVICE_NAME,
+            backendPort: ports.backend,
+            dnsPort: ports.dns,
+            validS: opts.resolverValidS ?? 1,
+            asRoot,
+          }),
+        );
       }
       await start();
     };
@@ -268,23 +404,36 @@ export class PostgresHaproxyStack implements LocalStackHandle {
   async bootstrap(log: (line: string) => void): Promise<void> {
     const { bins, user } = this;
     const opened = traversableFor(user, this.runDir);
-    if (opened.length > 0) log(`made ${opened.join(', ')} searchable (o+x) for the OS user ${user?.name ?? ''} PostgreSQL runs as`);
+    if (opened.length > 0)
+      log(`made ${opened.join(', ')} searchable (o+x) for the OS user ${user?.name ?? ''} PostgreSQL runs as`);
     log(`initdb ${PRIMARY}${user === null ? '' : ` (as OS user ${user.name}: PostgreSQL refuses to run as root)`} ...`);
     await initdb(bins.initdb, user, dataDirOf(this.runDir, PRIMARY));
     await this.primary.start();
     await query(this.ports.primary, 'CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL)');
-    for (let i = 1; i <= USERS_ROWS; i++) await query(this.ports.primary, 'INSERT INTO users(name) VALUES ($1)', [`user-${i}`]);
+    for (let i = 1; i <= USERS_ROWS; i++)
+      await query(this.ports.primary, 'INSERT INTO users(name) VALUES ($1)', [`user-${i}`]);
     for (const r of this.replicas) {
       await basebackup(bins.pgBasebackup, user, dataDirOf(this.runDir, r.name), this.ports.primary);
       await r.start();
     }
-    log(`${PRIMARY} on :${this.ports.primary}, streaming replicas ${this.replicas.map((r) => `${r.name} :${r.port}`).join(', ')}`);
+    log(
+      `${PRIMARY} on :${this.ports.primary}, streaming replicas ${this.replicas.map((r) => `${r.name} :${r.port}`).join(', ')}`,
+    );
     await this.haproxy.start();
-    await waitFor('HAProxy to see both replicas UP', async () => (await this.haproxyStats()).filter((s) => s.status === 'UP').length === this.replicas.length, 30_000, 200);
-    log(`haproxy :${this.ports.haproxy} (roundrobin, pgsql-check, inter ${this.check.interMs}ms fall ${this.check.fall} rise ${this.check.rise}), stats http://127.0.0.1:${this.ports.haproxyStats}/stats`);
+    await waitFor(
+      'HAProxy to see both replicas UP',
+      async () => (await this.haproxyStats()).filter((s) => s.status === 'UP').length === this.replicas.length,
+      30_000,
+      200,
+    );
+    log(
+      `haproxy :${this.ports.haproxy} (roundrobin, pgsql-check, inter ${this.check.interMs}ms fall ${this.check.fall} rise ${this.check.rise}), stats http://127.0.0.1:${this.ports.haproxyStats}/stats`,
+    );
     await this.dns.start();
     for (const b of this.backends) await b.start();
-    log(`${SERVICE_NAME} (dnsmasq :${this.ports.dns}) → ${this.backends.map((b) => `${b.name} ${b.address}:${this.ports.backend}`).join(', ')}`);
+    log(
+      `${SERVICE_NAME} (dnsmasq :${this.ports.dns}) → ${this.backends.map((b) => `${b.name} ${b.address}:${this.ports.backend}`).join(', ')}`,
+    );
     await this.nginx.start();
     log(`nginx (${this.mode}) serves ${this.url}`);
   }
