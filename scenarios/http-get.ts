@@ -24,8 +24,8 @@ import { classifyStatus } from '../lib/k6/cloudevents.ts';
 import { httpGetConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
+import { arrivalRateScenario } from '../lib/k6/load-shape.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
-import { formatDuration } from '../lib/shared/env-parse.ts';
 import {
   ERROR_METRIC,
   OK_METRIC,
@@ -35,7 +35,6 @@ import {
   renderPhaseTable,
   UNATTRIBUTED,
 } from '../lib/shared/http-phases.ts';
-import { publishVus } from '../lib/shared/publish-load.ts';
 import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';
 import { metricCount } from '../lib/shared/summary.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
@@ -43,21 +42,12 @@ import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
 
 const SCENARIO = 'http-get' satisfies ScenarioName;
 const config = httpGetConfig();
-const vus = publishVus(config.rate, config.requestTimeoutMs);
 const okCounter = new Counter(OK_METRIC);
 const errorCounter = new Counter(ERROR_METRIC);
 
 export const options = {
   scenarios: {
-    get: {
-      executor: 'constant-arrival-rate',
-      rate: config.rate,
-      timeUnit: '1s',
-      duration: config.duration,
-      preAllocatedVUs: vus,
-      maxVUs: vus,
-      gracefulStop: formatDuration(config.requestTimeoutMs + 5000),
-    },
+    get: arrivalRateScenario(config),
   },
   thresholds: {
     'http_req_duration{name:get}': [],

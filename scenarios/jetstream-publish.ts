@@ -19,10 +19,9 @@ import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
 import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
+import { arrivalRateScenario } from '../lib/k6/load-shape.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { metricCount } from '../lib/shared/summary.ts';
-import { formatDuration } from '../lib/shared/env-parse.ts';
-import { publishVus } from '../lib/shared/publish-load.ts';
 import { SCENARIOS, type ScenarioName } from '../lib/shared/scenarios.ts';
 import { toK6Thresholds } from '../lib/shared/thresholds.ts';
 import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
@@ -34,22 +33,9 @@ const statusCheck = `is status ${expectedStatus}`;
 /** What the arrival rate owes: RATE events a second for DURATION (the summary checks k6 kept up). */
 const arrival = { rate: config.rate, durationMs: config.durationMs };
 
-// Enough VUs to ride out an outage of REQUEST_TIMEOUT (see publishVus), pre-allocated so none
-// is initialised mid-outage.
-const vus = publishVus(config.rate, config.requestTimeoutMs);
-
 export const options = {
   scenarios: {
-    publish: {
-      executor: 'constant-arrival-rate',
-      rate: config.rate,
-      timeUnit: '1s',
-      duration: config.duration,
-      preAllocatedVUs: vus,
-      maxVUs: vus,
-      // In-flight requests may finish their whole timeout after the last arrival.
-      gracefulStop: formatDuration(config.requestTimeoutMs + 5000),
-    },
+    publish: arrivalRateScenario(config),
   },
   thresholds: {
     // k6 keeps a tag's submetric only when a threshold names it; an empty list gates nothing but
