@@ -255,10 +255,14 @@ export class LocalStack implements LocalStackHandle {
         } catch {
           await jsm.consumers.add(this.stream, {
             durable_name: this.consumer,
-            // The sink acks a batch at a time (see sink.ts); ack floor = "consumed" either way.
-            ack_policy: AckPolicy.All,
+            // Each message acked on its own (see sink.ts): a message delivered to a pull that died
+            // with its member is not acked by a later one, it comes back after ack_wait.
+            ack_policy: AckPolicy.Explicit,
             deliver_policy: DeliverPolicy.All,
-            ack_wait: nanos(30_000),
+            // 5 s, not 30 s: the redelivery of such a message must come well inside the drain's
+            // 10 s no-progress patience (lib/jetstream/view.ts). A late ack only costs a duplicate
+            // at the sink, which the sink counts.
+            ack_wait: nanos(5_000),
             max_ack_pending: 5000,
           });
         }

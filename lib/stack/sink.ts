@@ -89,27 +89,27 @@ export class Sink {
         // stood still for ~30 s after a leader kill, past the sidecar's 10 s drain patience.
         // 5 s pulls notice within ~5 s and re-pull; an idle pull every 5 s costs nothing.
         this.messages = await consumer.consume({ max_messages: 500, expires: 5000 });
-        // The consumer acks "all up to here" (AckPolicy.All): one ack per batch instead of one per
-        // message keeps the replicated consumer state cheap. Always recorded durably first.
-        let last: JsMsg | null = null;
-        let unacked = 0;
-        const ackLast = (): void => {
-          if (last === null) return;
+        // Every message is acked on its own (AckPolicy.Explicit), in batches after the batch's ids
+        // are on disk. An "all up to here" ack (AckPolicy.All) was cheaper but wrong under chaos:
+        // messages delivered to a pull that died with its member never reach the sink, and the
+        // next batch's ack-all acked them too, so "consumed" counted an event the sink never saw.
+        let toAck: JsMsg[] = [];
+        const ackBatch = (): void => {
+          if (toAck.length === 0) return;
           this.flush();
-          last.ack();
-          last = null;
-          unacked = 0;
+          for (const m of toAck) m.ack();
+          toAck = [];
         };
-        const ackTimer = setInterval(ackLast, 100);
+        const ackTimer = setInterval(ackBatch, 100);
         try {
           for await (const msg of this.messages) {
             this.record(msg.headers?.get('ce-id') || `seq-${msg.seq}`, true);
-            last = msg;
-            if (++unacked >= 100) ackLast();
+            toAck.push(msg);
+            if (toAck.length >= 100) ackBatch();
           }
         } finally {
           clearInterval(ackTimer);
-          ackLast();
+          ackBatch();
         }
       } catch (err) {
         process.stderr.write(`sink: consume failed, retrying: ${(err as Error).message}\n`);
