@@ -118,7 +118,9 @@ export function registerRunCommands(program: Command): void {
       // Not in the line above: the user's k6 decides (what the recording costs: BENCHMARKS.md).
       const perSecond = scenarioPerSecond(experiment.scenario, env);
       process.stdout.write(
-        `for report.html's per-second charts, in k6's environment: ${Object.entries(perSecondEnv(runDir, { tags: perSecond.tags }))
+        `for report.html's per-second charts, in k6's environment: ${Object.entries(
+          perSecondEnv(runDir, { tags: perSecond.tags }),
+        )
           .map(([k, v]) => `${k}=${v}`)
           .join(' ')}\n`,
       );

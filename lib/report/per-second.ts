@@ -158,7 +158,8 @@ export async function readDashboardRecording(
       else if (t !== null) rec.snapshots.push({ endMs: t, values: decode(data, picks) });
     }
   }
-  if (lastCumulative !== null) rec.cumulative = decode((JSON.parse(lastCumulative) as { data: Values[] }).data, cumulativeNames);
+  if (lastCumulative !== null)
+    rec.cumulative = decode((JSON.parse(lastCumulative) as { data: Values[] }).data, cumulativeNames);
   return rec;
 }
 
@@ -195,7 +196,8 @@ export function foldPerSecond(rec: DashboardRecording, opts: FoldOptions): PerSe
   // The final fraction: what the last cumulative has beyond the snapshots' sum (counters only).
   const sums = new Map<string, number>();
   for (const s of rec.snapshots)
-    for (const [n, v] of s.values) if (!n.startsWith('http_req_duration') && n !== 'time') sums.set(n, (sums.get(n) ?? 0) + count(v));
+    for (const [n, v] of s.values)
+      if (!n.startsWith('http_req_duration') && n !== 'time') sums.set(n, (sums.get(n) ?? 0) + count(v));
   const rest = new Map<string, Values>();
   if (rec.cumulative !== null)
     for (const [n, v] of rec.cumulative) {

@@ -53,7 +53,8 @@ export function scenarioPerSecond(
   return {
     tags,
     reportedRequest: entry.reportedRequest,
-    split: entry.attributionMetric === undefined || tags.length === 0 ? null : { metric: entry.attributionMetric, tags },
+    split:
+      entry.attributionMetric === undefined || tags.length === 0 ? null : { metric: entry.attributionMetric, tags },
   };
 }
 

@@ -122,7 +122,8 @@ export function renderMetrics(summary: NormalizedSummary, names: readonly string
     // k6 counts non-zero values as passes (classic) or matches (machine-readable).
     const nonZero = m.values['passes'] ?? m.values['matches'];
     const total =
-      m.values['total'] ?? (m.values['passes'] === undefined ? undefined : m.values['passes'] + (m.values['fails'] ?? 0));
+      m.values['total'] ??
+      (m.values['passes'] === undefined ? undefined : m.values['passes'] + (m.values['fails'] ?? 0));
     if (m.type === 'rate' && nonZero !== undefined && total !== undefined) parts.push(`(${nonZero} of ${total})`);
     const verdicts = Object.entries(m.thresholds);
     const mark = verdicts.length === 0 ? ' ' : verdicts.every(([, ok]) => ok) ? '✓' : '✗';

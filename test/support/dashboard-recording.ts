@@ -41,7 +41,10 @@ export function recordingLines(startMs: number, periods: PeriodFigures[], tail?:
     JSON.stringify({ event: 'metric', data: { time: { type: 'gauge', contains: 'time' } } }),
     JSON.stringify({ event: 'start', data: [[startMs]] }),
   ];
-  const cumulative = { requests: new Map<string, { failed: number; n: number; latencies: number[] }>(), counters: new Map<string, number>() };
+  const cumulative = {
+    requests: new Map<string, { failed: number; n: number; latencies: number[] }>(),
+    counters: new Map<string, number>(),
+  };
   const periodValues = (f: PeriodFigures, into: typeof cumulative | null): Map<string, number[]> => {
     const v = new Map<string, number[]>();
     const all = { n: 0, failed: 0, latencies: [] as number[] };
@@ -84,7 +87,11 @@ export function recordingLines(startMs: number, periods: PeriodFigures[], tail?:
     const fresh: Record<string, { type: Kind }> = {};
     for (const k of v.keys())
       if (!kinds.has(k)) {
-        const kind: Kind = k.startsWith('http_req_failed') ? 'rate' : k.startsWith('http_req_duration') ? 'trend' : 'counter';
+        const kind: Kind = k.startsWith('http_req_failed')
+          ? 'rate'
+          : k.startsWith('http_req_duration')
+            ? 'trend'
+            : 'counter';
         kinds.set(k, kind);
         fresh[k] = { type: kind };
       }

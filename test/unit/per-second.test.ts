@@ -40,10 +40,12 @@ describe('per-second data from k6 dashboard recording and the outcome reports', 
       'unknown',
       'unknown',
     ]);
-    assert.ok(isControlRequest('sidecar /v1/outcomes') && isControlRequest('preflight') && !isControlRequest('publish'));
+    assert.ok(
+      isControlRequest('sidecar /v1/outcomes') && isControlRequest('preflight') && !isControlRequest('publish'),
+    );
   });
 
-  it("decodes snapshots by the sorted names announced so far, keeping only what the fold needs", async () => {
+  it('decodes snapshots by the sorted names announced so far, keeping only what the fold needs', async () => {
     const lines = recordingLines(ZERO - 300, [
       { endMs: ZERO + 700, requests: { publish: { latencies: [1, 2, 3] } } },
       { endMs: ZERO + 1700, requests: { publish: { latencies: [4] }, append: { latencies: [9, 9] } } },
@@ -104,11 +106,10 @@ describe('per-second data from k6 dashboard recording and the outcome reports', 
   });
 
   it('the final fraction of a period (no snapshot) comes from the last cumulative, counts only', async () => {
-    const lines = recordingLines(
-      ZERO,
-      [{ endMs: ZERO + 1000, requests: { publish: { latencies: [1, 1] } } }],
-      { endMs: ZERO + 1400, requests: { publish: { failed: 1, latencies: [2, 2, 2] } } },
-    );
+    const lines = recordingLines(ZERO, [{ endMs: ZERO + 1000, requests: { publish: { latencies: [1, 1] } } }], {
+      endMs: ZERO + 1400,
+      requests: { publish: { failed: 1, latencies: [2, 2, 2] } },
+    });
     const data = foldPerSecond(await readDashboardRecording(fromLines(lines)), {
       zeroMs: ZERO,
       outcomes: [],
