@@ -1,7 +1,7 @@
 // `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack
 // or a Kubernetes cluster (target kind "kubernetes": --context, --namespace, --kubeconfig).
 import type { Command } from 'commander';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import {
   connectKubernetes,
   createRunDir,

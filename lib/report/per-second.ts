@@ -116,9 +116,8 @@ export async function readDashboardRecording(
   const file = typeof input === 'string' ? createReadStream(input) : input;
   const stream = typeof input === 'string' && input.endsWith('.gz') ? file.pipe(createGunzip()) : file;
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  let names: string[] = [];
   const known = new Set<string>();
-  /** indices of the wanted names in `names`, recomputed when a metric event adds names */
+  /** indices of the wanted names among the sorted names, recomputed when a metric event adds names */
   let picks: Array<[number, string]> = [];
   let timeIndex = -1;
   const rec: DashboardRecording = { periodMs: 1000, startMs: null, stopMs: null, snapshots: [], cumulative: null };
@@ -147,7 +146,7 @@ export async function readDashboardRecording(
       if (typeof period === 'number' && period > 0) rec.periodMs = period;
     } else if (event === 'metric') {
       for (const n of Object.keys(parsed.data as Record<string, unknown>)) known.add(n);
-      names = [...known].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const names = [...known].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       timeIndex = names.indexOf('time');
       picks = names.flatMap((n, i): Array<[number, string]> => (wanted(n, splitMetric) ? [[i, n]] : []));
     } else {
