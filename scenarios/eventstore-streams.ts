@@ -62,6 +62,7 @@ import {
   streamVerdict,
 } from '../lib/k6/eventstore-protocol.ts';
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
+import { CONTROL_RESPONSE_CALLBACK } from '../lib/k6/sidecar-client.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
 import { handleK6HaSummary } from '../lib/k6/summary-handler.ts';
 import { formatDuration } from '../lib/shared/env-parse.ts';
@@ -119,7 +120,8 @@ function preflight(): void {
     headers: { Authorization: authorization, Accept: names.atomMediaType },
     timeout: '10s',
     tags: { name: 'preflight', k6ha: 'control' },
-    responseCallback: http.expectedStatuses(404),
+    // no http_req_failed sample: that rate is the workload's own requests (sidecar-client.ts)
+    responseCallback: CONTROL_RESPONSE_CALLBACK,
   });
   if (res.status === 0)
     throw new Error(

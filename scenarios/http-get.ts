@@ -51,6 +51,10 @@ export const options = {
   },
   thresholds: {
     'http_req_duration{name:get}': [],
+    // The scenario's own requests apart from its calls to the sidecar (tagged name: 'sidecar …'):
+    // a user gates on these, e.g. 'http_req_failed{name:get}': ['rate<0.01'] (README).
+    'http_reqs{name:get}': [],
+    'http_req_failed{name:get}': [],
     // The per-phase split's tag combinations (empty: they gate nothing, k6 keeps them in the summary).
     ...Object.fromEntries(phaseSubmetrics(config).map((m) => [m, []])),
     ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, {

@@ -41,6 +41,10 @@ export const options = {
     // k6 keeps a tag's submetric only when a threshold names it; an empty list gates nothing but
     // keeps the publish latency in the summary under every profile (ha-* have no latency gate).
     'http_req_duration{name:publish}': [],
+    // The scenario's own requests apart from its calls to the sidecar (tagged name: 'sidecar …'):
+    // a user gates on these, e.g. 'http_req_failed{name:publish}': ['rate<0.01'] (README).
+    'http_reqs{name:publish}': [],
+    'http_req_failed{name:publish}': [],
     ...toK6Thresholds(THRESHOLD_PROFILES[config.thresholds] ?? { description: '', gates: {} }, {
       withChaos: config.sidecarUrl !== undefined,
     }),

@@ -1,7 +1,7 @@
 // `k6-ha run`, `k6-ha sidecar` and `k6-ha validate`: experiments against the embedded local stack
 // or a Kubernetes cluster (target kind "kubernetes": --context, --namespace, --kubeconfig).
 import type { Command } from 'commander';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import {
   connectKubernetes,
   createRunDir,
@@ -12,7 +12,7 @@ import {
   type RunOptions,
 } from '../run/run.ts';
 import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
-import { K6_SAMPLES_FILE, readPerSecond } from '../run/per-second-source.ts';
+import { perSecondEnv, readPerSecond, scenarioPerSecond } from '../run/per-second-source.ts';
 import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';
 
@@ -66,7 +66,11 @@ export function registerRunCommands(program: Command): void {
     )
     .option(
       '--no-per-second',
-      'no per-second charts in report.html: k6 writes no samples file (it costs k6 ≈ 20 % more CPU per event; BENCHMARKS.md)',
+      "no per-second charts in report.html: k6 records no per-period aggregates (k6's web dashboard, recording only; its cost: BENCHMARKS.md)",
+    )
+    .option(
+      '--dashboard',
+      "also write k6's own web dashboard page to <run dir>/k6-dashboard.html (K6_WEB_DASHBOARD_EXPORT; no port opened beyond 127.0.0.1), linked from report.html",
     )
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await runExperiment(toRunOptions(file, flags));
@@ -111,18 +115,30 @@ export function registerRunCommands(program: Command): void {
           .map(([k, v]) => `-e ${k}=${v}`)
           .join(' ')} build/${experiment.scenario}.js\n`,
       );
-      // Not in the line above: the samples cost k6 ≈ 20 % more CPU per event (BENCHMARKS.md), the user's k6 decides.
-      process.stdout.write(`for report.html's per-second charts add: --out json=${join(runDir, K6_SAMPLES_FILE)}\n`);
+      // Not in the line above: the user's k6 decides (what the recording costs: BENCHMARKS.md).
+      const perSecond = scenarioPerSecond(experiment.scenario, env);
+      process.stdout.write(
+        `for report.html's per-second charts, in k6's environment: ${Object.entries(
+          perSecondEnv(runDir, { tags: perSecond.tags }),
+        )
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}\n`,
+      );
       let stopping = false;
       const stop = async (reason: string): Promise<void> => {
         if (stopping) return;
         stopping = true;
         const restored = await target.sidecar.shutdown(reason);
         if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-        // k6 closes its --out file only after handleSummary() delivered the summary: wait for it a little.
+        // k6 closes its recording only after handleSummary() delivered the summary: wait for it a little.
         target.sidecar.writeArtifacts(
           null,
-          await readPerSecond(runDir, target.sidecar.timeline.zero, log, { waitMs: 10_000 }),
+          await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
+            waitMs: 10_000,
+            outcomes: target.sidecar.outcomeRecords(),
+            reportedRequest: perSecond.reportedRequest,
+            split: perSecond.split,
+          }),
         );
         await target.control.close();
         await target.stack.stop();

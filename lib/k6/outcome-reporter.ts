@@ -15,6 +15,7 @@
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import { CONTROL_PATHS, type OutcomeRecord, OUTCOME_BATCH_MAX, UNDELIVERED_METRIC } from '../shared/control-api.ts';
+import { CONTROL_RESPONSE_CALLBACK } from './sidecar-client.ts';
 
 const undelivered = new Counter(UNDELIVERED_METRIC);
 
@@ -41,7 +42,8 @@ const params = {
   headers: { 'content-type': 'application/json' },
   timeout: REPORT_TIMEOUT,
   tags: { name: `sidecar ${CONTROL_PATHS.outcomes}`, k6ha: 'control' },
-  responseCallback: http.expectedStatuses({ min: 200, max: 299 }),
+  // no http_req_failed sample for a report (sidecar-client.ts)
+  responseCallback: CONTROL_RESPONSE_CALLBACK,
 };
 
 export class OutcomeReporter {

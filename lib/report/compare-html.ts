@@ -30,6 +30,11 @@ const RUN_COLOURS = [
   ['#17becf', '#e377c2'],
 ];
 
+/**
+ * One x axis for every run: whole seconds from each run's own load start. A run's rows start at
+ * its k6 periods (a fraction of a second off the load's zero, different per run), so each row
+ * goes to its nearest whole second; two rows on one second (rare: a period k6 flushed late) keep the larger value.
+ */
 function aligned(runs: CompareRun[]): {
   x: number[];
   at: (run: CompareRun, col: (i: number) => number | null) => Array<number | null>;
@@ -39,8 +44,8 @@ function aligned(runs: CompareRun[]): {
   for (const r of runs) {
     const s = mainOf(r);
     if (s === null || s.t.length === 0) continue;
-    lo = Math.min(lo, s.t[0] as number);
-    hi = Math.max(hi, s.t[s.t.length - 1] as number);
+    lo = Math.min(lo, Math.round(s.t[0] as number));
+    hi = Math.max(hi, Math.round(s.t[s.t.length - 1] as number));
   }
   const x = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
   return {
@@ -49,7 +54,12 @@ function aligned(runs: CompareRun[]): {
       const s = mainOf(run);
       const out: Array<number | null> = x.map(() => null);
       if (s === null) return out;
-      s.t.forEach((t, i) => (out[t - lo] = col(i)));
+      s.t.forEach((t, i) => {
+        const v = col(i);
+        const k = Math.round(t) - lo;
+        const prev = out[k];
+        out[k] = v === null ? (prev ?? null) : prev === null || prev === undefined ? v : Math.max(prev, v);
+      });
       return out;
     },
   };

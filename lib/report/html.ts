@@ -147,7 +147,14 @@ export const COLOURS = {
   max: '#8c564b',
 };
 
-/** The charts of one run: per request name, counts per second and latency per second. */
+const SPLIT_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+/** "per second", or the period k6 used when it widened it (runs over 48 min). */
+export function perPeriod(data: PerSecondData): string {
+  return data.periodMs === 1000 ? 'per second' : `per ${data.periodMs / 1000} s period`;
+}
+
+/** The charts of one run: per request name, counts and latency per second (and responses per attribute value). */
 export function runCharts(
   data: PerSecondData | null,
   marks: ChartSpec['marks'],
@@ -155,15 +162,16 @@ export function runCharts(
 ): ChartSpec[] {
   if (data === null) return [];
   const main = mainSeriesName(data);
+  const per = perPeriod(data);
   const names = Object.keys(data.series).sort((a, b) => (a === main ? -1 : b === main ? 1 : a.localeCompare(b)));
   return names.flatMap((name, i) => {
     const s = data.series[name];
     if (s === undefined) return [];
-    return [
+    const charts: ChartSpec[] = [
       {
         id: `chart-${i}-count`,
-        title: `${name}: requests per second (by send time)`,
-        yLabel: 'requests / s',
+        title: `${name}: requests ${per} (by send time)`,
+        yLabel: 'requests',
         stepped: true,
         x: s.t,
         marks,
@@ -177,7 +185,7 @@ export function runCharts(
       },
       {
         id: `chart-${i}-latency`,
-        title: `${name}: latency per second (ms, log scale)`,
+        title: `${name}: latency ${per} (ms, log scale; k6's percentiles of each period)`,
         yLabel: 'ms',
         log: true,
         stepped: true,
@@ -192,6 +200,22 @@ export function runCharts(
         ],
       },
     ];
+    for (const [tag, byValue] of Object.entries(s.split ?? {}))
+      charts.push({
+        id: `chart-${i}-split-${tag.replace(/[^a-z0-9_-]/gi, '_')}`,
+        title: `${name}: responses ${per} by ${tag}`,
+        yLabel: 'responses',
+        stepped: true,
+        x: s.t,
+        marks,
+        windows,
+        series: Object.entries(byValue).map(([value, values], j) => ({
+          label: `${tag}=${value}`,
+          values,
+          colour: SPLIT_COLOURS[j % SPLIT_COLOURS.length] as string,
+        })),
+      });
+    return charts;
   });
 }
 
@@ -242,9 +266,15 @@ export function renderReportHtml(m: RunReportModel): string {
     `<p class="muted">${esc(m.experiment.description)}</p>`,
     `<p>scenario <code>${esc(m.experiment.scenario)}</code> · target ${esc(m.experiment.target)} · gates <code>${esc(m.experiment.thresholds)}</code> · <span class="verdict ${m.k6ExitCode === 0 ? 'pass' : m.k6ExitCode === null ? '' : 'fail'}">${esc(m.verdict)}</span></p>`,
   ];
+  if (m.k6Dashboard)
+    parts.push(
+      `<p>k6's own dashboard of this run: <a href="${esc(m.k6Dashboard)}">${esc(m.k6Dashboard)}</a> (<code>k6-ha run --dashboard</code>).</p>`,
+    );
   if (charts.length > 0) parts.push(MARK_LEGEND, chartsHtml(charts));
   else
-    parts.push('<p class="muted">No per-second data (k6\'s sample output was not written or could not be read).</p>');
+    parts.push(
+      '<p class="muted">No per-second data (k6 recorded no per-period aggregates: <code>--no-per-second</code>, or the recording could not be read).</p>',
+    );
   if (m.accounting.length > 0)
     parts.push(
       '<h2>Events</h2>',
@@ -294,7 +324,7 @@ export function renderReportHtml(m: RunReportModel): string {
   );
   if (m.perSecond !== null)
     parts.push(
-      `<p class="muted">Per-second data: ${m.perSecond.samples.requests.toLocaleString('en-US')} requests from k6's samples (k6-samples.json.gz; ${m.perSecond.samples.control.toLocaleString('en-US')} sidecar control calls left out), in the second each was sent; latency percentiles from the raw samples of each second.${m.perSecond.late > 0 ? ` ${m.perSecond.late} late samples are counted but not in their second's percentiles.` : ''}</p>`,
+      `<p class="muted">Per-second data: ${m.perSecond.counts.requests.toLocaleString('en-US')} requests in ${m.perSecond.counts.periods.toLocaleString('en-US')} periods of ${m.perSecond.periodMs / 1000} s from k6's own per-period aggregates (its web dashboard's recording, k6-dashboard-record.ndjson.gz; ${m.perSecond.counts.control.toLocaleString('en-US')} calls to the sidecar left out), latency percentiles k6's of each period; failed and unknown from the sidecar's ${m.perSecond.counts.outcomeRecords.toLocaleString('en-US')} outcome reports, in the second each was sent. ${m.perSecond.notes.map(esc).join('; ')}.</p>`,
     );
   return page(`k6-ha ${m.runId}: ${m.experiment.name}`, parts.join('\n'), charts);
 }

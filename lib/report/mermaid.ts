@@ -26,7 +26,7 @@ export function xyChart(title: string, t: number[], lines: MermaidLine[]): strin
   const xs = fold(
     t.map((x) => x),
     per,
-  ).map((x) => Math.round(x - (per - 1) / 2));
+  ).map((x) => Math.round(x - (per - 1) / 2)); // rows start at k6's periods: fractions of a second off the zero
   const folded = lines.map((l) => ({ label: l.label, values: fold(l.values, per) }));
   const max = Math.max(1, ...folded.flatMap((l) => l.values));
   const q = (s: string): string => s.replace(/"/g, "'");

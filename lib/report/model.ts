@@ -3,6 +3,9 @@
 import type { RecoveryReport, TimelineEvent } from '../shared/types.ts';
 import type { PerSecondData } from './per-second.ts';
 
+/** k6's own dashboard page in a run directory (`k6-ha run --dashboard`: K6_WEB_DASHBOARD_EXPORT). */
+export const K6_DASHBOARD_FILE = 'k6-dashboard.html';
+
 export interface ReportGate {
   metric: string;
   threshold: string;
@@ -24,6 +27,8 @@ export interface RunReportModel {
   notes: string[];
   timeline: TimelineEvent[];
   perSecond: PerSecondData | null;
+  /** k6's own dashboard export in the run directory (`k6-ha run --dashboard`), relative to report.html */
+  k6Dashboard?: string | null;
 }
 
 /** A chaos mark on the charts: one timeline entry, at its offset from load start. */

@@ -20,8 +20,10 @@ export interface RunOptions {
   thresholds?: string;
   outDir?: string;
   dryRun?: boolean;
-  /** false (--no-per-second): no `--out json` samples, so no per-second charts; k6 keeps the ≈ 20 % of its CPU per event they cost (BENCHMARKS.md) */
+  /** false (--no-per-second): k6 records no per-period aggregates, so no per-second charts (what they cost k6: BENCHMARKS.md) */
   perSecond?: boolean;
+  /** --dashboard: k6 also exports its own web dashboard page to <run dir>/k6-dashboard.html, linked from report.html */
+  dashboard?: boolean;
   /** extra k6 environment, KEY=VALUE */
   env?: string[];
   /** kubernetes targets: the kube context to use (overrides target.context) */

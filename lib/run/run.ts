@@ -12,7 +12,7 @@ import type { TargetUnderTest } from '../chaos/target.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 import { targetModule } from '../targets/index.ts';
-import { readPerSecond, K6_SAMPLES_FILE } from './per-second-source.ts';
+import { perSecondEnv, readPerSecond, scenarioPerSecond } from './per-second-source.ts';
 import { writeCiOutputs } from '../report/ci.ts';
 import { buildScenarios, readK6Metric, scenarioScript, startK6 } from './k6-process.ts';
 import { formatDryRun, prepareExperiment, type RunOptions } from './prepare.ts';
@@ -199,6 +199,11 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
           .join(' ') || 'defaults'
       }, gates ${exp.thresholds})`,
     );
+    // k6's own per-period aggregates for the per-second charts (BENCHMARKS.md, "Per-second data"),
+    // and with --dashboard k6's dashboard page too.
+    const perSecond = scenarioPerSecond(exp.scenario, k6Env);
+    if (opts.perSecond !== false || opts.dashboard === true)
+      Object.assign(k6Env, perSecondEnv(runDir, { dashboard: opts.dashboard === true, tags: perSecond.tags }));
     const k6LogFile = join(runDir, 'k6.log');
     const terminalLog = foldedK6Log(k6LogFile, log);
     const k6Run = startK6({
@@ -206,11 +211,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       script,
       env: k6Env,
       // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
-      // Every sample k6 makes, gzipped, for the per-second charts (BENCHMARKS.md, "Per-second data").
-      args: [
-        ...(process.stdout.isTTY ? [] : ['--quiet']),
-        ...(opts.perSecond === false ? [] : ['--out', `json=${join(runDir, K6_SAMPLES_FILE)}`]),
-      ],
+      args: process.stdout.isTTY ? [] : ['--quiet'],
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
@@ -255,8 +256,15 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     k6Child = null;
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-    const perSecond = await readPerSecond(runDir, target.sidecar.timeline.zero, log);
-    const model = target.sidecar.writeArtifacts(exitCode, perSecond);
+    const perSecondData =
+      opts.perSecond === false
+        ? null
+        : await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
+            outcomes: target.sidecar.outcomeRecords(),
+            reportedRequest: perSecond.reportedRequest,
+            split: perSecond.split,
+          });
+    const model = target.sidecar.writeArtifacts(exitCode, perSecondData);
     const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
     if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
     const verdict =

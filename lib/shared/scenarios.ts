@@ -42,6 +42,10 @@ export interface ScenarioModule<Config = unknown> {
   setByRunner: readonly string[];
   /** A counter tagged {phase, <attribute>: <value>} per response: the sidecar samples it per second for the rebalance figures. */
   attributionMetric?: string;
+  /** The request name (k6 tag `name`) its outcome reports describe: that per-second series gets exact failures by status. */
+  reportedRequest: string;
+  /** Tags the per-second recording splits `attributionMetric` by (http-get: its attribute names). */
+  perSecondTags?(env: ScenarioEnv): string[];
 }
 
 /** The gate profile (from the experiment) and the sidecar's control URL (with its per-run token). */
@@ -58,6 +62,8 @@ export const SCENARIOS = {
       'publish_failed',
       'publish_unknown',
       'http_req_duration{name:publish}',
+      'http_reqs{name:publish}',
+      'http_req_failed{name:publish}',
       'http_reqs',
       'dropped_iterations',
       'vus_max',
@@ -73,6 +79,7 @@ export const SCENARIOS = {
     ],
     notAckedCounters: ['publish_failed', 'publish_unknown'],
     setByRunner: SET_BY_RUNNER,
+    reportedRequest: 'publish',
   },
   'eventstore-streams': {
     parse: eventstoreConfigFrom,
@@ -109,6 +116,7 @@ export const SCENARIOS = {
     ],
     notAckedCounters: ['es_appends_failed', 'es_appends_unknown'],
     setByRunner: SET_BY_RUNNER,
+    reportedRequest: 'append',
   },
   'http-get': {
     parse: httpGetConfigFrom,
@@ -119,6 +127,9 @@ export const SCENARIOS = {
       'http_get_ok',
       'http_get_errors',
       'http_req_duration{name:get}',
+      'http_reqs{name:get}',
+      'http_req_failed{name:get}',
+      'http_reqs',
       'dropped_iterations',
       'vus_max',
       'chaos_unmeasured',
@@ -129,6 +140,8 @@ export const SCENARIOS = {
     // The target names its members' values and the plan's phases (lib/targets/postgres-haproxy.ts).
     setByRunner: [...SET_BY_RUNNER, 'PHASES', 'ATTRIBUTE_EXPECT'],
     attributionMetric: 'http_get_ok',
+    reportedRequest: 'get',
+    perSecondTags: (env: ScenarioEnv) => httpGetConfigFrom(env).attributes.map((a) => a.name),
   },
 } satisfies Record<string, ScenarioModule>;
 

@@ -118,6 +118,13 @@ export function renderMetrics(summary: NormalizedSummary, names: readonly string
     const parts = SHOWN_KEYS.filter((k) => m.values[k] !== undefined).map(
       (k) => `${k}=${fmtValue(name, m.type, k, m.values[k] ?? 0)}`,
     );
+    // A rate's counts too (http_req_failed{name:publish}: how many of the scenario's requests failed):
+    // k6 counts non-zero values as passes (classic) or matches (machine-readable).
+    const nonZero = m.values['passes'] ?? m.values['matches'];
+    const total =
+      m.values['total'] ??
+      (m.values['passes'] === undefined ? undefined : m.values['passes'] + (m.values['fails'] ?? 0));
+    if (m.type === 'rate' && nonZero !== undefined && total !== undefined) parts.push(`(${nonZero} of ${total})`);
     const verdicts = Object.entries(m.thresholds);
     const mark = verdicts.length === 0 ? ' ' : verdicts.every(([, ok]) => ok) ? '✓' : '✗';
     lines.push(`  ${mark} ${name.padEnd(32, '.')} ${parts.join(' ')}`);

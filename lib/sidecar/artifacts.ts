@@ -2,14 +2,14 @@
 // timeline, accounting and recovery merged in), report.md (the seed's table, the main chart as
 // Mermaid, the timeline), report.html (lib/report/html.ts: per-second charts with the chaos marks),
 // per-second.json and junit.xml (one test case per gate, for CI).
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { normalizeSummary, type NormalizedSummary } from '../shared/summary.ts';
 import type { ReportResponse, SummaryUpload } from '../shared/control-api.ts';
 import type { KubernetesReport, SeriesStats } from '../shared/types.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 import type { Experiment } from '../experiment/experiment.ts';
-import type { ReportGate, RunReportModel } from '../report/model.ts';
+import { K6_DASHBOARD_FILE, type ReportGate, type RunReportModel } from '../report/model.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { runMermaid } from '../report/mermaid.ts';
 import type { PerSecondData } from '../report/per-second.ts';
@@ -34,7 +34,7 @@ export interface ArtifactInput {
   summary: SummaryUpload | null;
   /** null while k6 has not exited (standalone sidecar) */
   k6ExitCode: number | null;
-  /** k6's samples folded per second (lib/report/per-second.ts); null when there are none */
+  /** k6's per-period aggregates and the outcome reports, folded per second (lib/report/per-second.ts); null when there are none */
   perSecond?: PerSecondData | null;
 }
 
@@ -326,5 +326,7 @@ function reportModel(input: ArtifactInput, gates: Gate[]): RunReportModel {
     notes: report.notes,
     timeline: report.timeline,
     perSecond: input.perSecond ?? null,
+    // `k6-ha run --dashboard`: k6 wrote its own dashboard page next to report.html.
+    k6Dashboard: existsSync(join(input.runDir, K6_DASHBOARD_FILE)) ? K6_DASHBOARD_FILE : null,
   };
 }

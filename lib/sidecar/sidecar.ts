@@ -193,6 +193,11 @@ export class Sidecar {
     }
   }
 
+  /** Every non-acked outcome k6 reported, one per id (report.html's failed/unknown per second, by status). */
+  outcomeRecords(): OutcomeRecord[] {
+    return [...this.notAcked.values()];
+  }
+
   /** Idempotent: a retried teardown gets the same answer. */
   finish(req: FinishRequest): Promise<FinishResponse> {
     if (this.runTag !== null && req.runTag !== this.runTag) {

@@ -1,7 +1,8 @@
 // report.html of a real run in a real browser: a short R1 leader kill (100/s for 12 s, the leader
 // killed at 4 s and restarted 3 s later) through `k6-ha run`, then Debian's chromium (headless,
 // driven by playwright-core; no browser download) opens report.html from disk. Asserts: no console
-// error, no request besides the file itself, the counts chart holds sent/acked/failed/unknown, the
+// error, no request besides the file itself (k6's own dashboard page, `--dashboard`, is only
+// linked), the counts chart holds sent/acked/failed/unknown, the
 // kill's mark lies inside the shaded outage and the failed seconds fall in it; compare.html of the
 // run against itself shows both runs' series. A screenshot stays in the test's scratch directory.
 // A missing chromium or playwright-core fails the test with the install line (never a skip).
@@ -50,7 +51,7 @@ async function openPage(
   pw: Playwright,
   file: string,
   screenshot: string,
-): Promise<{ facts: PageFacts; consoleErrors: string[]; requests: string[] }> {
+): Promise<{ facts: PageFacts; consoleErrors: string[]; requests: string[]; dashboardLink: string | null }> {
   const profile = mkdtempSync(join(scratchDir('chromium'), 'profile-'));
   const context = await pw.chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -95,7 +96,10 @@ async function openPage(
     await page.mouse.move(0, 0);
     await page.screenshot({ path: screenshot, fullPage: true });
     await page.screenshot({ path: screenshot.replace(/\.png$/, '-charts.png') });
-    return { facts, consoleErrors, requests };
+    const dashboardLink = (await page.evaluate(
+      `document.querySelector('a[href="k6-dashboard.html"]')?.getAttribute('href') ?? null`,
+    )) as string | null;
+    return { facts, consoleErrors, requests, dashboardLink };
   } finally {
     await context.close();
   }
@@ -116,13 +120,16 @@ describe('report.html in a real browser', () => {
       thresholds: 'ha-observe',
       plan: [{ id: 'kill-leader', at: '4s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '3s' }],
     });
-    const run = await runCli(['run', experiment, '--out-dir', dir], { timeoutMs: 240_000 });
+    const run = await runCli(['run', experiment, '--out-dir', dir, '--dashboard'], { timeoutMs: 240_000 });
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     const runDir = onlyRunDir(dir);
     const report = join(runDir, 'report.html');
     assert.ok(existsSync(report), 'report.html written');
     assert.ok(readFileSync(report).length < 2_000_000, 'report.html ≤ 2 MB');
     assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /```mermaid\nxychart-beta/);
+    // --dashboard: k6's own dashboard page next to report.html, linked from it
+    assert.ok(existsSync(join(runDir, 'k6-dashboard.html')), 'k6-dashboard.html written');
+    assert.match(readFileSync(join(runDir, 'k6-dashboard.html'), 'utf8'), /<html/i);
     const perSecond = JSON.parse(readFileSync(join(runDir, 'per-second.json'), 'utf8')) as PerSecondData;
     const { recovery } = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as {
       recovery: RecoveryReport[];
@@ -142,13 +149,21 @@ describe('report.html in a real browser', () => {
         t * 1000 + 1000 > r.unavailableFromOffsetMs && t * 1000 <= r.unavailableToOffsetMs,
         `second ${t} has failures outside the window ${r.unavailableFromOffsetMs}–${r.unavailableToOffsetMs} ms`,
       );
+    // Every publish once: the rows add up to k6's own count of the scenario's requests, and the
+    // not acked ones to the sidecar's outcome reports.
     assert.equal(
       s.sent.reduce((a, b) => a + b, 0),
-      perSecond.samples.requests,
+      perSecond.counts.requests,
     );
+    assert.equal(
+      s.failed.reduce((a, b) => a + b, 0) + s.unknown.reduce((a, b) => a + b, 0),
+      perSecond.counts.outcomeRecords,
+    );
+    assert.ok(perSecond.counts.control > 0, 'the calls to the sidecar are counted apart');
 
     const screenshot = join(dir, 'report.png');
-    const { facts, consoleErrors, requests } = await openPage(pw, report, screenshot);
+    const { facts, consoleErrors, requests, dashboardLink } = await openPage(pw, report, screenshot);
+    assert.equal(dashboardLink, 'k6-dashboard.html', "report.html links k6's dashboard");
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(requests, [], 'no network request');
     assert.deepEqual(facts.series[0], ['sent', 'acked', 'failed', 'unknown']);

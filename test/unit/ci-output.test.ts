@@ -45,11 +45,12 @@ const model: RunReportModel = {
   notes: [],
   timeline: [],
   perSecond: {
-    version: 1,
-    source: 'k6 --out json',
+    version: 2,
+    source: 'k6 web dashboard recording + sidecar outcome reports',
+    periodMs: 1000,
     zeroMs: 0,
-    samples: { lines: 0, requests: 0, control: 0 },
-    late: 0,
+    counts: { requests: 4, control: 0, outcomeRecords: 1, periods: 2 },
+    notes: [],
     series: {
       publish: {
         t: [0, 1],

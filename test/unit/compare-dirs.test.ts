@@ -6,22 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { summaryPathOf, writeRunDirComparison } from '../../lib/compare/dirs.ts';
-import { PerSecondAggregator } from '../../lib/report/per-second.ts';
+import { syntheticPerSecond } from '../support/dashboard-recording.ts';
 
 const ZERO = Date.parse('2026-12-01T10:00:00.000Z');
 
 function runDir(root: string, name: string, outageFrom: number, seconds: number): string {
   const dir = join(root, name);
   mkdirSync(dir);
-  const agg = new PerSecondAggregator(ZERO);
-  for (let t = 0; t < seconds * 1000; t += 10)
-    agg.add({
-      endMs: ZERO + t + 1,
-      durationMs: 1,
-      name: 'publish',
-      status: t >= outageFrom && t < outageFrom + 2000 ? 503 : 204,
-    });
-  writeFileSync(join(dir, 'per-second.json'), JSON.stringify(agg.result(0, 0)));
+  const data = syntheticPerSecond(ZERO, seconds, 100, (t) => (t >= outageFrom && t < outageFrom + 2000 ? 503 : 204));
+  writeFileSync(join(dir, 'per-second.json'), JSON.stringify(data));
   writeFileSync(
     join(dir, 'summary.json'),
     JSON.stringify({

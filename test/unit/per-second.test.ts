@@ -1,43 +1,34 @@
+// lib/report/per-second.ts: k6's dashboard recording (per-period aggregates, in k6's own format)
+// and the sidecar's outcome reports folded into per-second series.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
+import type { OutcomeRecord } from '../../lib/shared/control-api.ts';
 import {
-  aggregateK6Json,
   classifyStatus,
+  foldPerSecond,
+  isControlRequest,
   mainSeriesName,
-  PerSecondAggregator,
-  percentileOfSorted,
+  readDashboardRecording,
 } from '../../lib/report/per-second.ts';
+import { recordingLines } from '../support/dashboard-recording.ts';
 
 const ZERO = Date.parse('2026-12-01T10:00:00.000Z');
-const iso = (ms: number): string => new Date(ms).toISOString().replace('Z', '123456Z'); // k6 writes nanoseconds
-const point = (endMs: number, value: number, tags: Record<string, string>): string =>
-  JSON.stringify({ metric: 'http_req_duration', type: 'Point', data: { time: iso(endMs), value, tags } });
-const other = (metric: string, endMs: number): string =>
-  JSON.stringify({
-    metric,
-    type: 'Point',
-    data: { time: iso(endMs), value: 1, tags: { name: 'publish', status: '204' } },
-  });
+const range = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
+const fromLines = (lines: string[]): Readable => Readable.from([`${lines.join('\n')}\n`]);
+const outcome = (seq: number, sentAt: number, status: number, t = sentAt + 1000): OutcomeRecord => ({
+  seq,
+  outcome: classifyStatus(status) === 'failed' ? 'failed' : 'unknown',
+  status,
+  sentAt,
+  t,
+});
 
-describe('per-second aggregation of k6 samples', () => {
-  it("k6's percentile: linear interpolation between closest ranks", () => {
-    assert.equal(percentileOfSorted([], 0.95), null);
-    assert.equal(percentileOfSorted([7], 0.95), 7);
-    assert.equal(percentileOfSorted([1, 2, 3, 4], 0.5), 2.5);
-    // 0.95 × 19 = 18.05 → 19 + 0.05 × (20 − 19)
-    assert.equal(
-      percentileOfSorted(
-        Array.from({ length: 20 }, (_, i) => i + 1),
-        0.95,
-      ),
-      19.05,
-    );
-  });
-
+describe('per-second data from k6 dashboard recording and the outcome reports', () => {
   it('classifies like the scenarios: 2xx acked, 4xx failed, everything else unknown', () => {
     assert.deepEqual([200, 204, 400, 429, 0, 500, 503, 302].map(classifyStatus), [
       'acked',
@@ -49,89 +40,120 @@ describe('per-second aggregation of k6 samples', () => {
       'unknown',
       'unknown',
     ]);
+    assert.ok(
+      isControlRequest('sidecar /v1/outcomes') && isControlRequest('preflight') && !isControlRequest('publish'),
+    );
   });
 
-  it('counts every request in the second it was sent, with exact per-second percentiles (not averaged)', () => {
-    const agg = new PerSecondAggregator(ZERO);
-    // second 0: 100 requests of 1..100 ms; second 1: 10 of 1000 ms, 3 of them timeouts (status 0) and 2 refused (503), 1 a 400
-    for (let i = 1; i <= 100; i++) agg.add({ endMs: ZERO + 200 + i, durationMs: i, name: 'publish', status: 204 });
-    for (let i = 0; i < 10; i++)
-      agg.add({
-        endMs: ZERO + 1100 + 1000,
-        durationMs: 1000,
-        name: 'publish',
-        status: i < 3 ? 0 : i < 5 ? 503 : i < 6 ? 400 : 204,
-      });
-    const d = agg.result(0, 0);
-    const s = d.series['publish'];
-    assert.ok(s !== undefined);
-    assert.deepEqual(s.t, [0, 1]);
-    assert.deepEqual(s.sent, [100, 10]);
-    assert.deepEqual(s.acked, [100, 4]);
-    assert.deepEqual(s.failed, [0, 1]);
-    assert.deepEqual(s.unknown, [0, 5]);
-    assert.deepEqual(s.byStatus, { 0: [0, 3], 400: [0, 1], 503: [0, 2] });
-    assert.deepEqual([s.p50[0], s.p95[0], s.p99[0], s.max[0]], [50.5, 95.05, 99.01, 100]);
-    assert.deepEqual([s.p50[1], s.max[1]], [1000, 1000]);
-    // Averaging the two seconds' p95s would give 547.5; the run's p95 over all 110 samples is 1000.
+  it('decodes snapshots by the sorted names announced so far, keeping only what the fold needs', async () => {
+    const lines = recordingLines(ZERO - 300, [
+      { endMs: ZERO + 700, requests: { publish: { latencies: [1, 2, 3] } } },
+      { endMs: ZERO + 1700, requests: { publish: { latencies: [4] }, append: { latencies: [9, 9] } } },
+    ]);
+    const rec = await readDashboardRecording(fromLines(lines));
+    assert.equal(rec.startMs, ZERO - 300);
+    assert.equal(rec.snapshots.length, 2);
+    assert.equal(rec.snapshots[1]?.endMs, ZERO + 1700);
+    // a name announced only in the second period shifts the indices of the ones after it
+    assert.deepEqual(rec.snapshots[1]?.values.get('http_reqs{name:publish}'), [1, 1]);
+    assert.deepEqual(rec.snapshots[1]?.values.get('http_reqs{name:append}'), [2, 2]);
+    assert.deepEqual(rec.snapshots[0]?.values.get('http_reqs{name:append}'), undefined);
+    assert.equal(rec.snapshots[0]?.values.has('http_reqs'), false, 'whole-run metrics are not kept');
+    assert.deepEqual(rec.cumulative?.get('http_reqs{name:publish}'), [4, 4]);
   });
 
-  it('fills seconds without requests with zeros and null latency (an outage shows as a gap, not a line)', () => {
-    const agg = new PerSecondAggregator(ZERO);
-    agg.add({ endMs: ZERO + 500, durationMs: 5, name: 'publish', status: 204 });
-    agg.add({ endMs: ZERO + 3500, durationMs: 5, name: 'publish', status: 204 });
-    const s = agg.result(0, 0).series['publish'];
-    assert.deepEqual(s?.t, [0, 1, 2, 3]);
-    assert.deepEqual(s?.sent, [1, 0, 0, 1]);
-    assert.deepEqual(s?.p95, [5, null, null, 5]);
-  });
-
-  it('bounds memory on long runs: old seconds are finalised, a late sample still counts', () => {
-    const agg = new PerSecondAggregator(ZERO, 10_000);
-    agg.add({ endMs: ZERO + 100, durationMs: 1, name: 'x', status: 200 });
-    agg.add({ endMs: ZERO + 30_000, durationMs: 1, name: 'x', status: 200 });
-    agg.add({ endMs: ZERO + 200, durationMs: 3, name: 'x', status: 200 }); // second 0, after it was finalised
-    const d = agg.result(0, 0);
-    assert.equal(d.late, 1);
-    assert.equal(d.series['x']?.sent[0], 2);
-    assert.equal(d.series['x']?.max[0], 1);
-  });
-
-  it("reads k6's gzipped JSON output: only http_req_duration points, control calls left out, per request name", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'per-second-'));
-    const file = join(dir, 'k6-samples.json.gz');
-    const lines = [
-      JSON.stringify({
-        type: 'Metric',
-        data: { name: 'http_req_duration', type: 'trend', contains: 'time' },
-        metric: 'http_req_duration',
-      }),
-      point(ZERO + 10, 2, { name: 'publish', status: '204', scenario: 'publish' }),
-      other('http_reqs', ZERO + 10),
-      other('http_req_waiting', ZERO + 10),
-      point(ZERO + 20, 3, { name: 'sidecar /v1/outcomes', k6ha: 'control', status: '204' }),
-      point(ZERO + 1500, 1, { name: 'publish', status: '503' }),
-      point(ZERO + 1600, 4, { name: 'read', status: '200' }),
-      point(ZERO + 1700, 5, { name: 'read', status: '200' }),
+  it('per period: acked from k6, failed/unknown by status from the reports by send time, percentiles of that period alone', async () => {
+    // period 0 [−0.3, 0.7): 100 acked of 1..100 ms; period 1 [0.7, 1.7): 10 requests of 1000 ms, 5 not acked
+    // (k6 counts them failed where they end, the reports place them where they were sent: 3 in period 0, 2 in 1).
+    const lines = recordingLines(ZERO - 300, [
+      { endMs: ZERO + 700, requests: { publish: { latencies: range(100, (i) => i + 1) } } },
+      { endMs: ZERO + 1700, requests: { publish: { failed: 5, latencies: range(10, () => 1000) } } },
+      { endMs: ZERO + 2700, requests: { 'sidecar /v1/outcomes': { latencies: [1, 1, 1, 1, 1] } } },
+    ]);
+    const outcomes = [
+      outcome(7, ZERO + 100, 0),
+      outcome(8, ZERO + 200, 0),
+      outcome(9, ZERO + 650, 503),
+      outcome(10, ZERO + 800, 503),
+      outcome(11, ZERO + 900, 400),
     ];
-    writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
-    const d = await aggregateK6Json(file, ZERO);
-    assert.equal(d.samples.lines, 8);
-    assert.equal(d.samples.requests, 4);
-    assert.equal(d.samples.control, 1);
-    assert.deepEqual(Object.keys(d.series), ['publish', 'read']);
-    assert.deepEqual(d.series['publish']?.sent, [1, 1]);
-    assert.deepEqual(d.series['publish']?.unknown, [0, 1]);
-    assert.deepEqual(d.series['read']?.t, [1]);
-    assert.equal(mainSeriesName(d), 'publish');
+    const data = foldPerSecond(await readDashboardRecording(fromLines(lines)), {
+      zeroMs: ZERO,
+      outcomes,
+      reportedRequest: 'publish',
+    });
+    const s = data.series['publish'];
+    assert.ok(s !== undefined);
+    assert.deepEqual(s.t, [-0.3, 0.7]);
+    assert.deepEqual(s.acked, [100, 5]);
+    assert.deepEqual(s.unknown, [3, 1]);
+    assert.deepEqual(s.failed, [0, 1]);
+    assert.deepEqual(s.sent, [103, 7]);
+    assert.equal(
+      s.sent.reduce((a, b) => a + b, 0),
+      110,
+      'every request once: sent = k6 count',
+    );
+    assert.deepEqual(s.byStatus, { '0': [2, 0], '400': [0, 1], '503': [1, 1] });
+    // k6's interpolation over period 0's own values: 0.95 × 99 = 94.05 → 95.05; not an average with period 1
+    assert.equal(s.p95[0], 95.05);
+    assert.equal(s.p50[0], 50.5);
+    assert.equal(s.max[1], 1000);
+    assert.deepEqual(Object.keys(data.series), ['publish'], 'calls to the sidecar are not a series');
+    assert.equal(data.counts.control, 5);
+    assert.equal(data.counts.requests, 110);
+    assert.equal(data.counts.outcomeRecords, 5);
   });
 
-  it('without a zero, second 0 is the first request', () => {
-    const agg = new PerSecondAggregator(null);
-    agg.add({ endMs: ZERO + 5000, durationMs: 1000, name: 'p', status: 204 });
-    agg.add({ endMs: ZERO + 5500, durationMs: 10, name: 'p', status: 204 });
-    const d = agg.result(0, 0);
-    assert.equal(d.zeroMs, ZERO + 4000);
-    assert.deepEqual(d.series['p']?.sent, [1, 1]);
+  it('the final fraction of a period (no snapshot) comes from the last cumulative, counts only', async () => {
+    const lines = recordingLines(ZERO, [{ endMs: ZERO + 1000, requests: { publish: { latencies: [1, 1] } } }], {
+      endMs: ZERO + 1400,
+      requests: { publish: { failed: 1, latencies: [2, 2, 2] } },
+    });
+    const data = foldPerSecond(await readDashboardRecording(fromLines(lines)), {
+      zeroMs: ZERO,
+      outcomes: [],
+      reportedRequest: null,
+    });
+    const s = data.series['publish'];
+    assert.deepEqual(s?.t, [0, 1]);
+    assert.deepEqual(s?.sent, [2, 3]);
+    assert.deepEqual(s?.acked, [2, 2]);
+    assert.deepEqual(s?.failed, [0, 1], "not a reported series: k6's http_req_failed");
+    assert.deepEqual(s?.p95, [1, null]);
+  });
+
+  it('a series without reports (EventStore reads) takes its failures from http_req_failed; http-get splits by attribute', async () => {
+    const lines = recordingLines(ZERO, [
+      {
+        endMs: ZERO + 1000,
+        requests: { get: { latencies: [5, 5, 5, 5] }, 'read event': { failed: 1, latencies: [3, 3] } },
+        counters: { 'http_get_ok{pod:a}': 3, 'http_get_ok{pod:b}': 1, 'http_get_ok{phase:p1}': 4 },
+      },
+      { endMs: ZERO + 2000, requests: { get: { latencies: [5] } }, counters: { 'http_get_ok{pod:b}': 1 } },
+    ]);
+    const data = foldPerSecond(await readDashboardRecording(fromLines(lines), 'http_get_ok'), {
+      zeroMs: ZERO,
+      outcomes: [],
+      reportedRequest: 'get',
+      split: { metric: 'http_get_ok', tags: ['pod'] },
+    });
+    assert.deepEqual(data.series['read event']?.failed, [1]);
+    assert.deepEqual(data.series['read event']?.acked, [1]);
+    assert.deepEqual(data.series['get']?.split, { pod: { a: [3, 0], b: [1, 1] } });
+    assert.equal(mainSeriesName(data), 'get');
+  });
+
+  it('reads a gzipped recording from disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'k6ha-rec-'));
+    const file = join(dir, 'k6-dashboard-record.ndjson.gz');
+    const lines = recordingLines(ZERO, [{ endMs: ZERO + 1000, requests: { publish: { latencies: [1] } } }]);
+    writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
+    const rec = await readDashboardRecording(file);
+    assert.equal(rec.snapshots.length, 1);
+    assert.equal(
+      foldPerSecond(rec, { zeroMs: null, outcomes: [], reportedRequest: 'publish' }).series['publish']?.sent[0],
+      1,
+    );
   });
 });

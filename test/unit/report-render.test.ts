@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { chaosMarks, outageWindows, type RunReportModel } from '../../lib/report/model.ts';
 import { renderReportHtml, runCharts } from '../../lib/report/html.ts';
 import { runMermaid, xyChart } from '../../lib/report/mermaid.ts';
-import { PerSecondAggregator } from '../../lib/report/per-second.ts';
+import { syntheticPerSecond } from '../support/dashboard-recording.ts';
 import type { RecoveryReport, TimelineEvent, TimelineKinds, TimelineSource } from '../../lib/shared/types.ts';
 
 const ZERO = Date.parse('2026-12-01T10:00:00.000Z');
@@ -52,9 +52,7 @@ const recovery: RecoveryReport[] = [
 ];
 
 function model(): RunReportModel {
-  const agg = new PerSecondAggregator(ZERO);
-  for (let t = 0; t < 12_000; t += 10)
-    agg.add({ endMs: ZERO + t + 2, durationMs: 2, name: 'publish', status: t >= 4005 && t <= 7405 ? 503 : 204 });
+  const perSecond = syntheticPerSecond(ZERO, 12, 100, (t) => (t >= 4005 && t <= 7405 ? 503 : 204));
   return {
     runId: '20261201-100000-r1',
     experiment: {
@@ -74,7 +72,7 @@ function model(): RunReportModel {
     ],
     notes: ['a note'],
     timeline,
-    perSecond: agg.result(0, 0),
+    perSecond,
   };
 }
 
