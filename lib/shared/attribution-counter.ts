@@ -80,7 +80,9 @@ export class AttributionCounter {
   constructor(private readonly opts: AttributionCounterOptions) {
     this.bodyOnly = opts.attributes.length > 0 && opts.attributes.every((a) => a.from === 'body');
     this.hasBody = opts.attributes.some((a) => a.from === 'body');
-    this.expected = opts.attributes.map((a) => (opts.expect[a.name] === undefined ? null : new Set(opts.expect[a.name])));
+    this.expected = opts.attributes.map((a) =>
+      opts.expect[a.name] === undefined ? null : new Set(opts.expect[a.name]),
+    );
     this.nextPhaseAt = this.phaseStart(1);
   }
 
@@ -109,7 +111,11 @@ export class AttributionCounter {
     if (combo === undefined) combo = this.resolve(res, key);
     combo.n++;
     if (this.pending++ === 0) this.pendingSince = sentAt;
-    if (sentAt - this.lastAt >= FLUSH_MS || sentAt - this.pendingSince >= FLUSH_MS || sentAt >= this.opts.flushEveryFrom)
+    if (
+      sentAt - this.lastAt >= FLUSH_MS ||
+      sentAt - this.pendingSince >= FLUSH_MS ||
+      sentAt >= this.opts.flushEveryFrom
+    )
       this.flush();
     this.lastAt = sentAt;
   }
