@@ -128,16 +128,20 @@ try {
       },
       summaryPath: join(dir, `summary-${rate}.json`),
     });
-    const meter = new CpuMeter(() => ({
-      k6: started.child.pid,
-      nginx: stack.nginx.pid,
-      'backend-0': stack.backends[0]?.pid,
-      'backend-1': stack.backends[1]?.pid,
-      haproxy: stack.haproxy.pid,
-      // the postmaster only: each connection's backend process is a child and not counted here
-      'pg-replica-0': stack.replicas[0]?.pid,
-      'pg-replica-1': stack.replicas[1]?.pid,
-    }));
+    const meter = new CpuMeter(
+      () => ({
+        k6: started.child.pid,
+        nginx: stack.nginx.pid,
+        'backend-0': stack.backends[0]?.pid,
+        'backend-1': stack.backends[1]?.pid,
+        haproxy: stack.haproxy.pid,
+        // the postmaster with the backend processes it forked per connection and reaped
+        'pg-replica-0': stack.replicas[0]?.pid,
+        'pg-replica-1': stack.replicas[1]?.pid,
+      }),
+      250,
+      new Set(['pg-replica-0', 'pg-replica-1']),
+    );
     await sleep(warmupMs + 1000);
     meter.begin();
     await sleep(seconds * 1000 - 1500);

@@ -92,12 +92,13 @@ const CLK_TCK = ((): number => {
   }
 })();
 
-function procCpuTicks(pid: number): number | null {
+function procCpuTicks(pid: number, withChildren = false): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-    return Number(fields[11]) + Number(fields[12]);
+    // after the command: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    // (cutime/cstime: children the process has waited for, e.g. a postmaster's connection backends)
+    return Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
   } catch {
     return null;
   }
@@ -123,11 +124,13 @@ export class CpuMeter {
   constructor(
     private readonly pids: () => Record<string, number | undefined>,
     private readonly sampleMs = 250,
+    /** names whose reaped children count too (a postmaster's per-connection backends) */
+    private readonly withChildren: ReadonlySet<string> = new Set(),
   ) {}
 
   private read(): void {
     for (const [name, pid] of Object.entries(this.pids())) {
-      const t = pid === undefined ? null : procCpuTicks(pid);
+      const t = pid === undefined ? null : procCpuTicks(pid, this.withChildren.has(name));
       if (t === null) continue;
       if (!this.start.has(name)) this.start.set(name, t);
       this.last.set(name, { ticks: t, at: Date.now() });

@@ -456,6 +456,9 @@ export class LocalMemberDriver implements ChaosDriver {
     for (const m of stopping) this.downByUs.add(m.name);
     await Promise.all(stopping.map((m) => m.stop()));
     await Promise.all(starting.map((m) => m.start()));
+    // A scale up brings members back: the moment they run is when an earlier scale down of them
+    // recovered (lib/measure/recovery.ts).
+    if (starting.length > 0) ctx.record.restartedAt = Date.now();
     for (const m of starting) this.downByUs.delete(m.name);
     if (action.restoreAfter === undefined || stopping.length === 0) return;
     await ctx.sleep(durationMs('restoreAfter', action.restoreAfter));
@@ -588,6 +591,7 @@ export class LocalMemberDriver implements ChaosDriver {
         break;
       case 'start':
         await Promise.all(members.map((m) => m.start()));
+        ctx.record.restartedAt = Date.now();
         break;
     }
     if (restartAfterMs === null) return;

@@ -28,6 +28,36 @@ export interface RecoveryResult {
 
 const secs = (ms: number): number => Math.round(ms) / 1000;
 
+/**
+ * When every target of `a` ran again, as seconds after `a`: its own restart (restartAfter,
+ * restoreAfter), else the first later plan action that started each of them (a `start`, or a
+ * `scale` up that brought the member back: both stamp restartedAt once their members run); null
+ * when some target was not brought back during the run. A scale down with its restore as a separate
+ * action (the phase experiments' A / A.restore) is back when the restore had it running.
+ */
+function backAt(a: ExecutedAction, actions: ExecutedAction[]): number | null {
+  const at = a.executedAt as number;
+  if (a.restartedAt !== null) return secs(a.restartedAt - at);
+  if (a.targets.length === 0) return null;
+  let latest = -Infinity;
+  for (const target of a.targets) {
+    const by = actions
+      .filter(
+        (b) =>
+          b !== a &&
+          (b.action === 'start' || b.action === 'scale') &&
+          b.executedAt !== null &&
+          b.executedAt >= at &&
+          b.restartedAt !== null &&
+          b.targets.includes(target),
+      )
+      .sort((x, y) => (x.restartedAt as number) - (y.restartedAt as number))[0];
+    if (by === undefined) return null;
+    latest = Math.max(latest, by.restartedAt as number);
+  }
+  return secs(latest - at);
+}
+
 export function computeRecovery(input: RecoveryInput): RecoveryResult {
   const notes: string[] = [];
   const failures = [...input.failures].sort((a, b) => a.sentAt - b.sentAt);
@@ -64,7 +94,7 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
         );
     }
     if (input.hasStreamView === false) {
-      const back = a.restartedAt === null ? null : secs(a.restartedAt - at);
+      const back = backAt(a, input.actions);
       if (back === null) notes.push(`${a.id}: ${a.targets.join(',')} did not come back during the run`);
       return {
         actionId: a.id,

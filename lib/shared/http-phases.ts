@@ -1,5 +1,5 @@
-// The http-get scenario's per-phase split, from k6's own counters: every 2xx response adds one
-// sample to http_get_ok tagged {phase, <attribute>: <value>}, every other outcome one sample to
+// The http-get scenario's per-phase split, from k6's own counters: every 2xx response is counted
+// in http_get_ok tagged {phase, <attribute>: <value>} (in batches, see attribution-counter.ts), every other outcome one sample to
 // http_get_errors tagged {phase, status}. k6 keeps a tag combination in its summary only when a
 // threshold names it, so the scenario names (with empty thresholds, gating nothing) exactly the
 // combinations this table reads: the phases × the expected values of each attribute, plus
@@ -7,12 +7,14 @@
 import { HTTP_ERROR_CLASSES, type HttpGetConfig } from './scenario-config.ts';
 import { metricCount, type NormalizedSummary } from './summary.ts';
 
+import { OTHER, UNATTRIBUTED } from './attribution-counter.ts';
+
+export { OTHER, UNATTRIBUTED };
+/** 2xx responses counted by attribution (lib/shared/attribution-counter.ts: in VU memory, in batches) */
 export const OK_METRIC = 'http_get_ok';
+/** 2xx responses as k6 itself counts them, per request: what the batches must add up to */
+export const OK_TOTAL_METRIC = 'http_reqs{name:get,expected_response:true}';
 export const ERROR_METRIC = 'http_get_errors';
-/** The value of an attribute whose field or header is missing, or a body that is not JSON. */
-export const UNATTRIBUTED = '(none)';
-/** A value outside ATTRIBUTE_EXPECT. */
-export const OTHER = 'other';
 
 type PhaseKey = string | null;
 
@@ -30,7 +32,7 @@ function valuesOf(config: HttpGetConfig, attribute: string): string[] {
 
 /** Every submetric the table reads, for the scenario's thresholds. */
 export function phaseSubmetrics(config: HttpGetConfig): string[] {
-  const out: string[] = [];
+  const out: string[] = [OK_TOTAL_METRIC];
   for (const phase of phaseKeys(config)) {
     const p: Array<[string, string]> = phase === null ? [] : [['phase', phase]];
     if (phase !== null) out.push(sub(OK_METRIC, p), sub(ERROR_METRIC, p));

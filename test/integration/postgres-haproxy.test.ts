@@ -37,8 +37,9 @@ interface Rebalance {
   note: string | null;
 }
 interface Summary {
-  k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]> };
+  k6ha: { derived: Record<string, number | null>; tables?: Record<string, PhaseRow[]>; notes: string[] };
   rebalance?: Rebalance[];
+  recovery: Array<{ actionId: string; recoverySeconds: number | null }>;
 }
 
 /** Processes working in the run directory (postgres chdirs into its data directory; its forked children keep that cwd and rewrite their environment). */
@@ -171,6 +172,13 @@ describe(
         `resolve-once: the recreated backend-0 never answers: ${JSON.stringify(dropped)}`,
       );
       assert.match(readFileSync(join(runDir, 'report.md'), 'utf8'), /## Rebalance after each restore/);
+      // A's replica was brought back by the later A.restore: back then, not "did not come back".
+      const a = s.recovery.find((r) => r.actionId === 'A');
+      assert.ok(a?.recoverySeconds !== null && (a?.recoverySeconds ?? 0) > 5, `A recovered: ${JSON.stringify(a)}`);
+      assert.ok(
+        !s.k6ha.notes.some((n) => /^A: .*did not come back/.test(n)),
+        `no "did not come back" for A: ${s.k6ha.notes.join(' | ')}`,
+      );
       const timeline = readTimeline(runDir);
       assert.ok(
         timeline.some((e) => e.kind === 'haproxy-down' && e.target === 'pg-replica-1'),
@@ -195,9 +203,11 @@ describe(
             { id: 'C', at: '4s', action: 'scale', target: { group: 'backends' }, replicas: 1 },
             { id: 'C.drop', at: '8s', action: 'kill', target: { name: 'backend-0' }, restartAfter: '2s' },
             { id: 'C.restore', at: '11s', action: 'wait', until: 'leader', timeout: '1s' },
-            { id: 'late', at: '16s', action: 'wait', until: 'leader', timeout: '1s' },
+            { id: 'late', at: '15s', action: 'wait', until: 'leader', timeout: '1s' },
+            // the seed's B.restore: the second backend comes back on a new address, which re-resolve learns
+            { id: 'B.restore', at: '17s', action: 'scale', target: { group: 'backends' }, replicas: 2 },
           ],
-          { DURATION: '20s' },
+          { DURATION: '25s' },
         ),
       );
       const res = await runCli(['run', file, '--out-dir', dir], { timeoutMs: 120_000 });
@@ -218,6 +228,12 @@ describe(
         (rows['late']?.split['pod']?.['backend-0'] ?? 0) > 0,
         'the recreated backend-0 serves on its new address',
       );
+      const b1 = summary.rebalance?.find((r) => r.actionId === 'B.restore' && r.member === 'backend-1');
+      assert.ok(
+        b1 !== undefined && b1.firstResponseSeconds !== null && b1.balancedSeconds !== null,
+        `re-resolve: backend-1 is back and the split by pod is within 60/40 after B.restore: ${JSON.stringify(summary.rebalance)}`,
+      );
+      assert.equal(rows['B.restore']?.errors, 0, 'scaling up costs no request');
     });
 
     it('Ctrl-C leaves no postgres, haproxy, nginx or dnsmasq process behind', async () => {

@@ -155,4 +155,41 @@ describe('recovery without a stream to watch (EventStore fixture)', () => {
     assert.equal(reports[0]?.unavailableSeconds, 1.1);
     assert.deepEqual(notes, []);
   });
+
+  it('counts a member stopped by a scale down as back when a later scale up or start had it running', () => {
+    const scale = (id: string, at: number, targets: string[], restartedAt: number | null): ExecutedAction =>
+      action({ id, action: 'scale', scheduledAt: at, executedAt: at, targets, leaderBefore: null, restartedAt });
+    const { reports, notes } = computeRecovery({
+      actions: [
+        scale('A', 10_000, ['pg-replica-1'], null),
+        scale('A.restore', 20_000, ['pg-replica-1'], 20_800),
+        scale('B', 35_000, ['backend-1'], null),
+        action({
+          id: 'B.start',
+          action: 'start',
+          scheduledAt: 45_000,
+          executedAt: 45_000,
+          targets: ['backend-1'],
+          leaderBefore: null,
+          restartedAt: 45_400,
+        }),
+        // never brought back: the only one that gets the note
+        scale('C', 55_000, ['backend-0'], null),
+        // a later scale that started someone else does not bring backend-0 back
+        scale('D', 60_000, ['pg-replica-0'], 60_500),
+      ],
+      failures: [],
+      leaderHistory: [],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: 20,
+      endedAt: 90_000,
+      zero: 0,
+      hasStreamView: false,
+    });
+    const by = Object.fromEntries(reports.map((r) => [r.actionId, r.recoverySeconds]));
+    // start actions are not faults: no report of their own
+    assert.deepEqual(by, { A: 10.8, 'A.restore': 0.8, B: 10.4, C: null, D: 0.5 });
+    assert.deepEqual(notes, ['C: backend-0 did not come back during the run']);
+  });
 });
