@@ -214,3 +214,20 @@ export function restartSeries(podEvents: PodEvent[]): RestartSeries[] {
   }
   return out;
 }
+
+/**
+ * The kubelet's CrashLoopBackOff before a container's n-th restart (n from 1): none before the
+ * first, then 10 s doubling per restart, capped at 300 s (pkg/kubelet: initial 10 s, max 5 min).
+ */
+export function kubeletBackoffSeconds(n: number): number {
+  return n <= 1 ? 0 : Math.min(300, 10 * 2 ** (n - 2));
+}
+
+/**
+ * The wait a back-off of b seconds may really take, exit to next start: at least b (−1 s for the
+ * whole-second timestamps of container statuses) and at most b + 0.5 × min(b, syncFrequency) + 2 s:
+ * the pod worker only retries on its resync (jittered) or on a pod event.
+ */
+export function backoffWaitBounds(b: number, syncFrequencySeconds = 10): [number, number] {
+  return [Math.max(0, b - 1), b + 0.5 * Math.min(b, syncFrequencySeconds) + 2];
+}

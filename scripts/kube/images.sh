@@ -3,6 +3,7 @@
 #
 #   docker.io/local/pause:<tag>        the pod sandbox (images/pause, a static Go program)
 #   docker.io/local/nats-server:<tag>  the pinned nats-server of .tools/bin (with the libc it links)
+#                                      and busybox-static (sh, wget: the readiness probe)
 #   docker.io/local/probe:<tag>        Debian's busybox-static (sh, kill, sleep, ...) and
 #                                      /bin/restart-probe (images/restart-probe, the s3gw stand-in)
 #
@@ -78,6 +79,10 @@ r="$(rootfs pause)"; cp "$WORK/bin/pause" "$r/pause"
 oci_image pause "$r" '["/pause"]'; PAUSE_IMAGE=$IMAGE_REF; PAUSE_TAR=$IMAGE_TAR
 
 r="$(rootfs nats-server)"; cp "$NATS_SERVER_BIN" "$r/nats-server"
+# busybox too: the pods' exec readiness probe (wget of the member's own /healthz, whose port
+# differs per pod index) and `sh` for kubectl exec.
+cp "$BUSYBOX_BIN" "$r/bin/busybox"
+for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
 # The pinned nats-server links libc (cgo): the image carries the loader and the libraries it names.
 while read -r lib; do
   [[ -n "$lib" ]] || continue

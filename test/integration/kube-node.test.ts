@@ -99,6 +99,7 @@ describe(
       spec: {
         nodeName: node.name,
         hostNetwork: true,
+        dnsPolicy: 'Default',
         terminationGracePeriodSeconds: 2,
         containers: [{ name: 'probe', image: node.images.probe, imagePullPolicy: 'Never' }],
       },
