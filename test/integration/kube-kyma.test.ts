@@ -136,8 +136,11 @@ describe(
         .filter((k) => ['pod-deleted', 'pod-created', 'pod-scheduled', 'pod-running', 'pod-ready'].includes(k));
     }
 
-    function assertStory(name: string): void {
+    function assertStory(name: string, t: { diagnostic(m: string): void }): void {
       const { summary, timeline, leader } = results[name] as (typeof results)[string];
+      t.diagnostic(
+        `${name}: ${JSON.stringify(summary.accounting)} recovery ${JSON.stringify(summary.recovery)} pods ${JSON.stringify(summary.kubernetes.pods)}`,
+      );
       const executed = timeline.find((e) => e.kind === 'executed' && e.detail['action_id'] === 'delete-leader-pod');
       assert.equal(executed?.target, `${NS}/${leader}`, `${name}: leaderOf hit the leader's pod`);
       const story = podStory(timeline, leader);
@@ -165,9 +168,9 @@ describe(
       assert.equal(summary.accounting.lost, 0, `${name}: nothing acked is lost`);
     }
 
-    it('R1 (kyma-leader-pod-deleted.json): the real leader pod deleted; publishes fail until the recreated pod leads again', async () => {
+    it('R1 (kyma-leader-pod-deleted.json): the real leader pod deleted; publishes fail until the recreated pod leads again', async (t) => {
       results['r1'] = await runShipped('kyma-leader-pod-deleted.json');
-      assertStory('r1');
+      assertStory('r1', t);
       const { summary, timeline } = results['r1'];
       const failedOrUnknown = summary.accounting.failed + summary.accounting.unknown;
       assert.ok(failedOrUnknown > 150, `R1: the stream is gone for seconds: ${JSON.stringify(summary.accounting)}`);
@@ -179,7 +182,7 @@ describe(
       );
     });
 
-    it('R3 (kyma-r3-leader-pod-deleted.json, after `stream update sap --replicas 3`): a new leader at once, (almost) nothing fails, ha-strict passes', async () => {
+    it('R3 (kyma-r3-leader-pod-deleted.json, after `stream update sap --replicas 3`): a new leader at once, (almost) nothing fails, ha-strict passes', async (t) => {
       const jsm = await (services as HostServices).jsm();
       const info = await jsm.streams.info('sap');
       await jsm.streams.update('sap', { ...info.config, num_replicas: 3 });
@@ -193,7 +196,7 @@ describe(
         500,
       );
       results['r3'] = await runShipped('kyma-r3-leader-pod-deleted.json');
-      assertStory('r3');
+      assertStory('r3', t);
       const { summary, timeline, leader } = results['r3'];
       const elected = timeline.find(
         (e) =>
