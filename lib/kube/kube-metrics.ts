@@ -224,10 +224,11 @@ export function kubeletBackoffSeconds(n: number): number {
 }
 
 /**
- * The wait a back-off of b seconds may really take, exit to next start: at least b (−1 s for the
- * whole-second timestamps of container statuses) and at most b + 0.5 × min(b, syncFrequency) + 2 s:
- * the pod worker only retries on its resync (jittered) or on a pod event.
+ * The wait a back-off of b seconds may really take, exit to next start, as read from container
+ * statuses: b + [0, 0.5 × min(b, syncFrequency) + 2] s (the pod worker retries on its jittered
+ * resync or a pod event; the real-kubelet note's bound), widened by 1 s either way because
+ * finishedAt and startedAt have whole-second resolution.
  */
 export function backoffWaitBounds(b: number, syncFrequencySeconds = 10): [number, number] {
-  return [Math.max(0, b - 1), b + 0.5 * Math.min(b, syncFrequencySeconds) + 2];
+  return [Math.max(0, b - 1), b + 0.5 * Math.min(b, syncFrequencySeconds) + 3];
 }

@@ -56,10 +56,10 @@ describe('kubernetes metrics', () => {
       Array.from({ length: 10 }, (_, i) => kubeletBackoffSeconds(i + 1)),
       [0, 10, 20, 40, 80, 160, 300, 300, 300, 300],
     );
-    assert.deepEqual(backoffWaitBounds(0), [0, 2]);
-    assert.deepEqual(backoffWaitBounds(10), [9, 17]);
-    assert.deepEqual(backoffWaitBounds(300), [299, 307]);
-    assert.deepEqual(backoffWaitBounds(40, 60), [39, 62]);
+    assert.deepEqual(backoffWaitBounds(0), [0, 3]);
+    assert.deepEqual(backoffWaitBounds(10), [9, 18]);
+    assert.deepEqual(backoffWaitBounds(300), [299, 308]);
+    assert.deepEqual(backoffWaitBounds(40, 60), [39, 63]);
   });
 
   it('series statistics: min / median / p95 / max (nearest rank)', () => {
