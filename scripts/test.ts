@@ -42,11 +42,15 @@ step('tools (k6, nats-server: found or built into .tools/bin)', process.execPath
   'scripts/setup.ts',
 ]);
 // The Kubernetes driver's tests run against a real kube-apiserver (+ etcd, controller-manager,
-// scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache).
+// scheduler, kwok) built once from the Go module proxy into .tools/kube (~20 min on a cold cache),
+// and kube-{node,kyma,restarts} also against a real node: the kubelet comes from the same setup.sh
+// (~3–6 min more), containerd/runc from Debian (.ci/run); the tests start and stop the node.
 const files = only.length > 0 ? only : [...testFiles('unit'), ...testFiles('integration')];
 // Only the files that drive a cluster need it (one unit file should not wait for a 20-min build).
 if (files.some((f) => /integration\/kube-[\w-]+\.test\.ts$/.test(f))) {
-  step('Kubernetes control plane for the driver tests (scripts/kube/setup.sh)', 'bash', ['scripts/kube/setup.sh']);
+  step('Kubernetes control plane and kubelet for the kube tests (scripts/kube/setup.sh)', 'bash', [
+    'scripts/kube/setup.sh',
+  ]);
 }
 // Every scratch directory the tests make (run dirs, stores, kubeconfigs) goes under one TMPDIR,
 // removed when the tests pass and kept, with its path printed, when they fail.

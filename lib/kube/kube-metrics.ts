@@ -214,3 +214,21 @@ export function restartSeries(podEvents: PodEvent[]): RestartSeries[] {
   }
   return out;
 }
+
+/**
+ * The kubelet's CrashLoopBackOff before a container's n-th restart (n from 1): none before the
+ * first, then 10 s doubling per restart, capped at 300 s (pkg/kubelet: initial 10 s, max 5 min).
+ */
+export function kubeletBackoffSeconds(n: number): number {
+  return n <= 1 ? 0 : Math.min(300, 10 * 2 ** (n - 2));
+}
+
+/**
+ * The wait a back-off of b seconds may really take, exit to next start, as read from container
+ * statuses: b + [0, 0.5 × min(b, syncFrequency) + 2] s (the pod worker retries on its jittered
+ * resync or a pod event; the real-kubelet note's bound), widened by 1 s either way because
+ * finishedAt and startedAt have whole-second resolution.
+ */
+export function backoffWaitBounds(b: number, syncFrequencySeconds = 10): [number, number] {
+  return [Math.max(0, b - 1), b + 0.5 * Math.min(b, syncFrequencySeconds) + 3];
+}

@@ -231,46 +231,12 @@ export class LocalStack implements LocalStackHandle {
   }
 
   private async ensureStream(): Promise<void> {
-    // Stream creation needs a meta leader and enough peers; retry while the cluster settles.
-    await waitFor(
-      `stream ${this.stream}`,
-      async () => {
-        const jsm = await this.jsm();
-        try {
-          await jsm.streams.info(this.stream);
-        } catch {
-          await jsm.streams.add({
-            name: this.stream,
-            subjects: [`${this.subjectPrefix}.>`],
-            storage: StorageType.File,
-            retention: RetentionPolicy.Limits,
-            discard: DiscardPolicy.Old,
-            num_replicas: this.opts.replicas,
-            // The seed's stream: a 2-minute duplicate window deduplicates retried ce-ids.
-            duplicate_window: nanos(120_000),
-          });
-        }
-        try {
-          await jsm.consumers.info(this.stream, this.consumer);
-        } catch {
-          await jsm.consumers.add(this.stream, {
-            durable_name: this.consumer,
-            // Each message acked on its own (see sink.ts): a message delivered to a pull that died
-            // with its member is not acked by a later one, it comes back after ack_wait.
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.All,
-            // 5 s, not 30 s: the redelivery of such a message must come well inside the drain's
-            // 10 s no-progress patience (lib/jetstream/view.ts). A late ack only costs a duplicate
-            // at the sink, which the sink counts.
-            ack_wait: nanos(5_000),
-            max_ack_pending: 5000,
-          });
-        }
-        return true;
-      },
-      60_000,
-      500,
-    );
+    await ensureSeedStream(() => this.jsm(), {
+      stream: this.stream,
+      subjectPrefix: this.subjectPrefix,
+      consumer: this.consumer,
+      replicas: this.opts.replicas,
+    });
   }
 
   /** Stops the sink, the publisher and the members, in that order, and the reaper last. */
@@ -280,6 +246,163 @@ export class LocalStack implements LocalStackHandle {
     this.jsmCache = null;
     await Promise.all([this.sink.stop(5000), this.publisher.stop(5000)]);
     await this.cluster.stop();
+    this.registry.dispose();
+  }
+}
+
+/**
+ * The seed's stream (file storage, limits retention, 2-minute duplicate window) and the sink's
+ * durable consumer, created unless they exist; retried while the cluster settles (a meta leader
+ * and enough peers are needed).
+ */
+export async function ensureSeedStream(
+  jsm: () => Promise<JetStreamManager>,
+  opts: { stream: string; subjectPrefix: string; consumer: string; replicas: number },
+): Promise<void> {
+  await waitFor(
+    `stream ${opts.stream}`,
+    async () => {
+      const m = await jsm();
+      try {
+        await m.streams.info(opts.stream);
+      } catch {
+        await m.streams.add({
+          name: opts.stream,
+          subjects: [`${opts.subjectPrefix}.>`],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          num_replicas: opts.replicas,
+          // The seed's stream: a 2-minute duplicate window deduplicates retried ce-ids.
+          duplicate_window: nanos(120_000),
+        });
+      }
+      try {
+        await m.consumers.info(opts.stream, opts.consumer);
+      } catch {
+        await m.consumers.add(opts.stream, {
+          durable_name: opts.consumer,
+          // Each message acked on its own (see sink.ts): a message delivered to a pull that died
+          // with its member is not acked by a later one, it comes back after ack_wait.
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          // 5 s, not 30 s: the redelivery of such a message must come well inside the drain's
+          // 10 s no-progress patience (lib/jetstream/view.ts). A late ack only costs a duplicate
+          // at the sink, which the sink counts.
+          ack_wait: nanos(5_000),
+          max_ack_pending: 5000,
+        });
+      }
+      return true;
+    },
+    60_000,
+    500,
+  );
+}
+
+export interface HostServicesOptions {
+  runDir: string;
+  /** the NATS members the publisher and the sink connect to (e.g. the client ports of real pods) */
+  natsUrls: string[];
+  replicas: number;
+  stream?: string;
+  subjectPrefix?: string;
+  consumer?: string;
+}
+
+/**
+ * The publisher and the sink as host processes in front of a NATS cluster that runs elsewhere (the
+ * real pods of a test cluster, or a cluster's port-forwarded members): the seed's stream and the
+ * sink's consumer are created if missing, with `replicas` replicas.
+ */
+export class HostServices {
+  publisherPort = 0;
+  sinkPort = 0;
+  private nc: NatsConnection | null = null;
+
+  private constructor(
+    readonly opts: HostServicesOptions,
+    readonly registry: ProcessRegistry,
+    readonly publisher: ManagedProcess,
+    readonly sink: ManagedProcess,
+  ) {}
+
+  get publishUrl(): string {
+    return `http://127.0.0.1:${this.publisherPort}/publish`;
+  }
+
+  get sinkUrl(): string {
+    return `http://127.0.0.1:${this.sinkPort}`;
+  }
+
+  static async start(opts: HostServicesOptions): Promise<HostServices> {
+    const registry = new ProcessRegistry(opts.runDir);
+    const stream = opts.stream ?? DEFAULT_STREAM;
+    const consumer = opts.consumer ?? DEFAULT_CONSUMER;
+    const subjectPrefix = opts.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
+    const publisherOptions = {
+      natsUrls: opts.natsUrls,
+      port: 0,
+      subjectPrefix,
+      ackedIdsFile: join(opts.runDir, 'publisher-acked-ids.log'),
+    };
+    const sinkOptions = {
+      natsUrls: opts.natsUrls,
+      stream,
+      consumer,
+      port: 0,
+      idsFile: join(opts.runDir, 'sink-ids.log'),
+    };
+    const services = new HostServices(
+      opts,
+      registry,
+      componentProcess('publisher', publisherOptions, opts.runDir, registry),
+      componentProcess('sink', sinkOptions, opts.runDir, registry),
+    );
+    try {
+      await ensureSeedStream(() => services.jsm(), { stream, subjectPrefix, consumer, replicas: opts.replicas });
+      [services.publisherPort, services.sinkPort] = await Promise.all([
+        startComponent(services.publisher, publisherOptions),
+        startComponent(services.sink, sinkOptions),
+      ]);
+      await waitFor(
+        'the publisher /healthz',
+        () =>
+          componentHealthy(
+            services.publisher,
+            `http://127.0.0.1:${services.publisherPort}/healthz`,
+            join(opts.runDir, 'publisher.log'),
+          ),
+        30_000,
+      );
+      await waitFor(
+        'the sink /healthz',
+        () => componentHealthy(services.sink, `${services.sinkUrl}/healthz`, join(opts.runDir, 'sink.log')),
+        30_000,
+      );
+      return services;
+    } catch (err) {
+      await services.stop();
+      throw err;
+    }
+  }
+
+  /** A management connection to the cluster (reconnecting across member loss). */
+  async jsm(): Promise<JetStreamManager> {
+    if (this.nc === null || this.nc.isClosed())
+      this.nc = await connect({
+        servers: this.opts.natsUrls,
+        name: 'k6-ha-host-services',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      });
+    return jetstreamManager(this.nc, { timeout: 3000 });
+  }
+
+  async stop(): Promise<void> {
+    await this.nc?.close().catch(() => undefined);
+    this.nc = null;
+    await Promise.all([this.sink.stop(5000), this.publisher.stop(5000)]);
     this.registry.dispose();
   }
 }

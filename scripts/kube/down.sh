@@ -17,6 +17,8 @@ if [[ ! -d "$1" ]]; then
   exit 0
 fi
 DIR="$(cd "$1" && pwd)"
+# A real node (node-up.sh) goes first, while the apiserver can still delete its pods.
+if [[ -d "$DIR/node" ]]; then "$KUBE_SCRIPTS_DIR/node-down.sh" "$DIR" || kube_log "node-down.sh reported errors (see above)"; fi
 GRACE_SECONDS="${K6HA_KUBE_STOP_GRACE_SECONDS:-10}"
 
 # Only signal a PID if it is still one of ours: its command line mentions DIR

@@ -25,11 +25,26 @@ KUBE_SCHEDULER="$K8S_BIN_DIR/kube-scheduler"
 KUBECTL="$K8S_BIN_DIR/kubectl"
 ETCD="$ETCD_BIN_DIR/etcd"
 KWOK="$KWOK_BIN_DIR/kwok"
+# The real node (scripts/kube/node-up.sh): a kubelet from the same k8s.io/kubernetes wrapper module,
+# kept in its own directory so that adding it does not rebuild (or briefly remove) the control plane.
+KUBELET_DIR="$KUBE_TOOLS_DIR/kubelet-$K8S_VERSION"
+KUBELET="$KUBELET_DIR/bin/kubelet"
+KUBE_NODE_NAME="127.0.0.1"                 # --hostname-override: the node's name and InternalIP
+CNI_BIN_DIR="${K6HA_CNI_BIN_DIR:-/usr/lib/cni}"   # Debian's containernetworking-plugins
+# One real node per machine: node-up.sh takes this lock and its containerd and kubelet inherit it.
+KUBE_NODE_LOCK="${K6HA_KUBE_NODE_LOCK:-/tmp/k6ha-kube-node.lock}"
+# What a kubelet + containerd change on the host, and node-down.sh puts back (node-up.sh records
+# the values and which of the paths existed before).
+KUBE_NODE_SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory)
+KUBE_NODE_HOST_PATHS=(
+  /var/log/containers /var/log/pods /var/lib/kubelet/device-plugins /var/lib/kubelet
+  /run/containerd /var/run/netns /var/lib/cni /usr/libexec/kubernetes /var/lib/containerd
+)
 
 # Every file that must exist for up.sh to work.
 KUBE_REQUIRED_FILES=(
   "$KUBE_APISERVER" "$KUBE_CONTROLLER_MANAGER" "$KUBE_SCHEDULER" "$KUBECTL"
-  "$ETCD" "$KWOK" "$KWOK_STAGES_FILE"
+  "$ETCD" "$KWOK" "$KWOK_STAGES_FILE" "$KUBELET"
 )
 
 # Only the Go module proxy is reachable from this network; "direct" fails.

@@ -19,6 +19,23 @@ export interface KubeClusterOptions {
   build?: boolean;
   /** Keep `dir` after stop() (it is always kept when passed in explicitly). Default: env K6HA_KUBE_KEEP=1. */
   keep?: boolean;
+  /**
+   * Also start a real node (scripts/kube/node-up.sh: containerd + runc + kubelet, node "127.0.0.1",
+   * local images). Needs root and `apt-get install -y containerd runc containernetworking-plugins
+   * busybox-static`; stop() takes it down first and puts the host back.
+   */
+  realNode?: boolean;
+}
+
+/** The real node of a cluster started with `realNode: true` (DIR/node/env). */
+export interface RealNode {
+  name: string;
+  kubeletPort: number;
+  containerdSocket: string;
+  /** fully qualified names of the imported local images (imagePullPolicy: Never) */
+  images: { pause: string; natsServer: string; probe: string };
+  /** DIR/node: state, logs, pids of containerd and the kubelet */
+  dir: string;
 }
 
 export interface KubeCluster {
@@ -29,6 +46,8 @@ export interface KubeCluster {
   apiUrl: string;
   /** Path of the kubectl binary matching the cluster version. */
   kubectl: string;
+  /** null unless started with `realNode: true` */
+  node: RealNode | null;
   /** Stops every process of the cluster. Idempotent. */
   stop(): Promise<void>;
 }
@@ -110,6 +129,29 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     throw new Error(`${envFile} lacks KUBE_API_URL or KUBECTL`);
   }
 
+  let node: RealNode | null = null;
+  if (opts.realNode === true) {
+    const nodeUp = await run(join(SCRIPTS, 'node-up.sh'), [dir]);
+    if (nodeUp.code !== 0) {
+      await run(join(SCRIPTS, 'down.sh'), keep ? [dir] : [dir, '--purge']);
+      throw new Error(
+        `scripts/kube/node-up.sh ${dir} failed (exit ${nodeUp.code}); the cluster was taken down:\n${tail(nodeUp.output)}`,
+      );
+    }
+    const nodeEnv = readEnvFile(join(dir, 'node', 'env'));
+    node = {
+      name: nodeEnv['NODE_NAME'] ?? '127.0.0.1',
+      kubeletPort: Number(nodeEnv['KUBELET_PORT']),
+      containerdSocket: nodeEnv['CONTAINERD_SOCK'] ?? '',
+      images: {
+        pause: nodeEnv['PAUSE_IMAGE'] ?? '',
+        natsServer: nodeEnv['NATS_IMAGE'] ?? '',
+        probe: nodeEnv['PROBE_IMAGE'] ?? '',
+      },
+      dir: join(dir, 'node'),
+    };
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -127,6 +169,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     dir,
     apiUrl,
     kubectl,
+    node,
     stop,
   };
 }

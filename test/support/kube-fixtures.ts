@@ -1,8 +1,9 @@
 // Objects for tests against the real kube-apiserver of test/support/kube-cluster.ts: generated
 // namespace and node names, kwok fake nodes, StatefulSets and Deployments pinned to a test's own
 // nodes, and a helper that runs a plan through the real ChaosExecutor.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -10,7 +11,8 @@ import { connectKube, type KubeClients } from '../../lib/kube/client.ts';
 import { type ChaosDriver, ChaosExecutor, type ExecutedAction } from '../../lib/chaos/chaos.ts';
 import { actionSchema, type ChaosAction } from '../../lib/experiment/experiment.ts';
 import { Timeline } from '../../lib/chaos/timeline.ts';
-import { startKubeCluster, type KubeCluster } from './kube-cluster.ts';
+import { captureHostState, type HostState } from './host-state.ts';
+import { startKubeCluster, type KubeCluster, type RealNode } from './kube-cluster.ts';
 
 export const TEST_CONTEXT = 'k6-ha-test';
 
@@ -196,4 +198,49 @@ export async function runPlan(
   await waitFor('every action to start', async () => executor.executed.length === actions.length, 60_000, 20);
   await executor.settle();
   return { executor, executed: executor.executed };
+}
+
+/** The Debian packages a real node needs (scripts/kube/node-up.sh; .ci/run installs them). */
+export const REAL_NODE_PACKAGES = 'containerd runc containernetworking-plugins busybox-static';
+
+/**
+ * A control plane plus a real node (containerd + runc + kubelet, node "127.0.0.1"); fails (never
+ * skips) saying what to install or how to run when root or the packages are missing. The host is
+ * captured before anything starts: compare it after `cluster.stop()` with hostChanges().
+ */
+export async function realNodeClusterForTests(): Promise<{
+  cluster: KubeCluster;
+  clients: KubeClients;
+  node: RealNode;
+  hostBefore: HostState;
+}> {
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'these tests run a real kubelet (cgroups, mounts, containers) and need root: run them as root, e.g. `sudo -E npm test -- test/integration/kube-node.test.ts`',
+    );
+  const missing = ['containerd', 'ctr', 'runc'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  if (!existsSync('/usr/lib/cni/loopback')) missing.push('/usr/lib/cni/loopback');
+  if (!existsSync('/bin/busybox')) missing.push('/bin/busybox');
+  if (missing.length > 0)
+    throw new Error(
+      `a real node needs ${missing.join(', ')}: apt-get install -y ${REAL_NODE_PACKAGES} (.ci/run does), then scripts/kube/setup.sh builds the kubelet`,
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'k6-ha-kube-'));
+  const hostBefore = captureHostState([dir]);
+  let cluster: KubeCluster;
+  try {
+    cluster = await startKubeCluster({ dir, realNode: true, keep: process.env['K6HA_KUBE_KEEP'] === '1' });
+  } catch (err) {
+    throw new Error(
+      `a real node did not come up — run scripts/kube/setup.sh first (builds the control plane and the kubelet into .tools/kube): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const node = cluster.node as RealNode;
+  return {
+    cluster,
+    clients: await connectKube({ planContext: TEST_CONTEXT, kubeconfigFile: cluster.kubeconfig }),
+    node,
+    hostBefore,
+  };
 }

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  backoffWaitBounds,
+  kubeletBackoffSeconds,
   parseBackoffSeconds,
   parseGoDurationSeconds,
   podRecoveries,
@@ -49,6 +51,17 @@ function clusterEvent(s: number, reason: string, pod: string, message = ''): Clu
 }
 
 describe('kubernetes metrics', () => {
+  it("models the kubelet's CrashLoopBackOff: 0, 10, 20, 40, … s capped at 300 s, and the waits it allows", () => {
+    assert.deepEqual(
+      Array.from({ length: 10 }, (_, i) => kubeletBackoffSeconds(i + 1)),
+      [0, 10, 20, 40, 80, 160, 300, 300, 300, 300],
+    );
+    assert.deepEqual(backoffWaitBounds(0), [0, 3]);
+    assert.deepEqual(backoffWaitBounds(10), [9, 18]);
+    assert.deepEqual(backoffWaitBounds(300), [299, 308]);
+    assert.deepEqual(backoffWaitBounds(40, 60), [39, 63]);
+  });
+
   it('series statistics: min / median / p95 / max (nearest rank)', () => {
     // The seed's s3gw EXIT-1 series, in seconds.
     assert.deepEqual(seriesStats([0, 15, 24, 42, 91, 174, 307, 302, 302, 304]), {
