@@ -42,16 +42,27 @@ export function perSecondEnv(runDir: string, opts: PerSecondEnvOptions = {}): Re
 export function scenarioPerSecond(
   scenario: ScenarioName,
   env: ScenarioEnv,
-): { tags: string[]; reportedRequest: string; split: { metric: string; tags: string[] } | null } {
+): {
+  tags: string[];
+  reportedRequest: string;
+  split: { metric: string; tags: string[] } | null;
+  /** rate × duration of a fixed-rate scenario, else null */
+  requests: number | null;
+} {
   const entry = SCENARIOS[scenario] as ScenarioModule;
   let tags: string[] = [];
+  let requests: number | null = null;
   try {
     tags = entry.perSecondTags?.(env) ?? [];
+    const config = entry.parse(env) as { rate?: unknown; durationMs?: unknown };
+    if (typeof config.rate === 'number' && typeof config.durationMs === 'number')
+      requests = Math.round((config.rate * config.durationMs) / 1000);
   } catch {
     // an env the scenario refuses stops k6 at init anyway (and prepare checked it before the run)
   }
   return {
     tags,
+    requests,
     reportedRequest: entry.reportedRequest,
     split:
       entry.attributionMetric === undefined || tags.length === 0 ? null : { metric: entry.attributionMetric, tags },

@@ -28,6 +28,9 @@ export {
   type RunOptions,
 } from './prepare.ts';
 
+/** Above this many requests (rate × duration) run.ts says what the recording's growing cost is. */
+const LONG_RECORDING_REQUESTS = 300_000;
+
 export interface StartedTarget {
   /** the target under test (named stack for the callers that predate other targets) */
   stack: TargetUnderTest;
@@ -202,6 +205,10 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     // k6's own per-period aggregates for the per-second charts (BENCHMARKS.md, "Per-second data"),
     // and with --dashboard k6's dashboard page too.
     const perSecond = scenarioPerSecond(exp.scenario, k6Env);
+    if (opts.perSecond !== false && perSecond.requests !== null && perSecond.requests > LONG_RECORDING_REQUESTS)
+      log(
+        `per-second data: k6's dashboard recording re-sorts every value of the run each second, a cost that grows with the run (≈ ${perSecond.requests.toLocaleString('en-US')} requests here; BENCHMARKS.md, "Per-second data"); --no-per-second keeps that CPU for the load`,
+      );
     if (opts.perSecond !== false || opts.dashboard === true)
       Object.assign(k6Env, perSecondEnv(runDir, { dashboard: opts.dashboard === true, tags: perSecond.tags }));
     const k6LogFile = join(runDir, 'k6.log');

@@ -151,7 +151,7 @@ describe('outcome reports (real k6, real nats-server)', { timeout: 600_000, conc
         { id: 'lose-leader', at: '4s', action: 'kill', target: { leaderOf: 'sap' }, restartAfter: '12s' },
       ]),
     );
-    // k6's per-second samples file (≈ 20 % of k6's CPU per event) is off: this test is about report
+    // k6's per-second recording (its cost grows with the run, BENCHMARKS.md) is off: this test is about report
     // delivery at the suite's highest rate, not charts.
     const res = await runCli(['run', file, '--out-dir', dir, '--no-per-second'], { timeoutMs: 240_000 });
     const output = `${res.stdout}\n${res.stderr}`;
