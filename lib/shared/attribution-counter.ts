@@ -43,6 +43,8 @@ export const MEMO_MAX = 1000;
 interface Combo {
   /** the tags of this combination without the phase */
   values: Record<string, string>;
+  /** the tags with each phase, made once (an emit in the load's tail happens per response) */
+  tagsByPhase: Array<Record<string, string> | undefined>;
   n: number;
 }
 
@@ -126,7 +128,12 @@ export class AttributionCounter {
     const phase = this.phaseName;
     for (const c of this.comboList) {
       if (c.n === 0) continue;
-      this.opts.emit(c.n, phase === null ? { ...c.values } : { phase, ...c.values });
+      let tags = c.tagsByPhase[this.phase];
+      if (tags === undefined) {
+        tags = phase === null ? { ...c.values } : { phase, ...c.values };
+        c.tagsByPhase[this.phase] = tags;
+      }
+      this.opts.emit(c.n, tags);
       c.n = 0;
     }
     this.pending = 0;
@@ -169,7 +176,7 @@ export class AttributionCounter {
     const id = attributes.map((a) => values[a.name]).join('\u0001');
     let combo = this.combos[id];
     if (combo === undefined) {
-      combo = { values, n: 0 };
+      combo = { values, tagsByPhase: [], n: 0 };
       this.combos[id] = combo;
       this.comboList.push(combo);
     }
