@@ -126,7 +126,10 @@ export class AttributionCounter {
   flush(): void {
     if (this.pending === 0) return;
     const phase = this.phaseName;
-    for (const c of this.comboList) {
+    // Indexed loops: a for…of runs k6's (sobek's) iterator protocol, an object per step.
+    const list = this.comboList;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i] as Combo;
       if (c.n === 0) continue;
       let tags = c.tagsByPhase[this.phase];
       if (tags === undefined) {
@@ -141,7 +144,11 @@ export class AttributionCounter {
 
   private keyOf(res: AttributionResponse): string {
     let key = this.hasBody && typeof res.body === 'string' ? res.body : '';
-    for (const a of this.opts.attributes) if (a.from === 'header') key += `\n${res.headers[a.key] ?? ''}`;
+    const attributes = this.opts.attributes;
+    for (let i = 0; i < attributes.length; i++) {
+      const a = attributes[i] as AttributionSpec;
+      if (a.from === 'header') key += `\n${res.headers[a.key] ?? ''}`;
+    }
     return key;
   }
 
