@@ -35,14 +35,29 @@ import { intArg, loadNow, machineInfo, median, out, runK6WithSummary, saveResult
 const GOAL = 0.95;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// The same GET and the same check as scenarios/http-get.ts, nothing else.
-const BARE = `
+// The same GET and the same check as scenarios/http-get.ts, nothing else. --bare minimal: no
+// request params at all (k6's default 60 s timeout, the URL as name), the eighth round's baseline;
+// --bare same-get (default): the request http-get sends, its timeout (REQUEST_TIMEOUT) and name tag,
+// with the same response callback — what any hand-written script for this load would send.
+const BARE_MINIMAL = `
 import http from 'k6/http';
 import { check } from 'k6';
 const url = __ENV.TARGET_URL;
 const statusChecks = { 'is status 2xx': (r) => r.status >= 200 && r.status < 300 };
 export default function () {
   check(http.get(url), statusChecks);
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
+`;
+const BARE_SAME_GET = `
+import http from 'k6/http';
+import { check } from 'k6';
+const url = __ENV.TARGET_URL;
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }));
+const params = { timeout: 3000, tags: { name: 'get' } };
+const statusChecks = { 'is status 2xx': (r) => r.status >= 200 && r.status < 300 };
+export default function () {
+  check(http.get(url, params), statusChecks);
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
@@ -102,16 +117,19 @@ const opts = new Command('bench/http-get-overhead.ts')
   .option('--vus <n>', 'VUs of each (closed loop, no sleep)', intArg('--vus', 1000), 10)
   .option('--duration <d>', 'length of each k6 run', (v) => (parseDurationMs('--duration', v), v), '30s')
   .option('--together <n>', 'rounds of each comparison', intArg('--together', 20), 3)
+  .option('--bare <kind>', 'the hand-written script: same-get (the same request params) or minimal (none)', 'same-get')
   .option('--csv', 'also measure per-second attribution from `--out csv` (the alternative not chosen)', false)
   .parse()
-  .opts<{ vus: number; duration: string; together: number; csv: boolean }>();
+  .opts<{ vus: number; duration: string; together: number; csv: boolean; bare: string }>();
+if (opts.bare !== 'same-get' && opts.bare !== 'minimal')
+  throw new Error(`--bare must be same-get or minimal, got ${JSON.stringify(opts.bare)}`);
 
-const command = `node --import tsx bench/http-get-overhead.ts --vus ${opts.vus} --duration ${opts.duration} --together ${opts.together}${opts.csv ? ' --csv' : ''}`;
+const command = `node --import tsx bench/http-get-overhead.ts --vus ${opts.vus} --duration ${opts.duration} --together ${opts.together} --bare ${opts.bare}${opts.csv ? ' --csv' : ''}`;
 const machine = await machineInfo();
 await buildScenarios();
 const dir = mkdtempSync(join(tmpdir(), 'bench-http-get-'));
 const bare = join(dir, 'bare.js');
-writeFileSync(bare, BARE);
+writeFileSync(bare, opts.bare === 'minimal' ? BARE_MINIMAL : BARE_SAME_GET);
 const scenario = join(PROJECT_ROOT, 'build', 'http-get.js');
 const experiment = loadExperiment(join(PROJECT_ROOT, 'experiments', 'postgres-haproxy-phases.json'));
 const server = await startUsersServer();
@@ -127,7 +145,7 @@ const scenarioEnv = {
   DURATION: opts.duration,
 };
 out(
-  `http-get overhead: ${opts.vus} VUs each × ${opts.duration}, ${opts.together} rounds per comparison, run together, against a Go server at ${server.url} (load average ${loadNow()})`,
+  `http-get overhead: ${opts.vus} VUs each × ${opts.duration}, ${opts.together} rounds per comparison, run together (bare: ${opts.bare}), against a Go server at ${server.url} (load average ${loadNow()})`,
 );
 const seconds = parseDurationMs('duration', opts.duration) / 1000;
 
@@ -216,6 +234,7 @@ saveResult('http-get-overhead', {
   csvRatio,
   csvRounds: csvRatios,
   vus: opts.vus,
+  bare: opts.bare,
   duration: opts.duration,
 });
 process.exitCode = met ? 0 : 1;

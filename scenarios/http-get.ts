@@ -108,7 +108,7 @@ const errorTagsByPhase: Array<Record<string, string>> = (phases.length === 0 ? [
   (p): Record<string, string> => (p === null ? { status: '' } : { phase: p, status: '' }),
 );
 /** Longer than the longest a busy VU waits for its next iteration (k6 hands them out first in, first out). */
-const tailMs = (publishVus(config.rate, config.requestTimeoutMs) / config.rate) * 1000 + 2000;
+const tailMs = (publishVus(config.rate, config.requestTimeoutMs) / config.rate) * 1000 + 1000;
 const emit = (n: number, tags: Record<string, string>): void => okCounter.add(n, tags);
 const warn = (message: string): void => console.warn(message);
 

@@ -43,6 +43,8 @@ export const MEMO_MAX = 1000;
 interface Combo {
   /** the tags of this combination without the phase */
   values: Record<string, string>;
+  /** the tags with each phase, made once (an emit in the load's tail happens per response) */
+  tagsByPhase: Array<Record<string, string> | undefined>;
   n: number;
 }
 
@@ -124,9 +126,17 @@ export class AttributionCounter {
   flush(): void {
     if (this.pending === 0) return;
     const phase = this.phaseName;
-    for (const c of this.comboList) {
+    // Indexed loops: a for…of runs k6's (sobek's) iterator protocol, an object per step.
+    const list = this.comboList;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i] as Combo;
       if (c.n === 0) continue;
-      this.opts.emit(c.n, phase === null ? { ...c.values } : { phase, ...c.values });
+      let tags = c.tagsByPhase[this.phase];
+      if (tags === undefined) {
+        tags = phase === null ? { ...c.values } : { phase, ...c.values };
+        c.tagsByPhase[this.phase] = tags;
+      }
+      this.opts.emit(c.n, tags);
       c.n = 0;
     }
     this.pending = 0;
@@ -134,7 +144,11 @@ export class AttributionCounter {
 
   private keyOf(res: AttributionResponse): string {
     let key = this.hasBody && typeof res.body === 'string' ? res.body : '';
-    for (const a of this.opts.attributes) if (a.from === 'header') key += `\n${res.headers[a.key] ?? ''}`;
+    const attributes = this.opts.attributes;
+    for (let i = 0; i < attributes.length; i++) {
+      const a = attributes[i] as AttributionSpec;
+      if (a.from === 'header') key += `\n${res.headers[a.key] ?? ''}`;
+    }
     return key;
   }
 
@@ -169,7 +183,7 @@ export class AttributionCounter {
     const id = attributes.map((a) => values[a.name]).join('\u0001');
     let combo = this.combos[id];
     if (combo === undefined) {
-      combo = { values, n: 0 };
+      combo = { values, tagsByPhase: [], n: 0 };
       this.combos[id] = combo;
       this.comboList.push(combo);
     }
