@@ -160,7 +160,7 @@ function unknownNote(a: Accounting): string {
 }
 
 export function renderAccounting(a: Accounting): string {
-  const rows: Array<[string, number | null, string]> = [
+  const rows: Array<[string, number | null, string]> = a.corrupt !== undefined ? objectRows(a) : [
     [
       'scheduled (attempted + dropped)',
       a.scheduled,
@@ -203,6 +203,27 @@ export function renderAccounting(a: Accounting): string {
         `  ${label.padEnd(34, '.')} ${value === null ? '-' : String(value).padStart(8)}${note ? `  ${note}` : ''}`,
     )
     .join('\n');
+}
+
+/** An object store's read-back (s3-objects): PUTs by key, lost and corrupt objects. */
+function objectRows(a: Accounting): Array<[string, number | null, string]> {
+  const corrupt = a.examples.corrupt ?? [];
+  return [
+    ['operations dropped (any op)', a.dropped, 'no coordinated omission: every scheduled operation is sent or counted'],
+    ['not started (owed, never sent)', a.notStarted ?? null, ''],
+    ['PUTs sent by k6', a.attempted, ''],
+    ['acked (2xx)', a.acked, ''],
+    ['failed (definite 4xx)', a.failed, ''],
+    ['unknown (timeout/5xx)', a.unknown, unknownNote(a)],
+    ['objects listed in the bucket', a.streamDelta, ''],
+    ['readable in the read-back', a.inStream, ''],
+    ['outcome reports undelivered', a.reportsUndelivered ?? null, ''],
+    ['LOST (acked, not readable)', a.lost, a.lost > 0 ? `e.g. ${a.examples.lost.slice(0, 3).join(', ')}` : ''],
+    ['CORRUPT (wrong sha256)', a.corrupt ?? 0, corrupt.length > 0 ? `e.g. ${corrupt[0]?.key}` : ''],
+    ['recovered (unknown, stored intact)', a.recovered, ''],
+    ['unexpected (no counted PUT)', a.unexpected, ''],
+    ['seconds with an op not acked', (a.notAckedPerSecond ?? []).length, ''],
+  ];
 }
 
 export function renderTimeline(events: TimelineEvent[], limit = 60): string {

@@ -132,7 +132,7 @@ class ObjectAccountant implements TargetAccountant {
       zeroMs: this.zeroMs,
     });
     notes.push(
-      `read back ${puts.length} object key(s) of ${attempted} operations (${bucket}/${runPrefix(runTag)}): ${accounting.inStream} readable, ${accounting.lost} acked and lost, ${accounting.corrupt ?? 0} corrupt`,
+      `read back ${puts.length} object key(s) of ${attempted} operations (bucket ${bucket}, prefix ${runPrefix(runTag)}): ${accounting.inStream} readable, ${accounting.lost} acked and lost, ${accounting.corrupt ?? 0} corrupt`,
     );
     return accounting;
   }
