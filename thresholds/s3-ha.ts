@@ -9,7 +9,8 @@ export const s3Ha: ThresholdProfile = {
     chaos_unmeasured: [
       {
         threshold: 'count==0',
-        reason: 'the loss and corruption gates judge the final read-back; if it failed they would pass on zeros nobody measured',
+        reason:
+          'the loss and corruption gates judge the final read-back; if it failed they would pass on zeros nobody measured',
       },
     ],
     chaos_acked_lost: [
@@ -25,20 +26,29 @@ export const s3Ha: ThresholdProfile = {
       },
     ],
     s3_read_corrupt: [
-      { threshold: 'count==0', reason: 'a GET during the run returned bytes whose sha256 is not the one the PUT wrote' },
+      {
+        threshold: 'count==0',
+        reason: 'a GET during the run returned bytes whose sha256 is not the one the PUT wrote',
+      },
     ],
     s3_read_missing: [
-      { threshold: 'count==0', reason: 'a GET of an object whose PUT was acked answered 404: an acked object vanished' },
+      {
+        threshold: 'count==0',
+        reason: 'a GET of an object whose PUT was acked answered 404: an acked object vanished',
+      },
     ],
     chaos_unavailable_seconds: [
       {
         threshold: 'max<15',
         reason:
-          'one active pipeline: the outage is the restart (the plan\'s delay plus the gateway\'s start); 15 s means it did not come back on its volume',
+          "one active pipeline: the outage is the restart (the plan's delay plus the gateway's start); 15 s means it did not come back on its volume",
       },
     ],
     dropped_iterations: [
-      { threshold: 'count==0', reason: 'operations the harness never sent would hide the outage (coordinated omission)' },
+      {
+        threshold: 'count==0',
+        reason: 'operations the harness never sent would hide the outage (coordinated omission)',
+      },
     ],
   },
 };

@@ -29,12 +29,16 @@ export const s3Steady: ThresholdProfile = {
       { threshold: 'count==0', reason: 'the final read-back must find every object whose PUT was acked' },
     ],
     chaos_corrupt: [
-      { threshold: 'count==0', reason: 'the final read-back must find every stored object with the checksum it was written with' },
+      {
+        threshold: 'count==0',
+        reason: 'the final read-back must find every stored object with the checksum it was written with',
+      },
     ],
     chaos_unmeasured: [
       {
         threshold: 'count==0',
-        reason: 'the loss and corruption gates judge the final read-back; if it failed they would pass on zeros nobody measured',
+        reason:
+          'the loss and corruption gates judge the final read-back; if it failed they would pass on zeros nobody measured',
       },
     ],
   },

@@ -54,7 +54,9 @@ export function registerStackCommands(program: Command): void {
     .option('--all', 'also build the nats CLI')
     .action(async (flags: { all?: boolean }) => {
       const names =
-        flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server', 'versitygw'] as const);
+        flags.all === true
+          ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>)
+          : (['k6', 'nats-server', 'versitygw'] as const);
       for (const name of names) {
         const path = await ensureTool(name);
         process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);

@@ -426,10 +426,18 @@ export function s3ObjectsConfigFrom(env: ScenarioEnv): S3ObjectsConfig {
     const endpoint = parseHttpUrl('S3_ENDPOINT', raw(env, 'S3_ENDPOINT') ?? S3_DEFAULT_ENDPOINT, S3_DEFAULT_ENDPOINT);
     const hostMatch = /^https?:\/\/([^/]+)(\/.*)?$/.exec(endpoint);
     if (hostMatch === null || (hostMatch[2] ?? '') !== '')
-      throw InvalidSettingError.format('S3_ENDPOINT', endpoint, `the endpoint alone, without a path, e.g. ${S3_DEFAULT_ENDPOINT}`);
+      throw InvalidSettingError.format(
+        'S3_ENDPOINT',
+        endpoint,
+        `the endpoint alone, without a path, e.g. ${S3_DEFAULT_ENDPOINT}`,
+      );
     const bucket = raw(env, 'S3_BUCKET') ?? 'k6ha';
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
-      throw InvalidSettingError.format('S3_BUCKET', bucket, 'an S3 bucket name: 3–63 lower-case letters, digits, . and -');
+      throw InvalidSettingError.format(
+        'S3_BUCKET',
+        bucket,
+        'an S3 bucket name: 3–63 lower-case letters, digits, . and -',
+      );
     const accessKey = raw(env, 'S3_ACCESS_KEY') ?? S3_DEFAULT_ACCESS_KEY;
     if (!/^[A-Za-z0-9_.-]{3,128}$/.test(accessKey))
       throw InvalidSettingError.format('S3_ACCESS_KEY', accessKey, '3–128 letters, digits, _ . -');

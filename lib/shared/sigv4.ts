@@ -69,7 +69,10 @@ export function canonicalQuery(query: ReadonlyArray<readonly [string, string]>):
 
 /** YYYYMMDD'T'HHMMSS'Z' of an epoch-ms instant. */
 export function amzDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** The signing key of one day, region and service; worth caching (it changes once a day). */

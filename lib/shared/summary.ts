@@ -160,7 +160,8 @@ function unknownNote(a: Accounting): string {
 }
 
 export function renderAccounting(a: Accounting): string {
-  const rows: Array<[string, number | null, string]> = a.corrupt !== undefined ? objectRows(a) : [
+  if (a.corrupt !== undefined) return formatRows(objectRows(a));
+  const rows: Array<[string, number | null, string]> = [
     [
       'scheduled (attempted + dropped)',
       a.scheduled,
@@ -224,6 +225,15 @@ function objectRows(a: Accounting): Array<[string, number | null, string]> {
     ['unexpected (no counted PUT)', a.unexpected, ''],
     ['seconds with an op not acked', (a.notAckedPerSecond ?? []).length, ''],
   ];
+}
+
+function formatRows(rows: Array<[string, number | null, string]>): string {
+  return rows
+    .map(
+      ([label, value, note]) =>
+        `  ${label.padEnd(34, '.')} ${value === null ? '-' : String(value).padStart(8)}${note ? `  ${note}` : ''}`,
+    )
+    .join('\n');
 }
 
 export function renderTimeline(events: TimelineEvent[], limit = 60): string {

@@ -113,7 +113,7 @@ function objectAccountingRows(a: NonNullable<ReportResponse['accounting']>): Arr
     ],
     ['Operations dropped by k6 (any of PUT, GET, LIST)', n(a.dropped)],
     ['Not started (owed at RATE × DURATION, never sent)', n(a.notStarted ?? null)],
-    ["Objects of this run the **bucket** lists", n(a.streamDelta)],
+    ['Objects of this run the **bucket** lists', n(a.streamDelta)],
     ['Objects readable in the final read-back', n(a.inStream)],
     ['**Lost** (PUT acked, object not readable)', n(a.lost)],
     ['**Corrupt** (readable, sha256 not the one written)', n(a.corrupt)],
@@ -124,7 +124,10 @@ function objectAccountingRows(a: NonNullable<ReportResponse['accounting']>): Arr
     ...((a.reportsUndelivered ?? 0) > 0
       ? ([
           ['Outcome reports that never reached the sidecar (the run is unmeasured)', n(a.reportsUndelivered)],
-          ['No report and not readable: lost, or failed with the report lost (counted as unknown)', n(a.unknownReportLost ?? 0)],
+          [
+            'No report and not readable: lost, or failed with the report lost (counted as unknown)',
+            n(a.unknownReportLost ?? 0),
+          ],
         ] as Array<[string, string]>)
       : []),
     ['Unexpected (stored, but no counted PUT wrote it, or refused and stored)', n(a.unexpected)],

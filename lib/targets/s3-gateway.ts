@@ -25,7 +25,8 @@ const READ_CONCURRENCY = 16;
 
 /** What an S3 error code in the preflight says to fix. */
 function credentialSetting(code: string): string | null {
-  if (code === 'InvalidAccessKeyId') return 'S3_ACCESS_KEY';
+  // versitygw answers an access key it does not know with 404 XAdminUserNotFound, AWS with 403 InvalidAccessKeyId.
+  if (code === 'InvalidAccessKeyId' || code === 'XAdminUserNotFound') return 'S3_ACCESS_KEY';
   if (code === 'SignatureDoesNotMatch') return 'S3_SECRET_KEY';
   if (code === 'AccessDenied') return 'S3_ACCESS_KEY';
   return null;
@@ -182,7 +183,9 @@ export const s3GatewayTarget: TargetModule<LocalS3GatewayTarget> = {
       // What k6 will run with: the target's endpoint and credentials, overridden by the experiment's env.
       const config = s3ObjectsConfigFrom({ ...stack.k6Env(), ...experiment.env });
       await preflightCredentials(config);
-      log(`preflight: ${config.endpoint} accepted a request signed as ${config.accessKey}; bucket ${config.bucket} ready`);
+      log(
+        `preflight: ${config.endpoint} accepted a request signed as ${config.accessKey}; bucket ${config.bucket} ready`,
+      );
       return {
         kind: 's3-gateway',
         members: () => stack.members(),

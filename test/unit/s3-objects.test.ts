@@ -12,7 +12,11 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('s3-objects config', () => {
   it('defaults, the mix, the sizes and the endpoint host', () => {
-    const c = s3ObjectsConfigFrom({ S3_ENDPOINT: 'http://127.0.0.1:7070', S3_MIX: 'put=1,get=1', S3_SIZES: '1KiB,2MiB,10' });
+    const c = s3ObjectsConfigFrom({
+      S3_ENDPOINT: 'http://127.0.0.1:7070',
+      S3_MIX: 'put=1,get=1',
+      S3_SIZES: '1KiB,2MiB,10',
+    });
     assert.deepEqual(c.mix, { put: 1, get: 1, list: 0 });
     assert.deepEqual(c.sizes, [1024, 2 * 1024 * 1024, 10]);
     assert.equal(c.host, '127.0.0.1:7070');
@@ -22,11 +26,20 @@ describe('s3-objects config', () => {
 
   it('names the variable, the value and what is allowed', () => {
     assert.throws(() => s3ObjectsConfigFrom({ S3_MIX: 'get=10' }), /S3_MIX="get=10": weights per operation/);
-    assert.throws(() => s3ObjectsConfigFrom({ S3_SIZES: '32MiB' }), /S3_SIZES="32MiB": comma-separated sizes from 1B to 16MiB/);
+    assert.throws(
+      () => s3ObjectsConfigFrom({ S3_SIZES: '32MiB' }),
+      /S3_SIZES="32MiB": comma-separated sizes from 1B to 16MiB/,
+    );
     assert.throws(() => s3ObjectsConfigFrom({ S3_BUCKET: 'No_Caps' }), /S3_BUCKET="No_Caps"/);
-    assert.throws(() => s3ObjectsConfigFrom({ S3_ENDPOINT: 'http://127.0.0.1:7070/bucket' }), /S3_ENDPOINT.*without a path/);
+    assert.throws(
+      () => s3ObjectsConfigFrom({ S3_ENDPOINT: 'http://127.0.0.1:7070/bucket' }),
+      /S3_ENDPOINT.*without a path/,
+    );
     // The secret never appears in the message.
-    assert.throws(() => s3ObjectsConfigFrom({ S3_SECRET_KEY: 'short' }), (err: Error) => /S3_SECRET_KEY="\(hidden\)"/.test(err.message) && !err.message.includes('"short"'));
+    assert.throws(
+      () => s3ObjectsConfigFrom({ S3_SECRET_KEY: 'short' }),
+      (err: Error) => /S3_SECRET_KEY="\(hidden\)"/.test(err.message) && !err.message.includes('"short"'),
+    );
   });
 });
 

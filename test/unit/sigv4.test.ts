@@ -26,10 +26,25 @@ const SUITE_HOST = 'example.amazonaws.com';
 
 describe('SigV4 against the aws-sig-v4-test-suite', () => {
   it('get-vanilla', () => {
-    const s = signRequest(crypto, SUITE, SUITE_HOST, { method: 'GET', path: '/', payloadHash: EMPTY_SHA256 }, SUITE_DATE);
+    const s = signRequest(
+      crypto,
+      SUITE,
+      SUITE_HOST,
+      { method: 'GET', path: '/', payloadHash: EMPTY_SHA256 },
+      SUITE_DATE,
+    );
     assert.equal(
       s.canonicalRequest,
-      ['GET', '/', '', 'host:example.amazonaws.com', 'x-amz-date:20150830T123600Z', '', 'host;x-amz-date', EMPTY_SHA256].join('\n'),
+      [
+        'GET',
+        '/',
+        '',
+        'host:example.amazonaws.com',
+        'x-amz-date:20150830T123600Z',
+        '',
+        'host;x-amz-date',
+        EMPTY_SHA256,
+      ].join('\n'),
     );
     assert.equal(
       s.stringToSign,
@@ -43,10 +58,25 @@ describe('SigV4 against the aws-sig-v4-test-suite', () => {
   });
 
   it('post-vanilla', () => {
-    const s = signRequest(crypto, SUITE, SUITE_HOST, { method: 'POST', path: '/', payloadHash: EMPTY_SHA256 }, SUITE_DATE);
+    const s = signRequest(
+      crypto,
+      SUITE,
+      SUITE_HOST,
+      { method: 'POST', path: '/', payloadHash: EMPTY_SHA256 },
+      SUITE_DATE,
+    );
     assert.equal(
       s.canonicalRequest,
-      ['POST', '/', '', 'host:example.amazonaws.com', 'x-amz-date:20150830T123600Z', '', 'host;x-amz-date', EMPTY_SHA256].join('\n'),
+      [
+        'POST',
+        '/',
+        '',
+        'host:example.amazonaws.com',
+        'x-amz-date:20150830T123600Z',
+        '',
+        'host;x-amz-date',
+        EMPTY_SHA256,
+      ].join('\n'),
     );
     assert.equal(
       s.stringToSign,
@@ -72,10 +102,7 @@ describe('SigV4 against the aws-sig-v4-test-suite', () => {
       SUITE_DATE,
     );
     assert.equal(s.canonicalRequest.split('\n')[2], 'Param1=value1&Param2=value2');
-    assert.equal(
-      s.stringToSign.split('\n')[3],
-      '816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0',
-    );
+    assert.equal(s.stringToSign.split('\n')[3], '816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0');
     assert.equal(s.signature, 'b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500');
   });
 });
@@ -135,6 +162,12 @@ describe('SigV4 against the S3 documentation', () => {
   it("encodes S3 keys once, segment by segment, with RFC 3986's unreserved set", () => {
     assert.equal(canonicalPath('/bucket/a b/c+d*'), '/bucket/a%20b/c%2Bd%2A');
     assert.equal(uriEncode("-._~!'()"), '-._~%21%27%28%29');
-    assert.equal(canonicalQuery([['prefix', 'k6ha/r1/'], ['list-type', '2']]), 'list-type=2&prefix=k6ha%2Fr1%2F');
+    assert.equal(
+      canonicalQuery([
+        ['prefix', 'k6ha/r1/'],
+        ['list-type', '2'],
+      ]),
+      'list-type=2&prefix=k6ha%2Fr1%2F',
+    );
   });
 });
