@@ -34,7 +34,7 @@ export class K6S3Client {
     return crypto.sha256(body, 'hex');
   }
 
-  /** A signed request for `path` (`/bucket/key`, unencoded) with `query` and extra signed headers. */
+  /** A signed request for `path` (`/bucket/key`, unencoded) with `query` and extra signed headers (`headers` is used and changed). */
   sign(
     method: string,
     path: string,
@@ -42,14 +42,12 @@ export class K6S3Client {
     headers: Record<string, string> = {},
     query: Array<[string, string]> = [],
   ): SignedS3Request {
-    const signed = this.signer.sign(
-      this.config.host,
-      { method, path, query, headers: { ...headers, 'x-amz-content-sha256': payloadHash }, payloadHash },
-      Date.now(),
-    );
+    headers['x-amz-content-sha256'] = payloadHash;
+    const signed = this.signer.sign(this.config.host, { method, path, query, headers, payloadHash }, Date.now());
     const qs = query.length === 0 ? '' : `?${canonicalQuery(query)}`;
     // k6 sets Host from the URL itself; sending it again would duplicate it.
-    const { host: _host, ...send } = signed.headers;
+    const send = signed.headers;
+    delete send['host'];
     return { url: `${this.base}${canonicalPath(path)}${qs}`, headers: send };
   }
 }
