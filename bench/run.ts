@@ -61,6 +61,11 @@ const BENCHES: Record<string, Bench> = {
     args: [],
     what: 'http-get with attribution vs a hand-written GET + check script, run together (goal ratio ≥ 0.95)',
   },
+  's3-objects-overhead': {
+    file: 's3-objects-overhead.ts',
+    args: [],
+    what: 's3-objects (PUT only) vs a hand-written signed PUT + check script against versitygw, run together (goal ratio ≥ 0.95)',
+  },
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

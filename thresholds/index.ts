@@ -8,6 +8,8 @@ import { esObserve } from './es-observe.ts';
 import { esSteady } from './es-steady.ts';
 import { httpObserve } from './http-observe.ts';
 import { httpSteady } from './http-steady.ts';
+import { s3Ha } from './s3-ha.ts';
+import { s3Steady } from './s3-steady.ts';
 
 export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   steady,
@@ -18,4 +20,6 @@ export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   'es-observe': esObserve,
   'http-steady': httpSteady,
   'http-observe': httpObserve,
+  's3-steady': s3Steady,
+  's3-ha': s3Ha,
 };

@@ -49,12 +49,14 @@ export function registerStackCommands(program: Command): void {
   program
     .command('setup')
     .description(
-      'find or build the pinned tools (k6, nats-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
+      'find or build the pinned tools (k6, nats-server, versitygw; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
     )
     .option('--all', 'also build the nats CLI')
     .action(async (flags: { all?: boolean }) => {
       const names =
-        flags.all === true ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>) : (['k6', 'nats-server'] as const);
+        flags.all === true
+          ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>)
+          : (['k6', 'nats-server', 'versitygw'] as const);
       for (const name of names) {
         const path = await ensureTool(name);
         process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);

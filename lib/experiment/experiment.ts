@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseDurationMs, parseRunDurationMs } from '../shared/env-parse.ts';
 import { ExperimentError, InvalidSettingError } from '../shared/errors.ts';
 import { SCENARIO_NAMES } from '../shared/scenarios.ts';
+import { S3_DEFAULT_ACCESS_KEY, S3_DEFAULT_SECRET_KEY } from '../shared/scenario-config.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 export const SCENARIOS = SCENARIO_NAMES;
@@ -336,11 +337,32 @@ const postgresHaproxyLocalTarget = z
   })
   .strict();
 
+/** One versitygw S3 gateway on one directory (lib/targets/s3-gateway.ts), with fixed root credentials. */
+const s3GatewayLocalTarget = z
+  .object({
+    kind: z.literal('local'),
+    stack: z.literal('s3-gateway'),
+    /** the gateway's root credentials; the scenario signs with them unless S3_ACCESS_KEY / S3_SECRET_KEY say otherwise */
+    accessKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{3,128}$/, { error: '3–128 letters, digits, _ . -' })
+      .default(S3_DEFAULT_ACCESS_KEY),
+    secretKey: z
+      .string()
+      .regex(/^\S{8,128}$/, { error: '8–128 characters, no spaces' })
+      .default(S3_DEFAULT_SECRET_KEY),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{2,32}$/, { error: 'a region name such as us-east-1' })
+      .default('us-east-1'),
+  })
+  .strict();
+
 /** A local stack, told apart by `stack`: one schema per target module, so each takes only its own fields. */
 const localTarget = z.discriminatedUnion(
   'stack',
-  [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget],
-  { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore" or "postgres-haproxy"' },
+  [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget, s3GatewayLocalTarget],
+  { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore", "postgres-haproxy" or "s3-gateway"' },
 );
 
 const kubernetesTarget = z

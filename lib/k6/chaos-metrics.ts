@@ -7,6 +7,7 @@ const counters = {
   chaos_duplicates: new Counter('chaos_duplicates'),
   chaos_unknown: new Counter('chaos_unknown'),
   chaos_unexpected: new Counter('chaos_unexpected'),
+  chaos_corrupt: new Counter('chaos_corrupt'),
   chaos_unmeasured: new Counter('chaos_unmeasured'),
 };
 

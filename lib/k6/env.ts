@@ -7,10 +7,12 @@ import {
   httpGetConfigFrom,
   type PublishConfig,
   publishConfigFrom,
+  type S3ObjectsConfig,
+  s3ObjectsConfigFrom,
   summaryJsonPathFrom,
 } from '../shared/scenario-config.ts';
 
-export type { EventStoreConfig, HttpGetConfig, PublishConfig } from '../shared/scenario-config.ts';
+export type { EventStoreConfig, HttpGetConfig, PublishConfig, S3ObjectsConfig } from '../shared/scenario-config.ts';
 
 // ---- the scenarios' view: k6's __ENV, read at init time ----
 
@@ -28,4 +30,8 @@ export function httpGetConfig(): HttpGetConfig {
 
 export function summaryJsonPath(): string | undefined {
   return summaryJsonPathFrom(__ENV);
+}
+
+export function s3ObjectsConfig(): S3ObjectsConfig {
+  return s3ObjectsConfigFrom(__ENV);
 }

@@ -78,7 +78,11 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     for (const c of norm.checks)
       sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
   }
-  if (accounting !== null) sections.push('\n  accounting (by event id):', renderAccounting(accounting));
+  if (accounting !== null)
+    sections.push(
+      accounting.corrupt === undefined ? '\n  accounting (by event id):' : '\n  accounting (by object key, read back):',
+      renderAccounting(accounting),
+    );
   if (report !== null && report.recovery.length > 0) sections.push('\n  recovery:', renderRecovery(report.recovery));
   const rebalance = report?.rebalance ?? [];
   if (rebalance.length > 0)

@@ -253,6 +253,8 @@ export function foldPerSecond(rec: DashboardRecording, opts: FoldOptions): PerSe
   const reported = { failed: new Array<number>(rows.length).fill(0), unknown: new Array<number>(rows.length).fill(0) };
   const reportedByStatus = new Map<string, number[]>();
   for (const o of opts.outcomes) {
+    // A scenario reporting several operations (s3-objects) tags each report with its op.
+    if (o.op !== undefined && o.op !== opts.reportedRequest) continue;
     const i = rowOf(o.sentAt);
     reported[o.outcome][i] = (reported[o.outcome][i] ?? 0) + 1;
     const key = String(o.status);

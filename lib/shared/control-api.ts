@@ -48,6 +48,11 @@ export interface OutcomeRecord {
   sentAt: number;
   /** epoch ms when the response (or timeout) arrived */
   t: number;
+  /** s3-objects: the object a PUT wrote (`k6ha/<runTag>/<seq>`) and its body's sha256 (hex) */
+  key?: string;
+  sha256?: string;
+  /** s3-objects: which operation it was (put, get, list) */
+  op?: 'put' | 'get' | 'list';
 }
 
 /** The most records one POST /v1/outcomes may carry (a VU sends what it queued in batches). */

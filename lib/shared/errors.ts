@@ -90,6 +90,23 @@ export class InvalidSettingError extends UsageError {
   }
 }
 
+/**
+ * The S3 endpoint refused the scenario's credentials in the preflight (a signed request from the
+ * Node side before any load): `setting` names the variable to fix (S3_ACCESS_KEY, S3_SECRET_KEY).
+ */
+export class S3CredentialsError extends UsageError {
+  readonly setting: string;
+  /** S3's error code: InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied, … */
+  readonly code: string;
+
+  constructor(message: string, options: CauseOptions & { setting: string; code: string }) {
+    super(message, options);
+    this.name = 'S3CredentialsError';
+    this.setting = options.setting;
+    this.code = options.code;
+  }
+}
+
 /** An experiment file that cannot be read, parsed or validated, or a flag that does not fit it. */
 export class ExperimentError extends UsageError {
   /** the experiment file (or the experiment's name when there is no file) */

@@ -23,6 +23,7 @@ import {
   parseRunDurationMs,
 } from './env-parse.ts';
 import { MAX_PUBLISH_VUS, publishVus } from './publish-load.ts';
+import { parseSize, S3_OPS, type S3Mix } from './s3-objects.ts';
 import { THRESHOLD_PROFILES } from '../../thresholds/index.ts';
 
 /** k6's -e variables by name (or an experiment's env, checked in Node). */
@@ -349,6 +350,119 @@ export function httpGetConfigFrom(env: ScenarioEnv): HttpGetConfig {
       expect: parseExpect(raw(env, 'ATTRIBUTE_EXPECT'), attributes),
       phases: parsePhases(raw(env, 'PHASES')),
       thresholds: thresholdProfileNameFrom(env, HTTP_GET_DEFAULT_THRESHOLDS),
+      sidecarUrl: sidecarUrlFrom(env),
+    };
+  });
+}
+
+// ---- s3-objects (scenarios/s3-objects.ts) ----
+
+/** versitygw's port in the embedded s3-gateway target; any S3 endpoint works. */
+export const S3_DEFAULT_ENDPOINT = 'http://127.0.0.1:7070';
+export const S3_DEFAULT_THRESHOLDS = 's3-steady';
+/** The fixed credentials of the embedded gateway (lib/targets/s3-gateway.ts): a local test root, not a secret. */
+export const S3_DEFAULT_ACCESS_KEY = 'k6ha-access';
+export const S3_DEFAULT_SECRET_KEY = 'k6ha-secret-0123456789';
+/** The largest object one PUT carries here: k6 holds each body in memory per VU. */
+export const S3_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+
+export interface S3ObjectsConfig {
+  endpoint: string;
+  /** host[:port] of the endpoint: the signed Host header */
+  host: string;
+  bucket: string;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+  rate: number;
+  duration: string;
+  durationMs: number;
+  requestTimeout: string;
+  requestTimeoutMs: number;
+  mix: S3Mix;
+  /** object sizes in bytes; each PUT takes one, spread evenly by its seq */
+  sizes: number[];
+  /** LIST's max-keys */
+  listMaxKeys: number;
+  thresholds: string;
+  sidecarUrl: string | undefined;
+}
+
+function parseMix(text: string): S3Mix {
+  const allowed = 'weights per operation, e.g. put=60,get=30,list=10 (whole numbers, put above 0)';
+  const mix: S3Mix = { put: 0, get: 0, list: 0 };
+  for (const part of text.split(',')) {
+    const m = /^\s*(put|get|list)\s*=\s*(\d{1,6})\s*$/.exec(part);
+    if (m === null) throw InvalidSettingError.format('S3_MIX', text, allowed);
+    mix[m[1] as (typeof S3_OPS)[number]] = Number(m[2]);
+  }
+  if (mix.put === 0) throw InvalidSettingError.format('S3_MIX', text, allowed);
+  return mix;
+}
+
+function parseSizes(text: string): number[] {
+  const sizes = text.split(',').map((p) => parseSize(p));
+  if (sizes.some((s) => s === null || s < 1 || s > S3_MAX_OBJECT_BYTES))
+    throw InvalidSettingError.format(
+      'S3_SIZES',
+      text,
+      `comma-separated sizes from 1B to 16MiB, e.g. 1KiB,64KiB (units B, KiB, MiB, KB, MB)`,
+    );
+  return sizes as number[];
+}
+
+export function s3ObjectsConfigFrom(env: ScenarioEnv): S3ObjectsConfig {
+  return validated('s3-objects', () => {
+    const duration = raw(env, 'DURATION') ?? DEFAULT_DURATION;
+    const requestTimeout = raw(env, 'REQUEST_TIMEOUT') ?? DEFAULT_REQUEST_TIMEOUT;
+    const rate = parsePositiveInt('RATE', raw(env, 'RATE') ?? '50', 100_000);
+    const requestTimeoutMs = parseDurationMs('REQUEST_TIMEOUT', requestTimeout);
+    if (publishVus(rate, requestTimeoutMs) > MAX_PUBLISH_VUS)
+      throw InvalidSettingError.format(
+        'RATE',
+        String(rate),
+        `at most ${Math.floor((MAX_PUBLISH_VUS - 5) / 1.1 / (requestTimeoutMs / 1000 + 1))} with REQUEST_TIMEOUT=${requestTimeout} (a VU per request in flight for a whole timeout)`,
+      );
+    const endpoint = parseHttpUrl('S3_ENDPOINT', raw(env, 'S3_ENDPOINT') ?? S3_DEFAULT_ENDPOINT, S3_DEFAULT_ENDPOINT);
+    const hostMatch = /^https?:\/\/([^/]+)(\/.*)?$/.exec(endpoint);
+    if (hostMatch === null || (hostMatch[2] ?? '') !== '')
+      throw InvalidSettingError.format(
+        'S3_ENDPOINT',
+        endpoint,
+        `the endpoint alone, without a path, e.g. ${S3_DEFAULT_ENDPOINT}`,
+      );
+    const bucket = raw(env, 'S3_BUCKET') ?? 'k6ha';
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+      throw InvalidSettingError.format(
+        'S3_BUCKET',
+        bucket,
+        'an S3 bucket name: 3–63 lower-case letters, digits, . and -',
+      );
+    const accessKey = raw(env, 'S3_ACCESS_KEY') ?? S3_DEFAULT_ACCESS_KEY;
+    if (!/^[A-Za-z0-9_.-]{3,128}$/.test(accessKey))
+      throw InvalidSettingError.format('S3_ACCESS_KEY', accessKey, '3–128 letters, digits, _ . -');
+    const secretKey = raw(env, 'S3_SECRET_KEY') ?? S3_DEFAULT_SECRET_KEY;
+    if (secretKey.length < 8 || /\s/.test(secretKey))
+      throw InvalidSettingError.format('S3_SECRET_KEY', '(hidden)', 'at least 8 characters, no spaces');
+    const region = raw(env, 'S3_REGION') ?? 'us-east-1';
+    if (!/^[a-z0-9-]{2,32}$/.test(region))
+      throw InvalidSettingError.format('S3_REGION', region, 'a region name such as us-east-1');
+    return {
+      endpoint,
+      host: hostMatch[1] as string,
+      bucket,
+      region,
+      accessKey,
+      secretKey,
+      rate,
+      duration,
+      durationMs: parseRunDurationMs('DURATION', duration),
+      requestTimeout,
+      requestTimeoutMs,
+      mix: parseMix(raw(env, 'S3_MIX') ?? 'put=60,get=30,list=10'),
+      sizes: parseSizes(raw(env, 'S3_SIZES') ?? '1KiB,16KiB'),
+      listMaxKeys: parsePositiveInt('S3_LIST_MAX_KEYS', raw(env, 'S3_LIST_MAX_KEYS') ?? '20', 1000),
+      thresholds: thresholdProfileNameFrom(env, S3_DEFAULT_THRESHOLDS),
       sidecarUrl: sidecarUrlFrom(env),
     };
   });

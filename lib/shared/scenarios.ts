@@ -15,6 +15,8 @@ import {
   httpGetConfigFrom,
   PUBLISH_DEFAULT_THRESHOLDS,
   publishConfigFrom,
+  S3_DEFAULT_THRESHOLDS,
+  s3ObjectsConfigFrom,
   type ScenarioEnv,
 } from './scenario-config.ts';
 import { UNDELIVERED_METRIC } from './control-api.ts';
@@ -142,6 +144,36 @@ export const SCENARIOS = {
     attributionMetric: 'http_get_ok',
     reportedRequest: 'get',
     perSecondTags: (env: ScenarioEnv) => httpGetConfigFrom(env).attributes.map((a) => a.name),
+  },
+  's3-objects': {
+    parse: s3ObjectsConfigFrom,
+    sizing: 'rate',
+    defaultThresholds: S3_DEFAULT_THRESHOLDS,
+    reportMetrics: [
+      'iterations',
+      's3_failed',
+      's3_unknown',
+      's3_read_corrupt',
+      's3_read_missing',
+      'http_req_duration{name:put}',
+      'http_req_duration{name:get}',
+      'http_req_duration{name:list}',
+      'dropped_iterations',
+      'vus_max',
+      'chaos_acked_lost',
+      'chaos_corrupt',
+      'chaos_unknown',
+      'chaos_unexpected',
+      'chaos_unmeasured',
+      UNDELIVERED_METRIC,
+      'chaos_unavailable_seconds',
+    ],
+    // The accounting counts objects, so the PUTs' share of the non-acked outcomes is what it must match.
+    notAckedCounters: ['s3_failed{op:put}', 's3_unknown{op:put}'],
+    // The target sets S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and S3_REGION (lib/targets/s3-gateway.ts); an experiment may override them.
+    setByRunner: SET_BY_RUNNER,
+    // Outcome reports are sent for PUTs only (the objects the accounting follows).
+    reportedRequest: 'put',
   },
 } satisfies Record<string, ScenarioModule>;
 

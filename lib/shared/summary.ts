@@ -167,6 +167,7 @@ function unknownNote(a: Accounting): string {
 }
 
 export function renderAccounting(a: Accounting): string {
+  if (a.corrupt !== undefined) return formatRows(objectRows(a));
   const rows: Array<[string, number | null, string]> = [
     [
       'scheduled (attempted + dropped)',
@@ -204,6 +205,36 @@ export function renderAccounting(a: Accounting): string {
     ],
     ['unexpected (never sent)', a.unexpected, ''],
   ];
+  return rows
+    .map(
+      ([label, value, note]) =>
+        `  ${label.padEnd(34, '.')} ${value === null ? '-' : String(value).padStart(8)}${note ? `  ${note}` : ''}`,
+    )
+    .join('\n');
+}
+
+/** An object store's read-back (s3-objects): PUTs by key, lost and corrupt objects. */
+function objectRows(a: Accounting): Array<[string, number | null, string]> {
+  const corrupt = a.examples.corrupt ?? [];
+  return [
+    ['operations dropped (any op)', a.dropped, 'no coordinated omission: every scheduled operation is sent or counted'],
+    ['not started (owed, never sent)', a.notStarted ?? null, ''],
+    ['PUTs sent by k6', a.attempted, ''],
+    ['acked (2xx)', a.acked, ''],
+    ['failed (definite 4xx)', a.failed, ''],
+    ['unknown (timeout/5xx)', a.unknown, unknownNote(a)],
+    ['objects listed in the bucket', a.streamDelta, ''],
+    ['readable in the read-back', a.inStream, ''],
+    ['outcome reports undelivered', a.reportsUndelivered ?? null, ''],
+    ['LOST (acked, not readable)', a.lost, a.lost > 0 ? `e.g. ${a.examples.lost.slice(0, 3).join(', ')}` : ''],
+    ['CORRUPT (wrong sha256)', a.corrupt ?? 0, corrupt.length > 0 ? `e.g. ${corrupt[0]?.key}` : ''],
+    ['recovered (unknown, stored intact)', a.recovered, ''],
+    ['unexpected (no counted PUT)', a.unexpected, ''],
+    ['seconds with an op not acked', (a.notAckedPerSecond ?? []).length, ''],
+  ];
+}
+
+function formatRows(rows: Array<[string, number | null, string]>): string {
   return rows
     .map(
       ([label, value, note]) =>

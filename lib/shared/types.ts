@@ -153,6 +153,13 @@ export interface Accounting {
   reportsUndelivered?: number | null;
   /** Events with no report and not in the stream that a lost report may explain: in `unknown`, not in `lost`. */
   unknownReportLost?: number;
+  /** Objects (s3-objects): readable in the final read-back with a checksum other than the one written. */
+  corrupt?: number;
+  /**
+   * Objects (s3-objects): per second of load (by send time), operations not acked (failed +
+   * unknown) — a second with none was fully available. From the outcome reports.
+   */
+  notAckedPerSecond?: Array<{ offsetS: number; notAcked: number }>;
   /** Stream copies beyond the first per event. */
   duplicates: number;
   /** Events of this run in the stream that k6 never attempted. */
@@ -167,6 +174,8 @@ export interface Accounting {
     missingAtSink: string[];
     /** With lost reports: ids with no report and not in the stream (lost, or failed with the report lost). */
     noReport?: string[];
+    /** Objects read back with the wrong checksum: key, expected and found sha256. */
+    corrupt?: Array<{ key: string; expected: string; found: string }>;
   };
 }
 
@@ -292,6 +301,8 @@ export interface ChaosMetricValues {
   chaos_duplicates: number;
   chaos_unknown: number;
   chaos_unexpected: number;
+  /** objects read back with the wrong checksum (s3-objects; 0 elsewhere) */
+  chaos_corrupt: number;
   /** 1 when the sidecar could not take the measurement the gates above judge (the final stream read failed) */
   chaos_unmeasured: number;
   chaos_unavailable_seconds: number[];

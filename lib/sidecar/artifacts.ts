@@ -71,6 +71,7 @@ const n = (v: number | null | undefined): string => (v === null || v === undefin
 
 /** The seed's table as label → value (Markdown emphasis in the labels), for report.md, report.html and the step summary. */
 export function accountingRows(a: NonNullable<ReportResponse['accounting']>): Array<[string, string]> {
+  if (a.corrupt !== undefined) return objectAccountingRows(a);
   return [
     [
       'Total events sent by **k6**',
@@ -99,6 +100,38 @@ export function accountingRows(a: NonNullable<ReportResponse['accounting']>): Ar
     ['Duplicates in stream / at sink', `${n(a.duplicates)} / ${n(a.sinkDuplicates)}`],
     ['Missing at sink', n(a.missingAtSink)],
     ['Unexpected (never sent)', n(a.unexpected)],
+  ];
+}
+
+/** An object store's read-back (s3-objects: every PUT's key read back after the run). */
+function objectAccountingRows(a: NonNullable<ReportResponse['accounting']>): Array<[string, string]> {
+  const bad = (a.notAckedPerSecond ?? []).length;
+  return [
+    [
+      'PUTs sent by **k6**',
+      `${n(a.attempted)}${a.failed + a.unknown > 0 ? ` (${n(a.acked)} acked + ${n(a.failed)} failed + ${n(a.unknown)} unknown)` : ''}`,
+    ],
+    ['Operations dropped by k6 (any of PUT, GET, LIST)', n(a.dropped)],
+    ['Not started (owed at RATE × DURATION, never sent)', n(a.notStarted ?? null)],
+    ['Objects of this run the **bucket** lists', n(a.streamDelta)],
+    ['Objects readable in the final read-back', n(a.inStream)],
+    ['**Lost** (PUT acked, object not readable)', n(a.lost)],
+    ['**Corrupt** (readable, sha256 not the one written)', n(a.corrupt)],
+    ['Recovered (unknown outcome, stored intact)', n(a.recovered)],
+    ...((a.inFlightAtStop ?? 0) > 0
+      ? [['In flight when the load was cut short (counted as unknown)', n(a.inFlightAtStop)] as [string, string]]
+      : []),
+    ...((a.reportsUndelivered ?? 0) > 0
+      ? ([
+          ['Outcome reports that never reached the sidecar (the run is unmeasured)', n(a.reportsUndelivered)],
+          [
+            'No report and not readable: lost, or failed with the report lost (counted as unknown)',
+            n(a.unknownReportLost ?? 0),
+          ],
+        ] as Array<[string, string]>)
+      : []),
+    ['Unexpected (stored, but no counted PUT wrote it, or refused and stored)', n(a.unexpected)],
+    ['Seconds of load with an operation not acked', n(bad)],
   ];
 }
 
@@ -136,6 +169,12 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     );
     if (a.examples.lost.length > 0)
       lines.push(`Lost ids (first ${a.examples.lost.length}): ${a.examples.lost.join(', ')}`, '');
+    const corrupt = a.examples.corrupt ?? [];
+    if (corrupt.length > 0)
+      lines.push(
+        `Corrupt objects (first ${corrupt.length}): ${corrupt.map((c) => `${c.key} (expected ${c.expected.slice(0, 12)}…, found ${c.found.slice(0, 12)}…)`).join(', ')}`,
+        '',
+      );
     const noReport = a.examples.noReport ?? [];
     if (noReport.length > 0)
       lines.push(`Ids with no report and not in the stream (first ${noReport.length}): ${noReport.join(', ')}`, '');

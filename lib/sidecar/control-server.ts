@@ -53,6 +53,13 @@ export const outcomeRecord = z
     status: z.number().int().min(0).max(999),
     sentAt: epochMs,
     t: epochMs,
+    /** s3-objects: the object a PUT wrote and its body's sha256 */
+    key: z.string().min(1).max(1024).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, { error: 'a sha256 in lower-case hex (64 digits)' })
+      .optional(),
+    op: z.enum(['put', 'get', 'list']).optional(),
   })
   .strict();
 export const outcomesBody = z.array(outcomeRecord).max(OUTCOME_BATCH_MAX);

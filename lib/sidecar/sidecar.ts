@@ -290,6 +290,7 @@ export class Sidecar {
       chaos_unknown:
         this.accounting?.unknown ?? [...this.notAcked.values()].filter((r) => r.outcome === 'unknown').length,
       chaos_unexpected: this.accounting?.unexpected ?? 0,
+      chaos_corrupt: this.accounting?.corrupt ?? 0,
       // The zeros above stand for "not measured" when the final read failed, and every outcome
       // report lost on the way leaves an event whose fate nobody measured: this gate says so.
       chaos_unmeasured: (accountant !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),

@@ -5,12 +5,14 @@ import { eventstoreTarget } from './eventstore.ts';
 import { jetstreamTarget } from './jetstream.ts';
 import { kubernetesTarget } from './kubernetes.ts';
 import { postgresHaproxyTarget } from './postgres-haproxy.ts';
+import { s3GatewayTarget } from './s3-gateway.ts';
 
 export const TARGETS = {
   jetstream: jetstreamTarget,
   eventstore: eventstoreTarget,
   kubernetes: kubernetesTarget,
   'postgres-haproxy': postgresHaproxyTarget,
+  's3-gateway': s3GatewayTarget,
 } as const satisfies Record<string, TargetModule<never>>;
 
 export type TargetKey = keyof typeof TARGETS;

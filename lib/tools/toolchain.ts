@@ -38,12 +38,14 @@ export interface ToolSpec {
   /** whether a version found on PATH is good enough */
   fits(found: string): boolean;
   installHint: string;
+  /** extra -ldflags, e.g. a version the module sets only through its Makefile */
+  ldflags?: string[];
 }
 
 const major = (v: string): number => Number(v.replace(/^v/, '').split('.')[0]);
 const minor = (v: string): number => Number(v.replace(/^v/, '').split('.')[1]);
 
-export const TOOLS: Record<'k6' | 'nats-server' | 'nats', ToolSpec> = {
+export const TOOLS: Record<'k6' | 'nats-server' | 'nats' | 'versitygw', ToolSpec> = {
   k6: {
     bin: 'k6',
     version: 'v2.2.0',
@@ -86,6 +88,22 @@ export const TOOLS: Record<'k6' | 'nats-server' | 'nats', ToolSpec> = {
     fits: () => true,
     installHint:
       'the nats CLI is optional: brew install nats-io/nats-tools/nats, or `npm run setup -- --all` with Go installed',
+  },
+  // The S3 gateway of the s3-gateway target (seed 003): its Makefile stamps the version, so the build does too.
+  versitygw: {
+    bin: 'versitygw',
+    version: 'v1.8.0',
+    module: 'github.com/versity/versitygw@v1.8.0',
+    pkg: 'github.com/versity/versitygw/cmd/versitygw',
+    versionArgs: ['--version'],
+    versionPattern: /Version\s*:\s*(v\d+\.\d+\.\d+)/,
+    fits: (v) => major(v) === 1 && minor(v) >= 8,
+    installHint: [
+      'versitygw 1.8+ is needed for the s3-gateway target. Install it one of these ways:',
+      '  Go:      install Go 1.24+ and run `npm run setup` (builds github.com/versity/versitygw v1.8.0 into .tools/bin)',
+      '  Others:  https://github.com/versity/versitygw/releases (put versitygw on your PATH)',
+    ].join('\n'),
+    ldflags: ['-X main.Version=v1.8.0'],
   },
 };
 
@@ -163,7 +181,8 @@ async function buildWithGo(go: string, spec: ToolSpec, log: (line: string) => vo
       timeout: 15 * 60_000,
       maxBuffer: 64 << 20,
     });
-    await run(go, ['build', '-trimpath', '-ldflags=-s -w', '-o', join(TOOLS_BIN, spec.bin), spec.pkg], {
+    const ldflags = ['-s', '-w', ...(spec.ldflags ?? [])].join(' ');
+    await run(go, ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', join(TOOLS_BIN, spec.bin), spec.pkg], {
       cwd: work,
       env,
       timeout: 30 * 60_000,

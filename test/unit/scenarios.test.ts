@@ -23,9 +23,10 @@ describe('the scenario registry', () => {
   it('lets --rate size only the rate-sized scenarios, and tells how to size the others', () => {
     assert.equal(rateFlagRefusal('jetstream-publish'), null);
     assert.equal(rateFlagRefusal('http-get'), null);
+    assert.equal(rateFlagRefusal('s3-objects'), null);
     assert.equal(
       rateFlagRefusal('eventstore-streams'),
-      '--rate applies to jetstream-publish, http-get (a fixed arrival rate); eventstore-streams is sized by -e VUS=…',
+      '--rate applies to jetstream-publish, http-get, s3-objects (a fixed arrival rate); eventstore-streams is sized by -e VUS=…',
     );
   });
 });
