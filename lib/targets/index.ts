@@ -4,6 +4,7 @@ import type { ExperimentTarget, TargetModule } from './target-module.ts';
 import { eventstoreTarget } from './eventstore.ts';
 import { jetstreamTarget } from './jetstream.ts';
 import { kubernetesTarget } from './kubernetes.ts';
+import { natsStreamingTarget } from './nats-streaming.ts';
 import { postgresHaproxyTarget } from './postgres-haproxy.ts';
 
 export const TARGETS = {
@@ -11,6 +12,7 @@ export const TARGETS = {
   eventstore: eventstoreTarget,
   kubernetes: kubernetesTarget,
   'postgres-haproxy': postgresHaproxyTarget,
+  'nats-streaming': natsStreamingTarget,
 } as const satisfies Record<string, TargetModule<never>>;
 
 export type TargetKey = keyof typeof TARGETS;

@@ -10,6 +10,7 @@ export type ExperimentTarget = Experiment['target'];
 export type LocalJetStreamTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'jetstream' }>;
 export type LocalEventStoreTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'eventstore' }>;
 export type LocalPostgresHaproxyTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'postgres-haproxy' }>;
+export type LocalNatsStreamingTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'nats-streaming' }>;
 export type KubernetesTargetSpec = Extract<ExperimentTarget, { kind: 'kubernetes' }>;
 
 export interface TargetStartContext<T> {
