@@ -277,6 +277,13 @@ class FtView implements BoundTarget {
       await closeStan(sc);
     }
     if (read.foreign > 0) notes.push(`${read.foreign} message(s) in the channel during the run were not k6's`);
+    const stats = await fetch(`${this.stack.publisherUrl}/stats`, { signal: AbortSignal.timeout(5000) })
+      .then((r) => r.json() as Promise<{ republished?: number }>)
+      .catch(() => null);
+    if (stats !== null && (stats.republished ?? 0) > 0)
+      notes.push(
+        `the publisher published ${stats.republished} event(s) again after an ack timeout (STAN has no de-duplication: a first copy that was stored after all is a duplicate in the channel); k6 saw those as slow 204s, not as failures`,
+      );
     let attempted = request.attempted;
     if (attempted === null) {
       attempted = inferAttempted(runTag, read.ids, request.notAcked);
