@@ -14,6 +14,7 @@ import type { ExecutedAction } from '../chaos/chaos.ts';
 import type { ConsumerSnapshot, LeaderChange, StreamSnapshot } from '../chaos/signals.ts';
 import type { Timeline } from '../chaos/timeline.ts';
 import type { Accounting, RecoveryReport, TimelineKinds } from '../shared/types.ts';
+import { withFirstAck } from '../stack/ack-times.ts';
 import { waitFor } from '../stack/processes.ts';
 import { closeStan, connectStan, readChannel } from '../stack/stan/stan-client.ts';
 import {
@@ -29,7 +30,6 @@ import { ensureTool } from '../tools/toolchain.ts';
 import type { LocalNatsStreamingTarget, TargetModule } from './target-module.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const secs = (ms: number): number => Math.round(ms) / 1000;
 
 export function stanMemberNames(size: number): string[] {
   return Array.from({ length: size }, (_, i) => `${STAN_MEMBER_PREFIX}-${i}`);
@@ -321,22 +321,8 @@ class FtView implements BoundTarget {
   }
 
   /** Per action that took the active down: action → the first publish acked after a standby reported active. */
-  async enrichRecovery(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]> {
-    return Promise.all(
-      reports.map(async (r) => {
-        const a = actions.find((x) => x.id === r.actionId);
-        if (a === undefined || a.executedAt === null || a.leaderBefore === null || !a.targets.includes(a.leaderBefore))
-          return { ...r, firstAckSeconds: null };
-        const at = a.executedAt;
-        const took = this.observer.leaderHistory.find((c) => c.at >= at && c.leader !== null);
-        if (took === undefined) return { ...r, firstAckSeconds: null };
-        const res = await fetch(`${this.stack.publisherUrl}/first-ack?after=${took.at}`, {
-          signal: AbortSignal.timeout(5000),
-        });
-        const body = (await res.json()) as { at: number | null };
-        return { ...r, firstAckSeconds: body.at === null ? null : secs(body.at - at) };
-      }),
-    );
+  enrichRecovery(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]> {
+    return withFirstAck(reports, actions, this.observer.leaderHistory, this.stack.publisherUrl);
   }
 }
 
