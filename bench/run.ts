@@ -4,7 +4,7 @@
 // results/bench/<name>.json. Names: overhead, fidelity (also sidecar RSS), sidecar-timing
 // (action skew and detection latency), sidecar-reports (failure reports
 // absorbed during an outage), headroom, eventstore (bench/eventstore.ts, owned by the
-// EventStore work), postgres-headroom and http-get-overhead (seed 002). The whole set takes about 10–12 minutes on a 2-core machine.
+// EventStore work), postgres-headroom and http-get-overhead (seed 002), stan-failover (seed 004). The whole set takes about 10–12 minutes on a 2-core machine.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
@@ -55,6 +55,11 @@ const BENCHES: Record<string, Bench> = {
     file: 'postgres-headroom.ts',
     args: [],
     what: "GET/s the postgres-haproxy stack serves through nginx → backend → HAProxy → replica at p99 < 100 ms (goal ≥ 10× the experiment's rate)",
+  },
+  'stan-failover': {
+    file: 'stan-failover.ts',
+    args: [],
+    what: 'NATS Streaming FT group: failover time over 12 kills of the active (goal: kill → takeover max ≤ 1.475 s, nothing acked lost)',
   },
   'http-get-overhead': {
     file: 'http-get-overhead.ts',

@@ -2,6 +2,7 @@
 import type { ThresholdProfile } from '../lib/shared/thresholds.ts';
 import { haObserve } from './ha-observe.ts';
 import { haStrict } from './ha-strict.ts';
+import { ftAtLeastOnce } from './ft-at-least-once.ts';
 import { steady } from './steady.ts';
 import { esHa } from './es-ha.ts';
 import { esObserve } from './es-observe.ts';
@@ -15,6 +16,7 @@ export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   steady,
   'ha-strict': haStrict,
   'ha-observe': haObserve,
+  'ft-at-least-once': ftAtLeastOnce,
   'es-steady': esSteady,
   'es-ha': esHa,
   'es-observe': esObserve,

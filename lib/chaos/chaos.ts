@@ -248,6 +248,26 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
           if (a.pick === 'all' && hits > blastRadius)
             problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
         }
+      } else if ('activeOf' in t || 'standbyOf' in t) {
+        const [field, group] = 'activeOf' in t ? ['activeOf', t.activeOf] : ['standbyOf', t.standbyOf];
+        const members = world.ftGroups?.[group];
+        if (members === undefined) {
+          const known = Object.keys(world.ftGroups ?? {});
+          problems.push(
+            `target.${field}: ${JSON.stringify(group)} is not allowed — expected ${known.length === 0 ? 'nothing: this target has no fault-tolerance group (activeOf/standbyOf are for the nats-streaming target)' : `one of ${known.map((g) => JSON.stringify(g)).join(', ')}, the ft_group under test`}`,
+          );
+        } else {
+          candidates = members;
+          const hits = 'activeOf' in t ? 1 : Math.max(0, members.length - 1);
+          if (hits === 0) problems.push(`standbyOf ${group} matches nothing: the group has a single member`);
+          note =
+            'activeOf' in t
+              ? 'resolved at action time: the member whose /streaming/serverz says FT_ACTIVE'
+              : 'resolved at action time: a member whose /streaming/serverz says FT_STANDBY';
+          if (a.pick === 'all') touches = hits;
+          if (a.pick === 'all' && hits > blastRadius)
+            problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
+        }
       } else {
         problems.push('labelSelector needs a kubernetes target');
       }
@@ -493,6 +513,25 @@ export class LocalMemberDriver implements ChaosDriver {
       leader = view.leader;
       matches =
         'leaderOf' in t ? (view.leader === null ? [] : [view.leader]) : view.members.filter((n) => n !== view.leader);
+    } else if ('activeOf' in t || 'standbyOf' in t) {
+      const group = 'activeOf' in t ? t.activeOf : t.standbyOf;
+      if (this.world.ftGroupMembers === undefined)
+        throw new PlanRefusedError(`target ${selectorText(action)}: this target has no fault-tolerance group`);
+      const view = await this.world.ftGroupMembers(group);
+      leader = view.active;
+      // A standby is a running member that is not the active one (a member that is down stands by for nothing).
+      const running = new Set(
+        this.world
+          .members()
+          .filter((m) => m.running)
+          .map((m) => m.name),
+      );
+      matches =
+        'activeOf' in t
+          ? view.active === null
+            ? []
+            : [view.active]
+          : view.members.filter((n) => n !== view.active && running.has(n));
     } else {
       matches = [];
     }

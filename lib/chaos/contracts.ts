@@ -15,6 +15,11 @@ export interface ChaosWorld {
   currentLeader(): string | null;
   /** groups of members a local `scale` names (group → members in scale-down order: the last goes first); none when left out */
   groups?(): Record<string, string[]>;
+  /**
+   * A fault-tolerance group (NATS Streaming's ft_group): its members and the one that reports itself
+   * active right now (null: none does, e.g. mid-failover), for `activeOf` / `standbyOf`.
+   */
+  ftGroupMembers?(group: string): Promise<{ active: string | null; members: string[] }>;
 }
 
 export interface ExecutedAction {
@@ -35,6 +40,8 @@ export interface PreflightWorld {
   streams: Record<string, string[]>;
   /** group name → its members, for a local `scale` (a scale to N keeps the first N); none when left out */
   groups?: Record<string, string[]>;
+  /** fault-tolerance group name → its members, for `activeOf` / `standbyOf`; none when left out */
+  ftGroups?: Record<string, string[]>;
 }
 
 export interface ResolvedPreview {

@@ -14,7 +14,10 @@ import type { Timeline } from './timeline.ts';
  * that group's lead (the JetStream stream leader; later a PostgreSQL primary, the active member
  * of a fault-tolerance group), `notLeaderOf` the other members of the group.
  */
-export type TargetRoles = Pick<ChaosWorld, 'streamMembers' | 'waitUntil' | 'currentLeader' | 'groups'>;
+export type TargetRoles = Pick<
+  ChaosWorld,
+  'streamMembers' | 'waitUntil' | 'currentLeader' | 'groups' | 'ftGroupMembers'
+>;
 
 /** What the sidecar knows when the load is over, for the target's reconciliation. */
 export interface AccountingRequest {
@@ -63,6 +66,8 @@ export interface BoundTarget {
   recoverySignals(): RecoverySignals;
   /** Starts the observers before load starts, so the timeline shows the initial state. */
   prepare(): Promise<void>;
+  /** Adds the target's own figures to the recovery reports (e.g. the first acked publish after a failover). */
+  enrichRecovery?(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]>;
   stop(): Promise<void>;
   /** kubernetes: the driver and the watches of the cluster; local targets leave it out (members are processes) */
   cluster?(world: ChaosWorld): ClusterUnderTest;

@@ -49,17 +49,17 @@ export function registerStackCommands(program: Command): void {
   program
     .command('setup')
     .description(
-      'find or build the pinned tools (k6, nats-server, versitygw; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
+      'find or build the pinned tools (k6, nats-server, versitygw, nats-streaming-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
     )
     .option('--all', 'also build the nats CLI')
     .action(async (flags: { all?: boolean }) => {
       const names =
         flags.all === true
           ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>)
-          : (['k6', 'nats-server', 'versitygw'] as const);
+          : (['k6', 'nats-server', 'versitygw', 'nats-streaming-server'] as const);
       for (const name of names) {
         const path = await ensureTool(name);
-        process.stdout.write(`${name.padEnd(12)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);
+        process.stdout.write(`${name.padEnd(22)} ${TOOLS[name].version.padEnd(8)} ${path}\n`);
       }
       // Not built here: the OS's own packages, found or the line that installs them.
       const pg = stackBinariesReport();

@@ -26,11 +26,14 @@ const selector = z
       z.object({ name: z.string().min(1) }).strict(),
       z.object({ leaderOf: z.string().min(1) }).strict(),
       z.object({ notLeaderOf: z.string().min(1) }).strict(),
+      // a fault-tolerance group (NATS Streaming's ft_group): its active member, or a standby
+      z.object({ activeOf: z.string().min(1) }).strict(),
+      z.object({ standbyOf: z.string().min(1) }).strict(),
       z.object({ labelSelector: z.string().min(1) }).strict(),
     ],
     {
       error:
-        'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" } or { "labelSelector": "k=v" }',
+        'a target: { "name": … }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" }, { "activeOf": "<ft_group>" }, { "standbyOf": "<ft_group>" } or { "labelSelector": "k=v" }',
     },
   )
   .meta({ id: 'localSelector' });
@@ -53,10 +56,13 @@ export const podSelectorSchema = z
       z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
       z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
       z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
+      // local nats-streaming target only (the Kubernetes `stan` StatefulSet variant is not built)
+      z.object({ activeOf: z.string().min(1), ...namespaceField }).strict(),
+      z.object({ standbyOf: z.string().min(1), ...namespaceField }).strict(),
     ],
     {
       error:
-        'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"',
+        'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"; locally also { "activeOf": "<ft_group>" } or { "standbyOf": "<ft_group>" }',
     },
   )
   .meta({ id: 'podSelector' });
@@ -358,11 +364,32 @@ const s3GatewayLocalTarget = z
   })
   .strict();
 
+/** A NATS Streaming fault-tolerance group on one shared file store (lib/targets/nats-streaming.ts). */
+const natsStreamingLocalTarget = z
+  .object({
+    kind: z.literal('local'),
+    stack: z.literal('nats-streaming'),
+    /** members of the FT group (the seed: 3 on AWS, 2 in its Azure values) */
+    members: z.union([z.literal(2), z.literal(3)], { error: '2 or 3 (members of the FT group)' }).default(3),
+    /** the publisher publishes again after an ack timeout, as a STAN application would (STAN has no de-duplication) */
+    republish: z.boolean().default(true),
+  })
+  .strict();
+
 /** A local stack, told apart by `stack`: one schema per target module, so each takes only its own fields. */
 const localTarget = z.discriminatedUnion(
   'stack',
-  [jetstreamLocalTarget, eventstoreLocalTarget, postgresHaproxyLocalTarget, s3GatewayLocalTarget],
-  { error: 'a local stack: "stack" is "jetstream" (the default), "eventstore", "postgres-haproxy" or "s3-gateway"' },
+  [
+    jetstreamLocalTarget,
+    eventstoreLocalTarget,
+    postgresHaproxyLocalTarget,
+    s3GatewayLocalTarget,
+    natsStreamingLocalTarget,
+  ],
+  {
+    error:
+      'a local stack: "stack" is "jetstream" (the default), "eventstore", "postgres-haproxy", "s3-gateway" or "nats-streaming"',
+  },
 );
 
 const kubernetesTarget = z
@@ -645,7 +672,7 @@ function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string
       ];
     if (isLocalAction(a) && 'labelSelector' in a.target)
       return [
-        `${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf or notLeaderOf`,
+        `${at}.target: labelSelector is for target kind "kubernetes"; local members are chosen by name, leaderOf, notLeaderOf, activeOf or standbyOf`,
       ];
     if (a.action === 'deletePod' && a.target.namespace !== undefined)
       return [
@@ -671,6 +698,12 @@ function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string
   if (!isKubernetesAction(a)) return [];
   const t = exp.target;
   const problems: string[] = [];
+  for (const p of podSelectorsOf(a)) {
+    if ('activeOf' in p || 'standbyOf' in p)
+      problems.push(
+        `${at}.target: ${JSON.stringify(p)} is not allowed — activeOf/standbyOf are resolved from the members' /streaming/serverz on the local nats-streaming target; the Kubernetes variant (the seed's stan StatefulSet) is not built`,
+      );
+  }
   for (const ns of selectorNamespaces(a, t.namespaces[0] as string)) {
     if (!t.namespaces.includes(ns))
       problems.push(

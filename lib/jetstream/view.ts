@@ -14,7 +14,9 @@ import type {
   TargetRoles,
 } from '../chaos/target.ts';
 import type { Timeline } from '../chaos/timeline.ts';
-import type { Accounting } from '../shared/types.ts';
+import type { Accounting, RecoveryReport } from '../shared/types.ts';
+import type { ExecutedAction } from '../chaos/chaos.ts';
+import { withFirstAck } from '../stack/ack-times.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -77,6 +79,13 @@ export class JetStreamView implements BoundTarget {
   async stop(): Promise<void> {
     await this.observer.stop();
     await this.reachability?.stop();
+  }
+
+  /** With our own publisher: action → the first publish it acked after a new stream leader was seen. */
+  async enrichRecovery(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]> {
+    const health = this.opts.publisherHealthUrl;
+    if (health === null) return reports;
+    return withFirstAck(reports, actions, this.observer.leaderHistory, health.replace(/\/healthz$/, ''));
   }
 
   private async streamMembers(stream: string): Promise<{ leader: string | null; members: string[] }> {

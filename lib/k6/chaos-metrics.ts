@@ -18,6 +18,7 @@ export function recordChaosUnmeasured(): void {
 const trends = {
   chaos_unavailable_seconds: new Trend('chaos_unavailable_seconds'),
   chaos_leader_failover_seconds: new Trend('chaos_leader_failover_seconds'),
+  chaos_failover_seconds: new Trend('chaos_failover_seconds'),
   chaos_recovery_seconds: new Trend('chaos_recovery_seconds'),
 };
 
@@ -27,6 +28,6 @@ export function recordChaosMetrics(values: ChaosMetricValues): void {
     counter.add(values[name as keyof typeof counters]);
   }
   for (const [name, trend] of Object.entries(trends)) {
-    for (const sample of values[name as keyof typeof trends]) trend.add(sample);
+    for (const sample of values[name as keyof typeof trends] ?? []) trend.add(sample);
   }
 }

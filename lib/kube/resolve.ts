@@ -84,6 +84,11 @@ export class TargetResolver {
       pods = p === null ? [] : [p];
     } else if ('labelSelector' in sel) {
       pods = (await this.opts.clients.core.listNamespacedPod({ namespace, labelSelector: sel.labelSelector })).items;
+    } else if ('activeOf' in sel || 'standbyOf' in sel) {
+      // Refused when the experiment is loaded (targetKindProblems); here for the type's sake.
+      throw new SelectorError(
+        `pod selector ${JSON.stringify(sel)}: activeOf/standbyOf name a local nats-streaming FT group; on Kubernetes choose the pod by name or label`,
+      );
     } else {
       const stream = 'leaderOf' in sel ? sel.leaderOf : sel.notLeaderOf;
       const view = await this.view(stream);

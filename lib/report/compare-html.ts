@@ -168,6 +168,10 @@ export function compareRows(runs: CompareRun[]): { head: string[]; rows: string[
       `action ${i + 1}: leader failover`,
       ...runs.map((r) => secondsText(r.recovery[i]?.leaderFailoverSeconds)),
     ]);
+    rows.push([
+      `action ${i + 1}: first ack after`,
+      ...runs.map((r) => secondsText(r.recovery[i]?.firstAckSeconds ?? null)),
+    ]);
     rows.push([`action ${i + 1}: full recovery`, ...runs.map((r) => secondsText(r.recovery[i]?.recoverySeconds))]);
   }
   return { head, rows };

@@ -288,7 +288,16 @@ export function renderReportHtml(m: RunReportModel): string {
     parts.push(
       '<h2>Recovery</h2>',
       table(
-        ['action', 'target', 'leader before → after', 'first error', 'unavailable', 'failover', 'full recovery'],
+        [
+          'action',
+          'target',
+          'leader before → after',
+          'first error',
+          'unavailable',
+          'failover',
+          'first ack after',
+          'full recovery',
+        ],
         m.recovery.map((r) => [
           esc(`${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s`),
           esc(r.target ?? ''),
@@ -296,9 +305,10 @@ export function renderReportHtml(m: RunReportModel): string {
           secondsText(r.timeToFirstErrorSeconds),
           secondsText(r.unavailableSeconds),
           secondsText(r.leaderFailoverSeconds),
+          secondsText(r.firstAckSeconds ?? null),
           secondsText(r.recoverySeconds),
         ]),
-        [3, 4, 5, 6],
+        [3, 4, 5, 6, 7],
       ),
     );
   }

@@ -62,7 +62,7 @@ const NOT_MARKED = new Set([
 function groupOf(e: TimelineEvent): ChaosMark['group'] {
   if (e.source === 'plan') return 'plan';
   if (e.source === 'member') return 'member';
-  if (/leader/.test(e.kind)) return 'leader';
+  if (/leader/.test(e.kind) || e.source === 'ft') return 'leader';
   if (e.source === 'kubernetes') return 'kubernetes';
   if (e.source === 'stream' || e.source === 'consumer') return 'stream';
   return 'other';

@@ -77,6 +77,7 @@ export const SCENARIOS = {
       UNDELIVERED_METRIC,
       'chaos_unavailable_seconds',
       'chaos_leader_failover_seconds',
+      'chaos_failover_seconds',
       'chaos_recovery_seconds',
     ],
     notAckedCounters: ['publish_failed', 'publish_unknown'],

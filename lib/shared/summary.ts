@@ -271,7 +271,9 @@ export function renderRecovery(reports: RecoveryReport[]): string {
       (r) =>
         `  ${r.actionId} ${r.kind} ${r.target ?? ''}: ${r.leaderBefore === null && r.leaderAfter === null ? '' : `leader ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'}; `}` +
         `first error ${s(r.timeToFirstErrorSeconds)}, unavailable ${s(r.unavailableSeconds)}, ` +
-        `failover ${s(r.leaderFailoverSeconds)}, full recovery ${s(r.recoverySeconds)}`,
+        `failover ${s(r.leaderFailoverSeconds)}, ` +
+        (r.firstAckSeconds === undefined ? '' : `first ack after ${s(r.firstAckSeconds)}, `) +
+        `full recovery ${s(r.recoverySeconds)}`,
     )
     .join('\n');
 }

@@ -76,6 +76,12 @@ export interface TimelineKinds {
     | 'replica-current'
     | 'replica-outdated';
   consumer: 'sample';
+  /**
+   * A fault-tolerance group's members as their /streaming/serverz reports them: ft-active (this
+   * member reports FT_ACTIVE), ft-standby, ft-unreachable (no answer), ft-no-active (no member
+   * reports FT_ACTIVE: the group is failing over)
+   */
+  ft: 'ft-active' | 'ft-standby' | 'ft-unreachable' | 'ft-no-active' | 'ft-other';
   publisher: 'reachable' | 'unreachable';
   k6: 'load-started' | 'errors-began' | 'load-finished';
   sidecar:
@@ -227,6 +233,11 @@ export interface RecoveryReport {
   leaderFailoverSeconds: number | null;
   /** Action → every replica current with lag 0 and the consumer drained. */
   recoverySeconds: number | null;
+  /**
+   * Action → the first publish acked after the new leader (a standby that reports active) took
+   * over: the failover as a client sees it. Absent where the target's publisher does not record acks.
+   */
+  firstAckSeconds?: number | null;
   /** Kubernetes targets: action → the last replacement pod scheduled (the slowest pod of the action). */
   rescheduleSeconds?: number | null;
   /** Kubernetes targets: action → the last replacement pod Ready. */
@@ -307,5 +318,7 @@ export interface ChaosMetricValues {
   chaos_unmeasured: number;
   chaos_unavailable_seconds: number[];
   chaos_leader_failover_seconds: number[];
+  /** action → the first acked publish after the new leader (absent: the target has no ack record) */
+  chaos_failover_seconds?: number[];
   chaos_recovery_seconds: number[];
 }

@@ -183,13 +183,13 @@ export function renderReport(input: ArtifactInput, norm: NormalizedSummary | nul
     lines.push(
       '## Recovery',
       '',
-      '| action | target | leader before → after | first error | unavailable | failover | full recovery |',
-      '|---|---|---|---:|---:|---:|---:|',
+      '| action | target | leader before → after | first error | unavailable | failover | first ack after | full recovery |',
+      '|---|---|---|---:|---:|---:|---:|---:|',
     );
     const s = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)} s`);
     for (const r of report.recovery) {
       lines.push(
-        `| ${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s | ${r.target ?? ''} | ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'} | ${s(r.timeToFirstErrorSeconds)} | ${s(r.unavailableSeconds)} | ${s(r.leaderFailoverSeconds)} | ${s(r.recoverySeconds)} |`,
+        `| ${r.actionId} (${r.kind}) at ${((r.executedOffsetMs ?? 0) / 1000).toFixed(1)} s | ${r.target ?? ''} | ${r.leaderBefore ?? '?'} → ${r.leaderAfter ?? '?'} | ${s(r.timeToFirstErrorSeconds)} | ${s(r.unavailableSeconds)} | ${s(r.leaderFailoverSeconds)} | ${s(r.firstAckSeconds ?? null)} | ${s(r.recoverySeconds)} |`,
       );
     }
     lines.push('');

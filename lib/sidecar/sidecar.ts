@@ -264,6 +264,13 @@ export class Sidecar {
       zero: this.timeline.zero ?? endedAt,
     });
     this.recovery = recovery.reports;
+    if (this.bound.enrichRecovery !== undefined) {
+      try {
+        this.recovery = await this.bound.enrichRecovery(this.recovery, this.chaos.executed);
+      } catch (err) {
+        this.notes.push(`the target's recovery figures could not be added: ${(err as Error).message}`);
+      }
+    }
     if (this.cluster !== null && this.cluster.enrich !== undefined)
       this.recovery = this.cluster.enrich(this.recovery, this.cluster.report(this.chaos.executed));
     this.notes.push(...recovery.notes);
@@ -299,6 +306,9 @@ export class Sidecar {
         r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds],
       ),
       chaos_recovery_seconds: this.recovery.flatMap((r) => (r.recoverySeconds === null ? [] : [r.recoverySeconds])),
+      chaos_failover_seconds: this.recovery.flatMap((r) =>
+        r.firstAckSeconds === undefined || r.firstAckSeconds === null ? [] : [r.firstAckSeconds],
+      ),
     };
     return { metrics, accounting: this.accounting as Accounting, notes: this.notes };
   }

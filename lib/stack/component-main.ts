@@ -1,11 +1,12 @@
 // Entry point of one stack component process: `node --import tsx lib/stack/component-main.ts
-// <publisher|sink> '<options JSON>'`. Separate processes so chaos can kill each one on its own.
+// <publisher|sink|stan-sink> '<options JSON>'`. Separate processes so chaos can kill each one on its own.
 import { Publisher, type PublisherOptions } from './publisher.ts';
 import { Sink, type SinkOptions } from './sink.ts';
+import { StanSink, type StanSinkOptions } from './stan/stan-sink.ts';
 
 const [component, json] = process.argv.slice(2);
 if (component === undefined || json === undefined) {
-  process.stderr.write('usage: component-main.ts <publisher|sink> <options-json>\n');
+  process.stderr.write('usage: component-main.ts <publisher|sink|stan-sink> <options-json>\n');
   process.exit(2);
 }
 const options = JSON.parse(json) as unknown;
@@ -20,9 +21,11 @@ const service =
     ? new Publisher(options as PublisherOptions)
     : component === 'sink'
       ? new Sink(options as SinkOptions)
-      : null;
+      : component === 'stan-sink'
+        ? new StanSink(options as StanSinkOptions)
+        : null;
 if (service === null) {
-  process.stderr.write(`unknown component ${JSON.stringify(component)}: expected publisher or sink\n`);
+  process.stderr.write(`unknown component ${JSON.stringify(component)}: expected publisher, sink or stan-sink\n`);
   process.exit(2);
 }
 let stopping = false;

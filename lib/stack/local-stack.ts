@@ -40,11 +40,18 @@ const componentArgs = (name: string, options: object): string[] => [
   JSON.stringify(options),
 ];
 
-function componentProcess(name: string, options: object, runDir: string, registry: ProcessRegistry): ManagedProcess {
+/** A component process (`component` defaults to its name: the stan stack's sink is component stan-sink). */
+export function componentProcess(
+  name: string,
+  options: object,
+  runDir: string,
+  registry: ProcessRegistry,
+  component = name,
+): ManagedProcess {
   return new ManagedProcess({
     name,
     command: process.execPath,
-    args: componentArgs(name, options),
+    args: componentArgs(component, options),
     cwd: PROJECT_ROOT,
     logFile: join(runDir, `${name}.log`),
     registry,
@@ -52,11 +59,15 @@ function componentProcess(name: string, options: object, runDir: string, registr
 }
 
 /** Starts a component and learns the port it bound; restarts reuse that port (the URL k6 has). */
-async function startComponent(proc: ManagedProcess, options: { port: number }): Promise<number> {
+export async function startComponent(
+  proc: ManagedProcess,
+  options: { port: number },
+  component = proc.name,
+): Promise<number> {
   const ready = proc.waitForLine(/ready port=(\d+)/, 30_000);
   proc.start();
   const port = Number((await ready)[1]);
-  proc.setArgs(componentArgs(proc.name, { ...options, port }));
+  proc.setArgs(componentArgs(component, { ...options, port }));
   return port;
 }
 
@@ -75,7 +86,7 @@ async function startCluster(opts: LocalStackOptions, registry: ProcessRegistry):
 }
 
 /** Health probe of a component process; fails fast with its log when the process died. */
-async function componentHealthy(proc: ManagedProcess, url: string, logFile: string): Promise<boolean> {
+export async function componentHealthy(proc: ManagedProcess, url: string, logFile: string): Promise<boolean> {
   if (!proc.running)
     throw new ProcessStartError(
       `${proc.name} exited (${describeExit(proc.lastExit)}); its log says:\n${tailOf(logFile)}`,
@@ -83,7 +94,7 @@ async function componentHealthy(proc: ManagedProcess, url: string, logFile: stri
   return httpOk(url);
 }
 
-async function httpOk(url: string): Promise<boolean> {
+export async function httpOk(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
   } catch {

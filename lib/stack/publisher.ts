@@ -7,6 +7,8 @@ import { connect, headers as natsHeaders, errors as natsErrors, type NatsConnect
 import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { InvalidCloudEventError } from '../shared/errors.ts';
 import { readBodyWithin } from './http-body.ts';
+import { AckTimes } from './ack-times.ts';
+import { StanBackend, type StanBackendOptions } from './stan/stan-publisher.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const PUBLISH_TIMEOUT_MS = 5000;
@@ -21,6 +23,11 @@ export interface PublisherOptions {
    * out, so a test can hold k6's accounting against it. Off when not set.
    */
   ackedIdsFile?: string;
+  /**
+   * Publish to a NATS Streaming channel instead of JetStream (the nats-streaming target): the same
+   * HTTP contract, STAN's publish ack mapped to the same statuses (lib/stack/stan/stan-publisher.ts).
+   */
+  stan?: StanBackendOptions;
 }
 
 export interface CloudEvent {
@@ -197,23 +204,18 @@ export class Publisher {
   private turn: Promise<void> | null = null;
   private ackedPending: string[] = [];
   private ackedWritten: Promise<void> | null = null;
-  readonly counters = { accepted: 0, acked: 0, rejected: 0, errors: 0 };
+  private stanBackend: StanBackend | null = null;
+  /** when each ack went out, for GET /first-ack?after=<epoch ms> (the end of a failover) */
+  private readonly ackTimes = new AckTimes();
+  readonly counters = { accepted: 0, acked: 0, rejected: 0, errors: 0, republished: 0 };
 
   constructor(private readonly opts: PublisherOptions) {}
 
   async start(): Promise<void> {
-    // The proxy keeps retrying NATS forever; a request meanwhile gets 502, not a hang.
-    this.nc = await connect({
-      servers: this.opts.natsUrls,
-      name: 'k6-ha-publisher',
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
-      // Without this nats.js builds an Error (a captured stack) per publish, in case it times out:
-      // a quarter of the publisher's CPU per event in the headroom benchmark (BENCHMARKS.md).
-      noAsyncTraces: true,
-    });
-    this.js = jetstream(this.nc, { timeout: PUBLISH_TIMEOUT_MS });
+    if (this.opts.stan !== undefined) {
+      this.stanBackend = new StanBackend(this.opts.natsUrls, this.opts.stan, this.counters);
+      await this.stanBackend.start();
+    } else await this.connectJetStream();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.counters.errors++;
@@ -233,6 +235,21 @@ export class Publisher {
     });
   }
 
+  private async connectJetStream(): Promise<void> {
+    // The proxy keeps retrying NATS forever; a request meanwhile gets 502, not a hang.
+    this.nc = await connect({
+      servers: this.opts.natsUrls,
+      name: 'k6-ha-publisher',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      // Without this nats.js builds an Error (a captured stack) per publish, in case it times out:
+      // a quarter of the publisher's CPU per event in the headroom benchmark (BENCHMARKS.md).
+      noAsyncTraces: true,
+    });
+    this.js = jetstream(this.nc, { timeout: PUBLISH_TIMEOUT_MS });
+  }
+
   /** The port actually bound (the options may say 0: any free port). */
   get port(): number {
     const addr = this.server?.address();
@@ -243,18 +260,30 @@ export class Publisher {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
     await this.nc?.close();
+    await this.stanBackend?.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The hot path (POST /publish) needs no URL object.
     const url = req.url === '/publish' ? { pathname: '/publish' } : new URL(req.url ?? '/', 'http://publisher');
     if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/readyz')) {
-      const ready = url.pathname === '/healthz' || (this.nc !== null && !this.nc.isClosed());
+      const ready =
+        url.pathname === '/healthz' ||
+        (this.stanBackend !== null ? this.stanBackend.connected : this.nc !== null && !this.nc.isClosed());
       reply(res, ready ? 200 : 503, ready ? 'ok' : 'not connected to NATS');
       return;
     }
     if (req.method === 'GET' && url.pathname === '/stats') {
       reply(res, 200, this.counters);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/first-ack') {
+      const after = Number(new URL(req.url ?? '/', 'http://publisher').searchParams.get('after'));
+      if (!Number.isFinite(after)) {
+        reply(res, 400, 'after: expected epoch milliseconds');
+        return;
+      }
+      reply(res, 200, { after, at: this.ackTimes.firstAtOrAfter(after) });
       return;
     }
     const legacy = LEGACY_ROUTE.exec(url.pathname);
@@ -286,6 +315,7 @@ export class Publisher {
     const result = await this.publish(event);
     if (result.status === 204) {
       this.counters.acked++;
+      this.ackTimes.push(Date.now());
       if (this.opts.ackedIdsFile !== undefined) await this.recordAcked(this.opts.ackedIdsFile, event.id);
       if (legacy !== null) {
         reply(res, 200, { 'event-id': event.id, status: 200, reason: 'Message successfully published to the channel' });
@@ -334,6 +364,7 @@ export class Publisher {
   }
 
   private async publish(event: CloudEvent): Promise<PublishResult> {
+    if (this.stanBackend !== null) return this.stanBackend.publish(event);
     await this.nextTurn();
     const js = this.js;
     if (js === null || this.nc === null || this.nc.isClosed()) return { status: 502, reason: 'NATS is not connected' };

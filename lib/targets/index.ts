@@ -4,6 +4,7 @@ import type { ExperimentTarget, TargetModule } from './target-module.ts';
 import { eventstoreTarget } from './eventstore.ts';
 import { jetstreamTarget } from './jetstream.ts';
 import { kubernetesTarget } from './kubernetes.ts';
+import { natsStreamingTarget } from './nats-streaming.ts';
 import { postgresHaproxyTarget } from './postgres-haproxy.ts';
 import { s3GatewayTarget } from './s3-gateway.ts';
 
@@ -13,6 +14,7 @@ export const TARGETS = {
   kubernetes: kubernetesTarget,
   'postgres-haproxy': postgresHaproxyTarget,
   's3-gateway': s3GatewayTarget,
+  'nats-streaming': natsStreamingTarget,
 } as const satisfies Record<string, TargetModule<never>>;
 
 export type TargetKey = keyof typeof TARGETS;

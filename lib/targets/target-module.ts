@@ -11,6 +11,7 @@ export type LocalJetStreamTarget = Extract<ExperimentTarget, { kind: 'local'; st
 export type LocalEventStoreTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'eventstore' }>;
 export type LocalPostgresHaproxyTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'postgres-haproxy' }>;
 export type LocalS3GatewayTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 's3-gateway' }>;
+export type LocalNatsStreamingTarget = Extract<ExperimentTarget, { kind: 'local'; stack: 'nats-streaming' }>;
 export type KubernetesTargetSpec = Extract<ExperimentTarget, { kind: 'kubernetes' }>;
 
 export interface TargetStartContext<T> {

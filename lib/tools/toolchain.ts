@@ -45,7 +45,7 @@ export interface ToolSpec {
 const major = (v: string): number => Number(v.replace(/^v/, '').split('.')[0]);
 const minor = (v: string): number => Number(v.replace(/^v/, '').split('.')[1]);
 
-export const TOOLS: Record<'k6' | 'nats-server' | 'nats' | 'versitygw', ToolSpec> = {
+export const TOOLS: Record<'k6' | 'nats-server' | 'nats' | 'versitygw' | 'nats-streaming-server', ToolSpec> = {
   k6: {
     bin: 'k6',
     version: 'v2.2.0',
@@ -76,6 +76,22 @@ export const TOOLS: Record<'k6' | 'nats-server' | 'nats' | 'versitygw', ToolSpec
       '  macOS:   brew install nats-server',
       '  Go:      install Go 1.24+ and run `npm run setup` (builds nats-server v2.15.2 into .tools/bin)',
       '  Others:  https://docs.nats.io/running-a-nats-service/introduction/installation',
+    ].join('\n'),
+  },
+  // NATS Streaming (STAN) reached its end of life in 2023 (security fixes ended June 2023); v0.25.6
+  // is its last release and still on the Go module proxy. Built for the nats-streaming target only.
+  'nats-streaming-server': {
+    bin: 'nats-streaming-server',
+    version: 'v0.25.6',
+    module: 'github.com/nats-io/nats-streaming-server@v0.25.6',
+    pkg: 'github.com/nats-io/nats-streaming-server',
+    versionArgs: ['--version'],
+    versionPattern: /nats-streaming-server version (\d+\.\d+\.\d+)/,
+    fits: (v) => v === 'v0.25.6',
+    installHint: [
+      'nats-streaming-server v0.25.6 is needed for the nats-streaming target (NATS Streaming is end of life since 2023; this is its last release). Install it one of these ways:',
+      '  Go:      install Go 1.24+ and run `npm run setup` (builds github.com/nats-io/nats-streaming-server@v0.25.6 into .tools/bin)',
+      '  By hand: go build -o .tools/bin/nats-streaming-server github.com/nats-io/nats-streaming-server@v0.25.6 (in a module that requires it)',
     ].join('\n'),
   },
   nats: {
