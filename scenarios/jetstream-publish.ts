@@ -74,6 +74,9 @@ let scenarioInfo: typeof exec.scenario | null = null;
 let request: EventRequestTemplate | null = null;
 /** This VU's channel for non-acked outcomes (queued and retried when the sidecar misses one). */
 let reporter: OutcomeReporter | null = null;
+/** Event numbers under several runners: iterationInInstance × stride + offset (lib/shared/runners.ts). */
+let stride = 0;
+let offset = 0;
 // Every reference to an imported k6 function looks its binding up again and wraps it anew; the
 // check's callbacks object would be a new object per call. Both made once here.
 const checkStatus = check;
@@ -90,9 +93,14 @@ export default function publish(data: SetupData): void {
   if (reporter === null && data.sidecar !== null) reporter = new OutcomeReporter(data.sidecar);
   // Reports an earlier try could not deliver go out first (one field read when there are none).
   if (reporter !== null && reporter.needsWork) reporter.beforeIteration();
-  // Sequential across all VUs (no gaps: dropped iterations take no number), so the sidecar knows
-  // every id that was sent from the count alone and only the failures need reporting.
-  const seq = scenarioInfo.iterationInTest;
+  // Sequential across this runner's VUs (no gaps: dropped iterations take no number), so the
+  // sidecar knows every id that was sent from each runner's count alone and only the failures need
+  // reporting. With N runners, runner i owns i−1, i−1+N, i−1+2N, … (one runner: iterationInTest).
+  if (stride === 0) {
+    stride = data.runner.count;
+    offset = data.runner.index - 1;
+  }
+  const seq = scenarioInfo.iterationInInstance * stride + offset;
   const sentAt = Date.now();
   const body = request.next(`${data.runTag}-${seq}`, seq, __VU, sentAt);
   const res = http.post(config.publishUrl, body, request.params);

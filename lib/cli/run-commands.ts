@@ -65,6 +65,10 @@ export function registerRunCommands(program: Command): void {
       'print the plan with resolved targets and exit; changes nothing (kubernetes: read-only API calls)',
     )
     .option(
+      '--runners <N>',
+      'k6 runners sharing the load, started as k6-operator starts a TestRun with parallelism N (execution segments, --paused, resumed over the REST API); one merged verdict',
+    )
+    .option(
       '--no-per-second',
       'no per-second charts in report.html: k6 writes no samples file (it costs k6 ≈ 20 % more CPU per event; BENCHMARKS.md)',
     )

@@ -3,6 +3,7 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
+import { runnerOfThisK6 } from './sidecar-lifecycle.ts';
 import {
   type ArrivalRate,
   metricCount,
@@ -43,7 +44,14 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     );
   let accounting: Accounting | null = report?.accounting ?? null;
   const dropped = metricCount(norm, 'dropped_iterations');
-  const schedule = notStartedOf(opts.arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
+  // With several runners each owes its share of the rate (k6 splits it by segment); the sidecar's
+  // merged summary judges the whole schedule.
+  const slot = runnerOfThisK6();
+  const arrival =
+    opts.arrival === undefined || slot.count === 1
+      ? opts.arrival
+      : { rate: opts.arrival.rate / slot.count, durationMs: opts.arrival.durationMs };
+  const schedule = notStartedOf(arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
   const notStarted = schedule?.notStarted ?? null;
   if (schedule !== null && schedule.notStarted > 0) {
     notes.push(
@@ -109,7 +117,9 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     },
   };
   const out: Record<string, string> = { stdout: text };
-  if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);
+  // With several runners the sidecar merges their summaries; each says which one it is.
+  const runner = slot.count > 1 ? slot.index : undefined;
+  if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text, runner);
   if (opts.summaryJsonPath !== undefined) out[opts.summaryJsonPath] = JSON.stringify(merged, null, 2);
   return out;
 }

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { z } from 'zod';
 import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../shared/control-api.ts';
 import { ControlRequestError } from '../shared/errors.ts';
+import { MAX_RUNNERS } from '../shared/runners.ts';
 import type { Sidecar } from './sidecar.ts';
 import { readBodyWithin } from '../stack/http-body.ts';
 
@@ -43,6 +44,14 @@ export const startBody = z
     rate: z.number().positive().max(1_000_000).optional(),
     durationMs: z.number().int().positive().optional(),
     requestTimeoutMs: z.number().int().positive().optional(),
+    runner: z
+      .object({
+        segment: z.string().max(200).nullable(),
+        sequence: z.string().max(20_000).nullable(),
+        instanceId: z.string().max(200).nullable(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -61,6 +70,7 @@ export const finishBody = z
   .object({
     runTag,
     attempted: z.number().int().nonnegative().nullable(),
+    runner: z.number().int().min(1).max(MAX_RUNNERS).optional(),
   })
   .strict();
 
@@ -68,6 +78,7 @@ export const summaryBody = z
   .object({
     summary: z.record(z.string(), z.unknown()),
     text: z.string(),
+    runner: z.number().int().min(1).max(MAX_RUNNERS).optional(),
   })
   .strict();
 
@@ -148,6 +159,7 @@ export class ControlServer {
   private refused = 0;
   private readonly outcomeHandlingMs: number[] = [];
   private loopDelay: IntervalHistogram | null = null;
+  private statsRecorded = false;
 
   constructor(private readonly sidecar: Sidecar) {}
 
@@ -225,8 +237,10 @@ export class ControlServer {
       }
       case CONTROL_PATHS.finish: {
         const finish = parseBody(finishBody, body);
-        // The load is over: what the control API carried during it goes on the timeline.
-        this.sidecar.timeline.record('sidecar', 'control-api', null, { ...this.stats() });
+        // The load is over: what the control API carried during it goes on the timeline (once, at
+        // the first runner's finish when there are several).
+        if (!this.statsRecorded) this.sidecar.timeline.record('sidecar', 'control-api', null, { ...this.stats() });
+        this.statsRecorded = true;
         return send(res, 200, await this.sidecar.finish(finish));
       }
       case CONTROL_PATHS.summary:
