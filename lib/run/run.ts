@@ -395,8 +395,23 @@ async function runFleet(input: FleetRunInput): Promise<number> {
   const exitCode = fleetExitCode(codes);
   const restored = await target.sidecar.shutdown(input.interrupted() > 0 ? 'interrupted' : 'k6 exited');
   if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-  const samples = input.perSecond ? await joinSamples(fleet, runDir) : null;
-  if (samples !== null) target.sidecar.trendSamples = await readTrendSamples(samples, target.sidecar.trendKeys());
+  // A runner killed by a signal left its samples file cut off: the merge uses the others' (and says so).
+  const complete = fleet.filter((_, i) => (codes[i] ?? 1) < 128).map((r) => r.index);
+  const samples = input.perSecond ? await joinSamples(fleet, runDir, complete) : null;
+  if (complete.length < runners && input.perSecond)
+    log(
+      `per-second data and merged percentiles without runner(s) ${fleet
+        .filter((r) => !complete.includes(r.index))
+        .map((r) => r.index)
+        .join(', ')} (killed: samples cut off)`,
+    );
+  if (samples !== null) {
+    try {
+      target.sidecar.trendSamples = await readTrendSamples(samples, target.sidecar.trendKeys());
+    } catch (err) {
+      log(`merged percentiles: ${(err as Error).message}; only min and max are merged`);
+    }
+  }
   const perSecond = await readPerSecond(runDir, target.sidecar.timeline.zero, log);
   const model = target.sidecar.writeArtifacts(exitCode, perSecond);
   if (target.sidecar.summary !== null) process.stdout.write(target.sidecar.summary.text);

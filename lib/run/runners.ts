@@ -125,9 +125,20 @@ export function fleetExitCode(codes: number[]): number {
   return codes.find((c) => c !== 0 && c !== 99) ?? 99;
 }
 
-/** Joins the runners' samples files into <run dir>/k6-samples.json.gz (concatenated gzip members are one gzip stream). */
-export async function joinSamples(runners: RunnerProcess[], runDir: string): Promise<string | null> {
-  const files = runners.map((r) => join(r.dir, K6_SAMPLES_FILE)).filter((f) => existsSync(f));
+/**
+ * Joins the samples files of the runners that exited by themselves (`complete`; a killed k6 leaves
+ * its gzip stream cut off) into <run dir>/k6-samples.json.gz: concatenated gzip members are one
+ * gzip stream.
+ */
+export async function joinSamples(
+  runners: RunnerProcess[],
+  runDir: string,
+  complete: number[],
+): Promise<string | null> {
+  const files = runners
+    .filter((r) => complete.includes(r.index))
+    .map((r) => join(r.dir, K6_SAMPLES_FILE))
+    .filter((f) => existsSync(f));
   if (files.length === 0) return null;
   const out = join(runDir, K6_SAMPLES_FILE);
   const sink = createWriteStream(out);
@@ -160,7 +171,14 @@ export async function readTrendSamples(file: string, keys: readonly string[]): P
   const byMetric = new Map<string, typeof wanted>();
   for (const w of wanted) byMetric.set(w.metric, [...(byMetric.get(w.metric) ?? []), w]);
   const out: TrendSamples = new Map(keys.map((k) => [k, []]));
-  const rl = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
+  let failure: Error | null = null;
+  const gunzip = createGunzip();
+  const rl = createInterface({ input: createReadStream(file).pipe(gunzip), crlfDelay: Infinity });
+  // readline's iterator does not end on an input error by itself.
+  gunzip.on('error', (err) => {
+    failure = err;
+    rl.close();
+  });
   for await (const line of rl) {
     const metric = /^\{"metric":"([^"]+)","type":"Point"/.exec(line)?.[1];
     if (metric === undefined) continue;
@@ -170,5 +188,6 @@ export async function readTrendSamples(file: string, keys: readonly string[]): P
     const tags = point.data.tags ?? {};
     for (const w of forMetric) if (w.tags.every(([k, v]) => tags[k] === v)) out.get(w.key)?.push(point.data.value);
   }
+  if (failure !== null) throw new Error(`cannot read ${file}: ${(failure as Error).message}`, { cause: failure });
   return out;
 }
