@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
-import { ControlServer } from '../sidecar/control-server.ts';
+import { ControlServer, type ControlServerOptions } from '../sidecar/control-server.ts';
 import { Sidecar } from '../sidecar/sidecar.ts';
 import type { TargetUnderTest } from '../chaos/target.ts';
 import type { Experiment } from '../experiment/experiment.ts';
@@ -48,7 +48,8 @@ export async function startTarget(
   k6ApiUrl: string | null,
   controlPort: number,
   kube: KubernetesConnection | null,
-  fleet: { runners: number; runnerApis: string[] } | null = null,
+  fleet: { runners: number; runnerApis: Array<string | null> } | null = null,
+  controlOptions: ControlServerOptions = {},
 ): Promise<StartedTarget> {
   let target: TargetUnderTest;
   try {
@@ -68,7 +69,7 @@ export async function startTarget(
       ...(fleet === null ? {} : { runners: fleet.runners, runnerApis: fleet.runnerApis }),
     });
     await sidecar.prepare();
-    const control = new ControlServer(sidecar);
+    const control = new ControlServer(sidecar, controlOptions);
     await control.listen(controlPort);
     return { stack: target, sidecar, control };
   } catch (err) {

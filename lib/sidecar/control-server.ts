@@ -150,8 +150,21 @@ export interface ControlStats {
   eventLoopDelayMaxMs: number | null;
 }
 
+/** In a cluster: where the control API listens and the URL the runner pods reach it by. */
+export interface ControlServerOptions {
+  /** the address to listen on (default 127.0.0.1; 0.0.0.0 in a pod behind a Service) */
+  host?: string;
+  /** the per-run token (default: random); in a cluster it comes from a Secret both sides read */
+  token?: string;
+  /** the base URL runners use instead of http://127.0.0.1:<port> (e.g. http://<name>-sidecar.<ns>.svc:8080) */
+  publicBase?: string;
+}
+
+/** A token the control API accepts as its first path segment. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9]{16,128}$/;
+
 export class ControlServer {
-  readonly token = randomBytes(16).toString('hex');
+  readonly token: string;
   private server: Server | null = null;
   port = 0;
   private readonly requests: Record<string, number> = {};
@@ -161,7 +174,14 @@ export class ControlServer {
   private loopDelay: IntervalHistogram | null = null;
   private statsRecorded = false;
 
-  constructor(private readonly sidecar: Sidecar) {}
+  constructor(
+    private readonly sidecar: Sidecar,
+    private readonly options: ControlServerOptions = {},
+  ) {
+    if (options.token !== undefined && !TOKEN_PATTERN.test(options.token))
+      throw new ControlRequestError('the sidecar token must be 16–128 letters or digits', { status: 400 });
+    this.token = options.token ?? randomBytes(16).toString('hex');
+  }
 
   stats(): ControlStats {
     const sorted = [...this.outcomeHandlingMs].sort((a, b) => a - b);
@@ -183,7 +203,7 @@ export class ControlServer {
 
   /** The base URL k6 gets as SIDECAR_URL. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/${this.token}`;
+    return `${this.options.publicBase?.replace(/\/+$/, '') ?? `http://127.0.0.1:${this.port}`}/${this.token}`;
   }
 
   async listen(port = 0): Promise<string> {
@@ -206,7 +226,7 @@ export class ControlServer {
       // Every k6 VU has connections of its own: at an outage's start thousands of them may report at
       // once. Node's default accept backlog (511) overflowed (ListenOverflows in nstat) and the
       // dropped SYNs made reports time out; the kernel caps this at net.core.somaxconn.
-      this.server?.listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
+      this.server?.listen({ port, host: this.options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;
