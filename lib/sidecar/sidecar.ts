@@ -80,6 +80,7 @@ export class Sidecar {
   notes: string[] = [];
   summary: SummaryUpload | null = null;
   private finished: Promise<FinishResponse> | null = null;
+  private accountingBegan = false;
   private started: StartResponse | null = null;
   private summaryWaiters: Array<() => void> = [];
   /** several runners: who registered, finished or died, and the two barriers (null with one runner) */
@@ -228,7 +229,9 @@ export class Sidecar {
   recordOutcomes(records: OutcomeRecord[]): void {
     if (this.started === null)
       throw new ControlRequestError('no load has started: outcomes come after /v1/start', { status: 409 });
-    if (this.finished !== null)
+    // With several runners `finished` is set at the first runner's teardown while the others'
+    // VUs may still report: only once the accounting began is it too late.
+    if (this.accountingBegan)
       throw new ControlRequestError('the load is finished and accounted for: outcomes come before /v1/finish', {
         status: 409,
       });
@@ -271,6 +274,7 @@ export class Sidecar {
   }
 
   private async doFinish(req: FinishRequest): Promise<FinishResponse> {
+    this.accountingBegan = true;
     const endedAt = Date.now();
     this.timeline.record('k6', 'load-finished', null, { not_acked_reported: this.notAcked.size });
     await this.sampler?.stop();

@@ -240,3 +240,79 @@ describe("the fleet's verdict", () => {
     assert.equal(fleetExitCode([0, 137, 0]), 137, 'a killed runner and no gate judged it: not a pass');
   });
 });
+
+describe('the sidecar with several runners (no k6: the control calls as the runners make them)', () => {
+  it('starts the load once all registered, takes outcomes from a runner still running after another finished, merges on the last finish', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { parseExperiment } = await import('../../lib/experiment/experiment.ts');
+    const { Sidecar } = await import('../../lib/sidecar/sidecar.ts');
+    const { NO_RECOVERY_SIGNALS, NO_ROLES } = await import('../../lib/chaos/target.ts');
+    const experiment = parseExperiment(
+      {
+        name: 't-runners',
+        scenario: 'jetstream-publish',
+        target: { kind: 'local', stack: 'jetstream', replicas: 1 },
+        thresholds: 'ha-observe',
+        runners: 2,
+      },
+      'inline',
+    );
+    const sidecar = new Sidecar({
+      runId: 'r',
+      runDir: mkdtempSync(join(tmpdir(), 'k6ha-runners-')),
+      experiment,
+      target: {
+        kind: 'none',
+        members: () => [],
+        k6Env: () => ({}),
+        bind: () => ({
+          roles: NO_ROLES,
+          accountant: null,
+          recoverySignals: () => NO_RECOVERY_SIGNALS,
+          prepare: async () => undefined,
+          stop: async () => undefined,
+        }),
+        stop: async () => undefined,
+      },
+      k6ApiUrl: null,
+      runners: 2,
+    });
+    const seq = '0,1/2,1';
+    const first = sidecar.start({
+      runTag: 'tagA',
+      scenario: 'jetstream-publish',
+      runner: { segment: '0:1/2', sequence: seq, instanceId: '1' },
+    });
+    let answered = false;
+    void first.then(() => (answered = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(answered, false, 'runner 1 waits for runner 2');
+    const second = await sidecar.start({
+      runTag: 'tagB',
+      scenario: 'jetstream-publish',
+      runner: { segment: '1/2:1', sequence: seq, instanceId: '2' },
+    });
+    assert.equal(second.runTag, 'tagA', "everyone uses the first runner's tag");
+    assert.equal((await first).runTag, 'tagA');
+    await assert.rejects(
+      sidecar.start({
+        runTag: 'x',
+        scenario: 'jetstream-publish',
+        runner: { segment: '0:1/3', sequence: '0,1/3,2/3,1', instanceId: null },
+      }),
+      /this run has 2 runners/,
+    );
+    const finish1 = sidecar.finish({ runTag: 'tagA', attempted: null, runner: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    // Runner 2's VUs still report after runner 1's teardown began.
+    sidecar.recordOutcomes([{ seq: 3, outcome: 'unknown', status: 504, sentAt: 1, t: 2 }]);
+    const finish2 = await sidecar.finish({ runTag: 'tagA', attempted: null, runner: 2 });
+    const f1 = await finish1;
+    assert.deepEqual(f1.metrics, finish2.metrics, 'both runners get the same merged metrics');
+    assert.equal(f1.metrics.chaos_unknown, 1, "runner 2's late report is counted");
+    assert.throws(() => sidecar.recordOutcomes([]), /finished and accounted for/);
+    await sidecar.shutdown('test over');
+  });
+});
