@@ -10,12 +10,18 @@
  * Environment (parsed by lib/shared/scenario-config.ts, read from __ENV in lib/k6/env.ts): PUBLISH_URL, RATE, DURATION, REQUEST_TIMEOUT, CE_MODE
  * (binary|structured), EVENT_TYPE, EVENT_SOURCE, THRESHOLDS (steady|ha-strict|ha-observe),
  * SIDECAR_URL, RUN_TAG, SUMMARY_JSON. A PUBLISH_URL ending in /{app}/v1/events uses the legacy route.
+ * Chaos from inside k6 (no sidecar): CHAOS_PLAN=<experiment.json with a kubernetes target>, KUBE_API,
+ * KUBE_TOKEN or KUBE_TOKEN_FILE, NATS_MONITOR_URL (leaderOf), CHAOS_DRY_RUN, CHAOS_READY_TIMEOUT
+ * (docs/kubernetes.md, "Chaos from inside k6"); build/xk6-kubernetes/jetstream-publish.js does the
+ * same through k6/x/kubernetes (a k6 built by `k6-ha setup --xk6-kubernetes`).
  */
 import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { classifyStatus, EventRequestTemplate } from '../lib/k6/cloudevents.ts';
-import { publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
+import { inK6Chaos, publishConfig, summaryJsonPath } from '../lib/k6/env.ts';
+import { kubeBackend } from '../lib/k6/kube-backend.ts';
+import { chaosScenario, runChaosPlan } from '../lib/k6/kube-chaos.ts';
 import { publishFailed, publishUnknown } from '../lib/k6/publish-metrics.ts';
 import { OutcomeReporter } from '../lib/k6/outcome-reporter.ts';
 import { finishWithSidecar, newRunTag, type SidecarSetupData, startWithSidecar } from '../lib/k6/sidecar-lifecycle.ts';
@@ -28,6 +34,8 @@ import { THRESHOLD_PROFILES } from '../thresholds/index.ts';
 
 const SCENARIO = 'jetstream-publish' satisfies ScenarioName;
 const config = publishConfig();
+/** CHAOS_PLAN: the experiment's Kubernetes plan runs inside k6 (no sidecar needed), in a `chaos` scenario of one iteration. */
+const inK6 = inK6Chaos();
 const expectedStatus = config.legacy ? 200 : 204;
 const statusCheck = `is status ${expectedStatus}`;
 /** What the arrival rate owes: RATE events a second for DURATION (the summary checks k6 kept up). */
@@ -36,6 +44,7 @@ const arrival = { rate: config.rate, durationMs: config.durationMs };
 export const options = {
   scenarios: {
     publish: arrivalRateScenario(config),
+    ...(inK6 === null ? {} : { chaos: chaosScenario(inK6.plan, inK6.config) }),
   },
   thresholds: {
     // k6 keeps a tag's submetric only when a threshold names it; an empty list gates nothing but
@@ -78,6 +87,9 @@ let scenarioInfo: typeof exec.scenario | null = null;
 let request: EventRequestTemplate | null = null;
 /** This VU's channel for non-acked outcomes (queued and retried when the sidecar misses one). */
 let reporter: OutcomeReporter | null = null;
+/** Event numbers under several runners: iterationInInstance × stride + offset (lib/shared/runners.ts). */
+let stride = 0;
+let offset = 0;
 // Every reference to an imported k6 function looks its binding up again and wraps it anew; the
 // check's callbacks object would be a new object per call. Both made once here.
 const checkStatus = check;
@@ -94,9 +106,14 @@ export default function publish(data: SetupData): void {
   if (reporter === null && data.sidecar !== null) reporter = new OutcomeReporter(data.sidecar);
   // Reports an earlier try could not deliver go out first (one field read when there are none).
   if (reporter !== null && reporter.needsWork) reporter.beforeIteration();
-  // Sequential across all VUs (no gaps: dropped iterations take no number), so the sidecar knows
-  // every id that was sent from the count alone and only the failures need reporting.
-  const seq = scenarioInfo.iterationInTest;
+  // Sequential across this runner's VUs (no gaps: dropped iterations take no number), so the
+  // sidecar knows every id that was sent from each runner's count alone and only the failures need
+  // reporting. With N runners, runner i owns i−1, i−1+N, i−1+2N, … (one runner: iterationInTest).
+  if (stride === 0) {
+    stride = data.runner.count;
+    offset = data.runner.index - 1;
+  }
+  const seq = scenarioInfo.iterationInInstance * stride + offset;
   const sentAt = Date.now();
   const body = request.next(`${data.runTag}-${seq}`, seq, __VU, sentAt);
   const res = http.post(config.publishUrl, body, request.params);
@@ -108,6 +125,12 @@ export default function publish(data: SetupData): void {
   if (outcome === 'failed') publishFailed.add(1, { status: String(status) });
   else if (outcome === 'unknown') publishUnknown.add(1, { status: String(status) });
   if (outcome !== 'acked' && reporter !== null) reporter.report({ seq, outcome, status, sentAt, t: Date.now() });
+}
+
+/** The `chaos` scenario's one iteration: the plan at its offsets from the load start (both scenarios start together). */
+export function chaos(): void {
+  if (inK6 === null) return;
+  runChaosPlan(inK6.plan, inK6.config, kubeBackend(inK6.config.apiServer, inK6.token), exec.scenario.startTime);
 }
 
 export function teardown(data: SetupData): void {

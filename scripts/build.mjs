@@ -28,6 +28,34 @@ await build({
   logLevel: 'warning',
 });
 
+// The same scenarios for a k6 built with xk6-kubernetes (`k6-ha setup --xk6-kubernetes`): the in-k6
+// chaos scenario reaches the API server through k6/x/kubernetes instead of k6/http. A separate
+// output, build/xk6-kubernetes/<name>.js: plain k6 refuses a script importing an unknown k6/x/ module.
+const xk6Backend = {
+  name: 'xk6-kubernetes-backend',
+  setup(b) {
+    b.onResolve({ filter: /\/kube-backend\.ts$/ }, (args) =>
+      args.importer.endsWith('kube-backend-xk6.ts')
+        ? undefined
+        : { path: join(root, 'lib', 'k6', 'kube-backend-xk6.ts') },
+    );
+  },
+};
+await build({
+  entryPoints: scenarios.map((f) => join(root, 'scenarios', f)),
+  outdir: join(root, 'build', 'xk6-kubernetes'),
+  bundle: true,
+  format: 'esm',
+  target: 'es2021',
+  external: ['k6'],
+  sourcemap: 'inline',
+  minify: false,
+  platform: 'neutral',
+  outExtension: { '.js': '.js' },
+  logLevel: 'warning',
+  plugins: [xk6Backend],
+});
+
 // The CLI (and the sidecar inside it) as one Node module: no TypeScript loader at run time, which
 // keeps the sidecar's memory down (tsx alone is ~30 MB) and its start fast.
 await build({
@@ -43,4 +71,6 @@ await build({
   logLevel: 'warning',
 });
 
-console.log(`built build/k6-ha.mjs, ${scenarios.map((f) => `build/${basename(f, '.ts')}.js`).join(', ')}`);
+console.log(
+  `built build/k6-ha.mjs, ${scenarios.map((f) => `build/${basename(f, '.ts')}.js`).join(', ')} (and build/xk6-kubernetes/ for a k6 with k6/x/kubernetes)`,
+);

@@ -27,6 +27,12 @@ export interface AccountingRequest {
   notAcked: Map<number, OutcomeRecord>;
   inFlightWindow: number;
   reportsUndelivered: number;
+  /**
+   * Several k6 runners: each one's events sent (null when it could not be asked: it died) and
+   * whether it finished; event ids per runner as lib/shared/runners.ts numbers them. `attempted`
+   * is then their sum where known. Left out with one runner.
+   */
+  runners?: Array<{ attempted: number | null; finished: boolean }>;
   /** where the accountant says what it could not do */
   notes: string[];
 }

@@ -6,6 +6,7 @@ import { CompareInterruptedError, ToolMissingError, UsageError } from '../shared
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerRunCommands } from './run-commands.ts';
 import { registerStackCommands } from './stack-commands.ts';
+import { registerOperatorCommand } from './operator-command.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,8 @@ Examples:
   k6-ha run experiments/jetstream-r3-leader-crash.json    SIGKILL the leader instead (no lame-duck hand-over)
   k6-ha run experiments/x.json --dry-run                   show the plan with resolved targets; change nothing
   k6-ha sidecar experiments/x.json                          stack + sidecar only; run k6 yourself with the printed -e flags
+  k6-ha run experiments/x.json --runners 3                  3 k6 runners as k6-operator starts them, one merged verdict
+  k6-ha operator experiments/kyma-leader-pod-deleted.json --parallelism 3   k6-operator TestRun + in-cluster sidecar manifests
 
 Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a tool is missing · 130 interrupted`,
     );
@@ -32,6 +35,7 @@ Exit codes: 0 all gates passed · 99 a gate failed · 2 invalid input · 3 a too
   registerRunCommands(program);
   registerStackCommands(program);
   registerCompareCommand(program);
+  registerOperatorCommand(program);
   return program;
 }
 

@@ -15,6 +15,9 @@ import { DEFAULT_RESULTS_DIR_HELP } from '../sidecar/artifacts.ts';
 import { perSecondEnv, readPerSecond, scenarioPerSecond } from '../run/per-second-source.ts';
 import { freePort } from '../stack/free-port.ts';
 import { parsePort } from '../shared/env-parse.ts';
+import { InvalidSettingError } from '../shared/errors.ts';
+import { runnerSlot, segmentFlags } from '../shared/runners.ts';
+import { TOKEN_PATTERN } from '../sidecar/control-server.ts';
 
 /** The command's options as commander parses them: RunOptions without the positional file. */
 type RunFlags = Omit<RunOptions, 'experimentFile' | 'log' | 'k6Stdout' | 'onRunDir'>;
@@ -65,6 +68,10 @@ export function registerRunCommands(program: Command): void {
       'print the plan with resolved targets and exit; changes nothing (kubernetes: read-only API calls)',
     )
     .option(
+      '--runners <N>',
+      'k6 runners sharing the load, started as k6-operator starts a TestRun with parallelism N (execution segments, --paused, resumed over the REST API); one merged verdict',
+    )
+    .option(
       '--no-per-second',
       "no per-second charts in report.html: k6 records no per-period aggregates (k6's web dashboard, recording only; its cost: BENCHMARKS.md)",
     )
@@ -84,80 +91,148 @@ export function registerRunCommands(program: Command): void {
       )
       .argument('<experiment>', 'experiment file'),
   )
-    .option('--port <port>', 'control API port on 127.0.0.1 (0: any free port)', '0')
-    .action(async (file: string, flags: RunFlags & { port: string }) => {
-      const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
-      const controlPort = parsePort('--port', flags.port, { allowZero: true });
-      const runOptions = toRunOptions(file, flags);
-      const { experiment } = prepareExperiment(runOptions);
-      const kube = experiment.target.kind === 'kubernetes' ? await connectKubernetes(experiment, runOptions) : null;
-      if (kube !== null) {
-        try {
-          await kube.preview();
-        } catch (err) {
-          await kube.close();
-          throw err;
+    .option('--port <port>', 'control API port (0: any free port)', '0')
+    .option(
+      '--listen <host>',
+      'address the control API listens on: 127.0.0.1, or 0.0.0.0 in a pod behind a Service',
+      '127.0.0.1',
+    )
+    .option(
+      '--public-url <url>',
+      'base URL the k6 runners reach the control API by (in a cluster: http://<service>.<ns>.svc:<port>); the token ($K6HA_SIDECAR_TOKEN, else random) is appended',
+    )
+    .option(
+      '--runners <N>',
+      'k6 runners of the run (k6-operator parallelism): each registers its execution segment; one merged verdict',
+    )
+    .option(
+      '--runner-api <url>',
+      "each runner's k6 REST API, {i} for its index (k6-operator: http://<testrun>-service-{i}.<ns>.svc:6565); default 127.0.0.1 ports printed below",
+    )
+    .option(
+      '--linger',
+      'after the artifacts are written, stay up (serving nothing new) until SIGTERM: `kubectl cp` them from the pod',
+    )
+    .action(
+      async (
+        file: string,
+        flags: RunFlags & { port: string; listen: string; publicUrl?: string; runnerApi?: string; linger?: boolean },
+      ) => {
+        const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
+        const controlPort = parsePort('--port', flags.port, { allowZero: true });
+        const { port: _port, listen, publicUrl, runnerApi, linger, ...runFlags } = flags;
+        const runOptions = toRunOptions(file, runFlags);
+        const { experiment } = prepareExperiment(runOptions);
+        const runners = experiment.runners ?? 1;
+        const token = process.env['K6HA_SIDECAR_TOKEN'];
+        if (token !== undefined && !TOKEN_PATTERN.test(token))
+          throw InvalidSettingError.format('K6HA_SIDECAR_TOKEN', '(hidden)', '16–128 letters or digits');
+        if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(publicUrl))
+          throw InvalidSettingError.format('--public-url', publicUrl, 'http(s)://host:port with no path');
+        if (runnerApi !== undefined && runners > 1 && !runnerApi.includes('{i}'))
+          throw InvalidSettingError.format('--runner-api', runnerApi, 'a URL with {i} for the runner index');
+        const kube = experiment.target.kind === 'kubernetes' ? await connectKubernetes(experiment, runOptions) : null;
+        if (kube !== null) {
+          try {
+            await kube.preview();
+          } catch (err) {
+            await kube.close();
+            throw err;
+          }
         }
-      }
-      const { runId, runDir } = createRunDir(experiment, flags.outDir);
-      const k6ApiAddress = `127.0.0.1:${await freePort()}`;
-      const target = await startTarget(experiment, runId, runDir, log, `http://${k6ApiAddress}`, controlPort, kube);
-      const env = {
-        ...target.stack.k6Env(),
-        ...experiment.env,
-        THRESHOLDS: experiment.thresholds,
-        SIDECAR_URL: target.control.url,
-      };
-      process.stdout.write(
-        `run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${Object.entries(
-          env,
-        )
-          .map(([k, v]) => `-e ${k}=${v}`)
-          .join(' ')} build/${experiment.scenario}.js\n`,
-      );
-      // Not in the line above: the user's k6 decides (what the recording costs: BENCHMARKS.md).
-      const perSecond = scenarioPerSecond(experiment.scenario, env);
-      process.stdout.write(
-        `for report.html's per-second charts, in k6's environment: ${Object.entries(
-          perSecondEnv(runDir, { tags: perSecond.tags }),
-        )
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ')}\n`,
-      );
-      let stopping = false;
-      const stop = async (reason: string): Promise<void> => {
-        if (stopping) return;
-        stopping = true;
-        const restored = await target.sidecar.shutdown(reason);
-        if (restored.length > 0) log(`restored ${restored.join(', ')}`);
-        // k6 closes its recording only after handleSummary() delivered the summary: wait for it a little.
-        target.sidecar.writeArtifacts(
-          null,
-          await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
-            waitMs: 10_000,
-            outcomes: target.sidecar.outcomeRecords(),
-            reportedRequest: perSecond.reportedRequest,
-            split: perSecond.split,
-          }),
+        const { runId, runDir } = createRunDir(experiment, flags.outDir);
+        const addresses: string[] = [];
+        for (let i = 0; i < runners; i++) addresses.push(`127.0.0.1:${await freePort()}`);
+        const apis = addresses.map((a, i) =>
+          runnerApi === undefined ? `http://${a}` : runnerApi.replaceAll('{i}', String(i + 1)).replace(/\/+$/, ''),
         );
-        await target.control.close();
-        await target.stack.stop();
-        log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
-      };
-      await new Promise<void>((resolve) => {
-        const onSignal = (): void => {
-          // Like `run`: an interrupted sidecar reports the interruption.
-          process.exitCode = 130;
-          void stop('interrupted').then(resolve);
+        const k6ApiAddress = addresses[0] as string;
+        const target = await startTarget(
+          experiment,
+          runId,
+          runDir,
+          log,
+          apis[0] ?? null,
+          controlPort,
+          kube,
+          runners > 1 ? { runners, runnerApis: apis } : null,
+          {
+            host: listen,
+            ...(token === undefined ? {} : { token }),
+            ...(publicUrl === undefined ? {} : { publicBase: publicUrl }),
+          },
+        );
+        const env = {
+          ...target.stack.k6Env(),
+          ...experiment.env,
+          THRESHOLDS: experiment.thresholds,
+          SIDECAR_URL: target.control.url,
         };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        void target.sidecar
-          .waitForSummary()
-          .then(() => stop('k6 delivered its summary'))
-          .then(resolve);
-      });
-    });
+        const envArgs = Object.entries(env)
+          .map(([k, v]) => `-e ${k}=${v}`)
+          .join(' ');
+        process.stdout.write(
+          runners === 1
+            ? `run ${runId} in ${relative(process.cwd(), runDir)}\nrun k6 with:\n  k6 run --address ${k6ApiAddress} ${envArgs} build/${experiment.scenario}.js\n`
+            : `run ${runId} in ${relative(process.cwd(), runDir)}\nrun ${runners} k6 runners (as k6-operator does), then resume each with PATCH /v1/status {"data":{"attributes":{"paused":false}}}:\n${addresses
+                .map(
+                  (a, i) =>
+                    `  k6 run ${segmentFlags(runnerSlot(i + 1, runners)).join(' ')} --paused --address ${runnerApi === undefined ? a : '0.0.0.0:6565'} --tag instance_id=${i + 1} ${envArgs} build/${experiment.scenario}.js`,
+                )
+                .join('\n')}\n`,
+        );
+        // Not in the line above: the user's k6 decides (what the recording costs: BENCHMARKS.md).
+        const perSecond = scenarioPerSecond(experiment.scenario, env);
+        process.stdout.write(
+          `for report.html's per-second charts, in k6's environment: ${Object.entries(
+            perSecondEnv(runDir, { tags: perSecond.tags }),
+          )
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\n`,
+        );
+        let stopping = false;
+        const stop = async (reason: string): Promise<void> => {
+          if (stopping) return;
+          stopping = true;
+          const restored = await target.sidecar.shutdown(reason);
+          if (restored.length > 0) log(`restored ${restored.join(', ')}`);
+          // k6 closes its recording only after handleSummary() delivered the summary: wait for it a little.
+          target.sidecar.writeArtifacts(
+            null,
+            await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
+              waitMs: 10_000,
+              outcomes: target.sidecar.outcomeRecords(),
+              reportedRequest: perSecond.reportedRequest,
+              split: perSecond.split,
+            }),
+          );
+          await target.control.close();
+          await target.stack.stop();
+          log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
+        };
+        await new Promise<void>((resolve) => {
+          const onSignal = (): void => {
+            // Like `run`: an interrupted sidecar reports the interruption.
+            process.exitCode = 130;
+            void stop('interrupted').then(resolve);
+          };
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          void target.sidecar
+            .waitForSummary()
+            .then(() => stop(runners === 1 ? 'k6 delivered its summary' : 'every runner delivered its summary'))
+            .then(async () => {
+              if (linger !== true) return;
+              log('--linger: the artifacts stay in this pod until SIGTERM (kubectl cp them now)');
+              await new Promise<void>((done) => {
+                process.once('SIGTERM', () => done());
+                process.once('SIGINT', () => done());
+              });
+            })
+            .then(resolve);
+        });
+      },
+    );
 
   withExperimentFlags(
     program

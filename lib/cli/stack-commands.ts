@@ -1,4 +1,5 @@
 // `k6-ha stack up` and `k6-ha setup`: the local stack on its own, and the toolchain.
+import { ensureK6WithKubernetes, XK6_KUBERNETES } from '../tools/xk6.ts';
 import type { Command } from 'commander';
 import { join, relative } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -52,7 +53,18 @@ export function registerStackCommands(program: Command): void {
       'find or build the pinned tools (k6, nats-server, versitygw, nats-streaming-server; --all adds the nats CLI) into .tools/bin; report the OS packages the postgres-haproxy stack runs',
     )
     .option('--all', 'also build the nats CLI')
-    .action(async (flags: { all?: boolean }) => {
+    .option(
+      '--xk6-kubernetes',
+      'only build a k6 with the xk6-kubernetes extension (k6/x/kubernetes) for the in-k6 chaos scenario into .tools/bin/k6-xk6-kubernetes',
+    )
+    .action(async (flags: { all?: boolean; xk6Kubernetes?: boolean }) => {
+      if (flags.xk6Kubernetes === true) {
+        const path = await ensureK6WithKubernetes((line) => process.stderr.write(`${line}\n`));
+        process.stdout.write(
+          `${XK6_KUBERNETES.bin} ${XK6_KUBERNETES.k6} + ${XK6_KUBERNETES.module}@${XK6_KUBERNETES.version} ${path}\n`,
+        );
+        return;
+      }
       const names =
         flags.all === true
           ? (Object.keys(TOOLS) as Array<keyof typeof TOOLS>)

@@ -450,6 +450,8 @@ export const experimentSchema = z
     }),
     /** the most members one action may touch */
     blastRadius: z.number().int().min(1).default(1),
+    /** k6 runners sharing the load (k6-operator's parallelism): each runs one execution segment; one merged verdict */
+    runners: z.number().int().min(1).max(64).optional(),
     plan: z.array(actionSchema).default([]),
     presets: z.record(z.string(), presetSchema).default({}),
   })

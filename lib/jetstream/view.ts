@@ -3,7 +3,7 @@
 // reachability) and the accountant (a final full read of the stream, the consumer's ack floor and
 // the sink's ids, reconciled by event id). Shared by the local JetStream stack and by Kubernetes
 // targets that give a natsUrl.
-import { computeAccounting, inferAttempted } from '../measure/accounting.ts';
+import { computeAccounting, inferAttempted, inferRunnerAttempted } from '../measure/accounting.ts';
 import type { JetStreamProbe } from './probe.ts';
 import { JetStreamObserver, ReachabilityObserver } from './observers.ts';
 import type {
@@ -129,7 +129,15 @@ export class JetStreamView implements BoundTarget {
     await this.drain(notes);
     const read = await probe.readRun(this.streamSeqBefore, `${runTag}-`);
     let attempted = request.attempted;
-    if (attempted === null) {
+    let runners: Array<{ attempted: number; finished: boolean }> | undefined;
+    if (request.runners !== undefined) {
+      const count = request.runners.length;
+      runners = request.runners.map((r, i) => ({
+        attempted: r.attempted ?? inferRunnerAttempted(runTag, read.ids, request.notAcked, i + 1, count),
+        finished: r.finished && r.attempted !== null,
+      }));
+      attempted = runners.reduce((sum, r) => sum + r.attempted, 0);
+    } else if (attempted === null) {
       attempted = inferAttempted(runTag, read.ids, request.notAcked);
       notes.push(
         `k6's API was not reachable, so the number of events sent (${attempted}) is inferred from the highest id seen; acked events lost at the very end would go unnoticed (run k6 with --address and give the sidecar --k6-api)`,
@@ -149,6 +157,7 @@ export class JetStreamView implements BoundTarget {
       sinkIds,
       inFlightWindow: request.inFlightWindow,
       reportsUndelivered: request.reportsUndelivered,
+      ...(runners === undefined ? {} : { runners }),
     });
   }
 

@@ -14,6 +14,8 @@ import {
 const CONTROL_TIMEOUT = '10s';
 /** k6's error_code for a request that hit its timeout: waiting that long again is not a quick retry. */
 const K6_REQUEST_TIMEOUT = 1050;
+/** start waits until every runner of the run registered (the sidecar bounds that wait at 30 s). */
+const START_TIMEOUT = '45s';
 /** finish reads the whole stream back and waits for the consumer to drain. */
 const FINISH_TIMEOUT = '120s';
 
@@ -59,7 +61,7 @@ function post<T>(base: string, path: string, body: unknown, timeout = CONTROL_TI
 }
 
 export function sidecarStart(base: string, body: StartRequest): StartResponse | null {
-  return post<StartResponse>(base, CONTROL_PATHS.start, body);
+  return post<StartResponse>(base, CONTROL_PATHS.start, body, START_TIMEOUT);
 }
 
 export function sidecarFinish(base: string, body: FinishRequest): FinishResponse | null {
@@ -84,6 +86,9 @@ export function sidecarReport(base: string): ReportResponse | null {
   return JSON.parse(res.body) as ReportResponse;
 }
 
-export function sidecarUploadSummary(base: string, summary: unknown, text: string): boolean {
-  return post<unknown>(base, CONTROL_PATHS.summary, { summary, text }) !== null;
+export function sidecarUploadSummary(base: string, summary: unknown, text: string, runner?: number): boolean {
+  return (
+    post<unknown>(base, CONTROL_PATHS.summary, runner === undefined ? { summary, text } : { summary, text, runner }) !==
+    null
+  );
 }

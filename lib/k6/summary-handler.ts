@@ -3,6 +3,29 @@
 import type { ReportResponse } from '../shared/control-api.ts';
 import type { Accounting } from '../shared/types.ts';
 import { sidecarReport, sidecarUploadSummary } from './sidecar-client.ts';
+import { runnerOfThisK6 } from './sidecar-lifecycle.ts';
+import { CHAOS_CHECK_PREFIX, chaosEventsOfChecks, type InK6ChaosEvent } from '../shared/in-k6-plan.ts';
+import type { TimelineEvent } from '../shared/types.ts';
+
+/** An in-k6 chaos step as a timeline entry (source `plan`, as the sidecar's executor records them). */
+function chaosTimelineEntry(e: InK6ChaosEvent): TimelineEvent {
+  const kind =
+    e.kind === 'ready'
+      ? 'restarted'
+      : e.kind === 'not-ready' || e.kind === 'refused'
+        ? 'failed'
+        : e.kind === 'dry-run'
+          ? 'scheduled'
+          : e.kind;
+  return {
+    ts: e.ts,
+    offset_ms: e.offset_ms,
+    source: 'plan',
+    kind,
+    target: e.target,
+    detail: { ...e.detail, action_id: e.action_id, in_k6: e.kind },
+  } as TimelineEvent;
+}
 import {
   type ArrivalRate,
   metricCount,
@@ -43,7 +66,14 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     );
   let accounting: Accounting | null = report?.accounting ?? null;
   const dropped = metricCount(norm, 'dropped_iterations');
-  const schedule = notStartedOf(opts.arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
+  // With several runners each owes its share of the rate (k6 splits it by segment); the sidecar's
+  // merged summary judges the whole schedule.
+  const slot = runnerOfThisK6();
+  const arrival =
+    opts.arrival === undefined || slot.count === 1
+      ? opts.arrival
+      : { rate: opts.arrival.rate / slot.count, durationMs: opts.arrival.durationMs };
+  const schedule = notStartedOf(arrival, norm.durationMs, metricCount(norm, 'iterations'), dropped);
   const notStarted = schedule?.notStarted ?? null;
   if (schedule !== null && schedule.notStarted > 0) {
     notes.push(
@@ -73,9 +103,12 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
   }
   const table = opts.tables?.(norm) ?? null;
   if (table !== null) sections.push(`\n  ${table.title}:`, table.text);
-  if (norm.checks.length > 0) {
+  // The in-k6 chaos scenario's timeline travels as check names (lib/k6/kube-chaos.ts).
+  const chaosEvents = chaosEventsOfChecks(norm.checks.map((c) => c.name));
+  const checks = norm.checks.filter((c) => !c.name.startsWith(CHAOS_CHECK_PREFIX));
+  if (checks.length > 0) {
     sections.push('\n  checks:');
-    for (const c of norm.checks)
+    for (const c of checks)
       sections.push(`    ${c.fails === 0 ? '✓' : '✗'} ${c.name}  ${c.passes} passed, ${c.fails} failed`);
   }
   if (accounting !== null)
@@ -91,14 +124,26 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
       ...rebalance.map((r) => `  ${rebalanceLine(r)}`),
     );
   if (report !== null && report.timeline.length > 0) sections.push('\n  timeline:', renderTimeline(report.timeline));
+  if (chaosEvents.length > 0)
+    sections.push(
+      '\n  chaos from inside k6 (CHAOS_PLAN):',
+      ...chaosEvents.map(
+        (e) =>
+          `    t+${(e.offset_ms / 1000).toFixed(1).padStart(6)}s  ${e.kind.padEnd(9)} ${e.action_id}${e.target === null ? '' : `  ${e.target}`}${e.detail['error'] ? `  (${String(e.detail['error'])})` : e.detail['reason'] ? `  (${String(e.detail['reason'])})` : e.detail['after_ms'] != null ? `  (after ${((e.detail['after_ms'] as number) / 1000).toFixed(1)} s)` : ''}`,
+      ),
+    );
   if (opts.sidecarUrl === undefined)
-    sections.push('\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)');
+    sections.push(
+      chaosEvents.length > 0
+        ? '\n  (no sidecar: the chaos above ran inside k6; no accounting by event id)'
+        : '\n  (no sidecar: plain load, no chaos and no accounting; see `k6-ha run --help`)',
+    );
   for (const n of notes) sections.push(`  note: ${n}`);
   const text = `${sections.join('\n')}\n\n`;
 
   const merged = {
     ...(data as Record<string, unknown>),
-    timeline: report?.timeline ?? [],
+    timeline: [...(report?.timeline ?? []), ...chaosEvents.map(chaosTimelineEntry)],
     accounting,
     recovery: report?.recovery ?? [],
     ...(report?.rebalance === undefined
@@ -113,7 +158,9 @@ export function handleK6HaSummary(data: unknown, opts: SummaryOptions): Record<s
     },
   };
   const out: Record<string, string> = { stdout: text };
-  if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text);
+  // With several runners the sidecar merges their summaries; each says which one it is.
+  const runner = slot.count > 1 ? slot.index : undefined;
+  if (opts.sidecarUrl !== undefined) sidecarUploadSummary(opts.sidecarUrl, merged, text, runner);
   if (opts.summaryJsonPath !== undefined) out[opts.summaryJsonPath] = JSON.stringify(merged, null, 2);
   return out;
 }

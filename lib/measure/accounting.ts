@@ -28,6 +28,13 @@ export interface AccountingInput {
    * would read as acked and, missing from the stream, as LOST.
    */
   reportsUndelivered?: number;
+  /**
+   * Several k6 runners: runner i (1-based) sent ids `k × N + i − 1` for k < its count
+   * (lib/shared/runners.ts); `attempted` is then their sum. `finished: false` — the runner died:
+   * its events with no report and not in the stream are unknown (runner lost), never lost.
+   * Left out: one runner, ids 0 … attempted − 1.
+   */
+  runners?: Array<{ attempted: number; finished: boolean }>;
 }
 
 const EXAMPLES = 20;
@@ -44,27 +51,41 @@ export function computeAccounting(input: AccountingInput): Accounting {
   let recovered = 0;
   const examples: Accounting['examples'] = { lost: [], duplicates: [], unexpected: [], missingAtSink: [] };
   const window = input.inFlightWindow ?? 0;
-  const inFlightFrom = Math.max(0, attempted - window);
+  const runners = input.runners ?? [{ attempted, finished: true }];
+  const stride = runners.length;
+  const sentTotal = runners.reduce((sum, span) => sum + span.attempted, 0);
+  // The in-flight window is the whole run's; each runner had its share of it in flight.
+  const runnerWindow = Math.ceil(window / stride);
   let inFlightAtStop = 0;
-  for (let seq = 0; seq < attempted; seq++) {
-    const id = idFor(runTag, seq);
-    const report = notAcked.get(seq);
-    const inStream = (streamIds.get(id) ?? 0) > 0;
-    if (report === undefined && !inStream && seq >= inFlightFrom) {
-      // Cancelled mid-request at the stop: its outcome is unknown, not an acked event lost.
-      unknown++;
-      inFlightAtStop++;
-    } else if (report === undefined) {
-      if (!inStream) {
-        // Acked, or failed with its report lost on the way: told apart below by the count of lost reports.
-        lost++;
-        if (examples.lost.length < EXAMPLES) examples.lost.push(id);
+  const runnerLost = runners.map(() => 0);
+  for (let r = 0; r < stride; r++) {
+    const span = runners[r] as { attempted: number; finished: boolean };
+    const inFlightFrom = Math.max(0, span.attempted - runnerWindow);
+    for (let k = 0; k < span.attempted; k++) {
+      const seq = k * stride + r;
+      const id = idFor(runTag, seq);
+      const report = notAcked.get(seq);
+      const inStream = (streamIds.get(id) ?? 0) > 0;
+      if (report === undefined && !inStream && !span.finished) {
+        // The runner died: its queued reports died with it, so this may be a failure nobody heard of.
+        unknown++;
+        runnerLost[r] = (runnerLost[r] ?? 0) + 1;
+      } else if (report === undefined && !inStream && k >= inFlightFrom) {
+        // Cancelled mid-request at the stop: its outcome is unknown, not an acked event lost.
+        unknown++;
+        inFlightAtStop++;
+      } else if (report === undefined) {
+        if (!inStream) {
+          // Acked, or failed with its report lost on the way: told apart below by the count of lost reports.
+          lost++;
+          if (examples.lost.length < EXAMPLES) examples.lost.push(id);
+        }
+      } else if (report.outcome === 'failed') {
+        failed++;
+      } else {
+        unknown++;
+        if (inStream) recovered++;
       }
-    } else if (report.outcome === 'failed') {
-      failed++;
-    } else {
-      unknown++;
-      if (inStream) recovered++;
     }
   }
   // Fail closed: each lost report may belong to any of the events counted lost above, so up to that
@@ -88,11 +109,14 @@ export function computeAccounting(input: AccountingInput): Accounting {
       if (examples.duplicates.length < EXAMPLES) examples.duplicates.push(id);
     }
     const seq = id.startsWith(prefix) ? Number(id.slice(prefix.length)) : Number.NaN;
-    if (Number.isInteger(seq) && seq >= attempted && seq < attempted + window) {
+    const r = Number.isInteger(seq) && seq >= 0 ? seq % stride : -1;
+    const k = Math.floor(seq / stride);
+    const sent = runners[r]?.attempted ?? -1;
+    if (r >= 0 && k >= sent && k < sent + runnerWindow && sent >= 0) {
       // Started just before the stop and stored, but its iteration never finished, so k6 did not
       // count it: sent, outcome unknown to k6, found in the stream.
       sentUncounted++;
-    } else if (!Number.isInteger(seq) || seq < 0 || seq >= attempted) {
+    } else if (r < 0 || k >= sent) {
       unexpected++;
       if (examples.unexpected.length < EXAMPLES) examples.unexpected.push(id);
     }
@@ -120,8 +144,8 @@ export function computeAccounting(input: AccountingInput): Accounting {
     scheduled: null,
     dropped: null,
     notStarted: null,
-    attempted: attempted + sentUncounted,
-    acked: attempted - failed - unknown,
+    attempted: sentTotal + sentUncounted,
+    acked: sentTotal - failed - unknown,
     failed,
     unknown: unknown + sentUncounted,
     streamDelta: input.streamDelta,
@@ -138,6 +162,16 @@ export function computeAccounting(input: AccountingInput): Accounting {
     unexpected,
     missingAtSink,
     examples,
+    ...(input.runners === undefined
+      ? {}
+      : {
+          runners: runners.map((span, r) => ({
+            index: r + 1,
+            attempted: span.attempted,
+            finished: span.finished,
+            unknownRunnerLost: runnerLost[r] ?? 0,
+          })),
+        }),
   };
 }
 
@@ -154,5 +188,27 @@ export function inferAttempted(
     if (Number.isInteger(seq) && seq > max) max = seq;
   }
   for (const seq of notAcked.keys()) if (seq > max) max = seq;
+  return max + 1;
+}
+
+/**
+ * A runner's events sent when it cannot say (it died): its highest iteration seen, stored or
+ * reported, + 1 — a lower bound, as inferAttempted is for one runner.
+ */
+export function inferRunnerAttempted(
+  runTag: string,
+  streamIds: Map<string, number>,
+  notAcked: Map<number, OutcomeRecord>,
+  index: number,
+  count: number,
+): number {
+  let max = -1;
+  const prefix = `${runTag}-`;
+  const consider = (seq: number): void => {
+    if (!Number.isInteger(seq) || seq < 0 || seq % count !== index - 1) return;
+    max = Math.max(max, Math.floor(seq / count));
+  };
+  for (const id of streamIds.keys()) if (id.startsWith(prefix)) consider(Number(id.slice(prefix.length)));
+  for (const seq of notAcked.keys()) consider(seq);
   return max + 1;
 }

@@ -37,7 +37,11 @@ function newestMtime(path: string): number {
 /** Every file scripts/build.mjs writes: one bundle per scenarios/*.ts, and the CLI's. */
 function buildOutputs(): string[] {
   const scenarios = readdirSync(join(PROJECT_ROOT, 'scenarios')).filter((f) => f.endsWith('.ts'));
-  return [...scenarios.map((f) => scenarioScript(f.slice(0, -'.ts'.length))), join(BUILD_DIR, 'k6-ha.mjs')];
+  return [
+    ...scenarios.map((f) => scenarioScript(f.slice(0, -'.ts'.length))),
+    ...scenarios.map((f) => join(BUILD_DIR, 'xk6-kubernetes', f.replace(/\.ts$/, '.js'))),
+    join(BUILD_DIR, 'k6-ha.mjs'),
+  ];
 }
 
 /**

@@ -10,12 +10,18 @@ import { preflightPlan, type PreflightWorld, type ResolvedPreview, selectorText 
 import { actionId, applyPreset, type Experiment, loadExperiment, parseExperiment } from '../experiment/experiment.ts';
 import { checkScenarioEnv } from '../experiment/scenario-env.ts';
 import { replicaTargets, targetKey, targetModule } from '../targets/index.ts';
+import { MAX_RUNNERS } from '../shared/runners.ts';
+
+/** Scenarios whose event ids and accounting know about several runners. */
+export const MULTI_RUNNER_SCENARIOS: readonly string[] = ['jetstream-publish'];
 
 export interface RunOptions {
   experimentFile: string;
   duration?: string;
   rate?: string;
   replicas?: string;
+  /** k6 runners sharing the load (k6-operator's parallelism), overrides the experiment's `runners` */
+  runners?: string;
   preset?: string;
   thresholds?: string;
   outDir?: string;
@@ -106,8 +112,32 @@ export function prepareExperiment(opts: RunOptions): PreparedExperiment {
       );
     target['replicas'] = Number(opts.replicas);
   }
+  let runners = exp.runners;
+  if (opts.runners !== undefined) {
+    try {
+      runners = parsePositiveInt('--runners', opts.runners, MAX_RUNNERS);
+    } catch (err) {
+      if (err instanceof InvalidSettingError) throw new ExperimentError(err.message, { file, cause: err });
+      throw err;
+    }
+  }
+  // Event ids per runner and the merged accounting are jetstream-publish's (lib/shared/runners.ts).
+  if ((runners ?? 1) > 1 && !MULTI_RUNNER_SCENARIOS.includes(exp.scenario))
+    throw new ExperimentError(
+      `runners: ${runners} is not allowed for scenario ${exp.scenario} — several runners (one merged verdict) are supported for ${MULTI_RUNNER_SCENARIOS.join(', ')}; use 1`,
+      { file },
+    );
   // Re-validate the merged result so overrides obey the same rules as the file.
-  exp = parseExperiment({ ...exp, env, target, thresholds: opts.thresholds ?? exp.thresholds }, file);
+  exp = parseExperiment(
+    {
+      ...exp,
+      env,
+      target,
+      thresholds: opts.thresholds ?? exp.thresholds,
+      ...(runners === undefined ? {} : { runners }),
+    },
+    file,
+  );
   try {
     checkScenarioEnv(exp.scenario, exp.env, exp.thresholds);
   } catch (err) {

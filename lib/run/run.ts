@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { ProcessRegistry } from '../stack/processes.ts';
 import { freePort } from '../stack/free-port.ts';
 import { ensureTool, PROJECT_ROOT } from '../tools/toolchain.ts';
-import { ControlServer } from '../sidecar/control-server.ts';
+import { ControlServer, type ControlServerOptions } from '../sidecar/control-server.ts';
 import { Sidecar } from '../sidecar/sidecar.ts';
 import type { TargetUnderTest } from '../chaos/target.ts';
 import type { Experiment } from '../experiment/experiment.ts';
@@ -17,6 +17,7 @@ import { writeCiOutputs } from '../report/ci.ts';
 import { buildScenarios, readK6Metric, scenarioScript, startK6 } from './k6-process.ts';
 import { formatDryRun, prepareExperiment, type RunOptions } from './prepare.ts';
 import { createRunDir } from './run-dir.ts';
+import { fleetExitCode, joinSamples, readTrendSamples, resumeFleet, startFleet } from './runners.ts';
 
 // The run's parts, for callers that take them from here (the CLI, compare, the tests).
 export { createRunDir } from './run-dir.ts';
@@ -50,6 +51,8 @@ export async function startTarget(
   k6ApiUrl: string | null,
   controlPort: number,
   kube: KubernetesConnection | null,
+  fleet: { runners: number; runnerApis: Array<string | null> } | null = null,
+  controlOptions: ControlServerOptions = {},
 ): Promise<StartedTarget> {
   let target: TargetUnderTest;
   try {
@@ -59,9 +62,17 @@ export async function startTarget(
     throw err;
   }
   try {
-    const sidecar = new Sidecar({ runId, runDir, experiment: exp, target, k6ApiUrl, log });
+    const sidecar = new Sidecar({
+      runId,
+      runDir,
+      experiment: exp,
+      target,
+      k6ApiUrl,
+      log,
+      ...(fleet === null ? {} : { runners: fleet.runners, runnerApis: fleet.runnerApis }),
+    });
     await sidecar.prepare();
-    const control = new ControlServer(sidecar);
+    const control = new ControlServer(sidecar, controlOptions);
     await control.listen(controlPort);
     return { stack: target, sidecar, control };
   } catch (err) {
@@ -161,6 +172,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
 
   let interrupted = 0;
   let k6Child: ChildProcess | null = null;
+  /** several runners: all their k6 processes (k6Child is then the first) */
+  let fleetChildren: ChildProcess[] = [];
   let target: StartedTarget | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupted++;
@@ -175,15 +188,40 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
         target.sidecar.chaos.stop(`${sig} received`);
         void target.sidecar.chaos.settle().then(() => target?.sidecar.chaos.restore(`${sig} received`));
       }
-      k6Child?.kill('SIGINT');
+      if (fleetChildren.length > 0) for (const c of fleetChildren) c.kill('SIGINT');
+      else k6Child?.kill('SIGINT');
     } else {
       log('second interrupt: aborting k6');
-      k6Child?.kill('SIGKILL');
+      if (fleetChildren.length > 0) for (const c of fleetChildren) c.kill('SIGKILL');
+      else k6Child?.kill('SIGKILL');
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const runners = exp.runners ?? 1;
+    if (runners > 1) {
+      const fleetRun = await runFleet({
+        exp,
+        runId,
+        runDir,
+        log,
+        kube,
+        k6,
+        script,
+        runners,
+        perSecond: opts.perSecond !== false,
+        interrupted: () => interrupted,
+        onTarget: (t) => (target = t),
+        onChildren: (children) => {
+          fleetChildren = children;
+          k6Child = children[0] ?? null;
+        },
+      });
+      k6Child = null;
+      fleetChildren = [];
+      return interrupted > 0 ? 130 : fleetRun;
+    }
     // k6's REST API tells the sidecar how many events were sent (teardown() cannot know).
     const k6ApiAddress = `127.0.0.1:${await freePort()}`;
     target = await startTarget(exp, runId, runDir, log, `http://${k6ApiAddress}`, 0, kube);
@@ -291,6 +329,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (k6Child !== null) (k6Child as ChildProcess).kill('SIGKILL');
+    for (const c of fleetChildren) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     if (target !== null) {
       await target.control.close();
       await target.stack.stop();
@@ -298,4 +337,107 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       await kube?.close();
     }
   }
+}
+
+interface FleetRunInput {
+  exp: Experiment;
+  runId: string;
+  runDir: string;
+  log: (l: string) => void;
+  kube: KubernetesConnection | null;
+  k6: string;
+  script: string;
+  runners: number;
+  perSecond: boolean;
+  interrupted: () => number;
+  onTarget: (t: StartedTarget) => void;
+  onChildren: (children: ChildProcess[]) => void;
+}
+
+/**
+ * `--runners N`: the target and one sidecar, N paused k6 runners started as k6-operator starts
+ * them and resumed through their REST API like its starter; one merged summary, report and
+ * junit from the sidecar; the verdict from all runners (fleetExitCode).
+ */
+async function runFleet(input: FleetRunInput): Promise<number> {
+  const { exp, runId, runDir, log, kube, runners } = input;
+  const addresses: string[] = [];
+  for (let i = 0; i < runners; i++) addresses.push(`127.0.0.1:${await freePort()}`);
+  const target = await startTarget(exp, runId, runDir, log, null, 0, kube, {
+    runners,
+    runnerApis: addresses.map((a) => `http://${a}`),
+  });
+  input.onTarget(target);
+  if (input.interrupted() > 0) return 130;
+  echoTimeline(target.sidecar, log);
+  const env: Record<string, string> = {
+    ...target.stack.k6Env(),
+    ...exp.env,
+    THRESHOLDS: exp.thresholds,
+    SIDECAR_URL: target.control.url,
+  };
+  log(
+    `${runners} k6 runners of ${input.script.replace(`${PROJECT_ROOT}/`, '')} (${
+      Object.entries(exp.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'defaults'
+    }, gates ${exp.thresholds}), each --execution-segment=(i-1)/${runners}:i/${runners} --paused, as k6-operator starts them`,
+  );
+  const fleet = startFleet({
+    k6: input.k6,
+    script: input.script,
+    env,
+    count: runners,
+    addresses,
+    runDir,
+    perSecond: input.perSecond,
+    onExit: (index, exit) => {
+      target.sidecar.runnerExited(index, exit.exitCode);
+      log(`runner ${index} exited ${exit.exitCode}`);
+    },
+  });
+  input.onChildren(fleet.map((r) => r.child));
+  let exits: Array<{ exitCode: number }>;
+  try {
+    await resumeFleet(fleet);
+    log(`resumed ${runners} runners through their REST API (PATCH /v1/status paused=false)`);
+    exits = await Promise.all(fleet.map((r) => r.done.catch((err: Error) => (log(err.message), { exitCode: 1 }))));
+  } catch (err) {
+    for (const r of fleet) r.child.kill('SIGKILL');
+    await Promise.all(fleet.map((r) => r.done.catch(() => undefined)));
+    throw err;
+  }
+  const codes = exits.map((e) => e.exitCode);
+  const exitCode = fleetExitCode(codes);
+  const restored = await target.sidecar.shutdown(input.interrupted() > 0 ? 'interrupted' : 'k6 exited');
+  if (restored.length > 0) log(`restored ${restored.join(', ')}`);
+  // A runner killed by a signal left its samples file cut off: the merge uses the others' (and says so).
+  const complete = fleet.filter((_, i) => (codes[i] ?? 1) < 128).map((r) => r.index);
+  const samples = input.perSecond ? await joinSamples(fleet, runDir, complete) : null;
+  if (complete.length < runners && input.perSecond)
+    log(
+      `per-second data and merged percentiles without runner(s) ${fleet
+        .filter((r) => !complete.includes(r.index))
+        .map((r) => r.index)
+        .join(', ')} (killed: samples cut off)`,
+    );
+  if (samples !== null) {
+    try {
+      target.sidecar.trendSamples = await readTrendSamples(samples, target.sidecar.trendKeys());
+    } catch (err) {
+      log(`merged percentiles: ${(err as Error).message}; only min and max are merged`);
+    }
+  }
+  // The per-second charts come from k6's dashboard recording, one per runner; merging recordings
+  // (their per-period percentiles) is not done yet, so a fleet's report has no per-second charts.
+  if (input.perSecond)
+    log('per-second charts are not merged across runners: report.html has the tables, not the charts');
+  const model = target.sidecar.writeArtifacts(exitCode, null);
+  if (target.sidecar.summary !== null) process.stdout.write(target.sidecar.summary.text);
+  const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
+  if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
+  log(
+    `runners exited ${codes.join(', ')} → ${exitCode}${exitCode === 99 ? ' — a gate failed' : exitCode === 0 ? ' — all gates passed' : ''}; merged report: ${relative(process.cwd(), join(runDir, 'report.md'))} and report.html`,
+  );
+  return exitCode;
 }

@@ -29,11 +29,23 @@ export interface StartRequest {
   durationMs?: number;
   /** how long one publish may stay in flight (bounds what a cut-short run leaves unreported) */
   requestTimeoutMs?: number;
+  /**
+   * Which of the run's k6 runners this is (k6-operator's parallelism, `k6-ha run --runners N`): its
+   * execution segment and sequence as k6 has them, and its `instance_id` tag. Left out by one runner.
+   */
+  runner?: RunnerIdentity;
+}
+export interface RunnerIdentity {
+  segment: string | null;
+  sequence: string | null;
+  instanceId: string | null;
 }
 export interface StartResponse {
   runId: string;
   planName: string;
   actions: number;
+  /** the run tag every runner uses (the first runner's), so event ids share one prefix */
+  runTag?: string;
 }
 
 /** A publish that was not acked. Acks are implied: every id from 0 to attempted-1 that is not
@@ -71,6 +83,8 @@ export interface FinishRequest {
   /** Events sent (ids 0..attempted-1) when the caller knows; teardown() cannot (k6 gives it no
    * iteration counts), so the sidecar asks k6's REST API (`k6 run --address`) instead. */
   attempted: number | null;
+  /** the runner's index (1-based) when the run has more than one */
+  runner?: number;
 }
 export interface FinishResponse {
   metrics: ChaosMetricValues;
@@ -97,4 +111,6 @@ export interface ReportResponse {
 export interface SummaryUpload {
   summary: unknown;
   text: string;
+  /** the runner's index (1-based) when the run has more than one: the sidecar merges their summaries */
+  runner?: number;
 }

@@ -92,9 +92,14 @@ export interface TimelineKinds {
     | 'recovery'
     | 'reports-undelivered'
     | 'control-api'
-    | 'stopped';
+    | 'stopped'
+    | RunnerEventKind;
   kubernetes: PodEventKind | NodeEventKind | 'event' | 'watching' | 'watch-skipped' | 'watch-relist' | 'watch-error';
 }
+
+/** Several k6 runners (lib/sidecar/runners.ts): registered in setup(), missing, finished, lost, merged. */
+export type RunnerEventKind =
+  'runner-registered' | 'runner-missing' | 'runner-finished' | 'runner-lost' | 'runners-merged';
 
 export type TimelineSource = keyof TimelineKinds;
 export type TimelineKind<S extends TimelineSource = TimelineSource> = TimelineKinds[S];
@@ -166,6 +171,13 @@ export interface Accounting {
    * unknown) — a second with none was fully available. From the outcome reports.
    */
   notAckedPerSecond?: Array<{ offsetS: number; notAcked: number }>;
+  /**
+   * Several k6 runners (`--runners N`, k6-operator's parallelism): each runner's events sent (null:
+   * the runner died or never said; its count is then inferred from the highest id seen) and, per
+   * runner, the events with no report and not in the stream of a runner that did not finish —
+   * counted as unknown (runner lost), never as lost: its queued reports died with it.
+   */
+  runners?: Array<{ index: number; attempted: number; finished: boolean; unknownRunnerLost: number }>;
   /** Stream copies beyond the first per event. */
   duplicates: number;
   /** Events of this run in the stream that k6 never attempted. */

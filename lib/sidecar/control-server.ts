@@ -9,6 +9,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { z } from 'zod';
 import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../shared/control-api.ts';
 import { ControlRequestError } from '../shared/errors.ts';
+import { MAX_RUNNERS } from '../shared/runners.ts';
 import type { Sidecar } from './sidecar.ts';
 import { readBodyWithin } from '../stack/http-body.ts';
 
@@ -43,6 +44,14 @@ export const startBody = z
     rate: z.number().positive().max(1_000_000).optional(),
     durationMs: z.number().int().positive().optional(),
     requestTimeoutMs: z.number().int().positive().optional(),
+    runner: z
+      .object({
+        segment: z.string().max(200).nullable(),
+        sequence: z.string().max(20_000).nullable(),
+        instanceId: z.string().max(200).nullable(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -68,6 +77,7 @@ export const finishBody = z
   .object({
     runTag,
     attempted: z.number().int().nonnegative().nullable(),
+    runner: z.number().int().min(1).max(MAX_RUNNERS).optional(),
   })
   .strict();
 
@@ -75,6 +85,7 @@ export const summaryBody = z
   .object({
     summary: z.record(z.string(), z.unknown()),
     text: z.string(),
+    runner: z.number().int().min(1).max(MAX_RUNNERS).optional(),
   })
   .strict();
 
@@ -146,8 +157,21 @@ export interface ControlStats {
   eventLoopDelayMaxMs: number | null;
 }
 
+/** In a cluster: where the control API listens and the URL the runner pods reach it by. */
+export interface ControlServerOptions {
+  /** the address to listen on (default 127.0.0.1; 0.0.0.0 in a pod behind a Service) */
+  host?: string;
+  /** the per-run token (default: random); in a cluster it comes from a Secret both sides read */
+  token?: string;
+  /** the base URL runners use instead of http://127.0.0.1:<port> (e.g. http://<name>-sidecar.<ns>.svc:8080) */
+  publicBase?: string;
+}
+
+/** A token the control API accepts as its first path segment. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9]{16,128}$/;
+
 export class ControlServer {
-  readonly token = randomBytes(16).toString('hex');
+  readonly token: string;
   private server: Server | null = null;
   port = 0;
   private readonly requests: Record<string, number> = {};
@@ -155,8 +179,16 @@ export class ControlServer {
   private refused = 0;
   private readonly outcomeHandlingMs: number[] = [];
   private loopDelay: IntervalHistogram | null = null;
+  private statsRecorded = false;
 
-  constructor(private readonly sidecar: Sidecar) {}
+  constructor(
+    private readonly sidecar: Sidecar,
+    private readonly options: ControlServerOptions = {},
+  ) {
+    if (options.token !== undefined && !TOKEN_PATTERN.test(options.token))
+      throw new ControlRequestError('the sidecar token must be 16–128 letters or digits', { status: 400 });
+    this.token = options.token ?? randomBytes(16).toString('hex');
+  }
 
   stats(): ControlStats {
     const sorted = [...this.outcomeHandlingMs].sort((a, b) => a - b);
@@ -178,7 +210,7 @@ export class ControlServer {
 
   /** The base URL k6 gets as SIDECAR_URL. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/${this.token}`;
+    return `${this.options.publicBase?.replace(/\/+$/, '') ?? `http://127.0.0.1:${this.port}`}/${this.token}`;
   }
 
   async listen(port = 0): Promise<string> {
@@ -201,7 +233,7 @@ export class ControlServer {
       // Every k6 VU has connections of its own: at an outage's start thousands of them may report at
       // once. Node's default accept backlog (511) overflowed (ListenOverflows in nstat) and the
       // dropped SYNs made reports time out; the kernel caps this at net.core.somaxconn.
-      this.server?.listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
+      this.server?.listen({ port, host: this.options.host ?? '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve());
     });
     const addr = this.server.address();
     this.port = typeof addr === 'object' && addr !== null ? addr.port : 0;
@@ -232,8 +264,10 @@ export class ControlServer {
       }
       case CONTROL_PATHS.finish: {
         const finish = parseBody(finishBody, body);
-        // The load is over: what the control API carried during it goes on the timeline.
-        this.sidecar.timeline.record('sidecar', 'control-api', null, { ...this.stats() });
+        // The load is over: what the control API carried during it goes on the timeline (once, at
+        // the first runner's finish when there are several).
+        if (!this.statsRecorded) this.sidecar.timeline.record('sidecar', 'control-api', null, { ...this.stats() });
+        this.statsRecorded = true;
         return send(res, 200, await this.sidecar.finish(finish));
       }
       case CONTROL_PATHS.summary:

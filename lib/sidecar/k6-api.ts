@@ -1,5 +1,5 @@
 // k6's REST API, read from Node: the counts the runner shows as progress and the sidecar settles with.
-import { get as httpGet } from 'node:http';
+import { get as httpGet, request as httpRequest } from 'node:http';
 
 /**
  * The sample count of one of k6's metrics (`iterations`: events sent) from its REST API (`k6 run
@@ -62,5 +62,65 @@ export function readK6Counts(apiUrl: string, prefix: string): Promise<Record<str
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolveCounts(null));
+  });
+}
+
+export interface K6Status {
+  paused: boolean;
+  running: boolean;
+  stopped: boolean;
+}
+
+/** k6's /v1/status (`k6 run --address`), or null while it cannot answer (not up yet, or gone). */
+export function readK6Status(apiUrl: string, timeoutMs = 2000): Promise<K6Status | null> {
+  return new Promise((resolveStatus) => {
+    const req = httpGet(`${apiUrl}/v1/status`, { timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return resolveStatus(null);
+        try {
+          const a = (JSON.parse(text) as { data?: { attributes?: Record<string, unknown> } }).data?.attributes ?? {};
+          resolveStatus({
+            paused: a['paused'] === true,
+            running: a['running'] === true,
+            stopped: a['stopped'] === true,
+          });
+        } catch {
+          resolveStatus(null);
+        }
+      });
+      res.on('error', () => resolveStatus(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveStatus(null));
+  });
+}
+
+/**
+ * Resumes a k6 started with --paused, as k6-operator's starter does: PATCH /v1/status with
+ * `{"data":{"attributes":{"paused":false},"id":"default","type":"status"}}`. Resolves to k6's HTTP
+ * status (200 when it took it), or 0 when it could not be reached.
+ */
+export function resumeK6(apiUrl: string, timeoutMs = 5000): Promise<number> {
+  const body = JSON.stringify({ data: { attributes: { paused: false }, id: 'default', type: 'status' } });
+  return new Promise((resolveStatus) => {
+    const req = httpRequest(
+      `${apiUrl}/v1/status`,
+      {
+        method: 'PATCH',
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolveStatus(res.statusCode ?? 0));
+        res.on('error', () => resolveStatus(0));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveStatus(0));
+    req.end(body);
   });
 }

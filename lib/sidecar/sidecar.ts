@@ -35,6 +35,9 @@ import { computeRecovery } from '../measure/recovery.ts';
 import type { BoundTarget, ClusterUnderTest, TargetUnderTest } from '../chaos/target.ts';
 import { Timeline } from '../chaos/timeline.ts';
 import { join } from 'node:path';
+import { RunnerRoster } from './runners.ts';
+import { mergeRunnerSummaries, type TrendSamples } from '../shared/summary-merge.ts';
+import { normalizeSummary } from '../shared/summary.ts';
 
 export interface SidecarOptions {
   runId: string;
@@ -47,6 +50,10 @@ export interface SidecarOptions {
   log?: (line: string) => void;
   /** carries out the plan; defaults to the cluster's driver, else local stack members */
   driver?: ChaosDriver;
+  /** k6 runners of this run (k6-operator's parallelism, `--runners N`); default 1 */
+  runners?: number;
+  /** with several runners: each one's k6 REST API, by index (1-based) — k6ApiUrl is then unused */
+  runnerApis?: Array<string | null>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -73,8 +80,16 @@ export class Sidecar {
   notes: string[] = [];
   summary: SummaryUpload | null = null;
   private finished: Promise<FinishResponse> | null = null;
+  private accountingBegan = false;
   private started: StartResponse | null = null;
   private summaryWaiters: Array<() => void> = [];
+  /** several runners: who registered, finished or died, and the two barriers (null with one runner) */
+  readonly roster: RunnerRoster | null;
+  /** several runners: each one's summary upload, merged at the end */
+  private readonly runnerSummaries = new Map<number, SummaryUpload>();
+  private startBarrier: Promise<StartResponse> | null = null;
+  /** several runners: raw trend samples from all of them (k6's --out json), for exact merged percentiles */
+  trendSamples: TrendSamples | null = null;
   /** set by writeArtifacts(): what the end-of-run write used, for a summary that arrives after it */
   private finalArtifacts: { k6ExitCode: number | null; perSecond: PerSecondData | null } | null = null;
 
@@ -91,6 +106,18 @@ export class Sidecar {
     const metric = (SCENARIOS[opts.experiment.scenario] as ScenarioModule).attributionMetric;
     this.sampler =
       metric === undefined || opts.k6ApiUrl === null ? null : new AttributionSampler(opts.k6ApiUrl, metric);
+    const runners = opts.runners ?? 1;
+    this.roster =
+      runners === 1
+        ? null
+        : new RunnerRoster(runners, opts.runnerApis ?? Array.from({ length: runners }, () => null), (kind, detail) =>
+            this.timeline.record('sidecar', kind, null, detail),
+          );
+  }
+
+  /** The process that started runner `index` saw it exit (local runs): the finish barrier stops waiting for it. */
+  runnerExited(index: number, exitCode: number): void {
+    this.roster?.exited(index, exitCode);
   }
 
   get runId(): string {
@@ -118,6 +145,7 @@ export class Sidecar {
         { status: 400 },
       );
     }
+    if (this.roster !== null) return this.startRunner(req, this.roster);
     if (this.started !== null) {
       // A retried setup() (its first answer lost on the way) gets the same answer; another run does not.
       if (req.runTag === this.runTag) return this.started;
@@ -126,6 +154,26 @@ export class Sidecar {
         { status: 409 },
       );
     }
+    return this.beginLoad(req);
+  }
+
+  /** Several runners: register this one, wait (bounded) for the others, start the load once for all. */
+  private async startRunner(req: StartRequest, roster: RunnerRoster): Promise<StartResponse> {
+    const state = roster.register(req.runner, req.runTag);
+    // The first runner's tag is everyone's: event ids share one prefix, numbered per runner.
+    this.startBarrier ??= roster.waitForAll().then(() => {
+      roster.startedAt = Date.now();
+      return this.beginLoad(req);
+    });
+    const started = await this.startBarrier;
+    if (roster.startedAt !== null && state.registeredAt > roster.startedAt)
+      this.notes.push(
+        `runner ${state.slot.index} registered ${((state.registeredAt - roster.startedAt) / 1000).toFixed(1)} s after the load started for the others`,
+      );
+    return started;
+  }
+
+  private async beginLoad(req: StartRequest): Promise<StartResponse> {
     this.runTag = req.runTag;
     this.rate = req.rate ?? null;
     this.loadDurationMs = req.durationMs ?? null;
@@ -148,6 +196,7 @@ export class Sidecar {
       runId: this.opts.runId,
       planName: this.opts.experiment.name,
       actions: this.opts.experiment.plan.length,
+      runTag: req.runTag,
     };
     return this.started;
   }
@@ -180,7 +229,9 @@ export class Sidecar {
   recordOutcomes(records: OutcomeRecord[]): void {
     if (this.started === null)
       throw new ControlRequestError('no load has started: outcomes come after /v1/start', { status: 409 });
-    if (this.finished !== null)
+    // With several runners `finished` is set at the first runner's teardown while the others'
+    // VUs may still report: only once the accounting began is it too late.
+    if (this.accountingBegan)
       throw new ControlRequestError('the load is finished and accounted for: outcomes come before /v1/finish', {
         status: 409,
       });
@@ -208,11 +259,27 @@ export class Sidecar {
         ),
       );
     }
+    if (this.roster !== null) return this.finishRunner(req, this.roster);
     this.finished ??= this.doFinish(req);
     return this.finished;
   }
 
+  /** Several runners: this one finished; answer when all did (or are known dead), all with the same merged results. */
+  private async finishRunner(req: FinishRequest, roster: RunnerRoster): Promise<FinishResponse> {
+    if (req.runner === undefined)
+      throw new ControlRequestError(`runner: missing — this run has ${roster.count} runners`, { status: 400 });
+    if (this.finished === null) {
+      const api = roster.apiOf(req.runner);
+      const state = roster.states.get(req.runner);
+      const counts = api === null || state?.finishedAt != null ? null : await this.countsFromK6(api);
+      roster.finished(req.runner, counts ?? state?.counts ?? null);
+    }
+    this.finished ??= roster.waitForFinish().then(() => this.doFinish(req));
+    return this.finished;
+  }
+
   private async doFinish(req: FinishRequest): Promise<FinishResponse> {
+    this.accountingBegan = true;
     const endedAt = Date.now();
     this.timeline.record('k6', 'load-finished', null, { not_acked_reported: this.notAcked.size });
     await this.sampler?.stop();
@@ -221,8 +288,14 @@ export class Sidecar {
     await this.chaos.restore('load finished: bringing back members the plan took down');
     const runTag = this.runTag ?? req.runTag;
     const accountant = this.bound.accountant;
-    const fromK6 = await this.countsFromK6();
+    const roster = this.roster;
+    const fromK6 = roster === null ? await this.countsFromK6(this.opts.k6ApiUrl) : this.mergedCounts(roster);
     const undelivered = fromK6.undelivered;
+    const lostRunners = roster?.lost() ?? [];
+    for (const l of lostRunners)
+      this.notes.push(
+        `${l.name} ${l.why}: its events sent are inferred from the highest id seen, those with no report and not in the stream count as unknown (runner lost), and chaos_unmeasured fails the merged verdict`,
+      );
     if (undelivered === null) {
       this.notes.push(
         `k6's API was not reachable, so outcome reports lost on the way to the sidecar cannot be counted here; see ${UNDELIVERED_METRIC} in k6's summary`,
@@ -242,6 +315,15 @@ export class Sidecar {
           inFlightWindow: this.inFlightWindow(endedAt),
           reportsUndelivered: undelivered ?? 0,
           notes: this.notes,
+          ...(roster === null
+            ? {}
+            : {
+                runners: roster.indexes().map((i) => {
+                  const state = roster.states.get(i);
+                  const finished = state !== undefined && state.finishedAt !== null;
+                  return { attempted: finished ? (state.counts?.iterations ?? null) : null, finished };
+                }),
+              }),
         });
         const inFlight = this.accounting.inFlightAtStop ?? 0;
         if (inFlight > 0) {
@@ -300,7 +382,8 @@ export class Sidecar {
       chaos_corrupt: this.accounting?.corrupt ?? 0,
       // The zeros above stand for "not measured" when the final read failed, and every outcome
       // report lost on the way leaves an event whose fate nobody measured: this gate says so.
-      chaos_unmeasured: (accountant !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0),
+      chaos_unmeasured:
+        (accountant !== null && this.accounting === null ? 1 : 0) + (undelivered ?? 0) + lostRunners.length,
       chaos_unavailable_seconds: this.recovery.map((r) => r.unavailableSeconds ?? 0),
       chaos_leader_failover_seconds: this.recovery.flatMap((r) =>
         r.leaderFailoverSeconds === null ? [] : [r.leaderFailoverSeconds],
@@ -319,8 +402,7 @@ export class Sidecar {
    * has no sample of is answered 404: for the undelivered count that is a measured zero (the VUs
    * add samples only when a delivery fails). Null where k6's API could not be asked.
    */
-  private async countsFromK6(): Promise<{ iterations: number | null; undelivered: number | null }> {
-    const api = this.opts.k6ApiUrl;
+  private async countsFromK6(api: string | null): Promise<{ iterations: number | null; undelivered: number | null }> {
     if (api === null) return { iterations: null, undelivered: null };
     let previous: { iterations: number | null; undelivered: number | null } = { iterations: null, undelivered: null };
     for (let i = 0; i < 20; i++) {
@@ -334,6 +416,20 @@ export class Sidecar {
       await sleep(250);
     }
     return previous;
+  }
+
+  /** Several runners: events sent and reports undelivered, summed over the runners that finished. */
+  private mergedCounts(roster: RunnerRoster): { iterations: number | null; undelivered: number | null } {
+    let iterations: number | null = 0;
+    let undelivered: number | null = 0;
+    for (const state of roster.states.values()) {
+      if (state.finishedAt === null) continue;
+      iterations =
+        iterations === null || state.counts?.iterations == null ? null : iterations + state.counts.iterations;
+      undelivered =
+        undelivered === null || state.counts?.undelivered == null ? null : undelivered + state.counts.undelivered;
+    }
+    return { iterations, undelivered };
   }
 
   report(): ReportResponse {
@@ -357,18 +453,62 @@ export class Sidecar {
    */
   writeArtifacts(k6ExitCode: number | null, perSecond: PerSecondData | null = null): RunReportModel {
     this.finalArtifacts = { k6ExitCode, perSecond };
+    const report = this.report();
+    if (this.roster !== null) this.summary = this.mergedSummary(this.roster, report);
     return writeArtifacts({
       runDir: this.opts.runDir,
       experiment: this.opts.experiment,
-      report: this.report(),
+      report,
       summary: this.summary,
       k6ExitCode,
       perSecond,
     });
   }
 
+  /** Several runners: the trend metrics (with their tag filters) the runners' summaries hold, for readTrendSamples. */
+  trendKeys(): string[] {
+    const keys = new Set<string>();
+    for (const upload of this.runnerSummaries.values()) {
+      try {
+        for (const [name, m] of Object.entries(normalizeSummary(upload.summary).metrics))
+          if (m.type === 'trend' && !name.startsWith('chaos_')) keys.add(name);
+      } catch {
+        // an unreadable summary is named by the merge
+      }
+    }
+    return [...keys];
+  }
+
+  /** Several runners: one summary of all of them (lib/shared/summary-merge.ts), or null before any arrived. */
+  private mergedSummary(roster: RunnerRoster, report: ReportResponse): SummaryUpload | null {
+    if (this.runnerSummaries.size === 0) return null;
+    const scenario = SCENARIOS[this.opts.experiment.scenario] as ScenarioModule;
+    return mergeRunnerSummaries({
+      uploads: [...this.runnerSummaries.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([index, upload]) => ({ index, upload })),
+      runners: roster.count,
+      lost: roster.lost(),
+      accounting: report.accounting,
+      trendSamples: this.trendSamples,
+      arrival:
+        this.rate === null || this.loadDurationMs === null
+          ? null
+          : { rate: this.rate, durationMs: this.loadDurationMs },
+      reportMetrics: scenario.reportMetrics,
+    });
+  }
+
   storeSummary(upload: SummaryUpload): void {
-    this.summary = upload;
+    if (this.roster !== null) {
+      if (upload.runner === undefined)
+        throw new ControlRequestError(`runner: missing — this run has ${this.roster.count} runners`, { status: 400 });
+      this.runnerSummaries.set(upload.runner, upload);
+      // The standalone sidecar waits until every runner that finished delivered its summary.
+      const expected = this.roster.indexes().filter((i) => this.roster?.states.get(i)?.finishedAt != null);
+      if (expected.some((i) => !this.runnerSummaries.has(i))) return;
+      this.summary = this.mergedSummary(this.roster, this.report());
+    } else this.summary = upload;
     // k6's handleSummary() runs before k6 exits, so the end-of-run write above normally comes after
     // this and includes the summary; writing here too wrote every artifact twice (three times with
     // the standalone sidecar). Only a summary arriving after that final write (the owner already
