@@ -88,7 +88,7 @@ describe(
       await cluster?.stop();
     });
 
-    it('k6-ha run experiments/s3gw-restart-probe.json (EXIT-1, 4 restarts): durations, exit codes and back-off match the kubelet', async (t) => {
+    it(`k6-ha run experiments/s3gw-restart-probe.json (EXIT-1, ${process.env['K6HA_S3GW_RESTARTS'] ?? '4'} restarts): durations, exit codes and back-off match the kubelet`, async (t) => {
       const shipped = JSON.parse(
         readFileSync(join(PROJECT_ROOT, 'experiments', 's3gw-restart-probe.json'), 'utf8'),
       ) as {
