@@ -132,7 +132,15 @@ describe(
       const a = s.accounting;
       assert.equal(a.failed + a.unknown, 0, 'every publish acked');
       assert.equal(a.lost, 0);
-      assert.equal(a.duplicates, 0, 'nothing to publish again');
+      // A standby's kill gives the publisher no reason to publish again. On a loaded machine (CI
+      // runs this beside other suites) an ack can still take longer than the client's 2 s ack
+      // timeout; the event is then published again and, STAN having no de-duplication, stored
+      // twice. So: every duplicate must be one of the publisher's own re-publishes (its note).
+      const republished = Number(/published (\d+) event\(s\) again/.exec(s.k6ha.notes.join('\n'))?.[1] ?? 0);
+      assert.ok(
+        a.duplicates <= republished,
+        `duplicates ${a.duplicates} not explained by re-publishes (${republished}): ${s.k6ha.notes.join('; ')}`,
+      );
       assertReconciles(a, runDir);
       const r = s.recovery[0];
       assert.ok(r, 'a recovery report for the kill');

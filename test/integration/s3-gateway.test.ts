@@ -48,10 +48,8 @@ interface Sample {
 }
 
 /** k6's own record of every PUT: end time, duration, status and error (from `--out json`). */
-function putSamples(runDir: string): Array<{ start: number; end: number; status: string; error: string }> {
-  const lines = gunzipSync(readFileSync(join(runDir, 'k6-samples.json.gz')))
-    .toString()
-    .split('\n');
+function putSamples(samplesFile: string): Array<{ start: number; end: number; status: string; error: string }> {
+  const lines = gunzipSync(readFileSync(samplesFile)).toString().split('\n');
   const out: Array<{ start: number; end: number; status: string; error: string }> = [];
   for (const line of lines) {
     if (!line.includes('"http_req_duration"') || !line.includes('"name":"put"')) continue;
@@ -81,7 +79,9 @@ describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency
     await requireK6();
     await requireVersitygw();
     const dir = scratchDir('s3-kill');
-    // Four kills while 1–4 MiB PUTs stream in: some are cut mid-request (checked below, from k6's samples).
+    // Four kills while 4–8 MiB PUTs stream in: some are cut mid-request (checked below, from k6's
+    // samples). With 1–4 MiB a PUT took 7–34 ms on a quiet machine and often none was in flight at
+    // any of the 4 kills; 4–8 MiB PUTs (~30–60 ms) keep about one in flight at all times (16 MiB was more than k6 could send at this rate).
     const file = writeExperiment(
       dir,
       experiment(
@@ -93,10 +93,16 @@ describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency
           target: { leaderOf: 'gateway' },
           restartAfter: '1s',
         })),
-        { DURATION: '18s', S3_MIX: 'put=80,get=15,list=5', S3_SIZES: '1MiB,4MiB' },
+        { DURATION: '18s', S3_MIX: 'put=80,get=15,list=5', S3_SIZES: '4MiB,8MiB' },
       ),
     );
-    const run = startCli(['run', file, '--out-dir', dir], { timeoutMs: 200_000 });
+    // k6's raw samples for the mid-write check below: k6-ha's per-second source is k6's dashboard
+    // recording (aggregates), so the test asks k6 for `--out json` itself (K6_OUT, k6's own variable).
+    const samplesFile = join(dir, 'k6-samples.json.gz');
+    const run = startCli(['run', file, '--out-dir', dir], {
+      timeoutMs: 200_000,
+      env: { K6_OUT: `json=${samplesFile}` },
+    });
     const res = await run.result;
     const runDir = onlyRunDir(dir);
     const s = readJson<Summary>(join(runDir, 'summary.json'));
@@ -120,7 +126,7 @@ describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency
 
     // Mid-write: PUTs that were in flight at a kill and got no answer (reset, EOF), from k6's samples.
     const killAt = kills.map((k) => Date.parse((k as unknown as { ts: string }).ts));
-    const puts = putSamples(runDir);
+    const puts = putSamples(samplesFile);
     const cut = puts.filter(
       (p) => p.status === '0' && !p.error.startsWith('dial') && killAt.some((k) => p.start <= k + 50 && p.end >= k),
     );
