@@ -190,21 +190,29 @@ export class JetStreamView implements BoundTarget {
     notes.push(`the consumer did not drain within ${timeoutMs / 1000}s (${last}); consumed and sink counts may be low`);
   }
 
-  private async sinkIds(runTag: string, notes: string[]): Promise<Map<string, number> | null> {
-    if (this.opts.sinkUrl === null) return null;
-    try {
-      const res = await fetch(`${this.opts.sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      const ids = new Map<string, number>();
-      for (const line of (await res.text()).split('\n')) {
-        const [id, n] = line.split('\t');
-        if (id) ids.set(id, Number(n ?? 1));
-      }
-      return ids;
-    } catch (err) {
-      notes.push(`the sink could not be asked for its ids: ${(err as Error).message}`);
-      return null;
+  private sinkIds(runTag: string, notes: string[]): Promise<Map<string, number> | null> {
+    return this.opts.sinkUrl === null ? Promise.resolve(null) : fetchSinkIds(this.opts.sinkUrl, runTag, notes);
+  }
+}
+
+/** k6-ha's sink's record of one run's ids (id → times received); null, with a note, when it cannot be asked. */
+export async function fetchSinkIds(
+  sinkUrl: string,
+  runTag: string,
+  notes: string[],
+): Promise<Map<string, number> | null> {
+  try {
+    const res = await fetch(`${sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const ids = new Map<string, number>();
+    for (const line of (await res.text()).split('\n')) {
+      const [id, n] = line.split('\t');
+      if (id) ids.set(id, Number(n ?? 1));
     }
+    return ids;
+  } catch (err) {
+    notes.push(`the sink could not be asked for its ids: ${(err as Error).message}`);
+    return null;
   }
 }

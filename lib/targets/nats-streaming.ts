@@ -15,6 +15,7 @@ import type { ConsumerSnapshot, LeaderChange, StreamSnapshot } from '../chaos/si
 import type { Timeline } from '../chaos/timeline.ts';
 import type { Accounting, RecoveryReport, TimelineKinds } from '../shared/types.ts';
 import { withFirstAck } from '../stack/ack-times.ts';
+import { fetchSinkIds } from '../jetstream/view.ts';
 import { waitFor } from '../stack/processes.ts';
 import { closeStan, connectStan, readChannel } from '../stack/stan/stan-client.ts';
 import {
@@ -297,27 +298,10 @@ class FtView implements BoundTarget {
       streamIds: read.ids,
       streamDelta: channel.last_seq - this.seqBefore,
       consumed: durable === null ? null : durable.last_sent - durable.pending_count - this.sentBefore,
-      sinkIds: await this.sinkIds(runTag, notes),
+      sinkIds: await fetchSinkIds(this.stack.sinkUrl, runTag, notes),
       inFlightWindow: request.inFlightWindow,
       reportsUndelivered: request.reportsUndelivered,
     });
-  }
-
-  private async sinkIds(runTag: string, notes: string[]): Promise<Map<string, number> | null> {
-    try {
-      const res = await fetch(`${this.stack.sinkUrl}/ids?prefix=${encodeURIComponent(`${runTag}-`)}`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      const ids = new Map<string, number>();
-      for (const line of (await res.text()).split('\n')) {
-        const [id, n] = line.split('\t');
-        if (id) ids.set(id, Number(n ?? 1));
-      }
-      return ids;
-    } catch (err) {
-      notes.push(`the sink could not be asked for its ids: ${(err as Error).message}`);
-      return null;
-    }
   }
 
   /** Per action that took the active down: action → the first publish acked after a standby reported active. */
