@@ -79,19 +79,22 @@ describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency
     await requireK6();
     await requireVersitygw();
     const dir = scratchDir('s3-kill');
-    // Four kills while 4–8 MiB PUTs stream in: some are cut mid-request (checked below, from k6's
-    // samples). With 1–4 MiB a PUT took 7–34 ms on a quiet machine and often none was in flight at
-    // any of the 4 kills; 4–8 MiB PUTs (~30–60 ms) keep about one in flight at all times (16 MiB was more than k6 could send at this rate).
+    // Ten kills, 1.5 s apart, while 4–8 MiB PUTs stream in: some are cut mid-request (checked
+    // below, from k6's samples). A PUT takes ~35 ms and about 24 start each second, so at any one
+    // kill there is a PUT in flight only about half the time: with four kills, one CI run in ~30
+    // had none cut (all four landed between PUTs); with ten, that is about one in a thousand.
+    // (1–4 MiB PUTs took 7–34 ms and were mostly missed; 16 MiB was more than k6 could send at this rate.)
+    const KILLS = 10;
     const file = writeExperiment(
       dir,
       experiment(
         't-s3-kill-mid-write',
-        [3, 7, 11, 15].map((s, i) => ({
+        Array.from({ length: KILLS }, (_, i) => ({
           id: `kill-${i + 1}`,
-          at: `${s}s`,
+          at: `${2000 + i * 1500}ms`,
           action: 'kill',
           target: { leaderOf: 'gateway' },
-          restartAfter: '1s',
+          restartAfter: '500ms',
         })),
         { DURATION: '18s', S3_MIX: 'put=80,get=15,list=5', S3_SIZES: '4MiB,8MiB' },
       ),
@@ -117,11 +120,11 @@ describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency
     // The kills were real SIGKILLs of the gateway, each followed by a restart on the same directory.
     const timeline = readTimeline(runDir);
     const kills = timeline.filter((e) => e.source === 'plan' && e.kind === 'executed');
-    assert.equal(kills.length, 4);
+    assert.equal(kills.length, KILLS);
     const exits = timeline.filter((e) => e.source === 'member' && e.kind === 'member-exited');
-    assert.equal(exits.filter((e) => e.detail['signal'] === 'SIGKILL').length, 4, JSON.stringify(exits));
-    assert.equal(timeline.filter((e) => e.source === 'plan' && e.kind === 'restarted').length, 4);
-    assert.equal(s.recovery.length, 4);
+    assert.equal(exits.filter((e) => e.detail['signal'] === 'SIGKILL').length, KILLS, JSON.stringify(exits));
+    assert.equal(timeline.filter((e) => e.source === 'plan' && e.kind === 'restarted').length, KILLS);
+    assert.equal(s.recovery.length, KILLS);
     for (const r of s.recovery) assert.ok((r.recoverySeconds ?? 99) < 10, `${r.actionId} back within 10 s`);
 
     // Mid-write: PUTs that were in flight at a kill and got no answer (reset, EOF), from k6's samples.
