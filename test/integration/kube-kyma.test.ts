@@ -19,7 +19,7 @@ import { DEFAULT_CONSUMER } from '../../lib/shared/defaults.ts';
 import { PROJECT_ROOT } from '../../lib/tools/toolchain.ts';
 import type { Accounting, KubernetesReport, RecoveryReport } from '../../lib/shared/types.ts';
 import type { KubeCluster, RealNode } from '../support/kube-cluster.ts';
-import { captureHostState, hostChanges, type HostState } from '../support/host-state.ts';
+import { captureHostStateWithNoNodeUp, hostChanges, type HostState } from '../support/host-state.ts';
 import { createNatsStatefulSet, type NatsPods } from '../support/kube-nats.ts';
 import { onlyRunDir, readJson, readTimeline, requireK6, runCli, scratchDir, writeExperiment } from '../support/cli.ts';
 import { readyPods, realNodeClusterForTests, TEST_CONTEXT, waitFor } from '../support/kube-fixtures.ts';
@@ -222,7 +222,7 @@ describe(
       services = null;
       const dir = (cluster as KubeCluster).dir;
       await (cluster as KubeCluster).stop();
-      assert.deepEqual(hostChanges(hostBefore, captureHostState([dir])), []);
+      assert.deepEqual(hostChanges(hostBefore, await captureHostStateWithNoNodeUp([dir])), []);
     });
   },
 );

@@ -18,7 +18,7 @@ import { LocalStack } from '../../lib/stack/local-stack.ts';
 import { PROJECT_ROOT } from '../../lib/tools/toolchain.ts';
 import type { KubernetesReport } from '../../lib/shared/types.ts';
 import type { KubeCluster, RealNode } from '../support/kube-cluster.ts';
-import { captureHostState, hostChanges, type HostState } from '../support/host-state.ts';
+import { captureHostStateWithNoNodeUp, hostChanges, type HostState } from '../support/host-state.ts';
 import {
   onlyRunDir,
   readJson,
@@ -172,7 +172,7 @@ describe(
       stack = null;
       const dir = (cluster as KubeCluster).dir;
       await (cluster as KubeCluster).stop();
-      assert.deepEqual(hostChanges(hostBefore, captureHostState([dir])), []);
+      assert.deepEqual(hostChanges(hostBefore, await captureHostStateWithNoNodeUp([dir])), []);
     });
   },
 );

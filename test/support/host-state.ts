@@ -2,9 +2,10 @@
 // before a real node comes up and compared after it is gone: processes, mounts, the kubepods
 // cgroup trees, the sysctls the kubelet sets, KUBE-* iptables chains (v4 and v6) and the host
 // directories it creates. `hostChanges(before, after)` lists every difference in words.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Set by the kubelet unless protectKernelDefaults (real-kubelet note: 1→10, 0→1, 0→1). */
 export const NODE_SYSCTLS = ['kernel.panic', 'kernel.panic_on_oops', 'vm.overcommit_memory'] as const;
@@ -100,6 +101,43 @@ export function captureHostState(dirs: string[] = []): HostState {
     mounts: nodeMounts(dirs),
     processes: nodeProcesses(),
   };
+}
+
+/** scripts/kube/lib.sh's lock: held by whichever real node is up on this machine. */
+const NODE_LOCK = process.env['K6HA_KUBE_NODE_LOCK'] ?? '/tmp/k6ha-kube-node.lock';
+
+/** True when no real node holds the lock (flock -n takes and drops it at once). */
+function noNodeIsUp(): boolean {
+  return spawnSync('flock', ['-n', NODE_LOCK, 'true']).status === 0;
+}
+
+/**
+ * The host's "before", taken only while no other real node is up: a snapshot taken while another
+ * run's node was up (a manual run next to CI) listed that node's processes and mounts as the
+ * baseline, and the comparison after our own node went down reported them as gone — or, the other
+ * way round, blamed us for its leftovers. Waits for the lock to be free before and after the
+ * snapshot, so a node that came up during it is seen.
+ */
+export async function captureHostStateWithNoNodeUp(dirs: string[] = [], timeoutMs = 20 * 60_000): Promise<HostState> {
+  const deadline = Date.now() + timeoutMs;
+  let said = false;
+  for (;;) {
+    if (noNodeIsUp()) {
+      const state = captureHostState(dirs);
+      if (noNodeIsUp()) return state;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `another real node held ${NODE_LOCK} for ${Math.round(timeoutMs / 60_000)} min: stop it (scripts/kube/down.sh <dir>) before running the real-node tests`,
+      );
+    if (!said) {
+      process.stderr.write(
+        `[kube] another real node is up (${NODE_LOCK}); waiting for it before taking the host's snapshot\n`,
+      );
+      said = true;
+    }
+    await sleep(2000);
+  }
 }
 
 /** Every way `after` differs from `before`, in words; empty when the host is as it was. */

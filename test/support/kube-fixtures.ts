@@ -11,7 +11,7 @@ import { connectKube, type KubeClients } from '../../lib/kube/client.ts';
 import { type ChaosDriver, ChaosExecutor, type ExecutedAction } from '../../lib/chaos/chaos.ts';
 import { actionSchema, type ChaosAction } from '../../lib/experiment/experiment.ts';
 import { Timeline } from '../../lib/chaos/timeline.ts';
-import { captureHostState, type HostState } from './host-state.ts';
+import { captureHostStateWithNoNodeUp, type HostState } from './host-state.ts';
 import { startKubeCluster, type KubeCluster, type RealNode } from './kube-cluster.ts';
 
 export const TEST_CONTEXT = 'k6-ha-test';
@@ -206,7 +206,8 @@ export const REAL_NODE_PACKAGES = 'containerd runc containernetworking-plugins b
 /**
  * A control plane plus a real node (containerd + runc + kubelet, node "127.0.0.1"); fails (never
  * skips) saying what to install or how to run when root or the packages are missing. The host is
- * captured before anything starts: compare it after `cluster.stop()` with hostChanges().
+ * captured before anything starts, while no other real node is up: compare it after `cluster.stop()`
+ * with hostChanges().
  */
 export async function realNodeClusterForTests(): Promise<{
   cluster: KubeCluster;
@@ -226,7 +227,7 @@ export async function realNodeClusterForTests(): Promise<{
       `a real node needs ${missing.join(', ')}: apt-get install -y ${REAL_NODE_PACKAGES} (.ci/run does), then scripts/kube/setup.sh builds the kubelet`,
     );
   const dir = mkdtempSync(join(tmpdir(), 'k6-ha-kube-'));
-  const hostBefore = captureHostState([dir]);
+  const hostBefore = await captureHostStateWithNoNodeUp([dir]);
   let cluster: KubeCluster;
   try {
     cluster = await startKubeCluster({ dir, realNode: true, keep: process.env['K6HA_KUBE_KEEP'] === '1' });
