@@ -6,6 +6,10 @@
 #                                      and busybox-static (sh, wget: the readiness probe)
 #   docker.io/local/probe:<tag>        Debian's busybox-static (sh, kill, sleep, ...) and
 #                                      /bin/restart-probe (images/restart-probe, the s3gw stand-in)
+#   docker.io/local/nats-streaming-server:<tag>
+#                                      the pinned nats-streaming-server v0.25.6 of .tools/bin (seed
+#                                      004's `stan` pods; the libc it links) and busybox-static;
+#                                      built only when that binary is there (STAN_IMAGE empty else)
 #
 # <tag> is the first 12 hex digits of the layer's sha256: a changed image gets a new name
 # (containerd keeps an old alias when a changed image is re-imported under the same tag).
@@ -19,6 +23,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NATS_SERVER_BIN="${K6HA_NATS_SERVER_BIN:-$KUBE_REPO_ROOT/.tools/bin/nats-server}"
+STAN_SERVER_BIN="${K6HA_NATS_STREAMING_SERVER_BIN:-$KUBE_REPO_ROOT/.tools/bin/nats-streaming-server}"
 BUSYBOX_BIN="${K6HA_BUSYBOX_BIN:-/bin/busybox}"
 [[ -x "$NATS_SERVER_BIN" ]] || kube_die "nats-server not found at $NATS_SERVER_BIN: run \`node --import tsx scripts/setup.ts\` (npm test does) to build the pinned one"
 if ! [[ -x "$BUSYBOX_BIN" ]] || ! file -L "$BUSYBOX_BIN" 2>/dev/null | grep -q 'statically linked'; then
@@ -78,20 +83,39 @@ rootfs() {
 r="$(rootfs pause)"; cp "$WORK/bin/pause" "$r/pause"
 oci_image pause "$r" '["/pause"]'; PAUSE_IMAGE=$IMAGE_REF; PAUSE_TAR=$IMAGE_TAR
 
+# with_busybox ROOT : busybox-static and its applets (sh, wget for exec probes, kill)
+with_busybox() {
+  cp "$BUSYBOX_BIN" "$1/bin/busybox"
+  for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$1/bin/$applet" ]] || ln -s busybox "$1/bin/$applet"; done
+}
+# with_libs ROOT BIN : the loader and the libraries a cgo binary links (the pinned servers link libc)
+with_libs() {
+  while read -r lib; do
+    [[ -n "$lib" ]] || continue
+    mkdir -p "$1$(dirname "$lib")"; cp -L "$lib" "$1$lib"
+  done < <(ldd "$2" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+}
+
 r="$(rootfs nats-server)"; cp "$NATS_SERVER_BIN" "$r/nats-server"
 # busybox too: the pods' exec readiness probe (wget of the member's own /healthz, whose port
 # differs per pod index) and `sh` for kubectl exec.
-cp "$BUSYBOX_BIN" "$r/bin/busybox"
-for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
-# The pinned nats-server links libc (cgo): the image carries the loader and the libraries it names.
-while read -r lib; do
-  [[ -n "$lib" ]] || continue
-  mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"
-done < <(ldd "$NATS_SERVER_BIN" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+with_busybox "$r"
+with_libs "$r" "$NATS_SERVER_BIN"
 oci_image nats-server "$r" '["/nats-server"]'; NATS_IMAGE=$IMAGE_REF; NATS_TAR=$IMAGE_TAR
 
-r="$(rootfs probe)"; cp "$BUSYBOX_BIN" "$r/bin/busybox"; cp "$WORK/bin/restart-probe" "$r/bin/restart-probe"
-for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
+# Seed 004's image (the seed runs nats-streaming:alpine): the same layout as nats-server's. The
+# binary is built by `npm run setup` (scripts/setup.ts); without it only the STAN tests fail.
+STAN_IMAGE=""; STAN_TAR=""
+if [[ -x "$STAN_SERVER_BIN" ]]; then
+  r="$(rootfs nats-streaming-server)"; cp "$STAN_SERVER_BIN" "$r/nats-streaming-server"
+  with_busybox "$r"
+  with_libs "$r" "$STAN_SERVER_BIN"
+  oci_image nats-streaming-server "$r" '["/nats-streaming-server"]'; STAN_IMAGE=$IMAGE_REF; STAN_TAR=$IMAGE_TAR
+else
+  kube_log "no nats-streaming-server at $STAN_SERVER_BIN (npm run setup builds it): no STAN image"
+fi
+
+r="$(rootfs probe)"; with_busybox "$r"; cp "$WORK/bin/restart-probe" "$r/bin/restart-probe"
 oci_image probe "$r" '["/bin/restart-probe"]'; PROBE_IMAGE=$IMAGE_REF; PROBE_TAR=$IMAGE_TAR
 
 cat >"$OUT/images.env.tmp" <<ENV
@@ -101,6 +125,8 @@ NATS_IMAGE=$NATS_IMAGE
 NATS_TAR=$NATS_TAR
 PROBE_IMAGE=$PROBE_IMAGE
 PROBE_TAR=$PROBE_TAR
+STAN_IMAGE=$STAN_IMAGE
+STAN_TAR=$STAN_TAR
 ENV
 mv "$OUT/images.env.tmp" "$OUT/images.env"
 cat "$OUT/images.env"
