@@ -6,6 +6,7 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { PlanRefusedError } from '../shared/errors.ts';
 import type { StackMember } from '../stack/stack.ts';
 import { executeCommandAction } from './command-action.ts';
+import { roleHits, roleMatches, roleOf, type RoleSelection, type RoleView } from './roles.ts';
 import {
   actionId,
   type ChaosAction,
@@ -225,45 +226,21 @@ export function preflightPlan(plan: ChaosAction[], world: PreflightWorld, blastR
         );
     } else if (a.action !== 'wait') {
       const t = a.target;
+      const role = roleOf(t);
       if ('name' in t) {
         candidates = world.memberNames.includes(t.name) ? [t.name] : [];
         if (candidates.length === 0)
           problems.push(`target name=${t.name} matches nothing; members are ${world.memberNames.join(', ')}`);
-      } else if ('leaderOf' in t || 'notLeaderOf' in t) {
-        const stream = 'leaderOf' in t ? t.leaderOf : t.notLeaderOf;
-        const holders = world.streams[stream];
-        if (holders === undefined) {
-          problems.push(
-            `stream ${JSON.stringify(stream)} is not under test; streams are ${Object.keys(world.streams).join(', ') || 'none'}`,
-          );
-        } else {
-          candidates = holders;
-          const hits = 'leaderOf' in t ? 1 : Math.max(0, holders.length - 1);
-          if (hits === 0) problems.push(`notLeaderOf ${stream} matches nothing: the stream has a single replica`);
-          note =
-            'leaderOf' in t
-              ? 'resolved at action time: the current leader'
-              : 'resolved at action time: a member that is not the leader';
-          if (a.pick === 'all') touches = hits;
-          if (a.pick === 'all' && hits > blastRadius)
-            problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
-        }
-      } else if ('activeOf' in t || 'standbyOf' in t) {
-        const [field, group] = 'activeOf' in t ? ['activeOf', t.activeOf] : ['standbyOf', t.standbyOf];
-        const members = world.ftGroups?.[group];
+      } else if (role !== null) {
+        const groups = (role.spec.group === 'stream' ? world.streams : world.ftGroups) ?? {};
+        const members = groups[role.value];
         if (members === undefined) {
-          const known = Object.keys(world.ftGroups ?? {});
-          problems.push(
-            `target.${field}: ${JSON.stringify(group)} is not allowed — expected ${known.length === 0 ? 'nothing: this target has no fault-tolerance group (activeOf/standbyOf are for the nats-streaming target)' : `one of ${known.map((g) => JSON.stringify(g)).join(', ')}, the ft_group under test`}`,
-          );
+          problems.push(role.spec.unknown(role.field, role.value, Object.keys(groups)));
         } else {
           candidates = members;
-          const hits = 'activeOf' in t ? 1 : Math.max(0, members.length - 1);
-          if (hits === 0) problems.push(`standbyOf ${group} matches nothing: the group has a single member`);
-          note =
-            'activeOf' in t
-              ? 'resolved at action time: the member whose /streaming/serverz says FT_ACTIVE'
-              : 'resolved at action time: a member whose /streaming/serverz says FT_STANDBY';
+          const hits = roleHits(role, members.length);
+          if (hits === 0) problems.push(role.spec.single(role.value));
+          note = role.spec.note;
           if (a.pick === 'all') touches = hits;
           if (a.pick === 'all' && hits > blastRadius)
             problems.push(`would touch ${hits} members, more than blastRadius ${blastRadius}`);
@@ -500,25 +477,30 @@ export class LocalMemberDriver implements ChaosDriver {
     });
   }
 
+  /** The group a role selector names, as its own view shows it now (JetStream's, or the FT group's). */
+  private async roleView(role: RoleSelection, action: ChaosAction): Promise<RoleView> {
+    if (role.spec.group === 'stream') {
+      const view = await this.world.streamMembers(role.value);
+      return { holder: view.leader, members: view.members };
+    }
+    if (this.world.ftGroupMembers === undefined)
+      throw new PlanRefusedError(`target ${selectorText(action)}: this target has no fault-tolerance group`);
+    const view = await this.world.ftGroupMembers(role.value);
+    return { holder: view.active, members: view.members };
+  }
+
   private async resolve(
     action: Exclude<LocalChaosAction, LocalScaleAction>,
   ): Promise<{ targets: string[]; leader: string | null }> {
     const t = action.target;
+    const role = roleOf(t);
     let matches: string[];
     let leader: string | null = null;
     if ('name' in t) {
       matches = this.world.members().some((m) => m.name === t.name) ? [t.name] : [];
-    } else if ('leaderOf' in t || 'notLeaderOf' in t) {
-      const view = await this.world.streamMembers('leaderOf' in t ? t.leaderOf : t.notLeaderOf);
-      leader = view.leader;
-      matches =
-        'leaderOf' in t ? (view.leader === null ? [] : [view.leader]) : view.members.filter((n) => n !== view.leader);
-    } else if ('activeOf' in t || 'standbyOf' in t) {
-      const group = 'activeOf' in t ? t.activeOf : t.standbyOf;
-      if (this.world.ftGroupMembers === undefined)
-        throw new PlanRefusedError(`target ${selectorText(action)}: this target has no fault-tolerance group`);
-      const view = await this.world.ftGroupMembers(group);
-      leader = view.active;
+    } else if (role !== null) {
+      const view = await this.roleView(role, action);
+      leader = view.holder;
       // A standby is a running member that is not the active one (a member that is down stands by for nothing).
       const running = new Set(
         this.world
@@ -526,12 +508,7 @@ export class LocalMemberDriver implements ChaosDriver {
           .filter((m) => m.running)
           .map((m) => m.name),
       );
-      matches =
-        'activeOf' in t
-          ? view.active === null
-            ? []
-            : [view.active]
-          : view.members.filter((n) => n !== view.active && running.has(n));
+      matches = roleMatches(role, view, (n) => running.has(n));
     } else {
       matches = [];
     }

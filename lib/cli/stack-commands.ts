@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { parsePort } from '../shared/env-parse.ts';
 import { InvalidSettingError } from '../shared/errors.ts';
 import { LocalStack } from '../stack/local-stack.ts';
+import { StanHostServices } from '../stack/stan/stan-stack.ts';
 import { DEFAULT_RESULTS_DIR_HELP, resultsDir } from '../sidecar/artifacts.ts';
 import { ensureTool, TOOLS } from '../tools/toolchain.ts';
 import { stackBinariesReport } from '../stack/postgres-haproxy/binaries.ts';
@@ -46,6 +47,63 @@ export function registerStackCommands(program: Command): void {
       await s.stop();
       log('stack stopped');
     });
+
+  stack
+    .command('stan-services')
+    .description(
+      "k6-ha's publisher with its STAN backend and the durable-subscription sink against a NATS Streaming FT group elsewhere (the pods of a `stan` StatefulSet, through port-forwards), until Ctrl-C; prints the target.stan lines for a kubernetes experiment",
+    )
+    .requiredOption(
+      '--nats-url <urls>',
+      "the FT group's client URL(s), comma-separated, e.g. nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+    )
+    .option('--cluster-id <id>', "the streaming id (the seed's)", 'test-cluster')
+    .option('--port <port>', 'publisher port on 127.0.0.1', '18080')
+    .option('--sink-port <port>', 'sink port on 127.0.0.1', '18081')
+    .option('--no-republish', 'do not publish again after an ack timeout')
+    .action(
+      async (flags: { natsUrl: string; clusterId: string; port: string; sinkPort: string; republish: boolean }) => {
+        const port = parsePort('--port', flags.port);
+        const sinkPort = parsePort('--sink-port', flags.sinkPort);
+        const urls = flags.natsUrl.split(',');
+        const bad = urls.find((u) => !/^(?:nats|tls):\/\/[^\s,]+$/.test(u));
+        if (bad !== undefined)
+          throw InvalidSettingError.format(
+            '--nats-url',
+            flags.natsUrl,
+            'NATS URLs such as nats://127.0.0.1:4222, comma-separated',
+          );
+        const log = (line: string): void => void process.stderr.write(`k6-ha: ${line}\n`);
+        const runDir = join(resultsDir(), `stan-services-${Date.now()}`);
+        mkdirSync(runDir, { recursive: true });
+        const s = StanHostServices.create({
+          runDir,
+          natsUrls: urls,
+          clusterId: flags.clusterId,
+          republish: flags.republish,
+          publisherPort: port,
+          sinkPort,
+        });
+        try {
+          await s.start();
+        } catch (err) {
+          await s.stop();
+          throw err;
+        }
+        log(
+          `publisher (STAN backend) on ${s.publishUrl}, sink on ${s.sinkUrl}; logs in ${relative(process.cwd(), runDir)}`,
+        );
+        process.stdout.write(
+          `in the experiment: "env": { "PUBLISH_URL": "${s.publishUrl}" }, "target": { …, "sinkUrl": "${s.sinkUrl}", "stan": { …, "natsUrl": "${flags.natsUrl}", "publisherUrl": "${s.publisherUrl}" } }\nCtrl-C to stop.\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await s.stop();
+        log('stopped');
+      },
+    );
 
   program
     .command('setup')

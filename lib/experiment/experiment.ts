@@ -56,13 +56,13 @@ export const podSelectorSchema = z
       z.object({ labelSelector: z.string().min(1), ...namespaceField }).strict(),
       z.object({ leaderOf: z.string().min(1), ...namespaceField }).strict(),
       z.object({ notLeaderOf: z.string().min(1), ...namespaceField }).strict(),
-      // local nats-streaming target only (the Kubernetes `stan` StatefulSet variant is not built)
+      // a NATS Streaming FT group: the local nats-streaming target's, or target.stan's pods
       z.object({ activeOf: z.string().min(1), ...namespaceField }).strict(),
       z.object({ standbyOf: z.string().min(1), ...namespaceField }).strict(),
     ],
     {
       error:
-        'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" } or { "notLeaderOf": "<stream>" }, each with an optional "namespace"; locally also { "activeOf": "<ft_group>" } or { "standbyOf": "<ft_group>" }',
+        'a pod selector: { "name": … }, { "labelSelector": "k=v" }, { "leaderOf": "<stream>" }, { "notLeaderOf": "<stream>" }, { "activeOf": "<ft_group>" } or { "standbyOf": "<ft_group>" }, each with an optional "namespace"',
     },
   )
   .meta({ id: 'podSelector' });
@@ -392,6 +392,35 @@ const localTarget = z.discriminatedUnion(
   },
 );
 
+const NATS_URLS = /^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/;
+const NATS_URLS_ALLOWED = 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)';
+
+/**
+ * A NATS Streaming FT group in the cluster (seed 004: the `stan` StatefulSet on one shared
+ * volume): who is active comes from each pod's own /streaming/serverz, the accounting from a read
+ * of the channel and k6-ha's STAN publisher and sink.
+ */
+const kubeStanGroup = z
+  .object({
+    /** the members' ft_group_name: what activeOf / standbyOf name */
+    ftGroup: z.string().min(1),
+    /** the streaming `id` (the seed's: test-cluster) */
+    clusterId: z.string().min(1).default('test-cluster'),
+    /** pod name → its monitoring endpoint (port 8222 of each pod: a port-forward each, or in-cluster the pod's DNS name) */
+    monitorUrls: z
+      .record(kubeName, z.string().url({ error: 'an http URL such as http://127.0.0.1:8222' }))
+      .refine((m) => Object.keys(m).length > 0, { error: 'at least one pod: { "stan-0": "http://127.0.0.1:8222" }' }),
+    /** the members' client URL(s), for the full read of the channel after the run */
+    natsUrl: z.string().regex(NATS_URLS, { error: NATS_URLS_ALLOWED }),
+    /** the channel k6-ha's publisher writes (its STAN backend) and the sink reads */
+    channel: z.string().min(1).default('kyma.events'),
+    /** the sink's durable subscription, whose progress counts as "consumed" */
+    durable: z.string().min(1).default('k6-ha-sink'),
+    /** k6-ha's publisher with the STAN backend (its /first-ack gives chaos_failover_seconds) */
+    publisherUrl: z.string().url().optional(),
+  })
+  .strict();
+
 const kubernetesTarget = z
   .object({
     kind: z.literal('kubernetes'),
@@ -401,12 +430,7 @@ const kubernetesTarget = z
     namespaces: z.array(kubeName).min(1),
     /** NATS client URL(s), comma-separated, for JetStream's view (leaderOf, leader changes, accounting):
      * port-forwards of each member (a forward to one pod dies with it) or, in-cluster, the service */
-    natsUrl: z
-      .string()
-      .regex(/^(?:nats|tls|wss?):\/\/[^\s,]+(?:,(?:nats|tls|wss?):\/\/[^\s,]+)*$/, {
-        error: 'a NATS URL such as nats://127.0.0.1:4222 (several: comma-separated)',
-      })
-      .optional(),
+    natsUrl: z.string().regex(NATS_URLS, { error: NATS_URLS_ALLOWED }).optional(),
     /** the stream under test and the consumer whose progress counts as "consumed" */
     stream: z.string().min(1).default('sap'),
     consumer: z.string().min(1).optional(),
@@ -416,6 +440,8 @@ const kubernetesTarget = z
     allowNodeDeletion: z.boolean().default(false),
     /** the sink's /ids endpoint (k6-ha's sink), when there is one to ask */
     sinkUrl: z.string().url().optional(),
+    /** a NATS Streaming FT group instead of a JetStream stream (activeOf / standbyOf) */
+    stan: kubeStanGroup.optional(),
   })
   .strict();
 
@@ -622,6 +648,10 @@ function checkPlanConsistency(exp: Experiment, file: string): void {
         problems.push(`env.DURATION: ${JSON.stringify(durationText)} is not allowed — expected ${err.allowed}`);
     }
   }
+  if (exp.target.kind === 'kubernetes' && exp.target.stan !== undefined && exp.target.natsUrl !== undefined)
+    problems.push(
+      'target.natsUrl: not allowed next to target.stan — a kubernetes target has one view, a JetStream stream (natsUrl) or a NATS Streaming FT group (stan, with its own stan.natsUrl)',
+    );
   exp.plan.forEach((a, i) => {
     const at = parseDurationMs(`plan[${i}].at`, a.at);
     if (runMs !== null && at >= runMs)
@@ -701,9 +731,16 @@ function targetKindProblems(exp: Experiment, a: ChaosAction, at: string): string
   const t = exp.target;
   const problems: string[] = [];
   for (const p of podSelectorsOf(a)) {
-    if ('activeOf' in p || 'standbyOf' in p)
+    if (!('activeOf' in p || 'standbyOf' in p)) continue;
+    const [field, group] = 'activeOf' in p ? ['activeOf', p.activeOf] : ['standbyOf', p.standbyOf];
+    const path = a.action === 'deletePod' || a.action === 'execKill' ? `${at}.target.${field}` : `${at}.target`;
+    if (t.stan === undefined)
       problems.push(
-        `${at}.target: ${JSON.stringify(p)} is not allowed — activeOf/standbyOf are resolved from the members' /streaming/serverz on the local nats-streaming target; the Kubernetes variant (the seed's stan StatefulSet) is not built`,
+        `${path}: ${JSON.stringify(group)} is not allowed — expected nothing: this target has no fault-tolerance group (set target.stan: the ft_group, each pod's monitoring URL and the client URL)`,
+      );
+    else if (group !== t.stan.ftGroup)
+      problems.push(
+        `${path}: ${JSON.stringify(group)} is not allowed — expected ${JSON.stringify(t.stan.ftGroup)}, the ft_group of target.stan`,
       );
   }
   for (const ns of selectorNamespaces(a, t.namespaces[0] as string)) {

@@ -1,10 +1,12 @@
 // A kubernetes target for one run: the checked connection (context, namespaces), JetStream's view
-// through target.natsUrl, the driver, the observer, and the Kubernetes section of the report.
+// through target.natsUrl or a NATS Streaming FT group's through target.stan (each pod's
+// /streaming/serverz), the driver, the observer, and the Kubernetes section of the report.
 // No local stack: k6 publishes to the experiment's PUBLISH_URL (e.g. a kubectl port-forward).
 import type { KubernetesReport, RecoveryReport } from '../shared/types.ts';
 import type { ChaosWorld, ResolvedPreview } from '../chaos/chaos.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import { JetStreamProbe } from '../jetstream/probe.ts';
+import { FtEndpoint, type FtGroupReader, ftGroupMembers } from '../stack/stan/stan-cluster.ts';
 import type { ClusterUnderTest } from '../chaos/target.ts';
 import type { Timeline } from '../chaos/timeline.ts';
 import { connectKube, type KubeClients, NamespaceGuard } from './client.ts';
@@ -29,6 +31,8 @@ export class KubernetesConnection {
   readonly resolver: TargetResolver;
   /** the probe of the stream under test (target.stream); null without target.natsUrl */
   readonly probe: JetStreamProbe | null;
+  /** the FT group's pods as their monitoring endpoints show them; null without target.stan */
+  readonly ftGroup: FtGroupReader | null;
   private readonly otherProbes = new Map<string, JetStreamProbe>();
 
   constructor(
@@ -42,11 +46,20 @@ export class KubernetesConnection {
       target.natsUrl === undefined
         ? null
         : new JetStreamProbe(target.natsUrl.split(','), target.stream, target.consumer ?? null);
+    const stan = target.stan;
+    this.ftGroup =
+      stan === undefined
+        ? null
+        : {
+            members: Object.entries(stan.monitorUrls).map(([pod, url]) => new FtEndpoint(pod, url.replace(/\/+$/, ''))),
+            clientUrls: stan.natsUrl.split(','),
+          };
     this.resolver = new TargetResolver({
       clients,
       guard: this.guard,
       serverPods: target.serverPods,
       ...(this.probe === null ? {} : { streamView: (s: string) => this.streamView(s) }),
+      ...(this.ftGroup === null ? {} : { ftGroupView: (g: string) => this.ftGroupView(g) }),
     });
   }
 
@@ -65,6 +78,17 @@ export class KubernetesConnection {
     return { leader: info.leader, followers: info.replicas.map((r) => r.name).filter((n) => n !== info.leader) };
   }
 
+  /** Who is active now, from each pod's /streaming/serverz (the reader the local target uses). */
+  async ftGroupView(group: string): Promise<{ active: string | null; members: string[] }> {
+    if (this.ftGroup === null || this.target.stan === undefined) return { active: null, members: [] };
+    return ftGroupMembers(this.ftGroup, this.target.stan.ftGroup, group);
+  }
+
+  /** true when the target has a view (a stream or an FT group) for `wait` actions */
+  private get hasView(): boolean {
+    return this.probe !== null || this.ftGroup !== null;
+  }
+
   driver(world?: Pick<ChaosWorld, 'waitUntil' | 'currentLeader'>): KubernetesDriver {
     return new KubernetesDriver({
       clients: this.clients,
@@ -79,13 +103,13 @@ export class KubernetesConnection {
   /** The plan resolved against the cluster now, read-only; refuses what matches nothing or too much. */
   async preview(): Promise<ResolvedPreview[]> {
     // `wait` only needs the view to exist, which a run provides through the sidecar.
-    const world = this.probe === null ? undefined : { waitUntil: async () => false, currentLeader: () => null };
+    const world = this.hasView ? { waitUntil: async () => false, currentLeader: () => null } : undefined;
     return this.driver(world).preview(this.experiment.plan);
   }
 
   /** The driver and the watches for one run, bound to the sidecar's timeline. */
   clusterUnderTest(timeline: Timeline, world: ChaosWorld): ClusterUnderTest {
-    const driver = this.driver(this.probe === null ? undefined : world);
+    const driver = this.driver(this.hasView ? world : undefined);
     const observer = new KubernetesObserver({ clients: this.clients, namespaces: this.target.namespaces, timeline });
     return {
       driver,

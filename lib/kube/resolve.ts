@@ -1,9 +1,11 @@
 // Selectors → Kubernetes objects, at action time (and for --dry-run): pods by name, label or
-// JetStream role (the stream leader's server name mapped to its pod), nodes by name, label or the
-// pods they host, workloads by name. Read-only calls only; namespaces are checked first.
+// role (lib/chaos/roles.ts: the JetStream stream leader's server name mapped to its pod, or the
+// NATS Streaming FT group's active pod from each pod's /streaming/serverz), nodes by name, label
+// or the pods they host, workloads by name. Read-only calls only; namespaces are checked first.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { NodeSelector, PodSelector, WorkloadSelector } from '../experiment/experiment.ts';
 import { KubeApiError } from '../shared/errors.ts';
+import { roleMatches, roleOf, type RoleSelection, type RoleView } from '../chaos/roles.ts';
 import { type KubeClients, type NamespaceGuard, statusOf } from './client.ts';
 import { SelectorError } from '../shared/errors.ts';
 
@@ -21,11 +23,13 @@ export interface ResolverOptions {
   streamView?: (stream: string) => Promise<StreamView>;
   /** JetStream server name → pod name where they differ (default: the same) */
   serverPods?: Record<string, string>;
+  /** asks an FT group's pods who is active (members are pod names); absent without target.stan */
+  ftGroupView?: (group: string) => Promise<{ active: string | null; members: string[] }>;
 }
 
 export interface ResolvedPods {
   pods: V1Pod[];
-  /** the stream leader's server name, when the selector asked JetStream */
+  /** the stream leader's server name (or the FT group's active pod), when the selector named a role */
   leader: string | null;
 }
 
@@ -74,6 +78,32 @@ export class TargetResolver {
     }
   }
 
+  /**
+   * The role's group as its own view shows it now, members as pod names, and the member the record
+   * names as the leader before (the stream leader's server name, the FT group's active pod).
+   */
+  private async roleView(role: RoleSelection): Promise<RoleView & { leader: string | null }> {
+    if (role.spec.group === 'stream') {
+      const view = await this.view(role.value);
+      const members = [...(view.leader === null ? [] : [view.leader]), ...view.followers];
+      return {
+        holder: view.leader === null ? null : this.podNameOf(view.leader),
+        members: members.map((m) => this.podNameOf(m)),
+        leader: view.leader,
+      };
+    }
+    if (this.opts.ftGroupView === undefined)
+      throw new SelectorError(`${role.field} ${role.value}: no fault-tolerance group (set target.stan)`);
+    try {
+      const view = await this.opts.ftGroupView(role.value);
+      return { holder: view.active, members: view.members, leader: view.active };
+    } catch (err) {
+      throw new SelectorError(`cannot ask FT group ${role.value} who is active: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
   /** Pods the selector names right now, sorted by name; terminating pods are left out. */
   async pods(sel: PodSelector): Promise<ResolvedPods> {
     const namespace = this.opts.guard.check(sel.namespace, `pod selector ${JSON.stringify(sel)}`);
@@ -84,17 +114,11 @@ export class TargetResolver {
       pods = p === null ? [] : [p];
     } else if ('labelSelector' in sel) {
       pods = (await this.opts.clients.core.listNamespacedPod({ namespace, labelSelector: sel.labelSelector })).items;
-    } else if ('activeOf' in sel || 'standbyOf' in sel) {
-      // Refused when the experiment is loaded (targetKindProblems); here for the type's sake.
-      throw new SelectorError(
-        `pod selector ${JSON.stringify(sel)}: activeOf/standbyOf name a local nats-streaming FT group; on Kubernetes choose the pod by name or label`,
-      );
     } else {
-      const stream = 'leaderOf' in sel ? sel.leaderOf : sel.notLeaderOf;
-      const view = await this.view(stream);
+      const role = roleOf(sel) as RoleSelection;
+      const view = await this.roleView(role);
       leader = view.leader;
-      const servers = 'leaderOf' in sel ? (view.leader === null ? [] : [view.leader]) : view.followers;
-      const found = await Promise.all(servers.map((s) => this.readPod(namespace, this.podNameOf(s))));
+      const found = await Promise.all(roleMatches(role, view).map((name) => this.readPod(namespace, name)));
       pods = found.filter((p): p is V1Pod => p !== null);
     }
     return { pods: pods.filter((p) => p.metadata?.deletionTimestamp == null).sort(byName), leader };

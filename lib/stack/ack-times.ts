@@ -52,7 +52,9 @@ export async function withFirstAck(
   return Promise.all(
     reports.map(async (r) => {
       const a = actions.find((x) => x.id === r.actionId);
-      if (a === undefined || a.executedAt === null || a.leaderBefore === null || !a.targets.includes(a.leaderBefore))
+      // A local member is named as itself; a pod as namespace/name (the leader is the member name).
+      const hitLeader = (t: string): boolean => t === a?.leaderBefore || t.endsWith(`/${a?.leaderBefore ?? ''}`);
+      if (a === undefined || a.executedAt === null || a.leaderBefore === null || !a.targets.some(hitLeader))
         return { ...r, firstAckSeconds: null };
       const at = a.executedAt;
       // A different leader, or the same one back after a moment without any (an R1 member restarted).

@@ -19,12 +19,15 @@ import { fetchSinkIds } from '../jetstream/view.ts';
 import { waitFor } from '../stack/processes.ts';
 import { closeStan, connectStan, readChannel } from '../stack/stan/stan-client.ts';
 import {
+  ftActive,
+  ftGroupMembers,
+  ftStates,
   STAN_CHANNEL,
   STAN_CLUSTER_ID,
   STAN_FT_GROUP,
   STAN_MEMBER_PREFIX,
   type Channelz,
-  type StanCluster,
+  type FtGroupReader,
 } from '../stack/stan/stan-cluster.ts';
 import { STAN_DURABLE, StanStack } from '../stack/stan/stan-stack.ts';
 import { ensureTool } from '../tools/toolchain.ts';
@@ -55,22 +58,26 @@ class FtObserver {
   private polls = 0;
 
   constructor(
-    private readonly cluster: StanCluster,
+    private readonly input: FtViewInput,
     private readonly timeline: Timeline,
     private readonly intervalMs = 50,
   ) {}
+
+  private get cluster(): FtGroupReader {
+    return this.input.group;
+  }
 
   async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
-      const states = await this.cluster.states(500);
+      const states = await ftStates(this.cluster.members, 500);
       const at = Date.now();
       for (const [name, state] of states) {
         if (this.states.has(name) && this.states.get(name) === state) continue;
         const before = this.states.get(name) ?? null;
         this.states.set(name, state);
-        this.timeline.record('ft', ftKind(state), name, { state, before, group: STAN_FT_GROUP });
+        this.timeline.record('ft', ftKind(state), name, { state, before, group: this.input.ftGroup });
       }
       const actives = [...states].filter(([, s]) => s === 'FT_ACTIVE').map(([n]) => n);
       const active = actives.length === 1 ? (actives[0] as string) : actives.length === 0 ? null : this.active;
@@ -78,7 +85,7 @@ class FtObserver {
         this.timeline.record('ft', 'ft-other', actives.join(','), { note: 'more than one member reports FT_ACTIVE' });
       if (active !== this.active || this.leaderHistory.length === 0) {
         if (active === null && this.active !== null)
-          this.timeline.record('ft', 'ft-no-active', null, { before: this.active, group: STAN_FT_GROUP });
+          this.timeline.record('ft', 'ft-no-active', null, { before: this.active, group: this.input.ftGroup });
         this.active = active;
         this.leaderHistory.push({ at, leader: active });
       }
@@ -91,7 +98,7 @@ class FtObserver {
   /** The channel and the sink's durable as the active reports them (every 250 ms). */
   private async sampleChannel(at: number, states: Map<string, string | null>): Promise<void> {
     const member = this.cluster.members.find((m) => m.name === this.active);
-    const ch = member === undefined ? null : await member.channelz(STAN_CHANNEL);
+    const ch = member === undefined ? null : await member.channelz(this.input.channel);
     const replicas = this.cluster.members
       .filter((m) => m.name !== this.active)
       .map((m) => ({
@@ -110,7 +117,7 @@ class FtObserver {
       firstSeq: ch?.first_seq ?? 0,
       messages: ch?.msgs ?? 0,
     });
-    const durable = durableOf(ch);
+    const durable = durableOf(ch, this.input.durable);
     if (ch !== null && durable !== null)
       this.consumerSamples.push({
         at,
@@ -132,32 +139,42 @@ class FtObserver {
   }
 }
 
-function durableOf(ch: Channelz | null): NonNullable<Channelz['subscriptions']>[number] | null {
-  return ch?.subscriptions?.find((s) => s.durable_name === STAN_DURABLE) ?? null;
+function durableOf(ch: Channelz | null, durable: string): NonNullable<Channelz['subscriptions']>[number] | null {
+  return ch?.subscriptions?.find((s) => s.durable_name === durable) ?? null;
 }
 
-class FtView implements BoundTarget {
+/** What an FT group's view reads: the members' monitoring endpoints, the channel, and k6-ha's publisher and sink. */
+export interface FtViewInput {
+  group: FtGroupReader;
+  /** the ft_group_name the members run with (what activeOf / standbyOf name) */
+  ftGroup: string;
+  clusterId: string;
+  channel: string;
+  /** the sink's durable subscription, whose progress counts as "consumed" */
+  durable: string;
+  /** k6-ha's publisher with the STAN backend (GET /first-ack, /stats); null: no first-ack figure */
+  publisherUrl: string | null;
+  /** k6-ha's STAN sink (GET /ids); null: no sink column */
+  sinkUrl: string | null;
+}
+
+/** The roles, observer and accountant of one NATS Streaming FT group: a local stack's or the pods of a StatefulSet. */
+export class FtView implements BoundTarget {
   private readonly observer: FtObserver;
   private seqBefore = 0;
   private sentBefore = 0;
 
   constructor(
-    private readonly stack: StanStack,
+    private readonly input: FtViewInput,
     timeline: Timeline,
   ) {
-    this.observer = new FtObserver(stack.cluster, timeline);
+    this.observer = new FtObserver(input, timeline);
   }
 
   readonly roles: BoundTarget['roles'] = {
     // No JetStream stream here: leaderOf / notLeaderOf are refused by the preflight.
     streamMembers: async () => ({ leader: null, members: [] }),
-    ftGroupMembers: async (group) => {
-      const members = this.stack.cluster.members.map((m) => m.name);
-      if (group !== STAN_FT_GROUP) return { active: null, members: [] };
-      // Asked now, not from the last poll: the plan acts on what the members say at this moment.
-      const active = await this.stack.cluster.active(1000);
-      return { active: active?.name ?? null, members };
-    },
+    ftGroupMembers: (group) => ftGroupMembers(this.input.group, this.input.ftGroup, group),
     waitUntil: (condition, timeoutMs) => this.waitUntil(condition, timeoutMs),
     currentLeader: () => this.observer.active,
   };
@@ -202,20 +219,20 @@ class FtView implements BoundTarget {
   }
 
   private async activeChannel(): Promise<Channelz | null> {
-    const active = await this.stack.cluster.active(2000);
-    return active === null ? null : active.channelz(STAN_CHANNEL);
+    const active = await ftActive(this.input.group.members, 2000);
+    return active === null ? null : active.channelz(this.input.channel);
   }
 
   private async atLoadStart(notes: string[]): Promise<Record<string, unknown>> {
-    const active = await this.stack.cluster.active(2000);
+    const active = await ftActive(this.input.group.members, 2000);
     if (active === null) {
       notes.push('no member reported FT_ACTIVE before load; the channel baseline is 0');
       return { channel_last_seq: 0 };
     }
     // A channel that does not exist yet (a fresh store) answers 404: nothing in it, baseline 0.
-    const ch = await active.channelz(STAN_CHANNEL);
+    const ch = await active.channelz(this.input.channel);
     this.seqBefore = ch?.last_seq ?? 0;
-    this.sentBefore = durableOf(ch)?.last_sent ?? 0;
+    this.sentBefore = durableOf(ch, this.input.durable)?.last_sent ?? 0;
     return { channel_last_seq: this.seqBefore, active: active.name };
   }
 
@@ -227,7 +244,7 @@ class FtView implements BoundTarget {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       last = await this.activeChannel();
-      const d = durableOf(last);
+      const d = durableOf(last, this.input.durable);
       if (last !== null && d !== null) {
         if (d.last_sent >= last.last_seq && d.pending_count === 0) return last;
         if (d.last_sent - d.pending_count !== progress) {
@@ -261,14 +278,14 @@ class FtView implements BoundTarget {
     );
     const channel = ch as unknown as Channelz;
     const sc = await connectStan({
-      clusterId: STAN_CLUSTER_ID,
+      clusterId: this.input.clusterId,
       clientId: `k6-ha-accountant-${process.pid}-${Date.now()}`,
-      servers: this.stack.cluster.clientUrls,
+      servers: this.input.group.clientUrls,
     });
     let read;
     try {
       read = await readChannel(sc, {
-        channel: STAN_CHANNEL,
+        channel: this.input.channel,
         fromSeq: this.seqBefore + 1,
         toSeq: channel.last_seq,
         idPrefix: `${runTag}-`,
@@ -278,9 +295,12 @@ class FtView implements BoundTarget {
       await closeStan(sc);
     }
     if (read.foreign > 0) notes.push(`${read.foreign} message(s) in the channel during the run were not k6's`);
-    const stats = await fetch(`${this.stack.publisherUrl}/stats`, { signal: AbortSignal.timeout(5000) })
-      .then((r) => r.json() as Promise<{ republished?: number }>)
-      .catch(() => null);
+    const stats =
+      this.input.publisherUrl === null
+        ? null
+        : await fetch(`${this.input.publisherUrl}/stats`, { signal: AbortSignal.timeout(5000) })
+            .then((r) => r.json() as Promise<{ republished?: number }>)
+            .catch(() => null);
     if (stats !== null && (stats.republished ?? 0) > 0)
       notes.push(
         `the publisher published ${stats.republished} event(s) again after an ack timeout (STAN has no de-duplication: a first copy that was stored after all is a duplicate in the channel); k6 saw those as slow 204s, not as failures`,
@@ -290,7 +310,7 @@ class FtView implements BoundTarget {
       attempted = inferAttempted(runTag, read.ids, request.notAcked);
       notes.push(`k6's API was not reachable, so the number of events sent (${attempted}) is inferred from the ids`);
     }
-    const durable = durableOf(drained);
+    const durable = durableOf(drained, this.input.durable);
     return computeAccounting({
       runTag,
       attempted,
@@ -298,15 +318,16 @@ class FtView implements BoundTarget {
       streamIds: read.ids,
       streamDelta: channel.last_seq - this.seqBefore,
       consumed: durable === null ? null : durable.last_sent - durable.pending_count - this.sentBefore,
-      sinkIds: await fetchSinkIds(this.stack.sinkUrl, runTag, notes),
+      sinkIds: this.input.sinkUrl === null ? null : await fetchSinkIds(this.input.sinkUrl, runTag, notes),
       inFlightWindow: request.inFlightWindow,
       reportsUndelivered: request.reportsUndelivered,
     });
   }
 
   /** Per action that took the active down: action → the first publish acked after a standby reported active. */
-  enrichRecovery(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]> {
-    return withFirstAck(reports, actions, this.observer.leaderHistory, this.stack.publisherUrl);
+  async enrichRecovery(reports: RecoveryReport[], actions: ExecutedAction[]): Promise<RecoveryReport[]> {
+    if (this.input.publisherUrl === null) return reports;
+    return withFirstAck(reports, actions, this.observer.leaderHistory, this.input.publisherUrl);
   }
 }
 
@@ -324,7 +345,19 @@ export const natsStreamingTarget: TargetModule<LocalNatsStreamingTarget> = {
       kind: 'nats-streaming',
       members: () => stack.members(),
       k6Env: () => stack.k6Env(),
-      bind: (timeline) => new FtView(stack, timeline),
+      bind: (timeline) =>
+        new FtView(
+          {
+            group: stack.cluster,
+            ftGroup: STAN_FT_GROUP,
+            clusterId: STAN_CLUSTER_ID,
+            channel: STAN_CHANNEL,
+            durable: STAN_DURABLE,
+            publisherUrl: stack.publisherUrl,
+            sinkUrl: stack.sinkUrl,
+          },
+          timeline,
+        ),
       stop: () => stack.stop(),
     };
   },

@@ -3,11 +3,13 @@
 // time (the member reporting FT_ACTIVE; a running member that does not), the publisher's record of
 // ack times, and the STAN backend's status mapping and stored event shape.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ChaosExecutor, LocalMemberDriver, type ChaosWorld, preflightPlan } from '../../lib/chaos/chaos.ts';
+import { roleMatches, roleOf, type RoleSelection } from '../../lib/chaos/roles.ts';
+import { PROJECT_ROOT } from '../../lib/tools/toolchain.ts';
 import { Timeline } from '../../lib/chaos/timeline.ts';
 import { ExperimentError, parseExperiment } from '../../lib/experiment/experiment.ts';
 import { localPreflightWorld } from '../../lib/run/run.ts';
@@ -57,18 +59,77 @@ describe('FT group: preflight', () => {
     );
   });
 
-  it('activeOf on a kubernetes target is refused when the experiment is read', () => {
+  const kubeTarget = (stan?: Record<string, unknown>): Record<string, unknown> => ({
+    target: {
+      kind: 'kubernetes',
+      context: 'kind-x',
+      namespaces: ['default'],
+      ...(stan === undefined ? {} : { stan }),
+    },
+  });
+  const stan = {
+    ftGroup: 'test-cluster',
+    monitorUrls: { 'stan-0': 'http://127.0.0.1:8222', 'stan-1': 'http://127.0.0.1:8223' },
+    natsUrl: 'nats://127.0.0.1:4222,nats://127.0.0.1:4223',
+  };
+  const refusal = (re: RegExp) => (err: unknown) => err instanceof ExperimentError && re.test(err.message);
+
+  it('activeOf on a kubernetes target without target.stan, or naming another group, is refused when the experiment is read', () => {
+    assert.throws(
+      () => parse([{ at: '10s', action: 'deletePod', target: { activeOf: 'test-cluster' } }], kubeTarget()),
+      refusal(
+        /plan\[0\]\.target\.activeOf: "test-cluster" is not allowed — expected nothing: this target has no fault-tolerance group \(set target\.stan/,
+      ),
+    );
+    assert.throws(
+      () => parse([{ at: '10s', action: 'deletePod', target: { standbyOf: 'nope' } }], kubeTarget(stan)),
+      refusal(
+        /plan\[0\]\.target\.standbyOf: "nope" is not allowed — expected "test-cluster", the ft_group of target\.stan/,
+      ),
+    );
     assert.throws(
       () =>
-        parse([{ at: '10s', action: 'deletePod', target: { activeOf: 'test-cluster' } }], {
-          target: { kind: 'kubernetes', context: 'kind-x', namespaces: ['default'] },
+        parse([], {
+          target: { ...(kubeTarget(stan)['target'] as object), natsUrl: 'nats://127.0.0.1:4222' },
         }),
-      (err: unknown) =>
-        err instanceof ExperimentError &&
-        /plan\[0\]\.target: \{"activeOf":"test-cluster"\} is not allowed — activeOf\/standbyOf are resolved from the members' \/streaming\/serverz on the local nats-streaming target/.test(
-          err.message,
-        ),
+      refusal(/target\.natsUrl: not allowed next to target\.stan/),
     );
+  });
+
+  it("target.stan takes the seed defaults and the shipped kubernetes experiment names the local one's plan", () => {
+    const exp = parse([{ at: '10s', action: 'deletePod', target: { activeOf: 'test-cluster' } }], kubeTarget(stan));
+    assert.equal(exp.target.kind, 'kubernetes');
+    if (exp.target.kind !== 'kubernetes') return;
+    assert.deepEqual(
+      { clusterId: exp.target.stan?.clusterId, channel: exp.target.stan?.channel, durable: exp.target.stan?.durable },
+      { clusterId: 'test-cluster', channel: 'kyma.events', durable: 'k6-ha-sink' },
+    );
+    const read = (f: string): { plan: unknown[] } =>
+      JSON.parse(readFileSync(join(PROJECT_ROOT, 'experiments', f), 'utf8')) as { plan: unknown[] };
+    // A plan rehearsed locally runs unchanged on the cluster: the same deletePod of activeOf, the same grace period.
+    assert.deepEqual(read('stan-ft-kube-active-pod-deleted.json').plan, read('stan-ft-active-pod-deleted.json').plan);
+    parseExperiment(read('stan-ft-kube-active-pod-deleted.json'), 'stan-ft-kube-active-pod-deleted.json');
+  });
+});
+
+describe('role selectors: one table', () => {
+  it('leaderOf / activeOf select the holder, notLeaderOf / standbyOf the others (standbys only while running)', () => {
+    const view = { holder: 'b', members: ['a', 'b', 'c'] };
+    const pick = (sel: object, running?: (n: string) => boolean): string[] =>
+      roleMatches(roleOf(sel) as RoleSelection, view, running);
+    assert.deepEqual(pick({ leaderOf: 's' }), ['b']);
+    assert.deepEqual(pick({ activeOf: 'g' }), ['b']);
+    assert.deepEqual(
+      pick({ notLeaderOf: 's' }, (n) => n !== 'c'),
+      ['a', 'c'],
+    );
+    assert.deepEqual(
+      pick({ standbyOf: 'g' }, (n) => n !== 'c'),
+      ['a'],
+    );
+    assert.deepEqual(roleMatches(roleOf({ activeOf: 'g' }) as RoleSelection, { holder: null, members: ['a'] }), []);
+    assert.equal(roleOf({ name: 'x' }), null);
+    assert.equal(roleOf({ labelSelector: 'a=b' }), null);
   });
 });
 

@@ -62,7 +62,80 @@ async function getJson<T>(url: string, timeoutMs = 1000): Promise<T | null> {
   }
 }
 
-export class StanMember {
+/** A member's /streaming/serverz at `monitorUrl`, or null when it does not answer. */
+export function serverzAt(monitorUrl: string, timeoutMs = 1000): Promise<Serverz | null> {
+  return getJson<Serverz>(`${monitorUrl}/streaming/serverz`, timeoutMs);
+}
+
+/** /streaming/channelsz?channel=<channel>&subs=1 at `monitorUrl` (null: no such channel, or no answer). */
+export function channelzAt(monitorUrl: string, channel: string): Promise<Channelz | null> {
+  return getJson<Channelz>(`${monitorUrl}/streaming/channelsz?channel=${encodeURIComponent(channel)}&subs=1`, 2000);
+}
+
+/**
+ * One member of an FT group as its monitoring endpoint shows it: a local process (StanMember) or a
+ * pod (FtEndpoint: a port-forward, or a hostNetwork pod's own port). The roles, the observer and
+ * the accountant read a group only through this.
+ */
+export interface FtMemberReader {
+  readonly name: string;
+  /** FT_ACTIVE / FT_STANDBY / STANDALONE / …, null when it does not answer */
+  state(timeoutMs?: number): Promise<string | null>;
+  channelz(channel: string): Promise<Channelz | null>;
+}
+
+/** Every member's FT state now (null: not answering), asked in parallel. */
+export async function ftStates(
+  members: readonly FtMemberReader[],
+  timeoutMs = 1000,
+): Promise<Map<string, string | null>> {
+  return new Map(await Promise.all(members.map(async (m) => [m.name, await m.state(timeoutMs)] as const)));
+}
+
+/** The member that reports FT_ACTIVE now, or null. */
+export async function ftActive<M extends FtMemberReader>(members: readonly M[], timeoutMs = 1000): Promise<M | null> {
+  const states = await ftStates(members, timeoutMs);
+  return members.find((m) => states.get(m.name) === 'FT_ACTIVE') ?? null;
+}
+
+/**
+ * activeOf / standbyOf's view of the group named `group`: its members and the one reporting
+ * FT_ACTIVE, asked now (not from the last poll: the plan acts on what the members say at that
+ * moment); nothing when `group` is not the ft_group the members run with.
+ */
+export async function ftGroupMembers(
+  reader: FtGroupReader,
+  ftGroup: string,
+  group: string,
+): Promise<{ active: string | null; members: string[] }> {
+  if (group !== ftGroup) return { active: null, members: [] };
+  const active = await ftActive(reader.members, 1000);
+  return { active: active?.name ?? null, members: reader.members.map((m) => m.name) };
+}
+
+/** A member known only by its monitoring URL (a pod of the seed's `stan` StatefulSet). */
+export class FtEndpoint implements FtMemberReader {
+  constructor(
+    readonly name: string,
+    readonly monitorUrl: string,
+  ) {}
+
+  async state(timeoutMs = 1000): Promise<string | null> {
+    return (await serverzAt(this.monitorUrl, timeoutMs))?.state ?? null;
+  }
+
+  channelz(channel: string): Promise<Channelz | null> {
+    return channelzAt(this.monitorUrl, channel);
+  }
+}
+
+/** The members of one FT group and the client URLs that reach it (the view's whole input). */
+export interface FtGroupReader {
+  readonly members: readonly FtMemberReader[];
+  readonly clientUrls: string[];
+}
+
+export class StanMember implements FtMemberReader {
   readonly process: ManagedProcess;
 
   constructor(
@@ -90,7 +163,7 @@ export class StanMember {
 
   /** /streaming/serverz, or null when the member does not answer. */
   serverz(timeoutMs = 1000): Promise<Serverz | null> {
-    return getJson<Serverz>(`${this.info.monitorUrl}/streaming/serverz`, timeoutMs);
+    return serverzAt(this.info.monitorUrl, timeoutMs);
   }
 
   /** The member's FT state as it reports it (FT_ACTIVE / FT_STANDBY / …), null when it does not answer. */
@@ -110,10 +183,7 @@ export class StanMember {
   }
 
   channelz(channel: string): Promise<Channelz | null> {
-    return getJson<Channelz>(
-      `${this.info.monitorUrl}/streaming/channelsz?channel=${encodeURIComponent(channel)}&subs=1`,
-      2000,
-    );
+    return channelzAt(this.info.monitorUrl, channel);
   }
 }
 
@@ -169,7 +239,7 @@ export function stanConfig(input: {
   ].join('\n');
 }
 
-export class StanCluster {
+export class StanCluster implements FtGroupReader {
   readonly members: StanMember[] = [];
 
   private constructor(readonly storeDir: string) {}
@@ -201,15 +271,13 @@ export class StanCluster {
   }
 
   /** Every member's FT state now (null: not answering), asked in parallel. */
-  async states(timeoutMs = 1000): Promise<Map<string, string | null>> {
-    const states = await Promise.all(this.members.map(async (m) => [m.name, await m.state(timeoutMs)] as const));
-    return new Map(states);
+  states(timeoutMs = 1000): Promise<Map<string, string | null>> {
+    return ftStates(this.members, timeoutMs);
   }
 
   /** The member that reports FT_ACTIVE now, or null. */
-  async active(timeoutMs = 1000): Promise<StanMember | null> {
-    const states = await this.states(timeoutMs);
-    return this.members.find((m) => states.get(m.name) === 'FT_ACTIVE') ?? null;
+  active(timeoutMs = 1000): Promise<StanMember | null> {
+    return ftActive(this.members, timeoutMs);
   }
 
   async start(): Promise<void> {
