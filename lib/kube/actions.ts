@@ -9,6 +9,7 @@ import { parseDurationMs } from '../shared/env-parse.ts';
 import { type ActionContext, type ChaosWorld, type DownSpan, durationMs, selectorText } from '../chaos/chaos.ts';
 import { DrainError, KubeApiError, PlanRefusedError } from '../shared/errors.ts';
 import { executeCommandAction } from '../chaos/command-action.ts';
+import { roleOf } from '../chaos/roles.ts';
 import {
   type ChaosAction,
   type CommandAction,
@@ -96,8 +97,11 @@ function drainSkips(p: V1Pod): string | null {
 const gracePeriodSeconds = (gracePeriod: string | undefined): number | undefined =>
   gracePeriod === undefined ? undefined : Math.round(durationMs('gracePeriod', gracePeriod) / 1000);
 
-const dynamicNote = (leader: string | null): string =>
-  leader === null ? '' : `resolved again at action time; the leader is ${leader} now`;
+/** "the leader is X now" (a stream's), "the active is X now" (an FT group's: activeOf / standbyOf). */
+const dynamicNote = (leader: string | null, selector?: object): string =>
+  leader === null
+    ? ''
+    : `resolved again at action time; the ${selector !== undefined && roleOf(selector)?.spec.group === 'ftGroup' ? 'active' : 'leader'} is ${leader} now`;
 
 /**
  * The workload that recreates a pod, as workloadText writes it: a StatefulSet owns its pods; a
@@ -375,7 +379,7 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
       const chosen = scope.capped(selectorText(action), pods, action.pick);
       return {
         candidates: chosen.map(podText),
-        note: dynamicNote(leader),
+        note: dynamicNote(leader, action.target),
         down: { count: chosen.length, unit: 'pod', forMs: null, endedBy: backWhenReady(scope, chosen) },
       };
     },
@@ -717,7 +721,7 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
         action.times * parseDurationMs('restartTimeout', action.restartTimeout) +
         (action.times - 1) * durationMs('interval', action.interval);
       const note = [
-        dynamicNote(leader),
+        dynamicNote(leader, action.target),
         `runs ${killCommand(action.signal, action.command).join(' ')} ×${action.times}`,
       ]
         .filter(Boolean)
