@@ -213,6 +213,19 @@ describe(
         'the recreated pod came back as a standby',
       );
 
+      // the new active took the shared store's lock and recovered it: its own log, through the kubelet
+      const log = await clients.core.readNamespacedPodLog({ name: r.leaderAfter, namespace: NS, container: 'stan' });
+      assert.match(log, /STREAM: Server is active/);
+      assert.match(log, /STREAM: Recovered \d+ channel\(s\)/);
+      t.diagnostic(
+        `${r.leaderAfter}'s log:\n${log
+          .split('\n')
+          .filter((l) =>
+            /Server is active|Recovering the state|Recovered \d+ channel|Streaming Server is ready/.test(l),
+          )
+          .join('\n')}`,
+      );
+
       // failover measured: action → FT_ACTIVE reported (< 5 s, the gate), → the first acked publish after it
       assert.ok(
         r.leaderFailoverSeconds !== null && r.leaderFailoverSeconds > 0 && r.leaderFailoverSeconds < 5,
