@@ -57,9 +57,15 @@ function gatesOf(exp: Experiment, norm: NormalizedSummary | null, exitCode: numb
 
 /** `local (stack jetstream, replicas 3)`: the target's own fields, whatever kind it is. */
 function describeTarget(target: Experiment['target']): string {
-  const fields = Object.entries(target).filter(
-    ([k, v]) => k !== 'kind' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
+  // A kubernetes target with an FT group has no stream under test (`stream` is only its default).
+  const stan = target.kind === 'kubernetes' ? target.stan : undefined;
+  const fields: Array<[string, unknown]> = Object.entries(target).filter(
+    ([k, v]) =>
+      k !== 'kind' &&
+      !(stan !== undefined && k === 'stream') &&
+      (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'),
   );
+  if (stan !== undefined) fields.push(['ft_group', `${stan.ftGroup} (${Object.keys(stan.monitorUrls).join(', ')})`]);
   return fields.length === 0
     ? target.kind
     : `${target.kind} (${fields.map(([k, v]) => `${k} ${String(v)}`).join(', ')})`;
