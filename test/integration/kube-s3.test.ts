@@ -289,13 +289,15 @@ describe(
 
     it("SIGKILLs of the gateway pod's versitygw mid-write (the seed's anomalous exit) lose no acked object and corrupt none", async (t) => {
       const gw = await startGateway({ sharePid: true });
-      // Wait (at most ~20 s) until versitygw holds an unlinked O_TMPFILE — the body of a PUT being
-      // written —, say which, then SIGKILL it; with the PID namespace shared, versitygw is not PID 1.
+      // Wait (at most ~20 s) until versitygw holds a file open in <bucket>/.sgwtmp/ — the body of a
+      // PUT being written: an unlinked O_TMPFILE ("#<inode> (deleted)"; the bucket's very first PUT
+      // uses a named temp file there, renamed when complete) —, say which, then SIGKILL it; with the
+      // PID namespace shared, versitygw is not PID 1.
       const killMidWrite = [
         'p=$(pidof versitygw) || exit 3',
         'i=0',
         'while [ $i -lt 4000 ]; do',
-        "  f=$(ls -l /proc/$p/fd 2>/dev/null | grep '(deleted)' | head -n 1)",
+        "  f=$(ls -l /proc/$p/fd 2>/dev/null | grep '/.sgwtmp/' | head -n 1)",
         '  if [ -n "$f" ]; then echo "SIGKILL mid-write: $f" >&2; kill -s KILL $p; exit 0; fi',
         '  i=$((i+1))',
         'done',
@@ -383,11 +385,12 @@ describe(
       assert.equal(a.attempted, puts.length, 'every PUT k6 made is accounted for by key');
       assert.equal(a.acked, puts.filter((p) => p.status === '200').length, 'acked = the PUTs k6 saw answered 200');
 
-      // On the volume: exactly the readable objects — no torn file left by a killed write.
+      // On the volume: exactly the readable objects, and no temp file of a killed write left over.
       const runTag = String(timeline.find((e) => e.kind === 'load-started')?.detail['run_tag']);
       const onDisk = filesUnder(join(gw.dataDir, 'k6ha', 'k6ha', runTag));
       assert.equal(onDisk.length, a.inStream, `files on the volume: ${onDisk.length}, readable objects: ${a.inStream}`);
       assert.equal(a.inStream, a.acked + a.recovered);
+      assert.deepEqual(filesUnder(join(gw.dataDir, 'k6ha', '.sgwtmp')), [], 'no temp file of a cut PUT on the volume');
     });
 
     it('teardown leaves the host as it was', async () => {
