@@ -17,7 +17,7 @@
 // The file ends by asserting the host is as it was. Needs root and the Debian packages; run under
 // `flock /tmp/k6ha-cpu.lock` (≈ 3.5 min).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -187,9 +187,9 @@ describe(
       ) as { target: Record<string, unknown>; env: Record<string, string>; plan: Array<Record<string, unknown>> };
       const backoffs = Array.from({ length: EXITS }, (_, i) => kubeletBackoffSeconds(i + 1));
       const atS = 3;
-      // long enough for the slowest series the kubelet's bounds allow (plus the interval and the exec per round), then 10 s of steady load
+      // long enough for the slowest series the kubelet's bounds allow (plus the 1 s interval, the exec and the shutdown per round), then 10 s of steady load
       const durationS =
-        atS + backoffs.reduce((sum, b) => sum + (backoffWaitBounds(b, SYNC_FREQUENCY_S)[1] ?? 0) + 2, 0) + 10;
+        atS + backoffs.reduce((sum, b) => sum + (backoffWaitBounds(b, SYNC_FREQUENCY_S)[1] ?? 0) + 3, 0) + 10;
       const exp = {
         ...shipped,
         name: 't-s3gw-restart-probe',
@@ -210,6 +210,8 @@ describe(
         { timeoutMs: (durationS + 180) * 1000 },
       );
       const res = await run.result;
+      // k6-ha's own output next to the run directory (a kept TMPDIR shows what a user sees)
+      writeFileSync(join(dir, 'k6-ha.out'), `${res.stderr}\n${res.stdout}`);
       const runDir = onlyRunDir(dir);
       const s = readJson<Summary>(join(runDir, 'summary.json'));
       const a = s.accounting;
@@ -311,7 +313,7 @@ describe(
         env: {
           ...s3Env(gw),
           RATE: '20',
-          DURATION: '32s',
+          DURATION: '40s',
           REQUEST_TIMEOUT: '3s',
           S3_MIX: 'put=80,get=15,list=5',
           S3_SIZES: '4MiB,8MiB',
@@ -340,6 +342,8 @@ describe(
         { timeoutMs: 240_000, env: { K6_OUT: `json=${samplesFile}` } },
       );
       const res = await run.result;
+      // k6-ha's own output next to the run directory (a kept TMPDIR shows what a user sees)
+      writeFileSync(join(dir, 'k6-ha.out'), `${res.stderr}\n${res.stdout}`);
       const runDir = onlyRunDir(dir);
       const s = readJson<Summary>(join(runDir, 'summary.json'));
       const a = s.accounting;
