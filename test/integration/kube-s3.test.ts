@@ -255,6 +255,18 @@ describe(
         );
       }
 
+      // The outage per round: the longest is the last back-off (plus the start), not the first round's second.
+      const rec = s.recovery.find((r) => r.actionId === 'exit-series');
+      const lastBackoff = kubeletBackoffSeconds(EXITS);
+      assert.ok(
+        rec !== undefined && rec.unavailableSeconds !== null && rec.unavailableSeconds >= lastBackoff - 1,
+        `unavailability is the longest round's outage (≥ ${lastBackoff - 1} s): ${JSON.stringify(rec)}`,
+      );
+      assert.ok(
+        s.k6ha.notes.some((n) => n.startsWith(`exit-series: ${EXITS} rounds, outages `)),
+        JSON.stringify(s.k6ha.notes),
+      );
+
       // Every exit and restart on the timeline: the plan's rounds, the pod watch, the kubelet's events.
       const timeline = readTimeline(runDir);
       const pod = (e: { target: string | null }): boolean => String(e.target).startsWith(`${ns}/${gw.label}-`);
