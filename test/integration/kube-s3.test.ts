@@ -15,7 +15,7 @@
 //    PID 1 of a container ignores SIGKILL from inside) lose no acked object and corrupt none, and
 //    k6's own samples show PUTs cut mid-request.
 // The file ends by asserting the host is as it was. Needs root and the Debian packages; run under
-// `flock /tmp/k6ha-cpu.lock` (≈ 3.5 min).
+// `flock /tmp/k6ha-cpu.lock` (4.0–4.3 min).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
