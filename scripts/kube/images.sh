@@ -6,6 +6,9 @@
 #                                      and busybox-static (sh, wget: the readiness probe)
 #   docker.io/local/probe:<tag>        Debian's busybox-static (sh, kill, sleep, ...) and
 #                                      /bin/restart-probe (images/restart-probe, the s3gw stand-in)
+#   docker.io/local/versitygw:<tag>    the pinned versitygw of .tools/bin (the S3 gateway of seed 003,
+#                                      with the libc it links) and busybox-static (sh, kill, pidof:
+#                                      execKill's exec); entrypoint /bin/versitygw
 #
 # <tag> is the first 12 hex digits of the layer's sha256: a changed image gets a new name
 # (containerd keeps an old alias when a changed image is re-imported under the same tag).
@@ -19,8 +22,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NATS_SERVER_BIN="${K6HA_NATS_SERVER_BIN:-$KUBE_REPO_ROOT/.tools/bin/nats-server}"
+VERSITYGW_BIN="${K6HA_VERSITYGW_BIN:-$KUBE_REPO_ROOT/.tools/bin/versitygw}"
 BUSYBOX_BIN="${K6HA_BUSYBOX_BIN:-/bin/busybox}"
 [[ -x "$NATS_SERVER_BIN" ]] || kube_die "nats-server not found at $NATS_SERVER_BIN: run \`node --import tsx scripts/setup.ts\` (npm test does) to build the pinned one"
+[[ -x "$VERSITYGW_BIN" ]] || kube_die "versitygw not found at $VERSITYGW_BIN: run \`npm run setup\` (npm test does) to build the pinned v1.8.0"
 if ! [[ -x "$BUSYBOX_BIN" ]] || ! file -L "$BUSYBOX_BIN" 2>/dev/null | grep -q 'statically linked'; then
   kube_die "a static busybox is needed at $BUSYBOX_BIN for the probe image: apt-get install -y busybox-static"
 fi
@@ -75,6 +80,21 @@ rootfs() {
   echo "$r"
 }
 
+# with_libs ROOT BIN : copies the loader and the shared libraries BIN links into ROOT
+with_libs() {
+  local root=$1 bin=$2 lib
+  while read -r lib; do
+    [[ -n "$lib" ]] || continue
+    mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
+  done < <(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+}
+# with_busybox ROOT : busybox-static and its applets in ROOT/bin
+with_busybox() {
+  local root=$1 applet
+  cp "$BUSYBOX_BIN" "$root/bin/busybox"
+  for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"; done
+}
+
 r="$(rootfs pause)"; cp "$WORK/bin/pause" "$r/pause"
 oci_image pause "$r" '["/pause"]'; PAUSE_IMAGE=$IMAGE_REF; PAUSE_TAR=$IMAGE_TAR
 
@@ -84,15 +104,19 @@ r="$(rootfs nats-server)"; cp "$NATS_SERVER_BIN" "$r/nats-server"
 cp "$BUSYBOX_BIN" "$r/bin/busybox"
 for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
 # The pinned nats-server links libc (cgo): the image carries the loader and the libraries it names.
-while read -r lib; do
-  [[ -n "$lib" ]] || continue
-  mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"
-done < <(ldd "$NATS_SERVER_BIN" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+with_libs "$r" "$NATS_SERVER_BIN"
 oci_image nats-server "$r" '["/nats-server"]'; NATS_IMAGE=$IMAGE_REF; NATS_TAR=$IMAGE_TAR
 
 r="$(rootfs probe)"; cp "$BUSYBOX_BIN" "$r/bin/busybox"; cp "$WORK/bin/restart-probe" "$r/bin/restart-probe"
 for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
 oci_image probe "$r" '["/bin/restart-probe"]'; PROBE_IMAGE=$IMAGE_REF; PROBE_TAR=$IMAGE_TAR
+
+# versitygw: the gateway binary (cgo: libc) and busybox for execKill's `sh -c 'kill …'`; the pod
+# gives the arguments (posix <dir on the volume>) and the root credentials (ROOT_ACCESS_KEY / …).
+r="$(rootfs versitygw)"; cp "$VERSITYGW_BIN" "$r/bin/versitygw"
+with_libs "$r" "$VERSITYGW_BIN"
+with_busybox "$r"
+oci_image versitygw "$r" '["/bin/versitygw"]'; VERSITYGW_IMAGE=$IMAGE_REF; VERSITYGW_TAR=$IMAGE_TAR
 
 cat >"$OUT/images.env.tmp" <<ENV
 PAUSE_IMAGE=$PAUSE_IMAGE
@@ -101,6 +125,8 @@ NATS_IMAGE=$NATS_IMAGE
 NATS_TAR=$NATS_TAR
 PROBE_IMAGE=$PROBE_IMAGE
 PROBE_TAR=$PROBE_TAR
+VERSITYGW_IMAGE=$VERSITYGW_IMAGE
+VERSITYGW_TAR=$VERSITYGW_TAR
 ENV
 mv "$OUT/images.env.tmp" "$OUT/images.env"
 cat "$OUT/images.env"
