@@ -13,7 +13,7 @@ const LAYERS = [
   ['run'],
   ['sidecar', 'targets'],
   ['kube'],
-  ['jetstream'],
+  ['jetstream', 's3'],
   ['measure'],
   ['chaos'],
   ['experiment'],
@@ -25,7 +25,7 @@ const LAYERS = [
 ];
 const ALL = LAYERS.flat();
 const RULE =
-  'cli → compare → run → {sidecar, targets} → kube → jetstream → measure → chaos → experiment → fixtures → stack → tools → report → shared; lib/k6 → shared; scenarios → lib/k6, shared';
+  'cli → compare → run → {sidecar, targets} → kube → {jetstream, s3} → measure → chaos → experiment → fixtures → stack → tools → report → shared; lib/k6 → shared; scenarios → lib/k6, shared';
 
 /** One no-restricted-imports block: `files` may not import any of `folders` (lib/<folder>/…). */
 function forbid(files, folders, who) {

@@ -27,10 +27,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { metricCount } from '../lib/shared/summary.ts';
-import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { LocalStack } from '../lib/stack/local-stack.ts';
 import { ensureTool } from '../lib/tools/toolchain.ts';
-import { CpuMeter, loadNow, machineInfo, out, PUBLISH_EVENT_JS, saveResult, startK6WithSummary } from './support.ts';
+import {
+  CpuMeter,
+  loadNow,
+  machineInfo,
+  out,
+  PUBLISH_EVENT_JS,
+  rateStepOptions,
+  saveResult,
+  startK6WithSummary,
+  withRateSteps,
+} from './support.ts';
 
 const GOAL = 2000;
 const ACK_GOAL = 0.999;
@@ -69,21 +78,12 @@ export default function () {
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
 
-const opts = new Command('bench/jetstream-headroom.ts')
-  .description('highest publish rate the local stack (R3) acks: rising constant-arrival-rate steps')
-  .option('--rates <list>', 'rates to try, ascending, comma-separated', '150,300,500,750,1000,1500,2000,2500,3000,4000')
-  .option(
-    '--duration <d>',
-    'length of each step (measured, after the warm-up)',
-    (v) => (parseDurationMs('--duration', v), v),
-    '10s',
-  )
-  .option(
-    '--warmup <d>',
-    "ramp from 0 to the step's rate before it, not judged",
-    (v) => (parseDurationMs('--warmup', v), v),
-    '5s',
-  )
+const opts = withRateSteps(
+  new Command('bench/jetstream-headroom.ts').description(
+    'highest publish rate the local stack (R3) acks: rising constant-arrival-rate steps',
+  ),
+  { rates: '150,300,500,750,1000,1500,2000,2500,3000,4000', duration: '10s', warmup: '5s' },
+)
   .option(
     '--vu-seconds <s>',
     "VUs pre-allocated per step: this many seconds of latency at the step's rate",
@@ -96,10 +96,7 @@ const opts = new Command('bench/jetstream-headroom.ts')
   )
   .parse()
   .opts<{ rates: string; duration: string; warmup: string; vuSeconds: string }>();
-const rates = opts.rates
-  .split(',')
-  .map((r) => Number(r.trim()))
-  .filter((r) => Number.isInteger(r) && r > 0);
+const { rates, durationMs, warmupMs } = rateStepOptions(opts);
 const command = `node --import tsx bench/jetstream-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup} --vu-seconds ${opts.vuSeconds}`;
 
 const machine = await machineInfo();
@@ -107,8 +104,7 @@ const natsServerBin = await ensureTool('nats-server', { install: false });
 const dir = mkdtempSync(join(tmpdir(), 'bench-headroom-'));
 const driver = join(dir, 'driver.js');
 writeFileSync(driver, DRIVER);
-const seconds = parseDurationMs('duration', opts.duration) / 1000;
-const warmupMs = parseDurationMs('warmup', opts.warmup);
+const seconds = durationMs / 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Step {

@@ -19,11 +19,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { metricCount } from '../lib/shared/summary.ts';
-import { parseDurationMs } from '../lib/shared/env-parse.ts';
 import { loadExperiment } from '../lib/experiment/experiment.ts';
 import { startPostgresHaproxyStack } from '../lib/stack/postgres-haproxy/stack.ts';
 import { PROJECT_ROOT } from '../lib/tools/toolchain.ts';
-import { CpuMeter, loadNow, machineInfo, out, saveResult, startK6WithSummary } from './support.ts';
+import {
+  CpuMeter,
+  loadNow,
+  machineInfo,
+  out,
+  rateStepOptions,
+  saveResult,
+  startK6WithSummary,
+  withRateSteps,
+} from './support.ts';
 
 const P99_MS = 100;
 const OK_GOAL = 0.999;
@@ -56,21 +64,12 @@ export default function () {
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
 
-const opts = new Command('bench/postgres-headroom.ts')
-  .description('highest GET/s the postgres-haproxy stack serves at p99 < 100 ms: rising constant-arrival-rate steps')
-  .option('--rates <list>', 'rates to try, ascending, comma-separated', '50,100,200,300,400,600,800,1000')
-  .option(
-    '--duration <d>',
-    'length of each step (measured, after the warm-up)',
-    (v) => (parseDurationMs('--duration', v), v),
-    '10s',
-  )
-  .option(
-    '--warmup <d>',
-    "ramp from 0 to the step's rate before it, not judged",
-    (v) => (parseDurationMs('--warmup', v), v),
-    '3s',
-  )
+const opts = withRateSteps(
+  new Command('bench/postgres-headroom.ts').description(
+    'highest GET/s the postgres-haproxy stack serves at p99 < 100 ms: rising constant-arrival-rate steps',
+  ),
+  { rates: '50,100,200,300,400,600,800,1000', duration: '10s', warmup: '3s' },
+)
   .option(
     '--connection <mode>',
     "the backends' PostgreSQL connections: per-request (the seed's, default) or pool",
@@ -81,17 +80,13 @@ const opts = new Command('bench/postgres-headroom.ts')
 if (opts.connection !== 'per-request' && opts.connection !== 'pool')
   throw new Error(`--connection must be per-request or pool, got ${JSON.stringify(opts.connection)}`);
 const connection = opts.connection;
-const rates = opts.rates
-  .split(',')
-  .map((r) => Number(r.trim()))
-  .filter((r) => Number.isInteger(r) && r > 0);
+const { rates, durationMs, warmupMs } = rateStepOptions(opts);
 const command = `node --import tsx bench/postgres-headroom.ts --rates ${rates.join(',')} --duration ${opts.duration} --warmup ${opts.warmup} --connection ${connection}`;
 const machine = await machineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'bench-pg-headroom-'));
 const driver = join(dir, 'driver.js');
 writeFileSync(driver, DRIVER);
-const seconds = parseDurationMs('duration', opts.duration) / 1000;
-const warmupMs = parseDurationMs('warmup', opts.warmup);
+const seconds = durationMs / 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Step {

@@ -2,8 +2,8 @@
 // its summary read back) and `k6-ha run` as child processes, sampling CPU and RSS from /proc, a
 // trivial HTTP 204 server, statistics, the machine's description and the result file each
 // benchmark leaves in results/bench/<name>.json.
-import { InvalidArgumentError } from 'commander';
-import { parsePositiveInt } from '../lib/shared/env-parse.ts';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseDurationMs, parsePositiveInt } from '../lib/shared/env-parse.ts';
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -423,5 +423,61 @@ export function intArg(name: string, max: number): (v: string) => number {
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
+  };
+}
+
+/** The options of a headroom search: rising constant-arrival-rate steps, each after a warm-up ramp. */
+export interface RateStepOptions {
+  rates: number[];
+  /** the step's length as given (k6 duration) and in ms */
+  duration: string;
+  durationMs: number;
+  warmup: string;
+  warmupMs: number;
+}
+
+/**
+ * Adds --rates, --duration and --warmup (a headroom search's steps) to a benchmark's command, with
+ * its defaults; read them back with rateStepOptions() after parse().
+ */
+export function withRateSteps(cmd: Command, defaults: { rates: string; duration: string; warmup: string }): Command {
+  const duration = (name: string) => (v: string) => {
+    try {
+      parseDurationMs(name, v);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    return v;
+  };
+  return cmd
+    .option('--rates <list>', 'rates to try, ascending, comma-separated', defaults.rates)
+    .option(
+      '--duration <d>',
+      'length of each step (measured, after the warm-up)',
+      duration('--duration'),
+      defaults.duration,
+    )
+    .option(
+      '--warmup <d>',
+      "ramp from 0 to the step's rate before it, not judged",
+      duration('--warmup'),
+      defaults.warmup,
+    );
+}
+
+/** The steps' options of a command that withRateSteps() set up. */
+export function rateStepOptions(opts: { rates: string; duration: string; warmup: string }): RateStepOptions {
+  const rates = opts.rates
+    .split(',')
+    .map((r) => Number(r.trim()))
+    .filter((r) => Number.isInteger(r) && r > 0);
+  if (rates.length === 0)
+    throw new InvalidArgumentError(`--rates needs whole numbers > 0, got ${JSON.stringify(opts.rates)}`);
+  return {
+    rates,
+    duration: opts.duration,
+    durationMs: parseDurationMs('--duration', opts.duration),
+    warmup: opts.warmup,
+    warmupMs: parseDurationMs('--warmup', opts.warmup),
   };
 }

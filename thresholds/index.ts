@@ -10,6 +10,7 @@ import { esSteady } from './es-steady.ts';
 import { httpObserve } from './http-observe.ts';
 import { httpSteady } from './http-steady.ts';
 import { s3Ha } from './s3-ha.ts';
+import { s3Restarts } from './s3-restarts.ts';
 import { s3Steady } from './s3-steady.ts';
 
 export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
@@ -24,4 +25,5 @@ export const THRESHOLD_PROFILES: Record<string, ThresholdProfile> = {
   'http-observe': httpObserve,
   's3-steady': s3Steady,
   's3-ha': s3Ha,
+  's3-restarts': s3Restarts,
 };

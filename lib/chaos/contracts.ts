@@ -31,6 +31,8 @@ export interface ExecutedAction {
   leaderBefore: string | null;
   restartedAt: number | null;
   error: string | null;
+  /** actions that act in rounds (execKill with `times`): when each round began, epoch ms */
+  rounds?: number[];
 }
 
 /** What a plan's selectors can match before the stack runs: used by validation and --dry-run. */

@@ -668,6 +668,7 @@ export const KUBE_ACTIONS: { [K in ActionName]: KubeActionHandler<ActionOf<K>> }
             const restartsBefore =
               current.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
             const sentAt = Date.now();
+            (ctx.record.rounds ??= []).push(sentAt);
             const outcome = await scope.exec.run(namespace, name, container, command, 30_000);
             ctx.timeline.record('plan', 'exec-kill', `${namespace}/${name}`, {
               action_id: ctx.id,

@@ -79,20 +79,36 @@ export function computeRecovery(input: RecoveryInput): RecoveryResult {
     let unavailable = 0;
     /** the burst by send time, as offsets from load start (report.html shades it) */
     let window: { unavailableFromOffsetMs: number; unavailableToOffsetMs: number } | null = null;
-    if (first !== undefined) {
-      let last = first;
-      for (const f of mine.slice(1)) {
+    // An action in rounds (execKill `times`: the restart series) causes one outage per round: each
+    // round's burst is measured from its own start, and the longest is the action's unavailability.
+    const starts = a.rounds !== undefined && a.rounds.length > 1 ? a.rounds : [began(a)];
+    const outages: number[] = [];
+    starts.forEach((start, r) => {
+      const end = starts[r + 1] ?? until;
+      const inRound = mine.filter((f) => (r === 0 || f.t >= start) && f.sentAt < end);
+      const head = inRound[0];
+      if (head === undefined) return;
+      let last = head;
+      for (const f of inRound.slice(1)) {
         if (f.sentAt - last.sentAt > burstGapMs) break;
         last = f;
       }
       const stillFailingAtEnd = input.endedAt - last.t < burstGapMs && mine.at(-1) === last;
-      unavailable = secs(last.sentAt - first.sentAt);
-      window = { unavailableFromOffsetMs: first.sentAt - input.zero, unavailableToOffsetMs: last.sentAt - input.zero };
+      const seconds = secs(last.sentAt - head.sentAt);
+      outages.push(seconds);
+      if (window === null || seconds > unavailable) {
+        unavailable = seconds;
+        window = { unavailableFromOffsetMs: head.sentAt - input.zero, unavailableToOffsetMs: last.sentAt - input.zero };
+      }
       if (stillFailingAtEnd)
         notes.push(
-          `${a.id}: publishes were still failing when the load ended; unavailability ${unavailable}s is a lower bound`,
+          `${a.id}: publishes were still failing when the load ended; unavailability ${seconds}s is a lower bound`,
         );
-    }
+    });
+    if (starts.length > 1)
+      notes.push(
+        `${a.id}: ${starts.length} rounds, outages ${outages.join(', ')} s (one per round that saw failures); unavailability is the longest`,
+      );
     if (input.hasStreamView === false) {
       const back = backAt(a, input.actions);
       if (back === null) notes.push(`${a.id}: ${a.targets.join(',')} did not come back during the run`);

@@ -10,6 +10,9 @@
 #                                      the pinned nats-streaming-server v0.25.6 of .tools/bin (seed
 #                                      004's `stan` pods; the libc it links) and busybox-static;
 #                                      built only when that binary is there (STAN_IMAGE empty else)
+#   docker.io/local/versitygw:<tag>    the pinned versitygw of .tools/bin (the S3 gateway of seed 003,
+#                                      with the libc it links) and busybox-static (sh, kill, pidof:
+#                                      execKill's exec); entrypoint /bin/versitygw
 #
 # <tag> is the first 12 hex digits of the layer's sha256: a changed image gets a new name
 # (containerd keeps an old alias when a changed image is re-imported under the same tag).
@@ -23,9 +26,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NATS_SERVER_BIN="${K6HA_NATS_SERVER_BIN:-$KUBE_REPO_ROOT/.tools/bin/nats-server}"
+VERSITYGW_BIN="${K6HA_VERSITYGW_BIN:-$KUBE_REPO_ROOT/.tools/bin/versitygw}"
 STAN_SERVER_BIN="${K6HA_NATS_STREAMING_SERVER_BIN:-$KUBE_REPO_ROOT/.tools/bin/nats-streaming-server}"
 BUSYBOX_BIN="${K6HA_BUSYBOX_BIN:-/bin/busybox}"
 [[ -x "$NATS_SERVER_BIN" ]] || kube_die "nats-server not found at $NATS_SERVER_BIN: run \`node --import tsx scripts/setup.ts\` (npm test does) to build the pinned one"
+[[ -x "$VERSITYGW_BIN" ]] || kube_die "versitygw not found at $VERSITYGW_BIN: run \`npm run setup\` (npm test does) to build the pinned v1.8.0"
 if ! [[ -x "$BUSYBOX_BIN" ]] || ! file -L "$BUSYBOX_BIN" 2>/dev/null | grep -q 'statically linked'; then
   kube_die "a static busybox is needed at $BUSYBOX_BIN for the probe image: apt-get install -y busybox-static"
 fi
@@ -80,31 +85,35 @@ rootfs() {
   echo "$r"
 }
 
-r="$(rootfs pause)"; cp "$WORK/bin/pause" "$r/pause"
-oci_image pause "$r" '["/pause"]'; PAUSE_IMAGE=$IMAGE_REF; PAUSE_TAR=$IMAGE_TAR
-
-# with_busybox ROOT : busybox-static and its applets (sh, wget for exec probes, kill)
-with_busybox() {
-  cp "$BUSYBOX_BIN" "$1/bin/busybox"
-  for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$1/bin/$applet" ]] || ln -s busybox "$1/bin/$applet"; done
-}
-# with_libs ROOT BIN : the loader and the libraries a cgo binary links (the pinned servers link libc)
+# with_libs ROOT BIN : copies the loader and the shared libraries BIN links into ROOT
 with_libs() {
+  local root=$1 bin=$2 lib
   while read -r lib; do
     [[ -n "$lib" ]] || continue
-    mkdir -p "$1$(dirname "$lib")"; cp -L "$lib" "$1$lib"
-  done < <(ldd "$2" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+    mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"
+  done < <(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
 }
+# with_busybox ROOT : busybox-static and its applets in ROOT/bin
+with_busybox() {
+  local root=$1 applet
+  cp "$BUSYBOX_BIN" "$root/bin/busybox"
+  for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"; done
+}
+
+r="$(rootfs pause)"; cp "$WORK/bin/pause" "$r/pause"
+oci_image pause "$r" '["/pause"]'; PAUSE_IMAGE=$IMAGE_REF; PAUSE_TAR=$IMAGE_TAR
 
 r="$(rootfs nats-server)"; cp "$NATS_SERVER_BIN" "$r/nats-server"
 # busybox too: the pods' exec readiness probe (wget of the member's own /healthz, whose port
 # differs per pod index) and `sh` for kubectl exec.
-with_busybox "$r"
+cp "$BUSYBOX_BIN" "$r/bin/busybox"
+for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
+# The pinned nats-server links libc (cgo): the image carries the loader and the libraries it names.
 with_libs "$r" "$NATS_SERVER_BIN"
 oci_image nats-server "$r" '["/nats-server"]'; NATS_IMAGE=$IMAGE_REF; NATS_TAR=$IMAGE_TAR
 
 # Seed 004's image (the seed runs nats-streaming:alpine): the same layout as nats-server's. The
-# binary is built by `npm run setup` (scripts/setup.ts); without it only the STAN tests fail.
+# binary is built by `npm run setup` (scripts/setup.ts); without it only the STAN test fails.
 STAN_IMAGE=""; STAN_TAR=""
 if [[ -x "$STAN_SERVER_BIN" ]]; then
   r="$(rootfs nats-streaming-server)"; cp "$STAN_SERVER_BIN" "$r/nats-streaming-server"
@@ -115,8 +124,16 @@ else
   kube_log "no nats-streaming-server at $STAN_SERVER_BIN (npm run setup builds it): no STAN image"
 fi
 
-r="$(rootfs probe)"; with_busybox "$r"; cp "$WORK/bin/restart-probe" "$r/bin/restart-probe"
+r="$(rootfs probe)"; cp "$BUSYBOX_BIN" "$r/bin/busybox"; cp "$WORK/bin/restart-probe" "$r/bin/restart-probe"
+for applet in $("$BUSYBOX_BIN" --list); do [[ -e "$r/bin/$applet" ]] || ln -s busybox "$r/bin/$applet"; done
 oci_image probe "$r" '["/bin/restart-probe"]'; PROBE_IMAGE=$IMAGE_REF; PROBE_TAR=$IMAGE_TAR
+
+# versitygw: the gateway binary (cgo: libc) and busybox for execKill's `sh -c 'kill …'`; the pod
+# gives the arguments (posix <dir on the volume>) and the root credentials (ROOT_ACCESS_KEY / …).
+r="$(rootfs versitygw)"; cp "$VERSITYGW_BIN" "$r/bin/versitygw"
+with_libs "$r" "$VERSITYGW_BIN"
+with_busybox "$r"
+oci_image versitygw "$r" '["/bin/versitygw"]'; VERSITYGW_IMAGE=$IMAGE_REF; VERSITYGW_TAR=$IMAGE_TAR
 
 cat >"$OUT/images.env.tmp" <<ENV
 PAUSE_IMAGE=$PAUSE_IMAGE
@@ -125,6 +142,8 @@ NATS_IMAGE=$NATS_IMAGE
 NATS_TAR=$NATS_TAR
 PROBE_IMAGE=$PROBE_IMAGE
 PROBE_TAR=$PROBE_TAR
+VERSITYGW_IMAGE=$VERSITYGW_IMAGE
+VERSITYGW_TAR=$VERSITYGW_TAR
 STAN_IMAGE=$STAN_IMAGE
 STAN_TAR=$STAN_TAR
 ENV

@@ -123,7 +123,7 @@ CTR=(ctr --address "$SOCK" -n k8s.io)
 
 start containerd containerd --config "$NODE/containerd.toml"
 wait_for containerd "containerd on $SOCK" ctr --address "$SOCK" version
-for tar in "$PAUSE_TAR" "$NATS_TAR" "$PROBE_TAR" ${STAN_TAR:+"$STAN_TAR"}; do
+for tar in "$PAUSE_TAR" "$NATS_TAR" "$PROBE_TAR" "$VERSITYGW_TAR" ${STAN_TAR:+"$STAN_TAR"}; do
   "${CTR[@]}" images import "$tar" >>"$NODE/images.log" 2>&1 || kube_die "ctr images import $tar failed (see $NODE/images.log)"
 done
 
@@ -219,6 +219,7 @@ CONTAINERD_SOCK=$SOCK
 PAUSE_IMAGE=$PAUSE_IMAGE
 NATS_IMAGE=$NATS_IMAGE
 PROBE_IMAGE=$PROBE_IMAGE
+VERSITYGW_IMAGE=$VERSITYGW_IMAGE
 STAN_IMAGE=${STAN_IMAGE:-}
 ENV
 kube_log "node $KUBE_NODE_NAME Ready in $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s (kubelet :$KUBELET_PORT, containerd $SOCK)"

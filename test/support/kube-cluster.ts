@@ -33,7 +33,7 @@ export interface RealNode {
   kubeletPort: number;
   containerdSocket: string;
   /** fully qualified names of the imported local images (imagePullPolicy: Never) */
-  images: { pause: string; natsServer: string; probe: string; natsStreamingServer: string };
+  images: { pause: string; natsServer: string; probe: string; versitygw: string; natsStreamingServer: string };
   /** DIR/node: state, logs, pids of containerd and the kubelet */
   dir: string;
 }
@@ -147,6 +147,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
         pause: nodeEnv['PAUSE_IMAGE'] ?? '',
         natsServer: nodeEnv['NATS_IMAGE'] ?? '',
         probe: nodeEnv['PROBE_IMAGE'] ?? '',
+        versitygw: nodeEnv['VERSITYGW_IMAGE'] ?? '',
         // empty when .tools/bin/nats-streaming-server was not built (images.sh says so)
         natsStreamingServer: nodeEnv['STAN_IMAGE'] ?? '',
       },

@@ -7,35 +7,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseExperiment } from '../../lib/experiment/experiment.ts';
-import { Sidecar } from '../../lib/sidecar/sidecar.ts';
-import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/chaos/target.ts';
+import type { Sidecar } from '../../lib/sidecar/sidecar.ts';
+import { bareSidecar } from '../support/bare-sidecar.ts';
 
-function sidecarIn(dir: string): Sidecar {
-  const experiment = parseExperiment(
-    {
-      name: 't-artifacts',
-      scenario: 'jetstream-publish',
-      target: { kind: 'local', stack: 'jetstream', replicas: 1 },
-      thresholds: 'ha-observe',
-    },
-    'inline',
-  );
-  const target: TargetUnderTest = {
-    kind: 'none',
-    members: () => [],
-    k6Env: () => ({}),
-    bind: () => ({
-      roles: NO_ROLES,
-      accountant: null,
-      recoverySignals: () => NO_RECOVERY_SIGNALS,
-      prepare: async () => undefined,
-      stop: async () => undefined,
-    }),
-    stop: async () => undefined,
-  };
-  return new Sidecar({ runId: 'test-run', runDir: dir, experiment, target, k6ApiUrl: null });
-}
+const sidecarIn = (dir: string): Sidecar => bareSidecar({ name: 't-artifacts', runDir: dir });
 
 const summary = (marker: string) => ({
   summary: { metrics: { iterations: { type: 'counter', values: { count: 1 } } }, marker },

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONTROL_PATHS, OUTCOME_BATCH_MAX } from '../../lib/shared/control-api.ts';
 import { ControlServer, KEEP_ALIVE_TIMEOUT_MS } from '../../lib/sidecar/control-server.ts';
-import { parseExperiment } from '../../lib/experiment/experiment.ts';
-import { Sidecar } from '../../lib/sidecar/sidecar.ts';
-import { NO_RECOVERY_SIGNALS, NO_ROLES, type TargetUnderTest } from '../../lib/chaos/target.ts';
+import type { Sidecar } from '../../lib/sidecar/sidecar.ts';
+import { bareSidecar } from '../support/bare-sidecar.ts';
 
 interface Answer {
   status: number;
@@ -45,30 +44,8 @@ describe('control API: bodies are input', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'k6ha-control-'));
-    const experiment = parseExperiment(
-      {
-        name: 't-control',
-        scenario: 'jetstream-publish',
-        target: { kind: 'local', stack: 'jetstream', replicas: 1 },
-        thresholds: 'ha-observe',
-      },
-      'inline',
-    );
     // A target with nothing to observe or account: these tests are about the control API alone.
-    const target: TargetUnderTest = {
-      kind: 'none',
-      members: () => [],
-      k6Env: () => ({}),
-      bind: () => ({
-        roles: NO_ROLES,
-        accountant: null,
-        recoverySignals: () => NO_RECOVERY_SIGNALS,
-        prepare: async () => undefined,
-        stop: async () => undefined,
-      }),
-      stop: async () => undefined,
-    };
-    sidecar = new Sidecar({ runId: 'test-run', runDir: dir, experiment, target, k6ApiUrl: null });
+    sidecar = bareSidecar({ name: 't-control', runDir: dir });
     server = new ControlServer(sidecar);
     base = await server.listen();
   });

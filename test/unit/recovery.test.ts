@@ -85,6 +85,54 @@ describe('recovery per action', () => {
     assert.equal(r.unavailableSeconds, 2.9, 'the whole burst, from its first failure');
   });
 
+  it('an action in rounds (execKill times: the restart series) has one outage per round; the longest counts', () => {
+    // Three exits under CrashLoopBackOff: down 1 s, then 10 s, then 20 s, the gateway serving in between.
+    const burst = (from: number, seconds: number) =>
+      Array.from({ length: seconds * 10 + 1 }, (_, i) => fail(from + i * 100, from + i * 100 + 5));
+    const failures = [...burst(10_100, 1), ...burst(13_100, 10), ...burst(26_100, 20)];
+    const { reports, notes } = computeRecovery({
+      actions: [
+        action({
+          id: 'exit-series',
+          action: 'execKill',
+          leaderBefore: null,
+          executedAt: 10_000,
+          restartedAt: 46_500,
+          rounds: [10_000, 13_000, 26_000],
+        }),
+      ],
+      failures,
+      leaderHistory: [],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: 20,
+      endedAt: 60_000,
+      zero: 0,
+      hasStreamView: false,
+    });
+    const r = reports[0];
+    assert.ok(r);
+    assert.equal(r.unavailableSeconds, 20, 'the longest round, not only the first');
+    assert.equal(r.unavailableFromOffsetMs, 26_100);
+    assert.equal(r.timeToFirstErrorSeconds, 0.105);
+    assert.deepEqual(notes, [
+      'exit-series: 3 rounds, outages 1, 10, 20 s (one per round that saw failures); unavailability is the longest',
+    ]);
+    // Without rounds the same failures give the first burst only (what a single kill causes).
+    const single = computeRecovery({
+      actions: [action({ id: 'kill', leaderBefore: null, executedAt: 10_000, restartedAt: 11_500 })],
+      failures,
+      leaderHistory: [],
+      streamSamples: [],
+      consumerSamples: [],
+      rate: 20,
+      endedAt: 60_000,
+      zero: 0,
+      hasStreamView: false,
+    });
+    assert.equal(single.reports[0]?.unavailableSeconds, 1);
+  });
+
   it('ends a burst at a gap where publishes got through', () => {
     const failures = [fail(10_000), fail(10_500), fail(14_000)];
     const { reports } = computeRecovery({

@@ -8,6 +8,7 @@ import type { OutcomeRecord } from '../../lib/shared/control-api.ts';
 import { eventSeq, runnerOfSeq, runnerSlot, segmentFlags, slotOf } from '../../lib/shared/runners.ts';
 import { evaluateThreshold, k6Percentile, mergeRunnerSummaries, trendValues } from '../../lib/shared/summary-merge.ts';
 import { fleetExitCode, parseMetricKey } from '../../lib/run/runners.ts';
+import { bareSidecar } from '../support/bare-sidecar.ts';
 
 const rec = (seq: number, outcome: 'failed' | 'unknown'): OutcomeRecord => ({
   seq,
@@ -243,42 +244,7 @@ describe("the fleet's verdict", () => {
 
 describe('the sidecar with several runners (no k6: the control calls as the runners make them)', () => {
   it('starts the load once all registered, takes outcomes from a runner still running after another finished, merges on the last finish', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { parseExperiment } = await import('../../lib/experiment/experiment.ts');
-    const { Sidecar } = await import('../../lib/sidecar/sidecar.ts');
-    const { NO_RECOVERY_SIGNALS, NO_ROLES } = await import('../../lib/chaos/target.ts');
-    const experiment = parseExperiment(
-      {
-        name: 't-runners',
-        scenario: 'jetstream-publish',
-        target: { kind: 'local', stack: 'jetstream', replicas: 1 },
-        thresholds: 'ha-observe',
-        runners: 2,
-      },
-      'inline',
-    );
-    const sidecar = new Sidecar({
-      runId: 'r',
-      runDir: mkdtempSync(join(tmpdir(), 'k6ha-runners-')),
-      experiment,
-      target: {
-        kind: 'none',
-        members: () => [],
-        k6Env: () => ({}),
-        bind: () => ({
-          roles: NO_ROLES,
-          accountant: null,
-          recoverySignals: () => NO_RECOVERY_SIGNALS,
-          prepare: async () => undefined,
-          stop: async () => undefined,
-        }),
-        stop: async () => undefined,
-      },
-      k6ApiUrl: null,
-      runners: 2,
-    });
+    const sidecar = bareSidecar({ name: 't-runners', runners: 2 });
     const seq = '0,1/2,1';
     const first = sidecar.start({
       runTag: 'tagA',
