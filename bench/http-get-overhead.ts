@@ -14,7 +14,7 @@
 // attribution from k6's output (`--out csv=…`, every sample written for Node to bucket afterwards).
 // Each poll round also checks that the VUs' batches add up to k6's own count of 2xx responses.
 //
-//   node --import tsx bench/http-get-overhead.ts [--vus 10] [--duration 30s] [--together 3] [--csv]
+//   node --import tsx bench/http-get-overhead.ts [--vus 10] [--duration 30s] [--together 3] [--bare same-get|minimal|by-hand] [--csv]
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,33 @@ export default function () {
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
 `;
+
+// --bare by-hand: the same job written by hand the way k6's docs show it — the same GET and check,
+// then each 2xx body parsed and counted by the backend and replica that answered, one tagged
+// sample per response (no phases: less than http-get does, so the ratio is not flattered).
+const BARE_BY_HAND = `
+import http from 'k6/http';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+const url = __ENV.TARGET_URL;
+const answered = new Counter('answered');
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }));
+const params = { timeout: 3000, tags: { name: 'get' } };
+const statusChecks = { 'is status 2xx': (r) => r.status >= 200 && r.status < 300 };
+export default function () {
+  const res = http.get(url, params);
+  if (check(res, statusChecks)) {
+    const body = res.json();
+    answered.add(1, { pod: String(body.pod), db: String(body.db) });
+  }
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY_JSON]: JSON.stringify(data) }; }
+`;
+const BARE_SCRIPTS: Record<string, string> = {
+  'same-get': BARE_SAME_GET,
+  minimal: BARE_MINIMAL,
+  'by-hand': BARE_BY_HAND,
+};
 
 const GO_USERS = `package main
 
@@ -117,19 +144,24 @@ const opts = new Command('bench/http-get-overhead.ts')
   .option('--vus <n>', 'VUs of each (closed loop, no sleep)', intArg('--vus', 1000), 10)
   .option('--duration <d>', 'length of each k6 run', (v) => (parseDurationMs('--duration', v), v), '30s')
   .option('--together <n>', 'rounds of each comparison', intArg('--together', 20), 3)
-  .option('--bare <kind>', 'the hand-written script: same-get (the same request params) or minimal (none)', 'same-get')
+  .option(
+    '--bare <kind>',
+    'the hand-written script: same-get (the same request params), minimal (none) or by-hand (same-get plus attribution written by hand: res.json() and a tagged Counter.add per response)',
+    'same-get',
+  )
   .option('--csv', 'also measure per-second attribution from `--out csv` (the alternative not chosen)', false)
   .parse()
   .opts<{ vus: number; duration: string; together: number; csv: boolean; bare: string }>();
-if (opts.bare !== 'same-get' && opts.bare !== 'minimal')
-  throw new Error(`--bare must be same-get or minimal, got ${JSON.stringify(opts.bare)}`);
+const bareScript = BARE_SCRIPTS[opts.bare];
+if (bareScript === undefined)
+  throw new Error(`--bare must be one of ${Object.keys(BARE_SCRIPTS).join(', ')}, got ${JSON.stringify(opts.bare)}`);
 
 const command = `node --import tsx bench/http-get-overhead.ts --vus ${opts.vus} --duration ${opts.duration} --together ${opts.together} --bare ${opts.bare}${opts.csv ? ' --csv' : ''}`;
 const machine = await machineInfo();
 await buildScenarios();
 const dir = mkdtempSync(join(tmpdir(), 'bench-http-get-'));
 const bare = join(dir, 'bare.js');
-writeFileSync(bare, opts.bare === 'minimal' ? BARE_MINIMAL : BARE_SAME_GET);
+writeFileSync(bare, bareScript);
 const scenario = join(PROJECT_ROOT, 'build', 'http-get.js');
 const experiment = loadExperiment(join(PROJECT_ROOT, 'experiments', 'postgres-haproxy-phases.json'));
 const server = await startUsersServer();
