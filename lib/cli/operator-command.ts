@@ -47,7 +47,7 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option(
       '--host-network',
-      'the sidecar on the node\'s network, on 127.0.0.1 (a one-node cluster without pod networking, Services or cluster DNS); needs --runner-api',
+      "the sidecar on the node's network, on 127.0.0.1 (a one-node cluster without pod networking, Services or cluster DNS); needs --runner-api",
     )
     .option(
       '--kube-api <url>',

@@ -78,7 +78,11 @@ function runnerApiOption(
   }
   const urls = value.split(',');
   const ok = (u: string): boolean => /^https?:\/\/[^/\s]+\/?$/.test(u.replaceAll('{i}', '1'));
-  if (value.includes(',') ? urls.length !== parallelism || !urls.every(ok) : !(ok(value) && (parallelism === 1 || value.includes('{i}'))))
+  if (
+    value.includes(',')
+      ? urls.length !== parallelism || !urls.every(ok)
+      : !(ok(value) && (parallelism === 1 || value.includes('{i}')))
+  )
     throw InvalidSettingError.format(
       '--runner-api',
       value,
