@@ -79,8 +79,8 @@ export function registerOperatorCommand(program: Command): void {
       process.stdout.write(
         [
           `wrote ${dir}/1-sidecar.yaml and ${dir}/2-testrun.yaml (${manifests.name}, ${parallelism} runner(s), namespace ${manifests.namespace})`,
-          `  kubectl apply -f ${dir}/1-sidecar.yaml && kubectl -n ${manifests.namespace} rollout status deploy/${manifests.name}-sidecar`,
-          `  kubectl apply -f ${dir}/2-testrun.yaml && kubectl -n ${manifests.namespace} get testrun ${manifests.name} -w`,
+          `  kubectl apply --server-side -f ${dir}/1-sidecar.yaml && kubectl -n ${manifests.namespace} rollout status deploy/${manifests.name}-sidecar`,
+          `  kubectl apply --server-side -f ${dir}/2-testrun.yaml && kubectl -n ${manifests.namespace} get testrun ${manifests.name} -w`,
           `  kubectl -n ${manifests.namespace} logs -f deploy/${manifests.name}-sidecar      # the merged verdict`,
           '',
         ].join('\n'),

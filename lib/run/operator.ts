@@ -2,7 +2,9 @@
 // k6-operator — N runner pods of the built scenario (a TestRun) and k6-ha's sidecar in the
 // cluster (Deployment + Service), which registers the runners, runs the chaos plan once, merges
 // their outcomes and gives every runner the same merged chaos_* metrics, so each runner's
-// thresholds judge the whole run. Writes YAML only; `kubectl apply -f` does the rest
+// thresholds judge the whole run. Writes YAML only; `kubectl apply --server-side -f` does the rest
+// (server-side: a client-side apply keeps a copy of each object in an annotation, and the script
+// ConfigMap's bundle is over the annotation's 256 KiB limit)
 // (docs/kubernetes.md). Nothing here talks to a cluster.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -330,7 +332,7 @@ export async function operatorYaml(
   const header = (what: string): string =>
     [
       `# k6-ha operator: ${m.name}, ${parallelism} k6 runner(s) (k6-operator TestRun, ${K6_OPERATOR_API}) and k6-ha's sidecar — ${what}`,
-      '# docs/kubernetes.md: apply 1-sidecar.yaml, wait for the sidecar, apply 2-testrun.yaml (needs k6-operator installed).',
+      '# docs/kubernetes.md: kubectl apply --server-side -f 1-sidecar.yaml, wait for the sidecar, then 2-testrun.yaml (needs k6-operator installed).',
       ...m.warnings.map((w) => `# WARNING: ${w}`),
       '',
     ].join('\n');

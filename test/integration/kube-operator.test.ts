@@ -56,7 +56,7 @@ describe('k6-ha operator manifests on a real kube-apiserver', { timeout: 300_000
       out,
     ]);
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
-    assert.match(res.stdout, /kubectl apply -f .*1-sidecar\.yaml/);
+    assert.match(res.stdout, /kubectl apply --server-side -f .*1-sidecar\.yaml/);
     const load = (f: string): Doc[] =>
       (clients.lib.loadAllYaml(readFileSync(join(out, f), 'utf8')) as Array<Doc | null>).filter(
         (d): d is Doc => d !== null,

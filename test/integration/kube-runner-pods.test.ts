@@ -182,7 +182,9 @@ describe(
       assert.match(gen.stderr, /--host-network: the sidecar listens on the node's 127\.0\.0\.1/);
 
       // As docs/kubernetes.md says: apply the sidecar, wait for its rollout.
-      await kubectl('apply', '-f', join(out, '1-sidecar.yaml'));
+      // (server-side: a client-side apply's last-applied annotation of the script ConfigMap would be over 256 KiB)
+      assert.match(gen.stdout, /kubectl apply --server-side -f .*1-sidecar\.yaml/);
+      await kubectl('apply', '--server-side', '-f', join(out, '1-sidecar.yaml'));
       await kubectl('-n', NS, 'rollout', 'status', `deploy/${name}-sidecar`, '--timeout=90s');
       const [sidecarPod] = await readyPods(clients, NS, `app.kubernetes.io/instance=${name}`, 1, 60_000);
       assert.equal(sidecarPod?.spec?.hostNetwork, true);
