@@ -14,6 +14,7 @@ import { MAX_RUNNERS } from '../shared/runners.ts';
 import { parsePort, parsePositiveInt } from '../shared/env-parse.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
+import { IN_CLUSTER_CONTEXT } from '../kube/client.ts';
 import { buildScenarios, scenarioScript } from './k6-process.ts';
 import { prepareExperiment, type RunOptions } from './prepare.ts';
 
@@ -168,7 +169,7 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
   const inCluster = {
     ...exp,
     runners: parallelism,
-    target: { ...exp.target, context: 'inCluster', ...(natsUrl === undefined ? {} : { natsUrl }) },
+    target: { ...exp.target, context: IN_CLUSTER_CONTEXT, ...(natsUrl === undefined ? {} : { natsUrl }) },
   };
   await buildScenarios();
   const script = readFileSync(scenarioScript(exp.scenario), 'utf8');

@@ -84,7 +84,7 @@ describe('k6-ha operator manifests on a real kube-apiserver', { timeout: 300_000
       target: { context: string; natsUrl: string };
     };
     assert.equal(inCluster.runners, 3);
-    assert.equal(inCluster.target.context, 'inCluster', 'the sidecar runs with its service account');
+    assert.equal(inCluster.target.context, 'inClusterContext', 'the sidecar runs with its service account');
     assert.equal(inCluster.target.natsUrl, `nats://nats.${ns}.svc:4222`);
     const script = await clients.core.readNamespacedConfigMap({ name: 'op-leader-pod-deleted-script', namespace: ns });
     assert.ok((script.data?.['jetstream-publish.js'] ?? '').includes('iterationInInstance'), 'the built bundle');

@@ -185,7 +185,14 @@ describe(
       // (server-side: a client-side apply's last-applied annotation of the script ConfigMap would be over 256 KiB)
       assert.match(gen.stdout, /kubectl apply --server-side -f .*1-sidecar\.yaml/);
       await kubectl('apply', '--server-side', '-f', join(out, '1-sidecar.yaml'));
-      await kubectl('-n', NS, 'rollout', 'status', `deploy/${name}-sidecar`, '--timeout=90s');
+      try {
+        await kubectl('-n', NS, 'rollout', 'status', `deploy/${name}-sidecar`, '--timeout=90s');
+      } catch (err) {
+        const logs = await kubectl('-n', NS, 'logs', '-l', `app.kubernetes.io/instance=${name}`, '--tail=40').catch(
+          (e: Error) => e.message,
+        );
+        throw new Error(`the sidecar pod did not become Ready; its log:\n${logs}`, { cause: err });
+      }
       const [sidecarPod] = await readyPods(clients, NS, `app.kubernetes.io/instance=${name}`, 1, 60_000);
       assert.equal(sidecarPod?.spec?.hostNetwork, true);
       assert.equal(sidecarPod?.spec?.serviceAccountName, 'k6-ha');
