@@ -236,10 +236,15 @@ export function registerRunCommands(program: Command): void {
             .then(async () => {
               if (linger !== true) return;
               log('--linger: the artifacts stay in this pod until SIGTERM (kubectl cp them now)');
+              // A timer keeps the event loop alive: with the control server closed nothing else does,
+              // and Node would end the process (exit 13, an unsettled await) — the pod's container
+              // restarted and the run started over, as the first real-node run showed.
+              const keepAlive = setInterval(() => undefined, 60_000);
               await new Promise<void>((done) => {
                 process.once('SIGTERM', () => done());
                 process.once('SIGINT', () => done());
               });
+              clearInterval(keepAlive);
             })
             .then(resolve);
         });

@@ -239,6 +239,12 @@ describe(
         90_000,
         500,
       );
+      const sidecarNow = await clients.core.readNamespacedPod({ name: podName, namespace: NS });
+      assert.equal(
+        sidecarNow.status?.containerStatuses?.[0]?.restartCount,
+        0,
+        `the sidecar container ran once: ${JSON.stringify(sidecarNow.status?.containerStatuses?.[0]?.lastState)}`,
+      );
       const results = join(dir, 'results');
       await kubectl('-n', NS, 'cp', `${podName}:/results`, results);
       const runDirs = readdirSync(results).filter(
