@@ -220,6 +220,8 @@ export function registerRunCommands(program: Command): void {
           );
           await target.control.close();
           await target.stack.stop();
+          // The merged verdict (or the one runner's summary) in this process's output: a pod's log.
+          if (target.sidecar.summary !== null) process.stdout.write(`${target.sidecar.summary.text}\n`);
           log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
         };
         await new Promise<void>((resolve) => {

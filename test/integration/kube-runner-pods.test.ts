@@ -283,8 +283,15 @@ describe(
       t.diagnostic(r.sidecarLog.split('\n').slice(-40).join('\n'));
       const a = r.summary.accounting;
       // One plan run, by the sidecar pod, through the API: the stream leader's pod.
-      const executed = r.timeline.filter((e) => e.source === 'plan' && e.kind === 'executed');
+      const executed = r.timeline.filter(
+        (e) => e.source === 'plan' && e.kind === 'executed' && e.detail['action_id'] === 'delete-leader-pod',
+      );
       assert.equal(executed.length, 1, 'the plan ran once');
+      assert.equal(
+        r.timeline.filter((e) => e.source === 'plan' && e.kind === 'executed').length,
+        2,
+        'its two actions (the deletion, the wait for the leader), once each',
+      );
       assert.match(executed[0]?.target ?? '', new RegExp(`^${NS}/eventing-nats-[0-2]$`));
       assert.ok(
         r.timeline.some(
@@ -324,7 +331,11 @@ describe(
       const verdict = failedGates.length === 0 ? 0 : 99;
       assert.deepEqual(r.codes, [verdict, verdict, verdict], 'each runner pod exits with the merged verdict');
       assert.equal(verdict, 0, `ha-strict passes on the merged values: ${failedGates.join(', ')}`);
-      assert.match(r.sidecarLog, /runners-merged/);
+      assert.match(
+        r.sidecarLog,
+        /k6-ha merged summary of 3 of 3 runner\(s\)/,
+        'the merged verdict in the sidecar pod log',
+      );
     });
 
     it('a runner pod killed mid-run (SIGKILL of its k6): the merged verdict fails closed (chaos_unmeasured), names the runner; the other exits 99', async () => {
