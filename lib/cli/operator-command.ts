@@ -11,6 +11,10 @@ interface OperatorFlags {
   natsUrl?: string;
   image?: string;
   runnerImage?: string;
+  sidecarPort?: string;
+  runnerApi?: string;
+  hostNetwork?: boolean;
+  kubeApi?: string;
   preset?: string;
   duration?: string;
   rate?: string;
@@ -36,6 +40,19 @@ export function registerOperatorCommand(program: Command): void {
     )
     .option('--image <image>', 'the k6-ha image the sidecar runs (deploy/Dockerfile)', 'k6-ha:local')
     .option('--runner-image <image>', 'the k6 image of the runner pods', 'grafana/k6:2.2.0')
+    .option('--sidecar-port <port>', "the sidecar's control API port", '8080')
+    .option(
+      '--runner-api <url>',
+      "each runner's k6 REST API as the sidecar reaches it: a URL with {i}, or N URLs separated by commas (default: k6-operator's Services, http://<testrun>-service-{i}.<ns>.svc:6565)",
+    )
+    .option(
+      '--host-network',
+      "the sidecar on the node's network, on 127.0.0.1 (a one-node cluster without pod networking, Services or cluster DNS); needs --runner-api",
+    )
+    .option(
+      '--kube-api <url>',
+      "the API server as the sidecar reaches it (https://host:port), when the kubernetes Service's address does not work from its pod (hostNetwork without kube-proxy)",
+    )
     .option('--preset <name>', 'apply a preset from the experiment file')
     .option('-d, --duration <duration>', 'load duration (overrides DURATION)')
     .option('-r, --rate <events/s>', 'total arrival rate of all runners (overrides RATE)')
@@ -62,8 +79,8 @@ export function registerOperatorCommand(program: Command): void {
       process.stdout.write(
         [
           `wrote ${dir}/1-sidecar.yaml and ${dir}/2-testrun.yaml (${manifests.name}, ${parallelism} runner(s), namespace ${manifests.namespace})`,
-          `  kubectl apply -f ${dir}/1-sidecar.yaml && kubectl -n ${manifests.namespace} rollout status deploy/${manifests.name}-sidecar`,
-          `  kubectl apply -f ${dir}/2-testrun.yaml && kubectl -n ${manifests.namespace} get testrun ${manifests.name} -w`,
+          `  kubectl apply --server-side -f ${dir}/1-sidecar.yaml && kubectl -n ${manifests.namespace} rollout status deploy/${manifests.name}-sidecar`,
+          `  kubectl apply --server-side -f ${dir}/2-testrun.yaml && kubectl -n ${manifests.namespace} get testrun ${manifests.name} -w`,
           `  kubectl -n ${manifests.namespace} logs -f deploy/${manifests.name}-sidecar      # the merged verdict`,
           '',
         ].join('\n'),

@@ -107,7 +107,7 @@ export function registerRunCommands(program: Command): void {
     )
     .option(
       '--runner-api <url>',
-      "each runner's k6 REST API, {i} for its index (k6-operator: http://<testrun>-service-{i}.<ns>.svc:6565); default 127.0.0.1 ports printed below",
+      "each runner's k6 REST API, {i} for its index (k6-operator: http://<testrun>-service-{i}.<ns>.svc:6565), or one URL per runner separated by commas; default 127.0.0.1 ports printed below",
     )
     .option(
       '--linger',
@@ -129,8 +129,18 @@ export function registerRunCommands(program: Command): void {
           throw InvalidSettingError.format('K6HA_SIDECAR_TOKEN', '(hidden)', '16–128 letters or digits');
         if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(publicUrl))
           throw InvalidSettingError.format('--public-url', publicUrl, 'http(s)://host:port with no path');
-        if (runnerApi !== undefined && runners > 1 && !runnerApi.includes('{i}'))
-          throw InvalidSettingError.format('--runner-api', runnerApi, 'a URL with {i} for the runner index');
+        const runnerApiList = runnerApi?.includes(',') === true ? runnerApi.split(',') : null;
+        if (
+          runnerApi !== undefined &&
+          (runnerApiList === null
+            ? runners > 1 && !runnerApi.includes('{i}')
+            : runnerApiList.length !== runners || runnerApiList.some((u) => !/^https?:\/\/[^/\s]+\/?$/.test(u)))
+        )
+          throw InvalidSettingError.format(
+            '--runner-api',
+            runnerApi,
+            `a URL with {i} for the runner index, or ${runners} URL(s) separated by commas (http://host:port)`,
+          );
         const kube = experiment.target.kind === 'kubernetes' ? await connectKubernetes(experiment, runOptions) : null;
         if (kube !== null) {
           try {
@@ -144,7 +154,9 @@ export function registerRunCommands(program: Command): void {
         const addresses: string[] = [];
         for (let i = 0; i < runners; i++) addresses.push(`127.0.0.1:${await freePort()}`);
         const apis = addresses.map((a, i) =>
-          runnerApi === undefined ? `http://${a}` : runnerApi.replaceAll('{i}', String(i + 1)).replace(/\/+$/, ''),
+          runnerApi === undefined
+            ? `http://${a}`
+            : (runnerApiList?.[i] ?? runnerApi.replaceAll('{i}', String(i + 1))).replace(/\/+$/, ''),
         );
         const k6ApiAddress = addresses[0] as string;
         const target = await startTarget(
@@ -177,7 +189,7 @@ export function registerRunCommands(program: Command): void {
             : `run ${runId} in ${relative(process.cwd(), runDir)}\nrun ${runners} k6 runners (as k6-operator does), then resume each with PATCH /v1/status {"data":{"attributes":{"paused":false}}}:\n${addresses
                 .map(
                   (a, i) =>
-                    `  k6 run ${segmentFlags(runnerSlot(i + 1, runners)).join(' ')} --paused --address ${runnerApi === undefined ? a : '0.0.0.0:6565'} --tag instance_id=${i + 1} ${envArgs} build/${experiment.scenario}.js`,
+                    `  k6 run ${segmentFlags(runnerSlot(i + 1, runners)).join(' ')} --paused --address ${runnerApi === undefined ? a : runnerApiList === null ? '0.0.0.0:6565' : new URL(apis[i] as string).host} --tag instance_id=${i + 1} ${envArgs} build/${experiment.scenario}.js`,
                 )
                 .join('\n')}\n`,
         );
@@ -208,6 +220,8 @@ export function registerRunCommands(program: Command): void {
           );
           await target.control.close();
           await target.stack.stop();
+          // The merged verdict (or the one runner's summary) in this process's output: a pod's log.
+          if (target.sidecar.summary !== null) process.stdout.write(`${target.sidecar.summary.text}\n`);
           log(`stopped (${reason}); report: ${relative(process.cwd(), runDir)}/report.md`);
         };
         await new Promise<void>((resolve) => {
@@ -224,10 +238,15 @@ export function registerRunCommands(program: Command): void {
             .then(async () => {
               if (linger !== true) return;
               log('--linger: the artifacts stay in this pod until SIGTERM (kubectl cp them now)');
+              // A timer keeps the event loop alive: with the control server closed nothing else does,
+              // and Node would end the process (exit 13, an unsettled await) — the pod's container
+              // restarted and the run started over, as the first real-node run showed.
+              const keepAlive = setInterval(() => undefined, 60_000);
               await new Promise<void>((done) => {
                 process.once('SIGTERM', () => done());
                 process.once('SIGINT', () => done());
               });
+              clearInterval(keepAlive);
             })
             .then(resolve);
         });

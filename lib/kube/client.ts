@@ -79,6 +79,12 @@ export interface ConnectOptions {
  * current context must equal `target.context`, or `--context` must name one that exists (an
  * explicit choice on the command line). Makes no API call.
  */
+/**
+ * The context name @kubernetes/client-node gives the service account's config in a pod
+ * (KubeConfig.loadFromCluster): what an in-cluster experiment's target.context must say.
+ */
+export const IN_CLUSTER_CONTEXT = 'inClusterContext';
+
 export async function connectKube(opts: ConnectOptions): Promise<KubeClients> {
   const lib = await loadClientNode();
   const kc: KubeConfig = new lib.KubeConfig();

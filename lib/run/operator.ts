@@ -2,16 +2,19 @@
 // k6-operator — N runner pods of the built scenario (a TestRun) and k6-ha's sidecar in the
 // cluster (Deployment + Service), which registers the runners, runs the chaos plan once, merges
 // their outcomes and gives every runner the same merged chaos_* metrics, so each runner's
-// thresholds judge the whole run. Writes YAML only; `kubectl apply -f` does the rest
+// thresholds judge the whole run. Writes YAML only; `kubectl apply --server-side -f` does the rest
+// (server-side: a client-side apply keeps a copy of each object in an annotation, and the script
+// ConfigMap's bundle is over the annotation's 256 KiB limit)
 // (docs/kubernetes.md). Nothing here talks to a cluster.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExperimentError } from '../shared/errors.ts';
+import { ExperimentError, InvalidSettingError } from '../shared/errors.ts';
 import { MAX_RUNNERS } from '../shared/runners.ts';
-import { parsePositiveInt } from '../shared/env-parse.ts';
+import { parsePort, parsePositiveInt } from '../shared/env-parse.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import { PROJECT_ROOT } from '../tools/toolchain.ts';
+import { IN_CLUSTER_CONTEXT } from '../kube/client.ts';
 import { buildScenarios, scenarioScript } from './k6-process.ts';
 import { prepareExperiment, type RunOptions } from './prepare.ts';
 
@@ -26,6 +29,21 @@ export interface OperatorOptions extends Pick<
   runnerImage?: string;
   /** NATS client URL for the sidecar inside the cluster (the Service), replacing target.natsUrl */
   natsUrl?: string;
+  /** the sidecar's control API port (default 8080) */
+  sidecarPort?: string;
+  /**
+   * each runner's k6 REST API as the sidecar reaches it: a URL with {i}, or N URLs separated by
+   * commas (default: k6-operator's Services, http://<testrun>-service-{i}.<ns>.svc:6565)
+   */
+  runnerApi?: string;
+  /**
+   * the sidecar on the node's network (hostNetwork), listening on 127.0.0.1: for a one-node
+   * cluster without pod networking, Services or cluster DNS (a dev kubelet); the runners must then
+   * be on the node's network too, each on its own port (--runner-api)
+   */
+  hostNetwork?: boolean;
+  /** the API server as the sidecar reaches it (https://host:port), when the kubernetes Service's address does not work (hostNetwork without kube-proxy) */
+  kubeApi?: string;
 }
 
 export const SIDECAR_PORT = 8080;
@@ -43,6 +61,49 @@ export interface OperatorManifests {
 }
 
 const LOOPBACK = /\/\/(?:127\.0\.0\.1|localhost)(?::|\/|$)/;
+
+/** --runner-api: a URL with {i}, or one URL per runner separated by commas; required with --host-network. */
+function runnerApiOption(
+  opts: OperatorOptions,
+  parallelism: number,
+  hostNetwork: boolean,
+  operatorServices: string,
+): string {
+  const value = opts.runnerApi;
+  if (value === undefined) {
+    if (hostNetwork)
+      throw InvalidSettingError.format(
+        '--runner-api',
+        '',
+        `with --host-network, ${parallelism} URL(s) separated by commas, e.g. http://127.0.0.1:6565,http://127.0.0.1:6566 — runner pods on the node's network cannot all listen on 6565`,
+      );
+    return operatorServices;
+  }
+  const urls = value.split(',');
+  const ok = (u: string): boolean => /^https?:\/\/[^/\s]+\/?$/.test(u.replaceAll('{i}', '1'));
+  if (
+    value.includes(',')
+      ? urls.length !== parallelism || !urls.every(ok)
+      : !(ok(value) && (parallelism === 1 || value.includes('{i}')))
+  )
+    throw InvalidSettingError.format(
+      '--runner-api',
+      value,
+      `a URL with {i} for the runner index, or ${parallelism} URL(s) separated by commas (http://host:port, no path)`,
+    );
+  return value;
+}
+
+/** --kube-api https://host:port → the in-cluster config's KUBERNETES_SERVICE_HOST / _PORT. */
+function kubeApiOption(value: string | undefined): { host: string; port: string } | null {
+  if (value === undefined) return null;
+  const m = /^https:\/\/(\[[0-9a-fA-F:]+\]|[^/:\s]+)(?::(\d+))?\/?$/.exec(value);
+  if (m === null)
+    throw InvalidSettingError.format('--kube-api', value, 'https://host:port of the API server (no path)');
+  const port = m[2] ?? '443';
+  parsePort('--kube-api', port);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
 
 /** The RBAC of deploy/rbac-namespaced.yaml for the sidecar's namespace, its Role repeated in every namespace of the allow-list. */
 function rbacDocs(loadAll: (text: string) => unknown[], namespace: string, allowList: string[]): Doc[] {
@@ -96,25 +157,35 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
   const warnings: string[] = [];
   // Inside the cluster the sidecar's kube context is the service account's (as deploy/job.yaml says).
   const natsUrl = opts.natsUrl ?? exp.target.natsUrl;
-  if (natsUrl !== undefined && LOOPBACK.test(natsUrl))
+  if (natsUrl !== undefined && LOOPBACK.test(natsUrl) && opts.hostNetwork !== true)
     warnings.push(
       `target.natsUrl ${natsUrl} is a port-forward: inside the sidecar pod 127.0.0.1 is the pod itself — pass --nats-url nats://<nats-service>.<ns>.svc:4222`,
     );
   for (const [k, v] of Object.entries(exp.env))
-    if (LOOPBACK.test(v))
+    if (LOOPBACK.test(v) && opts.hostNetwork !== true)
       warnings.push(
         `${k}=${v} points at 127.0.0.1: inside a runner pod that is the pod itself — pass -e ${k}=http://<service>.<ns>.svc/…`,
       );
   const inCluster = {
     ...exp,
     runners: parallelism,
-    target: { ...exp.target, context: 'inCluster', ...(natsUrl === undefined ? {} : { natsUrl }) },
+    target: { ...exp.target, context: IN_CLUSTER_CONTEXT, ...(natsUrl === undefined ? {} : { natsUrl }) },
   };
   await buildScenarios();
   const script = readFileSync(scenarioScript(exp.scenario), 'utf8');
   const scriptFile = `${exp.scenario}.js`;
   const token = randomBytes(16).toString('hex');
-  const sidecarBase = `http://${sidecarName}.${namespace}.svc:${SIDECAR_PORT}`;
+  const hostNetwork = opts.hostNetwork === true;
+  const sidecarPort = opts.sidecarPort === undefined ? SIDECAR_PORT : parsePort('--sidecar-port', opts.sidecarPort);
+  const sidecarBase = hostNetwork
+    ? `http://127.0.0.1:${sidecarPort}`
+    : `http://${sidecarName}.${namespace}.svc:${sidecarPort}`;
+  const runnerApi = runnerApiOption(opts, parallelism, hostNetwork, `http://${name}-service-{i}.${namespace}.svc:6565`);
+  const kubeApi = kubeApiOption(opts.kubeApi);
+  if (hostNetwork)
+    warnings.push(
+      `--host-network: the sidecar listens on the node's 127.0.0.1:${sidecarPort} and expects the runners at ${runnerApi}; k6-operator's own runner pods have their own network and all listen on 0.0.0.0:6565, so with this option start the runner pods on the node's network yourself (docs/kubernetes.md, "On one node without pod networking")`,
+    );
   const labels = { 'app.kubernetes.io/name': 'k6-ha', 'app.kubernetes.io/instance': name };
   const scenarioEnv = Object.entries({ ...exp.env, THRESHOLDS: exp.thresholds });
   const { loadAllYaml } = await import('@kubernetes/client-node');
@@ -154,6 +225,7 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
           metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'sidecar' } },
           spec: {
             serviceAccountName: 'k6-ha',
+            ...(hostNetwork ? { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } : {}),
             containers: [
               {
                 name: 'sidecar',
@@ -162,16 +234,17 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
                   'sidecar',
                   '/experiment/experiment.json',
                   '--listen',
-                  '0.0.0.0',
+                  // on the node's network, only the node itself (its hostNetwork runner pods) may reach it
+                  hostNetwork ? '127.0.0.1' : '0.0.0.0',
                   '--port',
-                  String(SIDECAR_PORT),
+                  String(sidecarPort),
                   '--public-url',
                   sidecarBase,
                   '--runners',
                   String(parallelism),
                   '--runner-api',
-                  // k6-operator's Service per runner: <testrun>-service-<i>, port 6565
-                  `http://${name}-service-{i}.${namespace}.svc:6565`,
+                  // default: k6-operator's Service per runner, <testrun>-service-<i>, port 6565
+                  runnerApi,
                   '--out-dir',
                   '/results',
                   '--linger',
@@ -181,9 +254,16 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
                     name: 'K6HA_SIDECAR_TOKEN',
                     valueFrom: { secretKeyRef: { name: `${name}-sidecar-token`, key: 'token' } },
                   },
+                  // the in-cluster config reads these (set by the kubelet from the kubernetes Service)
+                  ...(kubeApi === null
+                    ? []
+                    : [
+                        { name: 'KUBERNETES_SERVICE_HOST', value: kubeApi.host },
+                        { name: 'KUBERNETES_SERVICE_PORT', value: kubeApi.port },
+                      ]),
                 ],
-                ports: [{ name: 'control', containerPort: SIDECAR_PORT }],
-                readinessProbe: { tcpSocket: { port: SIDECAR_PORT }, periodSeconds: 2 },
+                ports: [{ name: 'control', containerPort: sidecarPort }],
+                readinessProbe: { tcpSocket: { port: sidecarPort }, periodSeconds: 2 },
                 resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '1Gi' } },
                 volumeMounts: [
                   { name: 'experiment', mountPath: '/experiment' },
@@ -205,7 +285,7 @@ export async function operatorManifests(opts: OperatorOptions): Promise<Operator
       metadata: { name: sidecarName, namespace, labels },
       spec: {
         selector: { ...labels, 'app.kubernetes.io/component': 'sidecar' },
-        ports: [{ name: 'control', port: SIDECAR_PORT, targetPort: SIDECAR_PORT }],
+        ports: [{ name: 'control', port: sidecarPort, targetPort: sidecarPort }],
       },
     },
     {
@@ -253,7 +333,7 @@ export async function operatorYaml(
   const header = (what: string): string =>
     [
       `# k6-ha operator: ${m.name}, ${parallelism} k6 runner(s) (k6-operator TestRun, ${K6_OPERATOR_API}) and k6-ha's sidecar — ${what}`,
-      '# docs/kubernetes.md: apply 1-sidecar.yaml, wait for the sidecar, apply 2-testrun.yaml (needs k6-operator installed).',
+      '# docs/kubernetes.md: kubectl apply --server-side -f 1-sidecar.yaml, wait for the sidecar, then 2-testrun.yaml (needs k6-operator installed).',
       ...m.warnings.map((w) => `# WARNING: ${w}`),
       '',
     ].join('\n');

@@ -56,7 +56,7 @@ describe('k6-ha operator manifests on a real kube-apiserver', { timeout: 300_000
       out,
     ]);
     assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
-    assert.match(res.stdout, /kubectl apply -f .*1-sidecar\.yaml/);
+    assert.match(res.stdout, /kubectl apply --server-side -f .*1-sidecar\.yaml/);
     const load = (f: string): Doc[] =>
       (clients.lib.loadAllYaml(readFileSync(join(out, f), 'utf8')) as Array<Doc | null>).filter(
         (d): d is Doc => d !== null,
@@ -84,7 +84,7 @@ describe('k6-ha operator manifests on a real kube-apiserver', { timeout: 300_000
       target: { context: string; natsUrl: string };
     };
     assert.equal(inCluster.runners, 3);
-    assert.equal(inCluster.target.context, 'inCluster', 'the sidecar runs with its service account');
+    assert.equal(inCluster.target.context, 'inClusterContext', 'the sidecar runs with its service account');
     assert.equal(inCluster.target.natsUrl, `nats://nats.${ns}.svc:4222`);
     const script = await clients.core.readNamespacedConfigMap({ name: 'op-leader-pod-deleted-script', namespace: ns });
     assert.ok((script.data?.['jetstream-publish.js'] ?? '').includes('iterationInInstance'), 'the built bundle');
