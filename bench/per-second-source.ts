@@ -198,12 +198,8 @@ try {
         v,
         await startK6WithSummary({
           script,
-          env:
-            v === 'dashboard'
-              ? { ...env, ...perSecondEnv(roundDir) }
-              : v === 'rw'
-                ? { ...env, ...remoteWriteEnv(receiver.url) }
-                : env,
+          env: v === 'dashboard' ? { ...env, ...perSecondEnv(roundDir) } : env,
+          ...(v === 'rw' ? { processEnv: remoteWriteEnv(receiver.url) } : {}),
           args:
             v === 'json'
               ? ['--out', `json=${join(roundDir, 'samples.json.gz')}`]
@@ -320,7 +316,7 @@ function synthesize(realGz: Buffer, rate: number): { file: string; zero: number;
       v[key] = key.startsWith('http_reqs')
         ? [Math.round((vals[0] ?? 0) * scale * jitter())]
         : vals.map((x) => (x === 0 ? 0 : Number((x * jitter()).toPrecision(5))));
-    lines.push(JSON.stringify({ t: zero + (k + 1) * 1000, instance: '', v } satisfies RemoteWritePeriod));
+    lines.push(JSON.stringify({ t: zero + (k + 1) * 1000, pushes: 1, v } satisfies RemoteWritePeriod));
   }
   const file = join(dir, 'synthetic-1h-2000.ndjson.gz');
   const gz = gzipSync(`${lines.join('\n')}\n`);

@@ -12,8 +12,8 @@
 // upper bound of its highest non-empty bucket. A push k6 could not deliver loses nothing: the next
 // one carries the cumulative values, so its counts land one second later.
 //
-// The receiver (lib/sidecar/remote-write-receiver.ts) turns each push into one period of the same
-// shape as a dashboard snapshot (`http_reqs{name:X}` → [count], `http_req_failed{name:X}` →
+// The receiver (lib/sidecar/remote-write-receiver.ts) turns the pushes into one period a second
+// (several runners' pushes merged, see RemoteWriteRecorder) of the same shape as a dashboard snapshot (`http_reqs{name:X}` → [count], `http_req_failed{name:X}` →
 // [rate], `http_req_duration{name:X}` → [avg, max, med, min, p90, p95, p99] in ms, a split
 // counter's `metric{tag:value}` → [count]) and appends it as one line to the run's
 // k6-remote-write.ndjson.gz; readRemoteWriteRecording makes a DashboardRecording of it for
@@ -191,42 +191,104 @@ const addInto = (into: NativeHistogram, h: NativeHistogram): void => {
   for (const [i, c] of h.buckets) into.buckets.set(i, (into.buckets.get(i) ?? 0) + c);
 };
 
-/** One period made from one push: dashboard-snapshot-shaped values. */
+/** One period (one second): dashboard-snapshot-shaped values. */
 export interface RemoteWritePeriod {
-  /** when the push arrived (epoch ms): the period's end */
+  /** the period's end (epoch ms): the first push's arrival + k seconds */
   t: number;
-  /** the runner it came from (`instance_id` label, fleets), '' for one k6 */
-  instance: string;
+  /** pushes folded into it (one per runner, normally) */
+  pushes: number;
   v: Record<string, number[]>;
 }
 
 export interface RecorderOptions {
   /** counter split by tag values (http-get: `http_get_ok` by its attribution tags) */
   split?: { metric: string; tags: readonly string[] } | null;
+  /** the push interval k6 was given (ms) */
+  periodMs?: number;
 }
 
+/** What one second holds before it is written: counts, failed counts and merged histograms by name. */
+interface Bin {
+  pushes: number;
+  counts: Map<string, number>;
+  failed: Map<string, number>;
+  hist: Map<string, NativeHistogram>;
+}
+const newBin = (): Bin => ({ pushes: 0, counts: new Map(), failed: new Map(), hist: new Map() });
+
+/** A bin stays open this many periods behind the newest push (a runner's push may come late). */
+const OPEN_BINS = 3;
+
 /**
- * Keeps the last cumulative value of every series and turns each push into the period it covers.
- * Only what the per-second report reads is kept: http_reqs, http_req_duration per `name`, and the
- * split counter. One recorder serves several runners: series are keyed by all their labels,
- * `instance_id` included, so each runner's cumulative values are differenced on their own.
+ * Keeps the last cumulative value of every series and turns each push into what changed since
+ * the previous one, added to the second it belongs to. Only what the per-second report reads is
+ * kept: http_reqs and http_req_duration per `name`, and the split counter.
+ *
+ * Seconds: k6 pushes on a steady ticker (every periodMs from its start), so a runner's k-th push
+ * arrives at its first push + k periods plus a few ms; that k is its second. Several runners push
+ * to one recorder: series are keyed by all their labels, `instance_id` included, so each runner's
+ * cumulative values are differenced on their own, and each runner's seconds are counted from its
+ * own first push, shifted to the fleet's first push (each runner at most half a period off).
+ * Within a second the runners' histograms are merged bucket by bucket before any percentile is
+ * taken, so a fleet's per-second percentiles are those of all its requests in that second.
  */
 export class RemoteWriteRecorder {
   private readonly last = new Map<string, { value: number | null; histogram: NativeHistogram | null }>();
   private readonly split: { metric: string; tags: readonly string[] } | null;
+  private readonly periodMs: number;
+  private readonly bins = new Map<number, Bin>();
+  /** per runner: the arrival of its first push and its offset in whole periods from the fleet's first */
+  private readonly runners = new Map<string, { firstMs: number; offset: number }>();
+  private zeroMs: number | null = null;
+  private newest = -Infinity;
+  private written = -1;
   pushes = 0;
 
   constructor(opts: RecorderOptions = {}) {
     this.split = opts.split ?? null;
+    this.periodMs = opts.periodMs ?? 1000;
   }
 
-  /** The period one push covers (null when the push has nothing the report reads). */
-  push(series: DecodedSeries[], receivedMs: number): RemoteWritePeriod | null {
+  /** Adds one push; returns the seconds that can no longer change (to be written), oldest first. */
+  push(series: DecodedSeries[], receivedMs: number): RemoteWritePeriod[] {
     this.pushes++;
-    const counts = new Map<string, number>();
-    const failed = new Map<string, number>();
-    const hist = new Map<string, NativeHistogram>();
-    let instance = '';
+    const instance = series.find((s) => s.labels['instance_id'] !== undefined)?.labels['instance_id'] ?? '';
+    this.zeroMs ??= receivedMs;
+    let runner = this.runners.get(instance);
+    if (runner === undefined)
+      this.runners.set(
+        instance,
+        (runner = { firstMs: receivedMs, offset: Math.round((receivedMs - this.zeroMs) / this.periodMs) }),
+      );
+    // a push that comes after its second was written goes to the oldest open one: counts stay exact
+    const k = Math.max(this.written + 1, runner.offset + Math.round((receivedMs - runner.firstMs) / this.periodMs));
+    let bin = this.bins.get(k);
+    if (bin === undefined) this.bins.set(k, (bin = newBin()));
+    bin.pushes++;
+    this.addPush(series, bin);
+    this.newest = Math.max(this.newest, k);
+    return this.take(this.newest - OPEN_BINS);
+  }
+
+  /** Every second still open (after the last push: k6 has exited). */
+  finish(): RemoteWritePeriod[] {
+    return this.take(Infinity);
+  }
+
+  /** Every second up to `upTo` (and the newest), empty ones too: a second in which nothing completed is a row of zeros. */
+  private take(upTo: number): RemoteWritePeriod[] {
+    const out: RemoteWritePeriod[] = [];
+    const last = Math.min(upTo, this.newest);
+    for (let k = this.written + 1; k <= last; k++) {
+      const bin = this.bins.get(k) ?? newBin();
+      this.bins.delete(k);
+      this.written = k;
+      out.push(this.period(k, bin));
+    }
+    return out;
+  }
+
+  private addPush(series: DecodedSeries[], bin: Bin): void {
     const splitName = this.split === null ? null : `k6_${this.split.metric}_total`;
     for (const s of series) {
       const metric = s.labels['__name__'] ?? '';
@@ -234,7 +296,6 @@ export class RemoteWriteRecorder {
       const dur = metric === 'k6_http_req_duration_seconds';
       const isSplit = metric === splitName;
       if (!reqs && !dur && !isSplit) continue;
-      instance = s.labels['instance_id'] ?? instance;
       const key = JSON.stringify(s.labels);
       const prev = this.last.get(key);
       this.last.set(key, { value: s.value, histogram: s.histogram });
@@ -242,14 +303,14 @@ export class RemoteWriteRecorder {
       if (reqs && s.value !== null) {
         const d = s.value - (prev?.value ?? 0);
         const k = `http_reqs{name:${name}}`;
-        counts.set(k, (counts.get(k) ?? 0) + d);
+        bin.counts.set(k, (bin.counts.get(k) ?? 0) + d);
         // k6's http_req_failed is !expected_response; the request's own tag says which it was.
-        if (s.labels['expected_response'] === 'false') failed.set(name, (failed.get(name) ?? 0) + d);
-        else if (!failed.has(name)) failed.set(name, 0);
+        bin.failed.set(name, (bin.failed.get(name) ?? 0) + (s.labels['expected_response'] === 'false' ? d : 0));
       } else if (dur && s.histogram !== null) {
         const d = subtract(s.histogram, prev?.histogram ?? undefined);
-        let into = hist.get(name);
-        if (into === undefined) hist.set(name, (into = { ...d, count: 0, sum: 0, zeroCount: 0, buckets: new Map() }));
+        let into = bin.hist.get(name);
+        if (into === undefined)
+          bin.hist.set(name, (into = { ...d, count: 0, sum: 0, zeroCount: 0, buckets: new Map() }));
         addInto(into, d);
       } else if (isSplit && s.value !== null && this.split !== null) {
         const d = s.value - (prev?.value ?? 0);
@@ -257,18 +318,20 @@ export class RemoteWriteRecorder {
           const val = s.labels[tag];
           if (val === undefined) continue;
           const k = `${this.split.metric}{${tag}:${val}}`;
-          counts.set(k, (counts.get(k) ?? 0) + d);
+          bin.counts.set(k, (bin.counts.get(k) ?? 0) + d);
         }
       }
     }
-    if (counts.size === 0 && hist.size === 0) return null;
+  }
+
+  private period(k: number, bin: Bin): RemoteWritePeriod {
     const v: Record<string, number[]> = {};
-    for (const [k, n] of counts) v[k] = [n];
-    for (const [name, f] of failed) {
-      const n = counts.get(`http_reqs{name:${name}}`) ?? 0;
+    for (const [key, n] of bin.counts) v[key] = [n];
+    for (const [name, f] of bin.failed) {
+      const n = bin.counts.get(`http_reqs{name:${name}}`) ?? 0;
       v[`http_req_failed{name:${name}}`] = [n === 0 ? 0 : f / n];
     }
-    for (const [name, h] of hist) {
+    for (const [name, h] of bin.hist) {
       if (h.count <= 0) continue;
       const ms = (x: number | null): number => (x === null ? 0 : x * 1000);
       // the dashboard's trend aggregates: avg, max, med, min, p(90), p(95), p(99)
@@ -282,11 +345,11 @@ export class RemoteWriteRecorder {
         ms(histogramQuantile(h, 0.99)),
       ];
     }
-    return { t: receivedMs, instance, v };
+    return { t: (this.zeroMs ?? 0) + k * this.periodMs, pushes: bin.pushes, v };
   }
 }
 
-/** The recorder's file, read back as a DashboardRecording (one snapshot per push) for foldPerSecond. */
+/** The recorder's file, read back as a DashboardRecording (one snapshot per second) for foldPerSecond. */
 export async function readRemoteWriteRecording(file: string, pushIntervalMs = 1000): Promise<DashboardRecording> {
   const stream = file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
   const rl = createInterface({ input: stream, crlfDelay: Infinity });

@@ -22,7 +22,7 @@ export interface RemoteWriteReceiver {
   /** pushes refused (bad body), with the last reason */
   readonly refused: number;
   readonly lastError: string | null;
-  /** stops listening and closes the file (after k6 has exited: its last push comes as it stops) */
+  /** stops listening and closes the file (after k6 has exited: its last push comes as it stops); once */
   close(): Promise<void>;
 }
 
@@ -40,6 +40,7 @@ export async function startRemoteWriteReceiver(
   let pushes = 0;
   let refused = 0;
   let lastError: string | null = null;
+  let closing: Promise<void> | null = null;
   const server: Server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== path) {
       res.writeHead(404).end();
@@ -55,8 +56,7 @@ export async function startRemoteWriteReceiver(
         }
         const at = now();
         try {
-          const period = recorder.push(decodeRemoteWrite(body), at);
-          if (period !== null) gzip.write(`${JSON.stringify(period)}\n`);
+          for (const period of recorder.push(decodeRemoteWrite(body), at)) gzip.write(`${JSON.stringify(period)}\n`);
           pushes++;
           res.writeHead(204).end();
         } catch (err) {
@@ -87,14 +87,18 @@ export async function startRemoteWriteReceiver(
     get lastError() {
       return lastError;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve, reject) => {
-        sink.once('finish', resolve);
-        sink.once('error', reject);
-        gzip.end();
-      });
+    close() {
+      closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const period of recorder.finish()) gzip.write(`${JSON.stringify(period)}\n`);
+        await new Promise<void>((resolve, reject) => {
+          sink.once('finish', resolve);
+          sink.once('error', reject);
+          gzip.end();
+        });
+      })();
+      return closing;
     },
   };
 }

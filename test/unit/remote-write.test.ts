@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { compress } from 'snappyjs';
 import {
   bucketUpper,
+  type DecodedSeries,
   decodeRemoteWrite,
   histogramMax,
   histogramQuantile,
@@ -106,7 +107,7 @@ describe('per-second data from k6 prometheus remote write', () => {
   it('differences cumulative pushes into periods: exact counts per name, failed from expected_response', () => {
     const rec = new RemoteWriteRecorder();
     const first = [0.01, 0.012, 0.011];
-    const p1 = rec.push(
+    rec.push(
       decodeRemoteWrite(
         push([
           { labels: labels({ __name__: 'k6_http_reqs_total', ...ok }), samples: [{ value: 3, timestamp: 1 }] },
@@ -122,11 +123,8 @@ describe('per-second data from k6 prometheus remote write', () => {
       ),
       ZERO + 1000,
     );
-    assert.deepEqual(p1?.v['http_reqs{name:publish}'], [3]);
-    assert.deepEqual(p1?.v['http_req_failed{name:publish}'], [0]);
-    assert.equal(p1?.v['k6_iterations_total'], undefined);
     // the second push: cumulative values (3 + 1 ok, 1 failed), a new series for the 503
-    const p2 = rec.push(
+    const written = rec.push(
       decodeRemoteWrite(
         push([
           { labels: labels({ __name__: 'k6_http_reqs_total', ...ok }), samples: [{ value: 4 }] },
@@ -141,8 +139,15 @@ describe('per-second data from k6 prometheus remote write', () => {
           },
         ]),
       ),
-      ZERO + 2000,
+      ZERO + 2003,
     );
+    assert.deepEqual(written, [], 'nothing written while its second may still get pushes');
+    const [p1, p2] = rec.finish();
+    assert.equal(p1?.t, ZERO + 1000);
+    assert.equal(p2?.t, ZERO + 2000, 'a push a few ms late is in its second');
+    assert.deepEqual(p1?.v['http_reqs{name:publish}'], [3]);
+    assert.deepEqual(p1?.v['http_req_failed{name:publish}'], [0]);
+    assert.equal(p1?.v['k6_iterations_total'], undefined);
     assert.deepEqual(p2?.v['http_reqs{name:publish}'], [2]);
     assert.deepEqual(p2?.v['http_req_failed{name:publish}'], [0.5]);
     // the period's histogram is this second's alone: 0.02 and 0.5, not the first second's values
@@ -170,18 +175,66 @@ describe('per-second data from k6 prometheus remote write', () => {
     assert.equal(data.counts.requests, 5);
   });
 
-  it('keeps runners apart by instance_id and splits a counter by tag', () => {
+  it('merges runners (instance_id) per second, histograms bucket by bucket; splits a counter by tag', () => {
     const rec = new RemoteWriteRecorder({ split: { metric: 'http_get_ok', tags: ['pod'] } });
-    const at = (n1: number, n2: number): Uint8Array =>
-      push([
-        { labels: labels({ __name__: 'k6_http_reqs_total', ...ok, instance_id: '1' }), samples: [{ value: n1 }] },
-        { labels: labels({ __name__: 'k6_http_reqs_total', ...ok, instance_id: '2' }), samples: [{ value: n2 }] },
-        { labels: labels({ __name__: 'k6_http_get_ok_total', pod: 'a', instance_id: '1' }), samples: [{ value: n1 }] },
-      ]);
-    rec.push(decodeRemoteWrite(at(10, 7)), ZERO + 1000);
-    const p = rec.push(decodeRemoteWrite(at(15, 9)), ZERO + 2000);
-    assert.deepEqual(p?.v['http_reqs{name:publish}'], [5 + 2]);
-    assert.deepEqual(p?.v['http_get_ok{pod:a}'], [5]);
+    const from = (instance: string, n: number, latencies: number[]): DecodedSeries[] =>
+      decodeRemoteWrite(
+        push([
+          { labels: labels({ __name__: 'k6_http_reqs_total', ...ok, instance_id: instance }), samples: [{ value: n }] },
+          {
+            labels: labels({ __name__: 'k6_http_req_duration_seconds', ...ok, instance_id: instance }),
+            histograms: [wireHistogram(latencies, 1)],
+          },
+          {
+            labels: labels({ __name__: 'k6_http_get_ok_total', pod: 'a', instance_id: instance }),
+            samples: [{ value: n }],
+          },
+        ]),
+      );
+    // runner 1 pushes at .000, runner 2 at .300; each runner's values are its own cumulative ones
+    const fast = Array.from({ length: 99 }, () => 0.01);
+    rec.push(from('1', 10, fast.slice(0, 10)), ZERO + 1000);
+    rec.push(from('2', 7, fast.slice(0, 7)), ZERO + 1300);
+    rec.push(from('1', 15, [...fast.slice(0, 14), 0.4]), ZERO + 2001);
+    rec.push(from('2', 9, fast.slice(0, 9)), ZERO + 2298);
+    const written = [...rec.push(from('1', 15, [...fast.slice(0, 14), 0.4]), ZERO + 6000), ...rec.finish()];
+    const [p1, p2] = written;
+    assert.deepEqual(
+      written.map((p) => p.t - ZERO),
+      [1000, 2000, 3000, 4000, 5000, 6000],
+      'one period a second, empty ones too',
+    );
+    assert.deepEqual(written[2]?.v, {});
+    assert.deepEqual(written[5]?.v['http_reqs{name:publish}'], [0], 'the push without news: zeros');
+    assert.equal(p1?.pushes, 2);
+    assert.deepEqual(p1?.v['http_reqs{name:publish}'], [17]);
+    assert.deepEqual(p2?.v['http_reqs{name:publish}'], [5 + 2]);
+    assert.deepEqual(p2?.v['http_get_ok{pod:a}'], [7]);
+    // second 2: 6 fast requests and one of 400 ms, from two runners: one histogram, one max
+    const d = p2?.v['http_req_duration{name:publish}'] as number[];
+    assert.ok((d[1] as number) >= 400 && (d[1] as number) <= 400 * 1.0906, `max ${d[1]}`);
+    assert.ok((d[2] as number) <= 10 * 1.0906, `p50 ${d[2]}`);
+  });
+
+  it('a push that comes after its second was written lands in the oldest open one: no count lost', () => {
+    const rec = new RemoteWriteRecorder();
+    const at = (n: number): DecodedSeries[] =>
+      decodeRemoteWrite(push([{ labels: labels({ __name__: 'k6_http_reqs_total', ...ok }), samples: [{ value: n }] }]));
+    const out = [
+      ...rec.push(at(1), ZERO),
+      ...rec.push(at(2), ZERO + 10_000),
+      ...rec.push(at(4), ZERO + 3000),
+      ...rec.finish(),
+    ];
+    assert.deepEqual(
+      out.map((p) => p.v['http_reqs{name:publish}']?.[0] ?? 0),
+      [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1],
+      'the late push (at 3 s, after seconds 0–7 were written) is in second 8',
+    );
+    assert.equal(
+      out.reduce((a, p) => a + (p.v['http_reqs{name:publish}']?.[0] ?? 0), 0),
+      4,
+    );
   });
 
   it('refuses a body that is not snappy + protobuf', () => {
