@@ -221,6 +221,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
           fleetChildren = children;
           k6Child = children[0] ?? null;
         },
+        onSource: (source) => (perSecondSource = source),
       });
       k6Child = null;
       fleetChildren = [];
@@ -363,6 +364,8 @@ interface FleetRunInput {
   interrupted: () => number;
   onTarget: (t: StartedTarget) => void;
   onChildren: (children: ChildProcess[]) => void;
+  /** the run's receiver, for the caller to close if the run ends early */
+  onSource: (source: PerSecondSource | null) => void;
 }
 
 /**
@@ -394,6 +397,10 @@ async function runFleet(input: FleetRunInput): Promise<number> {
         .join(' ') || 'defaults'
     }, gates ${exp.thresholds}), each --execution-segment=(i-1)/${runners}:i/${runners} --paused, as k6-operator starts them`,
   );
+  // Every runner pushes to one receiver; their series differ by instance_id (k6-operator's tag).
+  const perSecond = scenarioPerSecond(exp.scenario, env);
+  const source = input.perSecond ? await startPerSecondSource(runDir, perSecond.split) : null;
+  input.onSource(source);
   const fleet = startFleet({
     k6: input.k6,
     script: input.script,
@@ -402,6 +409,7 @@ async function runFleet(input: FleetRunInput): Promise<number> {
     addresses,
     runDir,
     perSecond: input.perSecond,
+    source,
     onExit: (index, exit) => {
       target.sidecar.runnerExited(index, exit.exitCode);
       log(`runner ${index} exited ${exit.exitCode}`);
@@ -439,11 +447,17 @@ async function runFleet(input: FleetRunInput): Promise<number> {
       log(`merged percentiles: ${(err as Error).message}; only min and max are merged`);
     }
   }
-  // The per-second charts come from k6's dashboard recording, one per runner; merging recordings
-  // (their per-period percentiles) is not done yet, so a fleet's report has no per-second charts.
-  if (input.perSecond)
-    log('per-second charts are not merged across runners: report.html has the tables, not the charts');
-  const model = target.sidecar.writeArtifacts(exitCode, null);
+  // The per-second charts: all runners' pushes, merged per second by the receiver.
+  let perSecondData: Awaited<ReturnType<typeof readPerSecond>> = null;
+  if (source !== null) {
+    await source.receiver.close();
+    perSecondData = await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
+      outcomes: target.sidecar.outcomeRecords(),
+      reportedRequest: perSecond.reportedRequest,
+      split: perSecond.split,
+    });
+  }
+  const model = target.sidecar.writeArtifacts(exitCode, perSecondData);
   if (target.sidecar.summary !== null) process.stdout.write(target.sidecar.summary.text);
   const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
   if (ci.length > 0) log(`CI: ${ci.join(', ')}`);
