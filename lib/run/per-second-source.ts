@@ -53,12 +53,14 @@ export function perSecondEnv(runDir: string, opts: PerSecondEnvOptions = {}): Re
   };
 }
 
-/** `--dashboard` alone: k6's own dashboard page of the run, no recording. */
+/** `--dashboard`: k6's own dashboard page of the run, no recording (the dashboard's cost, BENCHMARKS.md, is then the user's choice). */
 export function dashboardExportEnv(runDir: string): Record<string, string> {
   return {
     K6_WEB_DASHBOARD: 'true',
     K6_WEB_DASHBOARD_HOST: '127.0.0.1',
     K6_WEB_DASHBOARD_PORT: '0',
+    // k6 skips the export of a run shorter than a few periods; its default period is 10 s
+    K6_WEB_DASHBOARD_PERIOD: '1s',
     K6_WEB_DASHBOARD_EXPORT: join(runDir, K6_DASHBOARD_FILE),
   };
 }

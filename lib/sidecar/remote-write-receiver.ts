@@ -108,6 +108,8 @@ export function remoteWriteEnv(url: string): Record<string, string> {
   return {
     K6_PROMETHEUS_RW_SERVER_URL: url,
     K6_PROMETHEUS_RW_PUSH_INTERVAL: '1s',
-    K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM: 'true',
+    // k6 v2's feature flag for trends as native histograms (its old K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM
+    // still works but warns), added to any features the user's environment asks for
+    K6_FEATURES: [process.env['K6_FEATURES'], 'native-histograms'].filter((f) => f !== undefined && f !== '').join(','),
   };
 }
