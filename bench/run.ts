@@ -44,7 +44,7 @@ const BENCHES: Record<string, Bench> = {
   'per-second': {
     file: 'per-second-source.ts',
     args: [],
-    what: "k6 throughput with k6's dashboard recording (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98); folding a synthetic 1-hour 2,000/s recording (≤ 10 s, ≤ 256 MB, report.html ≤ 2 MB)",
+    what: "k6 throughput with k6's prometheus remote write to k6-ha's receiver (per-second data) vs without, at 1,000 events/s (goal ≥ 0.98); folding a synthetic 1-hour 2,000/s receiver file (≤ 10 s, ≤ 256 MB, report.html ≤ 2 MB)",
   },
   eventstore: {
     file: 'eventstore.ts',

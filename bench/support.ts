@@ -239,6 +239,8 @@ export interface BenchK6Options {
   /** k6 flags before the script (--quiet is always given): --vus 10, --duration 20s, … */
   args?: string[];
   env: Record<string, string>;
+  /** k6's process environment besides ours (output settings: K6_PROMETHEUS_RW_*) */
+  processEnv?: Record<string, string>;
   summaryPath: string;
 }
 
@@ -253,6 +255,7 @@ export async function startK6WithSummary(
     script: opts.script,
     env: opts.env,
     args: ['--quiet', ...(opts.args ?? [])],
+    ...(opts.processEnv === undefined ? {} : { processEnv: opts.processEnv }),
     summaryPath: opts.summaryPath,
     onLine: (line) => (output += `${line}\n`),
   });

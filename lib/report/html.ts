@@ -334,7 +334,7 @@ export function renderReportHtml(m: RunReportModel): string {
   );
   if (m.perSecond !== null)
     parts.push(
-      `<p class="muted">Per-second data: ${m.perSecond.counts.requests.toLocaleString('en-US')} requests in ${m.perSecond.counts.periods.toLocaleString('en-US')} periods of ${m.perSecond.periodMs / 1000} s from k6's own per-period aggregates (its web dashboard's recording, k6-dashboard-record.ndjson.gz; ${m.perSecond.counts.control.toLocaleString('en-US')} calls to the sidecar left out), latency percentiles k6's of each period; failed and unknown from the sidecar's ${m.perSecond.counts.outcomeRecords.toLocaleString('en-US')} outcome reports, in the second each was sent. ${m.perSecond.notes.map(esc).join('; ')}.</p>`,
+      `<p class="muted">Per-second data: ${m.perSecond.counts.requests.toLocaleString('en-US')} requests in ${m.perSecond.counts.periods.toLocaleString('en-US')} periods of ${m.perSecond.periodMs / 1000} s from ${m.perSecond.source.startsWith('k6 prometheus') ? "k6's prometheus remote-write pushes to k6-ha's receiver (k6-remote-write.ndjson.gz), latency percentiles from each period's own native histogram" : "k6's own per-period aggregates (its web dashboard's recording, k6-dashboard-record.ndjson.gz), latency percentiles k6's of each period"} (${m.perSecond.counts.control.toLocaleString('en-US')} calls to the sidecar left out); failed and unknown from the sidecar's ${m.perSecond.counts.outcomeRecords.toLocaleString('en-US')} outcome reports, in the second each was sent. ${m.perSecond.notes.map(esc).join('; ')}.</p>`,
     );
   return page(`k6-ha ${m.runId}: ${m.experiment.name}`, parts.join('\n'), charts);
 }

@@ -44,7 +44,7 @@ export interface PerSecondSeries {
 
 export interface PerSecondData {
   version: 2;
-  source: 'k6 web dashboard recording + sidecar outcome reports';
+  source: (typeof SOURCE_NAMES)[keyof typeof SOURCE_NAMES];
   /** the recording's period (1000 ms asked; k6 widens it to keep a run at ≤ 2,880 periods) */
   periodMs: number;
   /** epoch ms of second 0 (the timeline's zero, or the recording's start without one) */
@@ -63,6 +63,12 @@ export interface PerSecondData {
   /** which series has its failures from the sidecar (exact, by status) and which from k6's http_req_failed */
   notes: string[];
 }
+
+/** Which of k6's outputs the periods came from (FoldOptions.source) and how the data names it. */
+export const SOURCE_NAMES = {
+  dashboard: 'k6 web dashboard recording + sidecar outcome reports',
+  'remote-write': 'k6 prometheus remote write (native histograms) + sidecar outcome reports',
+} as const;
 
 export type Outcome = 'acked' | 'failed' | 'unknown';
 
@@ -179,6 +185,8 @@ export interface FoldOptions {
   reportedRequest: string | null;
   /** the counter split by attribute (`http_get_ok`), with the attribute tags the recording was asked for */
   split?: { metric: string; tags: readonly string[] } | null;
+  /** where the periods came from (what the notes say about the latency): the dashboard recording (default) or the remote-write receiver */
+  source?: keyof typeof SOURCE_NAMES;
 }
 
 /** Folds a recording and the outcome reports into per-second series. Pure. */
@@ -263,6 +271,11 @@ export function foldPerSecond(rec: DashboardRecording, opts: FoldOptions): PerSe
     col[i] = (col[i] ?? 0) + 1;
   }
 
+  const source = opts.source ?? 'dashboard';
+  const latencyFrom =
+    source === 'remote-write'
+      ? "k6's remote-write pushes (counts exact; each second's p50/p95/p99 from that second's native histogram, to within a bucket, ≤ 9 %; max: its highest bucket's top)"
+      : "k6's per-period aggregates";
   const notes: string[] = [];
   const series: Record<string, PerSecondSeries> = {};
   for (const name of names.sort()) {
@@ -338,13 +351,13 @@ export function foldPerSecond(rec: DashboardRecording, opts: FoldOptions): PerSe
     series[name] = s;
     notes.push(
       fromSidecar
-        ? `${name}: failed and unknown from the sidecar's outcome reports (exact, by status, in the second each was sent); acked and latency from k6's per-period aggregates`
+        ? `${name}: failed and unknown from the sidecar's outcome reports (exact, by status, in the second each was sent); acked and latency from ${latencyFrom}`
         : `${name}: not acked from k6's http_req_failed per period (no status breakdown: the sidecar hears of ${opts.reportedRequest ?? 'no'} requests only)`,
     );
   }
   return {
     version: 2,
-    source: 'k6 web dashboard recording + sidecar outcome reports',
+    source: SOURCE_NAMES[source],
     periodMs: rec.periodMs,
     zeroMs,
     series,

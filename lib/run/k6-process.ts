@@ -101,6 +101,8 @@ export interface K6StartOptions {
   detached?: boolean;
   /** a command k6 runs under, e.g. GNU time for k6's own CPU seconds (bench/eventstore.ts) */
   prefix?: string[];
+  /** k6's own process environment besides ours: output settings k6 reads only there (K6_PROMETHEUS_RW_*) */
+  processEnv?: Record<string, string>;
 }
 
 export interface K6Exit {
@@ -139,7 +141,7 @@ export function startK6(opts: K6StartOptions): StartedK6 {
       : [opts.prefix[0] as string, [...opts.prefix.slice(1), opts.k6, ...k6Args]];
   const child = spawn(command, args, {
     // Usage reports would phone home from every test and benchmark run.
-    env: { ...process.env, K6_NO_USAGE_REPORT: 'true' },
+    env: { ...process.env, ...opts.processEnv, K6_NO_USAGE_REPORT: 'true' },
     stdio: ['ignore', opts.stdout === 'inherit' ? 'inherit' : 'pipe', 'pipe'],
     detached: opts.detached === true,
   });

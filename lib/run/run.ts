@@ -12,7 +12,13 @@ import type { TargetUnderTest } from '../chaos/target.ts';
 import type { Experiment } from '../experiment/experiment.ts';
 import type { KubernetesConnection } from '../kube/kube-target.ts';
 import { targetModule } from '../targets/index.ts';
-import { perSecondEnv, readPerSecond, scenarioPerSecond } from './per-second-source.ts';
+import {
+  dashboardExportEnv,
+  type PerSecondSource,
+  readPerSecond,
+  scenarioPerSecond,
+  startPerSecondSource,
+} from './per-second-source.ts';
 import { writeCiOutputs } from '../report/ci.ts';
 import { buildScenarios, readK6Metric, scenarioScript, startK6 } from './k6-process.ts';
 import { formatDryRun, prepareExperiment, type RunOptions } from './prepare.ts';
@@ -28,9 +34,6 @@ export {
   type PreparedExperiment,
   type RunOptions,
 } from './prepare.ts';
-
-/** Above this many requests (rate × duration) run.ts says what the recording's growing cost is. */
-const LONG_RECORDING_REQUESTS = 300_000;
 
 export interface StartedTarget {
   /** the target under test (named stack for the callers that predate other targets) */
@@ -172,6 +175,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
 
   let interrupted = 0;
   let k6Child: ChildProcess | null = null;
+  let perSecondSource: PerSecondSource | null = null;
   /** several runners: all their k6 processes (k6Child is then the first) */
   let fleetChildren: ChildProcess[] = [];
   let target: StartedTarget | null = null;
@@ -217,6 +221,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
           fleetChildren = children;
           k6Child = children[0] ?? null;
         },
+        onSource: (source) => (perSecondSource = source),
       });
       k6Child = null;
       fleetChildren = [];
@@ -240,15 +245,12 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
           .join(' ') || 'defaults'
       }, gates ${exp.thresholds})`,
     );
-    // k6's own per-period aggregates for the per-second charts (BENCHMARKS.md, "Per-second data"),
-    // and with --dashboard k6's dashboard page too.
+    // The per-second charts: k6 pushes its cumulative series every second (prometheus remote write,
+    // native histograms) to a receiver of ours (BENCHMARKS.md, "Per-second data"); with
+    // --dashboard k6's dashboard page too.
     const perSecond = scenarioPerSecond(exp.scenario, k6Env);
-    if (opts.perSecond !== false && perSecond.requests !== null && perSecond.requests > LONG_RECORDING_REQUESTS)
-      log(
-        `per-second data: k6's dashboard recording re-sorts every value of the run each second, a cost that grows with the run (≈ ${perSecond.requests.toLocaleString('en-US')} requests here; BENCHMARKS.md, "Per-second data"); --no-per-second keeps that CPU for the load`,
-      );
-    if (opts.perSecond !== false || opts.dashboard === true)
-      Object.assign(k6Env, perSecondEnv(runDir, { dashboard: opts.dashboard === true, tags: perSecond.tags }));
+    if (opts.perSecond !== false) perSecondSource = await startPerSecondSource(runDir, perSecond.split);
+    if (opts.dashboard === true) Object.assign(k6Env, dashboardExportEnv(runDir));
     const k6LogFile = join(runDir, 'k6.log');
     const terminalLog = foldedK6Log(k6LogFile, log);
     const k6Run = startK6({
@@ -256,7 +258,8 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
       script,
       env: k6Env,
       // k6's live progress bar on a terminal; quiet in CI logs, where our timeline lines show progress.
-      args: process.stdout.isTTY ? [] : ['--quiet'],
+      args: [...(process.stdout.isTTY ? [] : ['--quiet']), ...(perSecondSource?.args ?? [])],
+      ...(perSecondSource === null ? {} : { processEnv: perSecondSource.processEnv }),
       address: k6ApiAddress,
       logFile: k6LogFile,
       onLine: terminalLog.onLine,
@@ -301,6 +304,14 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     k6Child = null;
     const restored = await target.sidecar.shutdown(interrupted > 0 ? 'interrupted' : 'k6 exited');
     if (restored.length > 0) log(`restored ${restored.join(', ')}`);
+    // k6 has exited: its last push (as it stopped its outputs) is in.
+    if (perSecondSource !== null) {
+      await perSecondSource.receiver.close();
+      if (perSecondSource.receiver.refused > 0)
+        log(
+          `per-second data: ${perSecondSource.receiver.refused} of k6's pushes could not be decoded (${perSecondSource.receiver.lastError ?? ''})`,
+        );
+    }
     const perSecondData =
       opts.perSecond === false
         ? null
@@ -329,6 +340,7 @@ export async function runExperiment(opts: RunOptions): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (k6Child !== null) (k6Child as ChildProcess).kill('SIGKILL');
+    await perSecondSource?.receiver.close();
     for (const c of fleetChildren) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     if (target !== null) {
       await target.control.close();
@@ -352,6 +364,8 @@ interface FleetRunInput {
   interrupted: () => number;
   onTarget: (t: StartedTarget) => void;
   onChildren: (children: ChildProcess[]) => void;
+  /** the run's receiver, for the caller to close if the run ends early */
+  onSource: (source: PerSecondSource | null) => void;
 }
 
 /**
@@ -383,6 +397,10 @@ async function runFleet(input: FleetRunInput): Promise<number> {
         .join(' ') || 'defaults'
     }, gates ${exp.thresholds}), each --execution-segment=(i-1)/${runners}:i/${runners} --paused, as k6-operator starts them`,
   );
+  // Every runner pushes to one receiver; their series differ by instance_id (k6-operator's tag).
+  const perSecond = scenarioPerSecond(exp.scenario, env);
+  const source = input.perSecond ? await startPerSecondSource(runDir, perSecond.split) : null;
+  input.onSource(source);
   const fleet = startFleet({
     k6: input.k6,
     script: input.script,
@@ -391,6 +409,7 @@ async function runFleet(input: FleetRunInput): Promise<number> {
     addresses,
     runDir,
     perSecond: input.perSecond,
+    source,
     onExit: (index, exit) => {
       target.sidecar.runnerExited(index, exit.exitCode);
       log(`runner ${index} exited ${exit.exitCode}`);
@@ -428,11 +447,17 @@ async function runFleet(input: FleetRunInput): Promise<number> {
       log(`merged percentiles: ${(err as Error).message}; only min and max are merged`);
     }
   }
-  // The per-second charts come from k6's dashboard recording, one per runner; merging recordings
-  // (their per-period percentiles) is not done yet, so a fleet's report has no per-second charts.
-  if (input.perSecond)
-    log('per-second charts are not merged across runners: report.html has the tables, not the charts');
-  const model = target.sidecar.writeArtifacts(exitCode, null);
+  // The per-second charts: all runners' pushes, merged per second by the receiver.
+  let perSecondData: Awaited<ReturnType<typeof readPerSecond>> = null;
+  if (source !== null) {
+    await source.receiver.close();
+    perSecondData = await readPerSecond(runDir, target.sidecar.timeline.zero, log, {
+      outcomes: target.sidecar.outcomeRecords(),
+      reportedRequest: perSecond.reportedRequest,
+      split: perSecond.split,
+    });
+  }
+  const model = target.sidecar.writeArtifacts(exitCode, perSecondData);
   if (target.sidecar.summary !== null) process.stdout.write(target.sidecar.summary.text);
   const ci = writeCiOutputs(model, relative(process.cwd(), runDir) || runDir);
   if (ci.length > 0) log(`CI: ${ci.join(', ')}`);

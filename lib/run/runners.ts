@@ -38,6 +38,8 @@ export interface FleetOptions {
   addresses: string[];
   runDir: string;
   perSecond: boolean;
+  /** the per-second source's k6 flags and process environment (every runner pushes to one receiver) */
+  source?: { args: string[]; processEnv: Record<string, string> } | null;
   onLine?: (index: number, line: string) => void;
   onExit?: (index: number, exit: K6Exit) => void;
 }
@@ -61,7 +63,9 @@ export function startFleet(opts: FleetOptions): RunnerProcess[] {
         '--tag',
         `instance_id=${index}`,
         ...(opts.perSecond ? ['--out', `json=${join(dir, K6_SAMPLES_FILE)}`] : []),
+        ...(opts.source?.args ?? []),
       ],
+      ...(opts.source == null ? {} : { processEnv: opts.source.processEnv }),
       address,
       logFile: join(dir, 'k6.log'),
       ...(opts.onLine === undefined ? {} : { onLine: (line: string) => opts.onLine?.(index, line) }),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Accounting } from '../../lib/shared/types.ts';
+import type { PerSecondData } from '../../lib/report/per-second.ts';
 import {
   onlyRunDir,
   readJson,
@@ -138,6 +139,18 @@ describe(
       assert.ok(existsSync(join(runDir, 'report.html')));
       for (const i of [1, 2, 3])
         assert.ok(existsSync(join(runDir, `runner-${i}`, 'k6.log')), `runner ${i} has its log`);
+      // Per-second data of the whole fleet: all runners pushed to one receiver; each second's rows
+      // add up exactly to the merged accounting (publishes by k6, not acked by the sidecar).
+      const perSecond = readJson<PerSecondData>(join(runDir, 'per-second.json'));
+      const ps = perSecond.series['publish'];
+      assert.ok(ps !== undefined, 'a fleet has per-second charts');
+      const total = (c: number[]): number => c.reduce((x, y) => x + y, 0);
+      assert.equal(total(ps.sent), sentByRunners, "the fleet's seconds add up to every runner's publishes");
+      assert.equal(total(ps.failed) + total(ps.unknown), a.failed + a.unknown);
+      assert.ok(
+        ps.t.length >= 16 && ps.t.length <= 24,
+        `one row a second for the 18 s load, the runners merged: ${ps.t.length} rows`,
+      );
     });
 
     it('kill -9 of one runner mid-run: the merged verdict fails closed (chaos_unmeasured) and names the runner', async () => {
