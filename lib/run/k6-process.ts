@@ -122,9 +122,25 @@ export interface StartedK6 {
 
 const LAST_LINES = 40;
 
-/** The k6 command line for `opts`: `run`, the flags, -e KEY=VALUE for the script, the script. */
+/**
+ * k6-ha's own `--out` flags plus the user's K6_OUT: k6 takes its outputs from the flags OR from
+ * K6_OUT, never both, so once k6-ha adds one (the per-second source, a fleet's samples) a user's
+ * `K6_OUT=json=… k6-ha run …` would silently write nothing. Each K6_OUT entry (comma-separated, as
+ * k6 reads it) becomes a flag of its own next to ours.
+ */
+export function withUserOutputs(args: readonly string[], k6Out: string | undefined = process.env['K6_OUT']): string[] {
+  const ours = args.some((a) => a === '--out' || a === '-o' || a.startsWith('--out='));
+  if (!ours || k6Out === undefined || k6Out.trim() === '') return [...args];
+  const user = k6Out
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  return [...args, ...user.flatMap((o) => ['--out', o])];
+}
+
+/** The k6 command line for `opts`: `run`, the flags (with the user's K6_OUT kept), -e KEY=VALUE for the script, the script. */
 export function k6RunArgs(opts: Pick<K6StartOptions, 'script' | 'env' | 'args' | 'address' | 'summaryPath'>): string[] {
-  const args = ['run', ...(opts.args ?? [])];
+  const args = ['run', ...withUserOutputs(opts.args ?? [])];
   if (opts.address !== undefined) args.push('--address', opts.address);
   const env = opts.summaryPath === undefined ? opts.env : { ...opts.env, SUMMARY_JSON: opts.summaryPath };
   for (const [k, v] of Object.entries(env)) args.push('-e', `${k}=${v}`);

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { k6ExitCode, k6RunArgs, readK6Metric, startK6 } from '../../lib/run/k6-process.ts';
+import { k6ExitCode, k6RunArgs, readK6Metric, startK6, withUserOutputs } from '../../lib/run/k6-process.ts';
 import { ProcessStartError } from '../../lib/shared/errors.ts';
 import { freePort } from '../../lib/stack/free-port.ts';
 
@@ -172,5 +172,24 @@ describe('readK6Metric', () => {
     assert.equal(await readK6Metric(apiUrl, 'no_such_metric'), null);
     assert.equal(await readK6Metric(apiUrl, 'garbled'), null);
     assert.equal(await readK6Metric(`http://127.0.0.1:${await freePort()}`, 'iterations'), null, 'nothing listening');
+  });
+});
+
+describe("the user's K6_OUT next to k6-ha's own outputs", () => {
+  it('becomes --out flags of its own once k6-ha adds one (k6 would otherwise ignore K6_OUT)', () => {
+    const ours = ['--quiet', '--out', 'experimental-prometheus-rw'];
+    assert.deepEqual(withUserOutputs(ours, 'json=/tmp/s.json.gz'), [...ours, '--out', 'json=/tmp/s.json.gz']);
+    assert.deepEqual(withUserOutputs(ours, 'json=a.json, csv=b.csv'), [
+      ...ours,
+      '--out',
+      'json=a.json',
+      '--out',
+      'csv=b.csv',
+    ]);
+  });
+  it('changes nothing when k6-ha adds no output (k6 reads K6_OUT itself) or K6_OUT is unset or empty', () => {
+    assert.deepEqual(withUserOutputs(['--quiet'], 'json=a.json'), ['--quiet']);
+    assert.deepEqual(withUserOutputs(['--out', 'x'], undefined), ['--out', 'x']);
+    assert.deepEqual(withUserOutputs(['--out', 'x'], '  '), ['--out', 'x']);
   });
 });
