@@ -25,6 +25,8 @@ export interface KubeBackend {
     dryRun: boolean,
   ): { ok: boolean; status: number; error: string | null };
   readonly canDryRun: boolean;
+  /** false: deletePod ignores gracePeriodS (the pod's own grace period applies) */
+  readonly canGracePeriod: boolean;
 }
 
 interface RawPod {
@@ -58,6 +60,7 @@ export function httpKubeBackend(apiServer: string, token: string): KubeBackend {
   return {
     name: 'k6/http',
     canDryRun: true,
+    canGracePeriod: true,
     getPod(namespace, name) {
       const res = http.get(`${podsUrl(namespace)}/${encodeURIComponent(name)}`, params);
       if (res.status === 404) return null;
