@@ -10,8 +10,24 @@ import { type KubeBackend, podView } from './kube-backend.ts';
 export type { KubeBackend, PodView } from './kube-backend.ts';
 export { podView } from './kube-backend.ts';
 
-export function kubeBackend(apiServer: string, token: string | null): KubeBackend {
-  const k8s = token === null ? new Kubernetes() : new Kubernetes({ server: apiServer, token });
+/**
+ * In a pod with the defaults (`inCluster`): the extension's in-cluster config (the service account's
+ * token and ca.crt: the API server's certificate is checked). Else `{server, token}`, for which
+ * v0.12.1 sets TLS Insecure — said once in k6's log. Never `new Kubernetes()` without a token: the
+ * extension would fall back to ~/.kube/config's current context, a cluster the plan does not name.
+ */
+export function kubeBackend(apiServer: string, token: string | null, inCluster = false): KubeBackend {
+  if (token === null)
+    throw new Error('no Kubernetes token: set KUBE_TOKEN or KUBE_TOKEN_FILE (in a pod: the service-account token)');
+  let k8s: Kubernetes;
+  if (inCluster) k8s = new Kubernetes({});
+  else {
+    if (apiServer.startsWith('https://'))
+      console.warn(
+        `k6-ha chaos: k6/x/kubernetes given KUBE_API and a token does not check ${apiServer}'s TLS certificate (xk6-kubernetes v0.12.1 sets Insecure for server+token); in a pod leave KUBE_API/KUBE_TOKEN/KUBE_TOKEN_FILE unset to use its in-cluster config, which does`,
+      );
+    k8s = new Kubernetes({ server: apiServer, token });
+  }
   return {
     name: 'k6/x/kubernetes',
     canDryRun: false,

@@ -97,8 +97,8 @@ export function httpKubeBackend(apiServer: string, token: string): KubeBackend {
   };
 }
 
-/** The backend this bundle uses (the xk6 bundles replace this module). */
-export function kubeBackend(apiServer: string, token: string | null): KubeBackend {
+/** The backend this bundle uses (the xk6 bundles replace this module); `_inCluster` matters to k6/x/kubernetes only. */
+export function kubeBackend(apiServer: string, token: string | null, _inCluster = false): KubeBackend {
   if (token === null)
     throw new Error('no Kubernetes token: set KUBE_TOKEN or KUBE_TOKEN_FILE (in a pod: the service-account token)');
   return httpKubeBackend(apiServer, token);

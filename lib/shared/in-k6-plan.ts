@@ -183,6 +183,12 @@ export interface InK6ChaosConfig {
   /** a bearer token given directly (else read from tokenFile) */
   token: string | null;
   tokenFile: string;
+  /**
+   * In a pod with the defaults (KUBE_API, KUBE_TOKEN and KUBE_TOKEN_FILE unset, KUBERNETES_SERVICE_HOST
+   * set): k6/x/kubernetes then uses its in-cluster config, which checks the API server against the
+   * service account's ca.crt (given a server and token it does not check the certificate at all).
+   */
+  inCluster: boolean;
   /** NATS monitoring endpoints (comma-separated), for leaderOf: GET <url>/jsz?streams=true */
   natsMonitorUrls: string[];
   readyTimeoutMs: number;
@@ -213,6 +219,11 @@ export function inK6ChaosConfigFrom(env: Record<string, string | undefined>): In
     apiServer,
     token: env['KUBE_TOKEN'] ?? null,
     tokenFile: env['KUBE_TOKEN_FILE'] ?? SERVICE_ACCOUNT_TOKEN,
+    inCluster:
+      env['KUBE_API'] === undefined &&
+      env['KUBE_TOKEN'] === undefined &&
+      env['KUBE_TOKEN_FILE'] === undefined &&
+      (env['KUBERNETES_SERVICE_HOST'] ?? '') !== '',
     natsMonitorUrls: urls,
     readyTimeoutMs: readyTimeoutMs as number,
   };

@@ -79,6 +79,14 @@ describe('in-k6 chaos plan', () => {
     assert.throws(() => inK6ChaosConfigFrom({ CHAOS_PLAN: '/e', KUBE_API: 'https://k/x' }), /invalid KUBE_API/);
   });
 
+  it('in-cluster only in a pod with the defaults (k6/x/kubernetes then checks the API server certificate)', () => {
+    const pod = { CHAOS_PLAN: '/e', KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+    assert.equal(inK6ChaosConfigFrom(pod)?.inCluster, true);
+    assert.equal(inK6ChaosConfigFrom({ CHAOS_PLAN: '/e' })?.inCluster, false, 'not in a pod');
+    for (const extra of [{ KUBE_API: 'https://k:6443' }, { KUBE_TOKEN: 't' }, { KUBE_TOKEN_FILE: '/t' }])
+      assert.equal(inK6ChaosConfigFrom({ ...pod, ...extra })?.inCluster, false, JSON.stringify(extra));
+  });
+
   it('carries timeline entries through check names and back', () => {
     const e = {
       offset_ms: 3000,
