@@ -130,7 +130,12 @@ export default function publish(data: SetupData): void {
 /** The `chaos` scenario's one iteration: the plan at its offsets from the load start (both scenarios start together). */
 export function chaos(): void {
   if (inK6 === null) return;
-  runChaosPlan(inK6.plan, inK6.config, kubeBackend(inK6.config.apiServer, inK6.token), exec.scenario.startTime);
+  runChaosPlan(
+    inK6.plan,
+    inK6.config,
+    kubeBackend(inK6.config.apiServer, inK6.token, inK6.config.inCluster),
+    exec.scenario.startTime,
+  );
 }
 
 export function teardown(data: SetupData): void {

@@ -4,27 +4,34 @@
 // not know k6/x/kubernetes). What the extension's API lacks is said where it matters: `list` has no
 // label selector (filtered here), `delete` has no grace period and no server-side dry run.
 import { Kubernetes } from 'k6/x/kubernetes';
+import { labelSelectorMatcher } from '../shared/in-k6-plan.ts';
 import { type KubeBackend, podView } from './kube-backend.ts';
 
 export type { KubeBackend, PodView } from './kube-backend.ts';
 export { podView } from './kube-backend.ts';
 
-/** `k=v,k2=v2` (equality only: what the extension's client-side filter can honour). */
-function matches(labels: Record<string, string>, selector: string): boolean {
-  return selector
-    .split(',')
-    .filter((p) => p.trim() !== '')
-    .every((p) => {
-      const [k, v] = p.split('=').map((s) => s.trim());
-      return k !== undefined && labels[k] === v;
-    });
-}
-
-export function kubeBackend(apiServer: string, token: string | null): KubeBackend {
-  const k8s = token === null ? new Kubernetes() : new Kubernetes({ server: apiServer, token });
+/**
+ * In a pod with the defaults (`inCluster`): the extension's in-cluster config (the service account's
+ * token and ca.crt: the API server's certificate is checked). Else `{server, token}`, for which
+ * v0.12.1 sets TLS Insecure — said once in k6's log. Never `new Kubernetes()` without a token: the
+ * extension would fall back to ~/.kube/config's current context, a cluster the plan does not name.
+ */
+export function kubeBackend(apiServer: string, token: string | null, inCluster = false): KubeBackend {
+  if (token === null)
+    throw new Error('no Kubernetes token: set KUBE_TOKEN or KUBE_TOKEN_FILE (in a pod: the service-account token)');
+  let k8s: Kubernetes;
+  if (inCluster) k8s = new Kubernetes({});
+  else {
+    if (apiServer.startsWith('https://'))
+      console.warn(
+        `k6-ha chaos: k6/x/kubernetes given KUBE_API and a token does not check ${apiServer}'s TLS certificate (xk6-kubernetes v0.12.1 sets Insecure for server+token); in a pod leave KUBE_API/KUBE_TOKEN/KUBE_TOKEN_FILE unset to use its in-cluster config, which does`,
+      );
+    k8s = new Kubernetes({ server: apiServer, token });
+  }
   return {
     name: 'k6/x/kubernetes',
     canDryRun: false,
+    canGracePeriod: false,
     getPod(namespace, name) {
       try {
         return podView(k8s.get('Pod', name, namespace) as never);
@@ -34,14 +41,11 @@ export function kubeBackend(apiServer: string, token: string | null): KubeBacken
       }
     },
     listPods(namespace, labelSelector) {
-      if (/[!()]|\bin\b|\bnotin\b/.test(labelSelector))
-        throw new Error(
-          `labelSelector ${JSON.stringify(labelSelector)}: with k6/x/kubernetes only k=v[,k=v] (its list has no server-side selector)`,
-        );
+      const matches = labelSelectorMatcher(labelSelector);
       return k8s
         .list('Pod', namespace)
         .map((p) => podView(p as never))
-        .filter((p) => matches(p.labels, labelSelector));
+        .filter((p) => matches(p.labels));
     },
     deletePod(namespace, name, _gracePeriodS, dryRun) {
       if (dryRun) return { ok: true, status: 0, error: null };

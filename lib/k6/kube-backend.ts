@@ -25,6 +25,8 @@ export interface KubeBackend {
     dryRun: boolean,
   ): { ok: boolean; status: number; error: string | null };
   readonly canDryRun: boolean;
+  /** false: deletePod ignores gracePeriodS (the pod's own grace period applies) */
+  readonly canGracePeriod: boolean;
 }
 
 interface RawPod {
@@ -58,6 +60,7 @@ export function httpKubeBackend(apiServer: string, token: string): KubeBackend {
   return {
     name: 'k6/http',
     canDryRun: true,
+    canGracePeriod: true,
     getPod(namespace, name) {
       const res = http.get(`${podsUrl(namespace)}/${encodeURIComponent(name)}`, params);
       if (res.status === 404) return null;
@@ -94,8 +97,8 @@ export function httpKubeBackend(apiServer: string, token: string): KubeBackend {
   };
 }
 
-/** The backend this bundle uses (the xk6 bundles replace this module). */
-export function kubeBackend(apiServer: string, token: string | null): KubeBackend {
+/** The backend this bundle uses (the xk6 bundles replace this module); `_inCluster` matters to k6/x/kubernetes only. */
+export function kubeBackend(apiServer: string, token: string | null, _inCluster = false): KubeBackend {
   if (token === null)
     throw new Error('no Kubernetes token: set KUBE_TOKEN or KUBE_TOKEN_FILE (in a pod: the service-account token)');
   return httpKubeBackend(apiServer, token);

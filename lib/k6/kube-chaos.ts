@@ -15,6 +15,7 @@
 import { check, sleep } from 'k6';
 import http from 'k6/http';
 import {
+  appliedGracePeriod,
   chaosEventCheckName,
   type InK6Action,
   type InK6ChaosConfig,
@@ -155,6 +156,7 @@ function runAction(
   const t = action.target;
   const readyBefore = 'labelSelector' in t ? found.filter((p) => p.ready).length : chosen.length;
   const started = Date.now();
+  const grace = appliedGracePeriod(action.gracePeriodS, backend.canGracePeriod, backend.name);
   for (const pod of chosen) {
     const res = backend.deletePod(pod.namespace, pod.name, action.gracePeriodS, cfg.dryRun);
     record(zeroMs, {
@@ -166,7 +168,8 @@ function runAction(
         selector,
         uid: pod.uid,
         backend: backend.name,
-        grace_period_s: action.gracePeriodS,
+        grace_period_s: grace.grace_period_s,
+        ...(grace.note === null ? {} : { note: grace.note }),
         skew_ms: Date.now() - zeroMs - action.atMs,
         server_dry_run: cfg.dryRun ? backend.canDryRun : null,
         error: res.error,

@@ -183,6 +183,12 @@ export interface InK6ChaosConfig {
   /** a bearer token given directly (else read from tokenFile) */
   token: string | null;
   tokenFile: string;
+  /**
+   * In a pod with the defaults (KUBE_API, KUBE_TOKEN and KUBE_TOKEN_FILE unset, KUBERNETES_SERVICE_HOST
+   * set): k6/x/kubernetes then uses its in-cluster config, which checks the API server against the
+   * service account's ca.crt (given a server and token it does not check the certificate at all).
+   */
+  inCluster: boolean;
   /** NATS monitoring endpoints (comma-separated), for leaderOf: GET <url>/jsz?streams=true */
   natsMonitorUrls: string[];
   readyTimeoutMs: number;
@@ -213,7 +219,63 @@ export function inK6ChaosConfigFrom(env: Record<string, string | undefined>): In
     apiServer,
     token: env['KUBE_TOKEN'] ?? null,
     tokenFile: env['KUBE_TOKEN_FILE'] ?? SERVICE_ACCOUNT_TOKEN,
+    inCluster:
+      env['KUBE_API'] === undefined &&
+      env['KUBE_TOKEN'] === undefined &&
+      env['KUBE_TOKEN_FILE'] === undefined &&
+      (env['KUBERNETES_SERVICE_HOST'] ?? '') !== '',
     natsMonitorUrls: urls,
     readyTimeoutMs: readyTimeoutMs as number,
+  };
+}
+
+/**
+ * A label selector as a client-side filter, for a backend whose list has no server-side selector
+ * (k6/x/kubernetes): the equality-based forms of the Kubernetes syntax — `k=v`, `k==v`, `k!=v`,
+ * `k` (has the label), `!k` (has not), comma-separated, all must hold. Set-based terms (`in`,
+ * `notin`, parentheses) throw InK6PlanError naming the selector; so does anything else it cannot
+ * read, rather than guess (a wrong match would delete a pod the plan did not name).
+ */
+export function labelSelectorMatcher(selector: string): (labels: Record<string, string>) => boolean {
+  const KEY = /^([a-z0-9A-Z]([-a-z0-9A-Z_./]*[a-z0-9A-Z])?)$/;
+  const VALUE = /^([a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?)?$/;
+  const refuse = (term: string, why: string): never => {
+    throw new InK6PlanError(
+      `labelSelector ${JSON.stringify(selector)}: ${JSON.stringify(term)} ${why} — with k6/x/kubernetes (no server-side selector) only k=v, k==v, k!=v, k and !k, comma-separated`,
+    );
+  };
+  const terms = selector.split(',').map((t) => t.trim());
+  if (terms.length === 0 || terms.some((t) => t === '')) refuse(selector, 'has an empty term');
+  const tests = terms.map((term): ((labels: Record<string, string>) => boolean) => {
+    if (/[()]|\s(in|notin)\s/.test(term)) return refuse(term, 'is set-based');
+    const m = /^([^=!]+?)\s*(!=|==|=)\s*(.*)$/.exec(term);
+    if (m !== null) {
+      const [, key = '', op, value = ''] = m;
+      if (!KEY.test(key)) return refuse(term, 'has no valid label key');
+      if (!VALUE.test(value)) return refuse(term, 'has no valid label value');
+      return op === '!=' ? (l) => l[key] !== value : (l) => l[key] === value;
+    }
+    const negated = term.startsWith('!');
+    const key = (negated ? term.slice(1) : term).trim();
+    if (!KEY.test(key)) return refuse(term, 'is not a label key');
+    return negated ? (l) => l[key] === undefined : (l) => l[key] !== undefined;
+  });
+  return (labels) => tests.every((t) => t(labels));
+}
+
+/**
+ * What a deletion's timeline entry says about its grace period: the one the DELETE carried (null:
+ * the pod's own terminationGracePeriodSeconds) and, when the plan asked for one the backend cannot
+ * send (k6/x/kubernetes' delete has no options), a note saying it was not applied.
+ */
+export function appliedGracePeriod(
+  requestedS: number | null,
+  backendCanSend: boolean,
+  backendName: string,
+): { grace_period_s: number | null; note: string | null } {
+  if (requestedS === null || backendCanSend) return { grace_period_s: requestedS, note: null };
+  return {
+    grace_period_s: null,
+    note: `gracePeriod ${requestedS} s not applied: ${backendName} deletes with the pod's own grace period`,
   };
 }

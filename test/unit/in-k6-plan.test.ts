@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  appliedGracePeriod,
   chaosEventCheckName,
   chaosEventsOfChecks,
   durationMs,
   inK6ChaosConfigFrom,
+  labelSelectorMatcher,
   parseInK6Plan,
 } from '../../lib/shared/in-k6-plan.ts';
 import { buildFailureReason } from '../../lib/tools/xk6.ts';
@@ -77,6 +79,14 @@ describe('in-k6 chaos plan', () => {
     assert.throws(() => inK6ChaosConfigFrom({ CHAOS_PLAN: '/e', KUBE_API: 'https://k/x' }), /invalid KUBE_API/);
   });
 
+  it('in-cluster only in a pod with the defaults (k6/x/kubernetes then checks the API server certificate)', () => {
+    const pod = { CHAOS_PLAN: '/e', KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+    assert.equal(inK6ChaosConfigFrom(pod)?.inCluster, true);
+    assert.equal(inK6ChaosConfigFrom({ CHAOS_PLAN: '/e' })?.inCluster, false, 'not in a pod');
+    for (const extra of [{ KUBE_API: 'https://k:6443' }, { KUBE_TOKEN: 't' }, { KUBE_TOKEN_FILE: '/t' }])
+      assert.equal(inK6ChaosConfigFrom({ ...pod, ...extra })?.inCluster, false, JSON.stringify(extra));
+  });
+
   it('carries timeline entries through check names and back', () => {
     const e = {
       offset_ms: 3000,
@@ -98,5 +108,36 @@ describe('in-k6 chaos plan', () => {
       buildFailureReason(stderr),
       'the Go module proxy refuses github.com/grafana/xk6-kubernetes@v0.12.1 (403 Forbidden from https://proxy.golang.org/github.com/grafana/xk6-kubernetes)',
     );
+  });
+
+  it('filters by label selector client-side (k6/x/kubernetes) as the API server would, or refuses', () => {
+    const pods = [
+      { name: 'nats-0', labels: { app: 'nats', role: 'js' } },
+      { name: 'backend', labels: { app: 'backend' } },
+      { name: 'bare', labels: {} },
+    ];
+    const pick = (sel: string): string[] => {
+      const m = labelSelectorMatcher(sel);
+      return pods.filter((p) => m(p.labels as Record<string, string>)).map((p) => p.name);
+    };
+    assert.deepEqual(pick('app=nats'), ['nats-0']);
+    assert.deepEqual(pick('app==backend'), ['backend']);
+    assert.deepEqual(pick('app=nats,role=js'), ['nats-0']);
+    assert.deepEqual(pick('app!=nats'), ['backend', 'bare']);
+    // A bare key means "has the label" (the first version matched the pods WITHOUT it).
+    assert.deepEqual(pick('app'), ['nats-0', 'backend']);
+    assert.deepEqual(pick('!role'), ['backend', 'bare']);
+    assert.deepEqual(pick(' app = nats , role '), ['nats-0']);
+    for (const bad of ['app in (nats)', 'app notin (x)', '(app)', 'app=nats,', '=nats', 'app=a b'])
+      assert.throws(() => labelSelectorMatcher(bad), /labelSelector ".*": ".*" (is set-based|has|is not)/, bad);
+  });
+
+  it('says when a backend cannot send the plan’s grace period instead of recording it as applied', () => {
+    assert.deepEqual(appliedGracePeriod(1, true, 'k6/http'), { grace_period_s: 1, note: null });
+    assert.deepEqual(appliedGracePeriod(null, false, 'k6/x/kubernetes'), { grace_period_s: null, note: null });
+    assert.deepEqual(appliedGracePeriod(1, false, 'k6/x/kubernetes'), {
+      grace_period_s: null,
+      note: "gracePeriod 1 s not applied: k6/x/kubernetes deletes with the pod's own grace period",
+    });
   });
 });
