@@ -17,10 +17,10 @@
 // The file ends by asserting the host is as it was. Needs root and the Debian packages; run under
 // `flock /tmp/k6ha-cpu.lock` (4.0–4.3 min).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { filesUnder, putSamples } from '../support/s3-samples.ts';
 import type { KubeClients } from '../../lib/kube/client.ts';
 import { backoffWaitBounds, kubeletBackoffSeconds } from '../../lib/kube/kube-metrics.ts';
 import { freePort } from '../../lib/stack/free-port.ts';
@@ -63,35 +63,6 @@ interface Gateway {
   selector: string;
   endpoint: string;
   dataDir: string;
-}
-
-/** k6's own record of every PUT (from `--out json`): start, end, status and error. */
-function putSamples(samplesFile: string): Array<{ start: number; end: number; status: string; error: string }> {
-  const out: Array<{ start: number; end: number; status: string; error: string }> = [];
-  for (const line of gunzipSync(readFileSync(samplesFile)).toString().split('\n')) {
-    if (!line.includes('"http_req_duration"') || !line.includes('"name":"put"')) continue;
-    const s = JSON.parse(line) as {
-      type: string;
-      data: { time: string; value: number; tags: Record<string, string> };
-    };
-    if (s.type !== 'Point') continue;
-    const end = Date.parse(s.data.time);
-    out.push({
-      start: end - s.data.value,
-      end,
-      status: s.data.tags['status'] ?? '',
-      error: s.data.tags['error'] ?? '',
-    });
-  }
-  return out;
-}
-
-/** Every file under a directory, relative paths. */
-function filesUnder(dir: string, rel = ''): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? filesUnder(join(dir, d.name), join(rel, d.name)) : [join(rel, d.name)],
-  );
 }
 
 describe(

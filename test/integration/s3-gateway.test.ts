@@ -5,12 +5,12 @@
 // pod deletion goes through versitygw's own shutdown; wrong credentials are refused before any load
 // with exit 2 naming the variable; a missing versitygw fails with exit 3 and how to install it.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
 import type { Accounting, RecoveryReport } from '../../lib/shared/types.ts';
 import { ensureTool } from '../../lib/tools/toolchain.ts';
+import { filesUnder, putSamples } from '../support/s3-samples.ts';
 import {
   leftoverProcesses,
   onlyRunDir,
@@ -40,39 +40,6 @@ const experiment = (name: string, plan: unknown[], env: Record<string, string>, 
   blastRadius: 1,
   plan,
 });
-
-interface Sample {
-  metric: string;
-  type: string;
-  data: { time: string; value: number; tags: Record<string, string> };
-}
-
-/** k6's own record of every PUT: end time, duration, status and error (from `--out json`). */
-function putSamples(samplesFile: string): Array<{ start: number; end: number; status: string; error: string }> {
-  const lines = gunzipSync(readFileSync(samplesFile)).toString().split('\n');
-  const out: Array<{ start: number; end: number; status: string; error: string }> = [];
-  for (const line of lines) {
-    if (!line.includes('"http_req_duration"') || !line.includes('"name":"put"')) continue;
-    const s = JSON.parse(line) as Sample;
-    if (s.type !== 'Point') continue;
-    const end = Date.parse(s.data.time);
-    out.push({
-      start: end - s.data.value,
-      end,
-      status: s.data.tags['status'] ?? '',
-      error: s.data.tags['error'] ?? '',
-    });
-  }
-  return out;
-}
-
-/** Every file under a directory, relative paths. */
-function filesUnder(dir: string, rel = ''): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? filesUnder(join(dir, d.name), join(rel, d.name)) : [join(rel, d.name)],
-  );
-}
 
 describe('s3-gateway (real versitygw, real k6)', { timeout: 300_000, concurrency: false }, () => {
   it('SIGKILLs mid-write lose no acked object and corrupt none: read-back, k6 samples and the directory agree', async () => {
